@@ -1,0 +1,39 @@
+"""The `shop` command line: one Typer app, a module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from shop.errors import ShopError
+
+app = typer.Typer(
+    name="shop",
+    help="Real-time e-commerce analytics and recommendations on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    from shop.cli import db
+
+    app.add_typer(db.app, name="db")
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except ShopError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
