@@ -82,3 +82,18 @@ def database(shop_home: Path) -> Iterator[TestDatabase]:
     env = {"SHOP_HOME": str(shop_home), "SHOP_DATABASE_URL": ""}
     yield TestDatabase(info, env)
     embedded.stop(shop_home)
+
+
+@pytest.fixture()
+def fresh_database(database: TestDatabase) -> Iterator[TestDatabase]:
+    """An empty, migrated database of its own on the session's server, for tests that write."""
+    name = f"shop_t_{uuid.uuid4().hex[:10]}"
+    admin = database.info
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    info = shop_db.ConnectionInfo(admin.host, admin.port, admin.user, name, admin.password)
+    env = {**database.env, "SHOP_DATABASE_URL": info.url()}
+    shop_db.ready(Settings(home=Path(database.env["SHOP_HOME"]), database_url=info.url()))
+    yield TestDatabase(info, env)
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))

@@ -16,13 +16,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
-    from shop.cli import db
+    from shop.cli import db, demo, simulate
 
     app.add_typer(db.app, name="db")
+    app.command("simulate")(simulate.simulate)
+    app.command("demo")(demo.demo)
 
 
 _register()

@@ -1,0 +1,95 @@
+"""`shop simulate`: a history of the shop loaded in one transaction, or a live stream of events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from shop import db as shop_db
+from shop.errors import ShopError
+
+console = Console(highlight=False)
+
+
+def _positive_rate(value: float | None) -> float | None:
+    if value is not None and not (0 < value <= 100_000):
+        raise typer.BadParameter("must be more than 0 and at most 100000 events per second")
+    return value
+
+
+def _parse_end(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2025-12-15 or 2025-12-15T08:00)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def simulate(
+    users: Annotated[int, typer.Option(min=1, max=10_000_000, help="Users in the shop.")] = 5000,
+    products: Annotated[int, typer.Option(min=1, max=1_000_000, help="Products in the catalogue.")] = 1000,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Days of history, ending at --end.")] = 120,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Random seed: same seed, same shop.")] = 42,
+    end: Annotated[
+        str | None,
+        typer.Option(callback=lambda v: _parse_end(v) and v,
+                     help="End of the history window (ISO date-time, UTC if no offset). Default: now."),
+    ] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Drop the simulated raw and truth data first, in the same transaction.")] = False,
+    append: Annotated[bool, typer.Option("--append", help="Continue the existing shop from its last event up to --end.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Stream events now-timestamped until Ctrl-C.")] = False,
+    rate: Annotated[
+        float | None, typer.Option(callback=_positive_rate, help="With --live: events per second (default 20).")
+    ] = None,
+) -> None:
+    """Simulate the shop: history (default) or a live stream (--live)."""
+    from simulator import runner
+
+    end_at = _parse_end(end)
+    if reset and append:
+        raise typer.BadParameter("--reset and --append exclude each other: pick one.", param_hint="--reset/--append")
+    if rate is not None and not live:
+        raise typer.BadParameter("--rate only applies to --live.", param_hint="--rate")
+    if live and (append or end is not None):
+        raise typer.BadParameter("--live streams from now: it takes no --append or --end.", param_hint="--live")
+    try:
+        params = runner.make_params(users=users, products=products, days=days, seed=seed, end=end_at)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    info = shop_db.ready()
+    if live:
+        runner.run_live(info, params, rate=rate or 20.0, reset=reset, console=console)
+        return
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[events]:>12,} events"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("simulating days", total=None, events=0)
+
+        def on_day(day_total: int | None, events: int) -> None:
+            progress.update(task, total=day_total, advance=1, events=events)
+
+        result = runner.run_history(info, params, reset=reset, append=append, on_day=on_day)
+    if result is None:
+        console.print("Nothing to add: the shop is already simulated up to the requested end.")
+        return
+    rate_text = f"{result.events / result.seconds:,.0f} events/s" if result.seconds > 0 else ""
+    console.print(
+        f"Loaded {result.events:,} events, {result.users:,} users and {result.products:,} products "
+        f"({result.window_start:%Y-%m-%d %H:%M} to {result.window_end:%Y-%m-%d %H:%M} UTC) "
+        f"in {result.seconds:.1f} s {rate_text}"
+    )
+    console.print(f"Database: {info.url(hide_password=True)}  (psql: `shop db psql`; exports: `eval \"$(shop db env)\"`)")

@@ -1,0 +1,151 @@
+"""Parameters of one simulated shop: its size, its seed, its time window and its behaviour knobs.
+
+Everything the simulator draws is a function of these values, so the same parameters always
+give the same shop and the same events. The defaults describe a small shop (5,000 users,
+1,000 products, 120 days, roughly half a million events) that tests can afford to build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """Size, seed, window and tunables of a synthetic shop.
+
+    The simulated window is ``[end - days, end)``. Users sign up from ``signup_lead_days``
+    before the window start until ``end``; products exist before the window starts.
+    """
+
+    users: int = 5000
+    products: int = 1000
+    days: int = 120
+    seed: int = 42
+    end: datetime = field(default_factory=_utc_now)
+
+    # --- users -------------------------------------------------------------------------
+    signup_lead_days: float = 365.0  # the oldest accounts were opened this long before the window
+    signup_growth: float = 3.0  # signups/day at the window end divided by signups/day at the oldest point
+    mean_activity: float = 0.36  # mean sessions/day of a freshly signed-up user (before seasonality)
+    activity_sigma: float = 1.0  # log-normal spread of activity: a few users visit very often
+    engagement_days: float = 400.0  # median time constant of each user's engagement decay
+    taste_concentration: float = 0.4  # Dirichlet alpha scale: smaller means users like fewer categories
+    liked_brands_mean: float = 1.5  # mean number of brands a user likes (capped at 4)
+    price_sensitivity_median: float = 0.8
+
+    # --- catalogue -----------------------------------------------------------------------
+    popularity_exponent: float = 1.0  # Zipf exponent of popularity inside a category
+
+    # --- sessions --------------------------------------------------------------------------
+    mean_views_per_session: float = 4.0
+    primary_interest_share: float = 0.7  # share of a session's views in its main interest
+    intent_share: float = 0.12  # sessions that arrive meaning to buy
+    intent_views_factor: float = 1.5  # ... and look at more products than browsing sessions
+    intent_activity_elasticity: float = 0.5  # frequent visitors mostly browse: intent ~ activity^-e
+    cart_bias: float = -4.8  # logit of add-to-cart for a browsing view at affinity 0
+    cart_intent_boost: float = 3.0  # logit added for views in an intent session
+    cart_affinity_slope: float = 0.45  # logit added per unit of affinity(u, p)
+    checkout_intent: float = 0.70  # checkout probability of an intent session with a cart
+    checkout_browse: float = 0.15  # checkout probability of a browsing session with a cart
+    line_keep: float = 0.8  # chance a carted item is still in the basket at checkout
+    max_order_lines: int = 4
+    cooldown_strength: float = 0.9  # right after an order, the odds of a buying visit and of a
+    cooldown_days: float = 60.0  # checkout drop by this share, recovering with this time constant
+    rebuy_probability: float = 0.45  # chance a consumable buyer comes back when it runs out
+
+    # --- delivery defects ---------------------------------------------------------------------
+    duplicate_rate: float = 0.005
+    late_rate: float = 0.01
+    messy_type_rate: float = 0.002
+    max_lateness: timedelta = timedelta(days=3)
+
+    def __post_init__(self) -> None:
+        for name in ("users", "products", "days", "max_order_lines"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.end, datetime):
+            raise ValueError(f"end must be a datetime, got {type(self.end).__name__}")
+        if self.end.tzinfo is None or self.end.utcoffset() is None:
+            raise ValueError(
+                "end must be timezone-aware (for example datetime(2025, 12, 15, tzinfo=timezone.utc))"
+            )
+        # Keep one canonical form so equal windows compare and serialise equally.
+        object.__setattr__(self, "end", self.end.astimezone(timezone.utc))
+        if self.end - timedelta(days=self.days + self.signup_lead_days) < datetime(
+            1971, 1, 1, tzinfo=timezone.utc
+        ):
+            raise ValueError("end minus days minus signup_lead_days must be after 1971-01-01")
+
+        positive = (
+            "signup_lead_days", "signup_growth", "mean_activity", "engagement_days",
+            "taste_concentration", "price_sensitivity_median", "mean_views_per_session",
+            "cooldown_days", "intent_views_factor",
+        )
+        for name in positive:
+            self._check_float(name, low=0.0, low_inclusive=False)
+        for name in ("activity_sigma", "liked_brands_mean", "popularity_exponent",
+                     "intent_activity_elasticity"):
+            self._check_float(name, low=0.0)
+        if self.mean_views_per_session < 1.0:
+            raise ValueError(
+                f"mean_views_per_session must be >= 1, got {self.mean_views_per_session!r}"
+            )
+        probabilities = (
+            "primary_interest_share", "intent_share", "checkout_intent", "checkout_browse",
+            "line_keep", "cooldown_strength", "rebuy_probability", "duplicate_rate",
+            "late_rate", "messy_type_rate",
+        )
+        for name in probabilities:
+            self._check_float(name, low=0.0, high=1.0)
+        for name in ("cart_bias", "cart_intent_boost", "cart_affinity_slope"):
+            self._check_float(name)
+        if not isinstance(self.max_lateness, timedelta) or self.max_lateness < timedelta(hours=1):
+            raise ValueError(
+                f"max_lateness must be a timedelta of at least 1 hour, got {self.max_lateness!r}"
+            )
+
+    def _check_float(
+        self, name: str, *, low: float | None = None, high: float | None = None,
+        low_inclusive: bool = True,
+    ) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if low is not None and (value < low or (value == low and not low_inclusive)):
+            bound = ">=" if low_inclusive else ">"
+            raise ValueError(f"{name} must be {bound} {low}, got {value!r}")
+        if high is not None and value > high:
+            raise ValueError(f"{name} must be <= {high}, got {value!r}")
+
+    @property
+    def start(self) -> datetime:
+        """First instant of the simulated window."""
+        return self.end - timedelta(days=self.days)
+
+    def replace(self, **changes: Any) -> SimulationParams:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values, e.g. for ``truth.simulation_runs.parameters``."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, timedelta):
+                value = value.total_seconds()
+            out[f.name] = value
+        return out

@@ -1,0 +1,103 @@
+"""Names and e-mail addresses of synthetic users.
+
+Faker is slow per call, so it is asked once per locale for a pool of first and last names;
+users then get names by combining pool entries with numpy, which is fast for any user count.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+from faker import Faker
+
+from simulator.catalog import COUNTRIES, EMAIL_DOMAINS
+
+_POOL_DRAWS = 300
+_NON_EMAIL = re.compile(r"[^a-z0-9]")
+
+
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NON_EMAIL.sub("", folded.lower())
+
+
+@dataclass(frozen=True)
+class NamePool:
+    first: np.ndarray  # display names (unicode)
+    last: np.ndarray
+    first_slug: np.ndarray  # the same names folded to [a-z0-9] for e-mail addresses
+    last_slug: np.ndarray
+
+
+def build_name_pools(seed: int) -> dict[str, NamePool]:
+    """One pool of names per Faker locale used by ``COUNTRIES``, deterministic from ``seed``."""
+    pools: dict[str, NamePool] = {}
+    for locale in sorted({loc for _, _, loc in COUNTRIES}):
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        # sorted(set(...)) removes repeats with an order that does not depend on hashing.
+        first = sorted({fake.first_name() for _ in range(_POOL_DRAWS)})
+        last = sorted({fake.last_name() for _ in range(_POOL_DRAWS)})
+        first = [n for n in first if _ascii_slug(n)] or ["Alex"]
+        last = [n for n in last if _ascii_slug(n)] or ["Smith"]
+        pools[locale] = NamePool(
+            first=np.array(first),
+            last=np.array(last),
+            first_slug=np.array([_ascii_slug(n) for n in first]),
+            last_slug=np.array([_ascii_slug(n) for n in last]),
+        )
+    return pools
+
+
+def make_people(
+    country_index: np.ndarray,
+    pools: dict[str, NamePool],
+    rng: np.random.Generator,
+    taken_emails: set[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Full names and unique e-mail addresses for users of the given countries.
+
+    ``taken_emails`` holds the addresses already in use and receives the new ones.
+    """
+    n = len(country_index)
+    locales = np.array([loc for _, _, loc in COUNTRIES])[country_index]
+    full_name = np.empty(n, dtype=object)
+    local = np.empty(n, dtype=object)
+    for locale in np.unique(locales):
+        rows = np.flatnonzero(locales == locale)
+        pool = pools[str(locale)]
+        fi = rng.integers(0, len(pool.first), len(rows))
+        li = rng.integers(0, len(pool.last), len(rows))
+        full_name[rows] = np.strings.add(np.strings.add(pool.first[fi], " "), pool.last[li])
+        first, last = pool.first_slug[fi], pool.last_slug[li]
+        pattern = rng.integers(0, 5, len(rows))
+        digits = rng.integers(10, 100, len(rows)).astype(str)
+        candidates = (
+            np.strings.add(np.strings.add(first, "."), last),
+            np.strings.add(first, last),
+            np.strings.add(np.strings.add(np.strings.slice(first, 0, 1), "."), last),
+            np.strings.add(np.strings.add(first, "_"), last),
+            np.strings.add(np.strings.add(np.strings.add(first, "."), last), digits),
+        )
+        local[rows] = np.stack(candidates)[pattern, np.arange(len(rows))]
+    domains = np.array([d for d, _ in EMAIL_DOMAINS])
+    weights = np.array([w for _, w in EMAIL_DOMAINS])
+    domain = domains[rng.choice(len(domains), size=n, p=weights / weights.sum())]
+    email = np.strings.add(np.strings.add(local.astype(str), "@"), domain)
+
+    # Make addresses unique. A set lookup per address is cheap next to Faker, and the same set
+    # keeps addresses of users added later (live mode) unique too.
+    out = email.tolist()
+    for i, address in enumerate(out):
+        if address in taken_emails:
+            name, at, dom = address.partition("@")
+            k = 2
+            while f"{name}{k}{at}{dom}" in taken_emails:
+                k += 1
+            address = f"{name}{k}{at}{dom}"
+            out[i] = address
+        taken_emails.add(address)
+    return full_name.astype(str), np.array(out)

@@ -1,0 +1,254 @@
+"""What `shop simulate` does: decide the window and the world, then load history or stream live.
+
+History goes in one transaction (simulator.loader); live mode commits one small transaction per
+batch, so the warehouse and the API see events within a second or two.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from rich.console import Console
+
+from shop import db as shop_db
+from shop.db import ConnectionInfo
+from shop.errors import ShopError
+from simulator import loader
+from simulator.generate import (
+    expected_events_per_second,
+    generate_history,
+    generate_window,
+    new_state,
+)
+from simulator.params import SimulationParams
+from simulator.world import World, build_world
+
+US_PER_DAY = 86_400_000_000
+_WARM_UP = timedelta(minutes=30)
+_WARM_UP_EVENTS = 300_000
+
+
+def make_params(*, users: int, products: int, days: int, seed: int, end: datetime | None) -> SimulationParams:
+    kwargs = {"users": users, "products": products, "days": days, "seed": seed}
+    if end is not None:
+        kwargs["end"] = end
+    return SimulationParams(**kwargs)
+
+
+def params_from_json(values: dict) -> SimulationParams:
+    """The parameters recorded in truth.simulation_runs, back as SimulationParams."""
+    values = dict(values)
+    values["end"] = datetime.fromisoformat(values["end"])
+    if "max_lateness" in values:
+        values["max_lateness"] = timedelta(seconds=float(values["max_lateness"]))
+    known = SimulationParams.__dataclass_fields__
+    return SimulationParams(**{k: v for k, v in values.items() if k in known})
+
+
+def _day_count(start: datetime, end: datetime) -> int:
+    first = math.floor(start.timestamp() * 1e6) // US_PER_DAY
+    last = (math.ceil(end.timestamp() * 1e6) - 1) // US_PER_DAY
+    return max(0, last - first + 1)
+
+
+def _signups_per_day(world: World) -> float:
+    """The signup rate at the end of the world's window (its last 30 days), for appended windows."""
+    end_us = int(world.params.end.timestamp() * 1e6)
+    recent = np.count_nonzero(world.users.signup_us >= end_us - 30 * US_PER_DAY)
+    return recent / 30.0
+
+
+def _add_users(world: World, times: list[datetime]) -> np.ndarray:
+    """Sign up new users one by one, each drawn from a generator keyed by (seed, user id), so
+    that replaying the same ids and signup times rebuilds exactly the same users."""
+    ids = []
+    for moment in times:
+        next_id = world.n_users + 1
+        rng = np.random.default_rng([world.params.seed, next_id])
+        ids.extend(world.add_users(1, [moment], rng).tolist())
+    return np.array(ids, dtype=np.int64)
+
+
+def restore_world(conn, parameters: dict) -> World:
+    """The world of a recorded run, including the users that appends and live streams added
+    after it was built (replayed in id order: same ids, same tastes, same names)."""
+    world = build_world(params_from_json(parameters))
+    later = conn.execute(
+        "select user_id, signup_at from raw.users where user_id > %s order by user_id", (world.n_users,)
+    ).fetchall()
+    for user_id, signup_at in later:
+        if user_id != world.n_users + 1:
+            raise ShopError(
+                f"raw.users has a gap before user {user_id}: it was not written by this simulator. "
+                "Run `shop simulate --reset` to start a new shop."
+            )
+        _add_users(world, [signup_at])
+    return world
+
+
+def run_history(
+    info: ConnectionInfo,
+    params: SimulationParams,
+    *,
+    reset: bool = False,
+    append: bool = False,
+    on_day: Callable[[int, int], None] | None = None,
+) -> loader.LoadResult | None:
+    """Simulate and load a window of history; None when --append finds nothing left to add."""
+    now = datetime.now(timezone.utc)
+    with shop_db.connect(info, autocommit=True) as conn:
+        state = loader.raw_state(conn)
+        if append:
+            if state.last_run is None:
+                raise ShopError("There is no simulated shop to append to. Run `shop simulate` first.")
+            world = restore_world(conn, state.last_run["parameters"])
+            start = max(filter(None, [state.last_occurred_at, state.last_run["window_end"]]))
+            end = min(params.end, now)
+            if end <= start:
+                return None
+            days = (end - start).total_seconds() / 86_400
+            rng = np.random.default_rng([world.params.seed, int(start.timestamp())])
+            n_new = int(rng.poisson(_signups_per_day(world) * days))
+            offsets = np.sort(rng.uniform(0, (end - start).total_seconds(), n_new))
+            times = [start + timedelta(seconds=float(s)) for s in offsets]
+            new_ids = _add_users(world, times)
+            mode = "append"
+        else:
+            if state.events and not reset:
+                last = state.last_occurred_at
+                raise ShopError(
+                    f"raw.interactions already holds {state.events:,} events (the last at {last:%Y-%m-%d %H:%M} UTC). "
+                    "Run `shop simulate --append` to continue the shop from there, or `shop simulate --reset` "
+                    "to drop the simulated data and start anew."
+                )
+            if (state.users or state.products) and not reset:
+                raise ShopError(
+                    f"raw.users or raw.products already hold rows ({state.users:,} users, {state.products:,} "
+                    "products). Run `shop simulate --reset` to replace them."
+                )
+            if params.end > now:
+                raise ShopError(
+                    f"--end {params.end:%Y-%m-%d %H:%M} UTC is in the future: history ends at or before now. "
+                    "Use `shop simulate --live` to stream events as they happen."
+                )
+            world = build_world(params)
+            start, end = params.start, params.end
+            new_ids = None
+            mode = "history"
+
+        total_days = _day_count(start, end)
+
+        def counted(batch, events: int) -> None:
+            if on_day is not None:
+                on_day(total_days, events)
+
+        batches = generate_history(world, start, end, state=new_state(world), max_loaded_at=now)
+        return loader.load_history(
+            conn,
+            world,
+            batches,
+            mode=mode,
+            window_start=start,
+            window_end=end,
+            reset=reset,
+            new_user_ids=new_ids,
+            on_batch=counted,
+        )
+
+
+class _StopFlag:
+    """Set by Ctrl-C or SIGTERM: the current batch finishes, then the stream stops."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, lambda *_: self.event.set())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_live(
+    info: ConnectionInfo,
+    params: SimulationParams,
+    *,
+    rate: float,
+    reset: bool = False,
+    console: Console | None = None,
+    tick_seconds: float = 1.0,
+    max_seconds: float | None = None,
+) -> int:
+    """Stream about `rate` events per second until interrupted; returns the events written."""
+    console = console or Console()
+    started = datetime.now(timezone.utc)
+    with shop_db.connect(info, autocommit=True) as conn:
+        state = loader.raw_state(conn)
+        if state.last_run is not None and not reset:
+            world = restore_world(conn, state.last_run["parameters"])
+            console.print(f"Streaming into the existing shop (simulation run {state.last_run['run_id']}).")
+        else:
+            world = build_world(params.replace(end=started))
+            with conn.transaction():
+                if reset:
+                    loader.truncate_simulated_data(conn)
+                loader.copy_world_rows(conn, world)
+                loader.record_run(conn, seed=params.seed, parameters=world.params.to_json_dict(), mode="live",
+                                  window_start=started, window_end=started, events=0)
+            console.print(f"Created a shop of {world.n_users:,} users and {world.n_products:,} products.")
+        rng = np.random.default_rng()
+        sim_state = new_state(world)
+        # New signups: about one per 2,000 events, so a stream keeps meeting unknown users.
+        signups_per_second = rate / 2000.0
+        # Warm up: simulate the sessions already in progress (discarding what they emitted), so
+        # the stream starts at its full rate instead of ramping up over the first minutes.
+        # Late arrivals keep their lateness (no cap), so they trickle in later as they would.
+        warm_from = started - min(_WARM_UP, timedelta(seconds=_WARM_UP_EVENTS / rate))
+        warm_rate = expected_events_per_second(world, started)
+        generate_window(world, sim_state, warm_from, started, rng=rng,
+                        rate_multiplier=rate / warm_rate if warm_rate > 0 else 1.0)
+        total = 0
+        users_added = 0
+        window_start = started
+        last_report = time.monotonic()
+        console.print(f"Streaming about {rate:g} events/s into raw.interactions. Ctrl-C stops after the current batch.")
+        with _StopFlag() as stop:
+            deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+            while not stop.event.is_set():
+                stop.event.wait(tick_seconds)
+                now = datetime.now(timezone.utc)
+                expected = expected_events_per_second(world, now)
+                multiplier = rate / expected if expected > 0 else 1.0
+                n_new = int(rng.poisson(signups_per_second * (now - window_start).total_seconds()))
+                with conn.transaction():
+                    new_ids = _add_users(world, [now] * n_new)
+                    sim_state.sync_users(world.n_users)
+                    batch = generate_window(world, sim_state, window_start, now, rng=rng,
+                                            rate_multiplier=multiplier, max_loaded_at=now)
+                    if len(new_ids):
+                        loader.copy_world_rows(conn, world, new_ids)
+                    total += loader.copy_events(conn, [batch])
+                users_added += len(new_ids)
+                window_start = now
+                if time.monotonic() - last_report >= 10:
+                    elapsed = (now - started).total_seconds()
+                    console.print(f"  {total:,} events ({total / elapsed:,.1f}/s), {users_added} new users")
+                    last_report = time.monotonic()
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        ended = datetime.now(timezone.utc)
+        with conn.transaction():
+            loader.record_run(conn, seed=world.params.seed, parameters=world.params.to_json_dict(), mode="live",
+                              window_start=started, window_end=ended, events=total)
+    console.print(f"Stopped: streamed {total:,} events and {users_added} new users in {(ended - started).total_seconds():.0f} s.")
+    return total

@@ -1,0 +1,251 @@
+"""What happens inside visits: views, add-to-cart and checkout, for many sessions at once.
+
+Everything is vectorised over all sessions of a window: no Python loop runs per session or
+per event. A session
+
+* has one or two interests (a category, or a brand the user likes) drawn from the user's
+  taste mixture (see ``world._interest_tables``) and views products of them, each view drawn
+  in proportion to popularity x exp(affinity);
+* spaces its views by seconds to minutes (log-normal gaps);
+* adds a viewed product to the cart with a probability that grows with affinity(u, p) and is
+  higher in "intent" sessions (people who came to buy);
+* may check out: one order with the still-wanted cart lines (at most ``max_order_lines``),
+  except durables the user already owns.
+
+Whether a visit is an "intent" visit depends on the user: frequent visitors mostly browse
+(``intent_activity_elasticity``), and right after an order both the intent odds and the
+checkout odds drop, recovering over weeks (``cooldown_*``). Together these spread orders over
+many users, as in real shops where most customers buy rarely.
+
+Consumable re-buys are their own tiny sessions: view, add to cart, buy the same product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.batch import ADD_TO_CART, PURCHASE, VIEW
+from simulator.seasonality import US_PER_DAY, US_PER_SECOND
+from simulator.state import SimulationState
+from simulator.world import World
+
+_MAX_VIEWS = 60
+_GAP_MEDIAN_S = 35.0
+_GAP_SIGMA = 0.9
+
+
+@dataclass
+class SessionRows:
+    """Event rows of a set of sessions, before delivery. Indices are local to the set."""
+
+    session: np.ndarray  # int64 session index
+    user: np.ndarray  # int64 user index
+    product: np.ndarray  # int64 product index
+    event_type: np.ndarray  # int8 VIEW / ADD_TO_CART / PURCHASE
+    quantity: np.ndarray  # int32
+    occurred_us: np.ndarray  # int64
+    order: np.ndarray  # int64 order index, -1 if none
+    n_sessions: int
+    n_orders: int
+
+    @staticmethod
+    def stack(parts: list[SessionRows]) -> SessionRows:
+        """Concatenate, renumbering sessions and orders so they stay distinct."""
+        s_off = o_off = 0
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "session", "user", "product", "event_type", "quantity", "occurred_us", "order")}
+        for part in parts:
+            cols["session"].append(part.session + s_off)
+            cols["order"].append(np.where(part.order >= 0, part.order + o_off, -1))
+            for k in ("user", "product", "event_type", "quantity", "occurred_us"):
+                cols[k].append(getattr(part, k))
+            s_off += part.n_sessions
+            o_off += part.n_orders
+        return SessionRows(**{k: np.concatenate(v) for k, v in cols.items()},
+                           n_sessions=s_off, n_orders=o_off)
+
+    def purchases(self) -> np.ndarray:
+        return np.flatnonzero(self.event_type == PURCHASE)
+
+
+def _group_rank(group: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... inside runs of equal consecutive values of ``group``."""
+    n = len(group)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    run_len = np.diff(np.concatenate((starts, [n])))
+    return np.arange(n) - np.repeat(starts, run_len)
+
+
+def _quantity(world: World, product: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Durables come one at a time; consumables are sometimes stocked up (2-3)."""
+    r = rng.random(len(product))
+    extra = (r > 0.72).astype(np.int32) + (r > 0.92)
+    return np.where(world.products.is_consumable[product], 1 + extra, 1).astype(np.int32)
+
+
+def browse(
+    world: World,
+    state: SimulationState,
+    s_user: np.ndarray,
+    s_start: np.ndarray,
+    rng: np.random.Generator,
+) -> SessionRows:
+    """Views, carts and orders of organic sessions of users ``s_user`` starting at ``s_start``."""
+    p = world.params
+    users, products, tables = world.users, world.products, world.tables
+    m = world.n_products
+    n_s = len(s_user)
+    ar_s = np.arange(n_s)
+
+    # A recent order makes a visit less likely to be a buying one, for a while.
+    since_days = (s_start - state.last_order_us[s_user]) / US_PER_DAY
+    cooldown = 1.0 - p.cooldown_strength * np.exp(-since_days / p.cooldown_days)
+    # Frequent visitors mostly browse, so orders spread over more users than visits do.
+    relative_activity = users.activity_rate[s_user] / p.mean_activity
+    p_intent = p.intent_share * np.clip(relative_activity ** -p.intent_activity_elasticity, 0.2, 5.0)
+    intent = rng.random(n_s) < np.minimum(p_intent * cooldown, 1.0)
+    mean_views = np.where(intent, p.mean_views_per_session * p.intent_views_factor,
+                          p.mean_views_per_session)
+    n_views = np.minimum(rng.geometric(1.0 / mean_views), _MAX_VIEWS)
+
+    # Two interests per session, each an independent draw from the user's taste mixture.
+    cdf = users.interest_cdf[s_user]
+    last = cdf.shape[1] - 1
+    r = rng.random((n_s, 2))
+    primary = np.minimum((cdf < r[:, :1]).sum(axis=1), last)
+    secondary = np.minimum((cdf < r[:, 1:]).sum(axis=1), last)
+    primary_seg = users.interest_segment[s_user, primary]
+    secondary_seg = users.interest_segment[s_user, secondary]
+
+    # Views.
+    v_sess = np.repeat(ar_s, n_views)
+    n_v = len(v_sess)
+    v_user = s_user[v_sess]
+    use_primary = rng.random(n_v) < p.primary_interest_share
+    v_seg = np.where(use_primary, primary_seg[v_sess], secondary_seg[v_sess])
+    v_prod = tables.sample(v_seg, users.price_level[v_user], rng.random(n_v))
+
+    # Times: each view is followed by a gap; the session ends after the last gap.
+    gaps = np.clip(rng.lognormal(np.log(_GAP_MEDIAN_S), _GAP_SIGMA, n_v), 3.0, 900.0)
+    gaps = (gaps * US_PER_SECOND).astype(np.int64)
+    csum = np.cumsum(gaps)
+    before = csum - gaps
+    first = np.cumsum(n_views) - n_views
+    v_time = s_start[v_sess] + (before - before[first][v_sess])
+    s_end = s_start + (csum[first + n_views - 1] - before[first])
+
+    # Add to cart: likelier for products the user likes and in sessions meant to buy.
+    affinity = world.pair_affinity(v_user, v_prod)
+    logit = p.cart_bias + p.cart_intent_boost * intent[v_sess] + p.cart_affinity_slope * affinity
+    carted = np.flatnonzero(rng.random(n_v) * (1.0 + np.exp(-logit)) < 1.0)
+    # One cart line per (session, product): a second view of a carted product adds nothing.
+    _, first_seen = np.unique(v_sess[carted] * m + v_prod[carted], return_index=True)
+    carted = carted[np.sort(first_seen)]
+    c_sess, c_user, c_prod = v_sess[carted], v_user[carted], v_prod[carted]
+    c_time = v_time[carted] + (rng.uniform(0.2, 0.8, len(carted)) * gaps[carted]).astype(np.int64)
+    c_qty = _quantity(world, c_prod, rng)
+
+    # Checkout: intent sessions mostly buy; a recent order damps the urge for a while.
+    has_cart = np.zeros(n_s, dtype=bool)
+    has_cart[c_sess] = True
+    p_checkout = np.where(intent, p.checkout_intent, p.checkout_browse) * cooldown
+    checkout = has_cart & (rng.random(n_s) < p_checkout)
+
+    lines = np.flatnonzero(checkout[c_sess])  # positions in the cart arrays, grouped by session
+    rank = _group_rank(c_sess[lines])
+    keep = (rank == 0) | (rng.random(len(lines)) < p.line_keep)
+    lines = lines[keep]
+    lines = lines[_group_rank(c_sess[lines]) < p.max_order_lines]
+
+    # Durables: never bought twice by the same user (owned before, or earlier in this window).
+    l_user, l_prod, l_sess = c_user[lines], c_prod[lines], c_sess[lines]
+    durable = ~products.is_consumable[l_prod]
+    keys = state.ownership_keys(l_user, l_prod)
+    drop = durable & state.owns(keys)
+    fresh = np.flatnonzero(durable & ~drop)
+    if len(fresh):
+        by_time = fresh[np.argsort(s_end[l_sess[fresh]], kind="stable")]
+        _, first_buy = np.unique(keys[by_time], return_index=True)
+        repeat = np.ones(len(by_time), dtype=bool)
+        repeat[first_buy] = False
+        drop[by_time[repeat]] = True
+    lines = lines[~drop]
+    l_sess = c_sess[lines]
+
+    # One order per buying session, all its lines at the checkout instant.
+    order_sess, l_order = np.unique(l_sess, return_inverse=True)
+    pay_delay = rng.uniform(20, 180, len(order_sess)) * US_PER_SECOND
+    checkout_at = s_end[order_sess] + pay_delay.astype(np.int64)
+
+    n_c, n_l = len(carted), len(lines)
+    return SessionRows(
+        session=np.concatenate((v_sess, c_sess, l_sess)),
+        user=np.concatenate((v_user, c_user, c_user[lines])),
+        product=np.concatenate((v_prod, c_prod, c_prod[lines])),
+        event_type=np.concatenate((
+            np.full(n_v, VIEW, dtype=np.int8),
+            np.full(n_c, ADD_TO_CART, dtype=np.int8),
+            np.full(n_l, PURCHASE, dtype=np.int8),
+        )),
+        quantity=np.concatenate((np.ones(n_v, dtype=np.int32), c_qty, c_qty[lines])),
+        occurred_us=np.concatenate((v_time, c_time, checkout_at[l_order])),
+        order=np.concatenate((np.full(n_v + n_c, -1, dtype=np.int64), l_order.astype(np.int64))),
+        n_sessions=n_s,
+        n_orders=len(order_sess),
+    )
+
+
+def rebuy(
+    world: World,
+    due_us: np.ndarray,
+    user: np.ndarray,
+    product: np.ndarray,
+    quantity: np.ndarray,
+    rng: np.random.Generator,
+) -> SessionRows:
+    """Re-buy sessions of consumables that ran out: view, add to cart, purchase."""
+    n = len(due_us)
+    cart_at = due_us + (rng.uniform(10, 90, n) * US_PER_SECOND).astype(np.int64)
+    buy_at = cart_at + (rng.uniform(30, 240, n) * US_PER_SECOND).astype(np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    return SessionRows(
+        session=np.tile(idx, 3),
+        user=np.tile(user, 3),
+        product=np.tile(product, 3),
+        event_type=np.repeat(np.array([VIEW, ADD_TO_CART, PURCHASE], dtype=np.int8), n),
+        quantity=np.concatenate((np.ones(n, dtype=np.int32), quantity, quantity)).astype(np.int32),
+        occurred_us=np.concatenate((due_us, cart_at, buy_at)),
+        order=np.concatenate((np.full(2 * n, -1, dtype=np.int64), idx)),
+        n_sessions=n,
+        n_orders=n,
+    )
+
+
+def record_purchases(
+    world: World, state: SimulationState, rows: SessionRows, rng: np.random.Generator
+) -> None:
+    """Remember owned durables, schedule consumable re-buys and note users' last orders."""
+    p = world.params
+    products = world.products
+    buys = rows.purchases()
+    user, product, at = rows.user[buys], rows.product[buys], rows.occurred_us[buys]
+    consumable = products.is_consumable[product]
+
+    durable = ~consumable
+    state.add_owned(state.ownership_keys(user[durable], product[durable]))
+
+    # A consumable runs out after its cycle times the quantity bought (give or take); the
+    # buyer comes back for it with probability rebuy_probability, each cycle anew. Whole days
+    # keep the re-buy at the hour of day the user shops at.
+    c = np.flatnonzero(consumable & (rng.random(len(buys)) < p.rebuy_probability))
+    qty = rows.quantity[buys][c]
+    cycle_days = products.repurchase_days[product[c]] * qty * rng.lognormal(0.0, 0.2, len(c))
+    due = at[c] + np.maximum(np.round(cycle_days), 1).astype(np.int64) * US_PER_DAY
+    due += (rng.normal(0.0, 1.5, len(c)) * 3600 * US_PER_SECOND).astype(np.int64)
+    state.schedule_rebuys(due, user[c], product[c], qty)
+
+    state.record_orders(user, at)

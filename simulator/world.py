@@ -1,0 +1,607 @@
+"""The world model of the synthetic shop: who the users are, what they like, what is for sale.
+
+``build_world(params)`` is deterministic from ``params.seed``. Events (``simulator.generate``)
+are drawn from this model, and ``World.truth_tables()`` exports its hidden parameters so that
+recommenders can be judged against what users really like.
+
+Ground-truth contract
+---------------------
+For user u and product p::
+
+    affinity(u, p) = category_affinity[u, category(p)]
+                     + brand_affinity[u, brand(p)]          (0 when the user has no row for the brand)
+                     + quality[p]
+                     - price_sensitivity[u] * log_relative_price[p]
+
+    log_relative_price[p] = ln(price[p] / median price of the products of category(p))
+
+with the values of ``truth.user_category_affinity.affinity``, ``truth.user_brand_affinity.affinity``,
+``truth.products.quality``, ``truth.users.price_sensitivity`` and
+``truth.products.log_relative_price``. A view inside a session lands on product p with
+probability proportional to ``popularity[p] * exp(affinity(u, p))`` (``truth.products.popularity``).
+This holds exactly for every browsing view (see ``simulator.sampling`` for how); sessions focus
+on one or two interests, which changes which views share a session but not each view's law. (A
+consumable re-buy session views the product it re-buys.) Add-to-cart is more likely the higher
+``affinity(u, p)`` (``simulator.sessions``).
+
+Other hidden quantities, in the units the truth tables use:
+
+* ``category_affinity = ln(C * share)`` where ``share`` is the user's Dirichlet taste over the C
+  categories (so 0 means "average interest"), clipped to [-6, ln C];
+* ``brand_affinity`` > 0 on the 0-4 brands a user likes (a bonus, never a penalty);
+* ``price_sensitivity`` is one of 0.0, 0.1, ..., 2.5;
+* ``activity_rate`` is the sessions/day of the user right after signing up, on an average day;
+  seasonality multiplies it, and it decays with account age with a per-user time constant
+  (median ``params.engagement_days``), so older accounts visit less (churn);
+* ``popularity`` is Zipf-like inside each category and averages 1 per category;
+* ``quality`` is a taste-free bonus shared by all users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+
+import numpy as np
+
+from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CATEGORIES, CHANNELS, COUNTRIES
+from simulator.params import SimulationParams
+from simulator.people import NamePool, build_name_pools, make_people
+from simulator.sampling import PRICE_SENSITIVITY_GRID, SegmentTables, build_segment_tables
+from simulator.seasonality import US_PER_DAY, to_us
+
+MAX_LIKED_BRANDS = 4
+_MAX_BRANDS_PER_CATEGORY = 40
+_PRODUCTS_PER_BRAND = 10
+_CATALOGUE_AGE_DAYS = 3 * 365
+_AFFINITY_FLOOR = -6.0
+
+
+def _stream(seed: int, *key: int) -> np.random.Generator:
+    """An independent generator for one part of the world (changing one part leaves the others)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, *key)))
+
+
+# --------------------------------------------------------------------------- data holders
+
+
+@dataclass
+class Users:
+    """One row per user, indexed by ``user_id - 1``."""
+
+    user_id: np.ndarray  # int64, 1..N
+    email: np.ndarray  # str
+    full_name: np.ndarray  # str
+    country: np.ndarray  # str, ISO 3166-1 alpha-2
+    channel: np.ndarray  # str, acquisition channel
+    signup_us: np.ndarray  # int64 microseconds since the epoch (UTC)
+    category_affinity: np.ndarray  # (N, C) float64
+    liked_brand: np.ndarray  # (N, MAX_LIKED_BRANDS) int64 brand index, -1 = empty slot
+    liked_brand_affinity: np.ndarray  # (N, MAX_LIKED_BRANDS) float64, 0 on empty slots
+    price_level: np.ndarray  # int64 index into PRICE_SENSITIVITY_GRID
+    activity_rate: np.ndarray  # float64 sessions/day at signup
+    engagement_days: np.ndarray  # float64 time constant of the decay of activity
+    # Sampler cache: cumulative probability of each "interest" (category or liked brand) and
+    # the sampling segment it maps to.
+    interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS)
+    interest_segment: np.ndarray  # (N, C + MAX_LIKED_BRANDS) int64
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    @property
+    def price_sensitivity(self) -> np.ndarray:
+        return PRICE_SENSITIVITY_GRID[self.price_level]
+
+    @property
+    def signup_at(self) -> np.ndarray:
+        return self.signup_us.view("datetime64[us]")
+
+    @staticmethod
+    def concat(parts: Sequence[Users]) -> Users:
+        return Users(**{
+            f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Users)
+        })
+
+
+@dataclass(frozen=True)
+class Products:
+    """One row per product, indexed by ``product_id - 1``."""
+
+    product_id: np.ndarray  # int64, 1..M
+    sku: np.ndarray  # str, unique
+    name: np.ndarray  # str
+    category: np.ndarray  # int64 index into World.category_names
+    brand: np.ndarray  # int64 index into World.brand_names
+    price_cents: np.ndarray  # int64, > 0
+    created_us: np.ndarray  # int64 microseconds since the epoch
+    updated_us: np.ndarray
+    popularity: np.ndarray  # float64, mean 1 inside each category
+    quality: np.ndarray  # float64
+    log_relative_price: np.ndarray  # float64
+    is_consumable: np.ndarray  # bool
+    repurchase_days: np.ndarray  # float64, NaN for durables
+
+    def __len__(self) -> int:
+        return len(self.product_id)
+
+
+@dataclass
+class World:
+    params: SimulationParams
+    category_names: np.ndarray  # str, C
+    brand_names: np.ndarray  # str, B
+    brand_category: np.ndarray  # int64, B
+    products: Products
+    tables: SegmentTables
+    name_pools: dict[str, NamePool] = field(repr=False)
+    taken_emails: set[str] = field(repr=False)
+    _users: Users = field(repr=False)
+    # Users added since ``users`` was last read: joined lazily, so that adding users one by
+    # one (live signups, replaying them on restart) costs O(total), not O(n) per user.
+    _added: list[Users] = field(default_factory=list, repr=False)
+    _n_added: int = field(default=0, repr=False)
+
+    @property
+    def users(self) -> Users:
+        if self._added:
+            self._users = Users.concat([self._users, *self._added])
+            self._added, self._n_added = [], 0
+        return self._users
+
+    @property
+    def n_users(self) -> int:
+        return len(self._users) + self._n_added
+
+    @property
+    def n_products(self) -> int:
+        return len(self.products)
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.category_names)
+
+    # ----------------------------------------------------------------- ground truth
+
+    def affinity(self, user_index: int) -> np.ndarray:
+        """``affinity(u, p)`` of one user (0-based index = user_id - 1) over all products."""
+        u, p = self.users, self.products
+        out = u.category_affinity[user_index, p.category].copy()
+        for b, a in zip(u.liked_brand[user_index], u.liked_brand_affinity[user_index]):
+            if b >= 0:
+                out[p.brand == b] += a
+        out += p.quality - u.price_sensitivity[user_index] * p.log_relative_price
+        return out
+
+    def pair_affinity(self, user_index: np.ndarray, product_index: np.ndarray) -> np.ndarray:
+        """``affinity(u, p)`` of many (user index, product index) pairs at once."""
+        u, p = self.users, self.products
+        cat = p.category[product_index]
+        out = u.category_affinity.reshape(-1)[user_index * self.n_categories + cat]
+        brand = p.brand[product_index]
+        # Slot by slot on 1-D columns: much faster than an (n, slots) comparison and sum.
+        for slot in range(MAX_LIKED_BRANDS):
+            liked = u.liked_brand[:, slot]
+            if not (liked >= 0).any():
+                continue
+            hit = np.flatnonzero(liked[user_index] == brand)
+            out[hit] += u.liked_brand_affinity[user_index[hit], slot]
+        out += p.quality[product_index]
+        out -= u.price_sensitivity[user_index] * p.log_relative_price[product_index]
+        return out
+
+    def truth_tables(self) -> dict[str, dict[str, np.ndarray]]:
+        """Rows of truth.users, truth.user_category_affinity, truth.user_brand_affinity and
+        truth.products (0002_truth_schema.sql), as column name -> numpy array.
+
+        ``repurchase_days`` is NaN where the table holds NULL (durables).
+        """
+        u, p = self.users, self.products
+        n, c = self.n_users, self.n_categories
+        liked = u.liked_brand >= 0
+        rows, slots = np.nonzero(liked)
+        return {
+            "users": {
+                "user_id": u.user_id.copy(),
+                "price_sensitivity": u.price_sensitivity.astype(np.float64),
+                "activity_rate": u.activity_rate.copy(),
+            },
+            "user_category_affinity": {
+                "user_id": np.repeat(u.user_id, c),
+                "category": np.tile(self.category_names, n),
+                "affinity": u.category_affinity.reshape(-1).copy(),
+            },
+            "user_brand_affinity": {
+                "user_id": u.user_id[rows],
+                "brand": self.brand_names[u.liked_brand[rows, slots]],
+                "affinity": u.liked_brand_affinity[rows, slots],
+            },
+            "products": {
+                "product_id": p.product_id.copy(),
+                "popularity": p.popularity.copy(),
+                "quality": p.quality.copy(),
+                "log_relative_price": p.log_relative_price.copy(),
+                "is_consumable": p.is_consumable.copy(),
+                "repurchase_days": p.repurchase_days.copy(),
+            },
+        }
+
+    # ----------------------------------------------------------------- raw tables
+
+    def users_table(self) -> dict[str, np.ndarray]:
+        """Rows of raw.users (column name -> array); ``signup_at`` is datetime64[us] UTC."""
+        u = self.users
+        return {
+            "user_id": u.user_id, "email": u.email, "full_name": u.full_name,
+            "country": u.country, "channel": u.channel, "signup_at": u.signup_at,
+        }
+
+    def products_table(self) -> dict[str, np.ndarray]:
+        """Rows of raw.products. ``price_cents`` (int64) holds ``price`` x 100."""
+        p = self.products
+        return {
+            "product_id": p.product_id, "sku": p.sku, "name": p.name,
+            "category": self.category_names[p.category], "brand": self.brand_names[p.brand],
+            "price_cents": p.price_cents,
+            "created_at": p.created_us.view("datetime64[us]"),
+            "updated_at": p.updated_us.view("datetime64[us]"),
+        }
+
+    # ----------------------------------------------------------------- live mode
+
+    def add_users(
+        self,
+        n: int,
+        signup_times: Sequence[datetime] | np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Append ``n`` new users who signed up at ``signup_times``; returns their user ids.
+
+        ``signup_times``: timezone-aware datetimes, datetime64 (UTC) or int64 microseconds.
+        Ids continue after the current maximum (ids are always 1..n_users); tastes follow the
+        same laws as at build time.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        signup_us = _as_us_array(signup_times)
+        if len(signup_us) != n:
+            raise ValueError(f"signup_times has {len(signup_us)} values for n={n} users")
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        new = _draw_users(self, signup_us, self.n_users + 1, rng)
+        self._added.append(new)
+        self._n_added += n
+        return new.user_id
+
+
+def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(times)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[us]").view(np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    return np.array([to_us(t) for t in times], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def build_world(params: SimulationParams) -> World:
+    """The shop described by ``params``: catalogue first, then users who shop in it."""
+    start_us = to_us(params.start)
+    end_us = to_us(params.end)
+    category_names = np.array([c.name for c in CATEGORIES])
+    products, brand_names, brand_category = _build_products(params, start_us, end_us)
+    tables = build_segment_tables(
+        products.category, products.brand, len(CATEGORIES), len(brand_names),
+        products.popularity, products.quality, products.log_relative_price,
+    )
+    world = World(
+        params=params,
+        category_names=category_names,
+        brand_names=brand_names,
+        brand_category=brand_category,
+        products=products,
+        tables=tables,
+        name_pools=build_name_pools(params.seed),
+        taken_emails=set(),
+        _users=_empty_users(len(CATEGORIES)),
+    )
+    signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
+    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2))
+    return world
+
+
+def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
+    exact = shares / shares.sum() * total
+    counts = np.floor(exact).astype(np.int64)
+    rest = total - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+def _psychological_price(dollars: np.ndarray) -> np.ndarray:
+    """Shop-like prices in cents: x.99 above $10, x.49 / x.99 below, never under $0.99."""
+    whole = np.round(dollars).astype(np.int64) * 100 - 1
+    half = np.round(dollars * 2).astype(np.int64) * 50 - 1
+    cents = np.where(dollars >= 10, whole, half)
+    return np.maximum(cents, 99)
+
+
+def _build_products(
+    params: SimulationParams, start_us: int, end_us: int
+) -> tuple[Products, np.ndarray, np.ndarray]:
+    rng = _stream(params.seed, 0)
+    m = params.products
+    n_cat = len(CATEGORIES)
+    counts = _largest_remainder(np.array([c.catalogue_share for c in CATEGORIES]), m)
+
+    # Brands belong to one category; bigger categories have more brands.
+    n_brands = np.where(
+        counts > 0,
+        np.clip(np.round(counts / _PRODUCTS_PER_BRAND), 1, _MAX_BRANDS_PER_CATEGORY),
+        0,
+    ).astype(np.int64)
+    total_brands = int(n_brands.sum())
+    words = np.array([h + t for h in BRAND_HEADS for t in BRAND_TAILS])
+    words = words[rng.permutation(len(words))]
+    if total_brands > len(words):  # very large catalogues: add a second word
+        words = np.strings.add(np.strings.add(np.repeat(words, 2), " "),
+                               np.tile(np.array(["One", "Prime"]), len(words)))
+    brand_category = np.repeat(np.arange(n_cat), n_brands)
+    flavour_pick = rng.random(total_brands) < 0.35
+    brand_names = []
+    for b in range(total_brands):
+        name = str(words[b])
+        if flavour_pick[b]:
+            flavours = CATEGORIES[brand_category[b]].brand_flavours
+            name = f"{name} {flavours[rng.integers(len(flavours))]}"
+        brand_names.append(name)
+    brand_names_arr = np.array(brand_names)
+    brand_tier = rng.normal(0.0, 0.25, total_brands)  # premium vs budget brands
+    brand_quality = rng.normal(0.0, 0.3, total_brands)
+
+    category = np.repeat(np.arange(n_cat), counts)
+    brand = np.empty(m, dtype=np.int64)
+    brand_offset = np.concatenate(([0], np.cumsum(n_brands)[:-1]))
+    for c in range(n_cat):
+        rows = np.flatnonzero(category == c)
+        k = int(n_brands[c])
+        if k == 0:
+            continue
+        # Every brand gets one product; the rest go to big brands more often (Zipf 0.8).
+        weights = 1.0 / np.arange(1, k + 1) ** 0.8
+        local = np.concatenate((
+            np.arange(min(k, len(rows))),
+            rng.choice(k, size=max(len(rows) - k, 0), p=weights / weights.sum()),
+        ))
+        brand[rows] = brand_offset[c] + local
+
+    cat_median = np.array([c.median_price for c in CATEGORIES])[category]
+    cat_sigma = np.array([c.price_sigma for c in CATEGORIES])[category]
+    dollars = cat_median * np.exp(cat_sigma * rng.standard_normal(m) + brand_tier[brand])
+    price_cents = _psychological_price(dollars)
+    log_relative_price = np.zeros(m)
+    for c in range(n_cat):
+        rows = category == c
+        if rows.any():
+            log_relative_price[rows] = np.log(price_cents[rows] / np.median(price_cents[rows]))
+    quality = 0.6 * brand_quality[brand] + 0.2 * log_relative_price + rng.normal(0.0, 0.3, m)
+
+    # Popularity: Zipf by rank inside the category, better products tend to rank higher.
+    popularity = np.zeros(m)
+    rank_key = quality + rng.normal(0.0, 0.6, m)
+    for c in range(n_cat):
+        rows = np.flatnonzero(category == c)
+        if len(rows) == 0:
+            continue
+        ranks = np.empty(len(rows))
+        ranks[np.argsort(-rank_key[rows], kind="stable")] = np.arange(1, len(rows) + 1)
+        z = ranks ** -params.popularity_exponent
+        popularity[rows] = z / z.mean()
+
+    is_consumable = np.array([c.is_consumable for c in CATEGORIES])[category]
+    low = np.array([c.repurchase_days[0] if c.repurchase_days else np.nan for c in CATEGORIES])
+    high = np.array([c.repurchase_days[1] if c.repurchase_days else np.nan for c in CATEGORIES])
+    repurchase_days = np.round(low[category] + rng.random(m) * (high - low)[category], 1)
+
+    # Names: "<Brand> <adjective> <noun>".
+    adjective = np.empty(m, dtype=object)
+    noun = np.empty(m, dtype=object)
+    for c, cat in enumerate(CATEGORIES):
+        rows = np.flatnonzero(category == c)
+        adjectives = np.array(cat.adjectives, dtype=object)
+        nouns = np.array(cat.nouns, dtype=object)
+        adjective[rows] = adjectives[rng.integers(0, len(adjectives), len(rows))]
+        noun[rows] = nouns[rng.integers(0, len(nouns), len(rows))]
+    name = np.strings.add(
+        np.strings.add(np.strings.add(brand_names_arr[brand], " "), adjective.astype(str)),
+        np.strings.add(" ", noun.astype(str)),
+    )
+
+    # Shuffle so that product ids interleave categories like a real catalogue.
+    perm = rng.permutation(m)
+    category, brand, price_cents = category[perm], brand[perm], price_cents[perm]
+    log_relative_price, quality, popularity = log_relative_price[perm], quality[perm], popularity[perm]
+    is_consumable, repurchase_days, name = is_consumable[perm], repurchase_days[perm], name[perm]
+
+    product_id = np.arange(1, m + 1, dtype=np.int64)
+    cat_code = np.array([c.code for c in CATEGORIES])[category]
+    brand_code = np.strings.upper(np.strings.slice(brand_names_arr[brand], 0, 3))
+    sku = np.strings.add(
+        np.strings.add(np.strings.add(cat_code, "-"), np.strings.add(brand_code, "-")),
+        np.strings.zfill(product_id.astype(str), 6),
+    )
+    created_us = start_us - (rng.random(m) * (_CATALOGUE_AGE_DAYS - 1) + 1) * US_PER_DAY
+    created_us = created_us.astype(np.int64)
+    updated_us = created_us + (rng.random(m) * (end_us - created_us)).astype(np.int64)
+
+    products = Products(
+        product_id=product_id, sku=sku, name=name, category=category, brand=brand,
+        price_cents=price_cents, created_us=created_us, updated_us=updated_us,
+        popularity=popularity, quality=quality, log_relative_price=log_relative_price,
+        is_consumable=is_consumable, repurchase_days=repurchase_days,
+    )
+    return products, brand_names_arr, brand_category
+
+
+def _signup_times(
+    params: SimulationParams, start_us: int, end_us: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Sorted signup instants; the signup rate grows exponentially up to the window end."""
+    first_us = start_us - int(params.signup_lead_days * US_PER_DAY)
+    span = end_us - first_us
+    growth = np.log(params.signup_growth)
+    u = np.sort(rng.random(params.users))
+    if abs(growth) < 1e-9:
+        frac = u
+    else:
+        frac = np.log1p(u * np.expm1(growth)) / growth  # inverse CDF of density ~ exp(growth * t)
+    return np.minimum(first_us + (frac * span).astype(np.int64), end_us - 1)
+
+
+def _empty_users(n_categories: int) -> Users:
+    k = n_categories + MAX_LIKED_BRANDS
+    f64, i64 = np.empty(0), np.empty(0, dtype=np.int64)
+    return Users(
+        user_id=i64, email=np.empty(0, dtype=str), full_name=np.empty(0, dtype=str),
+        country=np.empty(0, dtype=str), channel=np.empty(0, dtype=str), signup_us=i64,
+        category_affinity=np.empty((0, n_categories)),
+        liked_brand=np.empty((0, MAX_LIKED_BRANDS), dtype=np.int64),
+        liked_brand_affinity=np.empty((0, MAX_LIKED_BRANDS)),
+        price_level=i64, activity_rate=f64, engagement_days=f64,
+        interest_cdf=np.empty((0, k)), interest_segment=np.empty((0, k), dtype=np.int64),
+    )
+
+
+def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator) -> Users:
+    """Users with the given signup instants and ids from ``first_id``: identity and tastes."""
+    params, products, tables = world.params, world.products, world.tables
+    n = len(signup_us)
+    n_cat = world.n_categories
+
+    country_w = np.array([w for _, w, _ in COUNTRIES])
+    country_idx = rng.choice(len(COUNTRIES), size=n, p=country_w / country_w.sum())
+    channel_w = np.array([w for _, w, _, _ in CHANNELS])
+    channel_idx = rng.choice(len(CHANNELS), size=n, p=channel_w / channel_w.sum())
+    full_name, email = make_people(country_idx, world.name_pools, rng, world.taken_emails)
+
+    # Category tastes: Dirichlet around the categories' general appeal.
+    interest = np.array([c.interest for c in CATEGORIES])
+    alpha = params.taste_concentration * interest / interest.mean()
+    g = rng.gamma(alpha, size=(n, n_cat)) + 1e-12
+    share = g / g.sum(axis=1, keepdims=True)
+    category_affinity = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat))
+
+    # Liked brands: mostly in liked categories, popular brands more often.
+    has_products = tables.seg_len[:n_cat] > 0
+    liked_cat_w = share * has_products
+    liked_cat_cdf = np.cumsum(liked_cat_w, axis=1)
+    liked_cat_cdf /= liked_cat_cdf[:, -1:]
+    n_liked = np.minimum(rng.poisson(params.liked_brands_mean, n), MAX_LIKED_BRANDS)
+    r = rng.random((n, MAX_LIKED_BRANDS))
+    slot_cat = np.minimum((liked_cat_cdf[:, None, :] < r[:, :, None]).sum(axis=2), n_cat - 1)
+    brand_mass = np.bincount(products.brand, weights=products.popularity, minlength=len(world.brand_names))
+    slot_brand = _pick_brand(slot_cat, brand_mass, world.brand_category, rng)
+    liked = np.where(np.arange(MAX_LIKED_BRANDS) < n_liked[:, None], slot_brand, -1)
+    liked = _drop_repeats(liked)
+    liked_aff = np.where(liked >= 0, np.round(rng.uniform(0.4, 1.6, liked.shape), 3), 0.0)
+
+    ps_shift = np.array([s for _, _, _, s in CHANNELS])[channel_idx]
+    ps = params.price_sensitivity_median * np.exp(0.5 * rng.standard_normal(n)) + ps_shift
+    grid_max = PRICE_SENSITIVITY_GRID[-1]
+    price_level = np.round(np.clip(ps, 0.0, grid_max) * 10).astype(np.int64)
+
+    channel_mult = np.array([mult for _, _, mult, _ in CHANNELS])
+    mean_mult = float((channel_w / channel_w.sum()) @ channel_mult)
+    sigma = params.activity_sigma
+    activity = (params.mean_activity * channel_mult[channel_idx] / mean_mult
+                * np.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2))
+    engagement = params.engagement_days * np.exp(0.7 * rng.standard_normal(n))
+
+    interest_cdf, interest_segment = _interest_tables(
+        category_affinity, liked, liked_aff, price_level, tables, world.brand_category
+    )
+    return Users(
+        user_id=np.arange(first_id, first_id + n, dtype=np.int64),
+        email=email,
+        full_name=full_name,
+        country=np.array([c for c, _, _ in COUNTRIES])[country_idx],
+        channel=np.array([c for c, _, _, _ in CHANNELS])[channel_idx],
+        signup_us=signup_us.astype(np.int64),
+        category_affinity=category_affinity,
+        liked_brand=liked,
+        liked_brand_affinity=liked_aff,
+        price_level=price_level,
+        activity_rate=activity,
+        engagement_days=engagement,
+        interest_cdf=interest_cdf,
+        interest_segment=interest_segment,
+    )
+
+
+def _pick_brand(
+    slot_cat: np.ndarray, brand_mass: np.ndarray, brand_category: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """For each slot's category, a brand of that category drawn in proportion to ``brand_mass``."""
+    # One cumulative array over all brands (grouped by category), offset so that category c
+    # owns the interval [c, c + 1): a single searchsorted then samples every slot.
+    n_cat = int(slot_cat.max(initial=0)) + 1
+    n_cat = max(n_cat, int(brand_category.max(initial=0)) + 1)
+    totals = np.bincount(brand_category, weights=brand_mass, minlength=n_cat)
+    within = np.zeros_like(brand_mass)
+    for c in range(n_cat):
+        rows = np.flatnonzero(brand_category == c)
+        if totals[c] > 0:
+            within[rows] = np.cumsum(brand_mass[rows]) / totals[c]
+            within[rows[-1]] = 1.0  # no rounding gap at the end of the category
+    keys = brand_category + within
+    target = slot_cat + rng.random(slot_cat.shape) * (1 - 1e-12)
+    picked = np.searchsorted(keys, target, side="left")
+    picked = np.minimum(picked, len(brand_mass) - 1)
+    ok = brand_category[picked] == slot_cat  # False only for a category without brands
+    return np.where(ok, picked, -1)
+
+
+def _drop_repeats(liked: np.ndarray) -> np.ndarray:
+    """Empty the slots that repeat an earlier slot's brand, so each liked brand counts once."""
+    out = liked.copy()
+    for j in range(1, out.shape[1]):
+        repeat = (out[:, :j] == out[:, j:j + 1]).any(axis=1)
+        out[repeat, j] = -1
+    return out
+
+
+def _interest_tables(
+    category_affinity: np.ndarray, liked: np.ndarray, liked_aff: np.ndarray,
+    price_level: np.ndarray, tables: SegmentTables, brand_category: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mixture weights that make views exactly ~ popularity x exp(affinity).
+
+    Interest c (a category) weighs exp(category_affinity[u, c]) * Z_l(c) and interest "liked
+    brand b" weighs exp(category_affinity[u, c(b)]) * (exp(a_ub) - 1) * Z_l(b), where Z_l(s)
+    is the total of popularity * exp(quality - s_l * log_relative_price) over segment s.
+    """
+    n, n_cat = category_affinity.shape
+    level = price_level[:, None]
+    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS))
+    logw[:, :n_cat] = category_affinity + tables.log_mass[level, np.arange(n_cat)]
+    b = np.maximum(liked, 0)
+    rows = np.arange(n)[:, None]
+    with np.errstate(divide="ignore"):
+        brand_part = (
+            category_affinity[rows, brand_category[b]]
+            + np.log(np.expm1(np.where(liked >= 0, liked_aff, 0.0)))
+            + tables.log_mass[level, n_cat + b]
+        )
+    logw[:, n_cat:] = np.where(liked >= 0, brand_part, -np.inf)
+    w = np.exp(logw - logw.max(axis=1, keepdims=True))
+    cdf = np.cumsum(w, axis=1)
+    cdf /= cdf[:, -1:]
+    segment = np.empty((n, n_cat + MAX_LIKED_BRANDS), dtype=np.int64)
+    segment[:, :n_cat] = np.arange(n_cat)
+    segment[:, n_cat:] = n_cat + b
+    return cdf, segment
+

@@ -1,0 +1,227 @@
+"""`shop simulate` end to end against a real PostgreSQL: loads, refusals, append, reset, live."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import os
+import time
+
+import pytest
+
+from tests.conftest import REPO_ROOT, run_shop
+
+SMALL = ("--users", "300", "--products", "80", "--days", "20", "--end", "2025-11-30T00:00")
+
+
+def _counts(db) -> tuple[int, int, int, int]:
+    with db.connect() as conn:
+        return tuple(
+            conn.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("raw.users", "raw.products", "raw.interactions", "truth.simulation_runs")
+        )
+
+
+def _content_digest(db) -> str:
+    """A digest of every raw row except loaded_at (the one column allowed to differ between runs)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            """
+            select event_id, session_id, user_id, product_id, event_type, quantity, unit_price,
+                   order_id, recommendation_variant, occurred_at
+            from raw.interactions order by event_id, occurred_at, event_type
+            """
+        ).fetchall()
+        users = conn.execute("select * from raw.users order by user_id").fetchall()
+        products = conn.execute("select * from raw.products order by product_id").fetchall()
+    return hashlib.sha256(repr((rows, users, products)).encode()).hexdigest()
+
+
+def test_history_loads_users_products_events_and_truth(fresh_database):
+    result = run_shop("simulate", *SMALL, env=fresh_database.env)
+    assert "Loaded" in result.stdout
+    users, products, events, runs = _counts(fresh_database)
+    assert (users, products, runs) == (300, 80, 1)
+    assert events > 1000
+    with fresh_database.connect() as conn:
+        truth_users = conn.execute("select count(*) from truth.users").fetchone()[0]
+        affinity = conn.execute(
+            "select count(*) from truth.user_product_affinity where user_id = 1"
+        ).fetchone()[0]
+        window = conn.execute("select min(occurred_at), max(occurred_at) from raw.interactions").fetchone()
+    assert truth_users == 300 and affinity == 80
+    assert window[1].isoformat() < "2025-11-30T00:00:00+00:00"
+    assert window[0].isoformat() >= "2025-11-10T00:00:00+00:00"
+
+
+def test_same_seed_same_rows_different_seed_different_rows(fresh_database):
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    first = _content_digest(fresh_database)
+    run_shop("simulate", *SMALL, "--reset", env=fresh_database.env)
+    assert _content_digest(fresh_database) == first
+    run_shop("simulate", *SMALL, "--reset", "--seed", "7", env=fresh_database.env)
+    assert _content_digest(fresh_database) != first
+
+
+def test_history_into_a_non_empty_database_names_the_flags_and_writes_nothing(fresh_database):
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    before = _counts(fresh_database)
+    again = run_shop("simulate", *SMALL, env=fresh_database.env, check=False)
+    assert again.returncode == 1
+    assert "--append" in again.stderr and "--reset" in again.stderr
+    assert _counts(fresh_database) == before
+
+
+def test_append_continues_after_the_last_event(fresh_database):
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    users, products, events, _ = _counts(fresh_database)
+    run_shop("simulate", "--append", "--end", "2025-12-05T00:00", env=fresh_database.env)
+    users2, products2, events2, runs2 = _counts(fresh_database)
+    assert products2 == products and runs2 == 2
+    assert events2 > events and users2 >= users
+    with fresh_database.connect() as conn:
+        newest = conn.execute(
+            "select min(occurred_at) from raw.interactions where occurred_at >= '2025-11-30'"
+        ).fetchone()[0]
+        dupe_ids = conn.execute(
+            "select count(*) from (select user_id from raw.users group by 1 having count(*) > 1) d"
+        ).fetchone()[0]
+    assert newest is not None and dupe_ids == 0
+    # Nothing left to add: a second append up to the same end is a no-op, not an error.
+    again = run_shop("simulate", "--append", "--end", "2025-12-05T00:00", env=fresh_database.env)
+    assert "Nothing to add" in again.stdout
+    assert _counts(fresh_database)[2] == events2
+
+
+def test_reset_replaces_the_shop(fresh_database):
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    run_shop("simulate", "--users", "100", "--products", "30", "--days", "5", "--end", "2025-11-30", "--reset",
+             env=fresh_database.env)
+    users, products, _, runs = _counts(fresh_database)
+    assert (users, products, runs) == (100, 30, 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--users", "-5"), "--users"),
+        (("--products", "0"), "--products"),
+        (("--days", "-1"), "--days"),
+        (("--seed", "abc"), "--seed"),
+        (("--live", "--rate", "0"), "--rate"),
+        (("--live", "--rate", "-3"), "--rate"),
+        (("--rate", "10"), "--rate"),
+        (("--end", "yesterday-ish"), "--end"),
+        (("--reset", "--append"), "--reset"),
+        (("--no-such-flag",), "No such option"),
+    ],
+)
+def test_bad_flags_are_clear_errors_and_write_nothing(fresh_database, args, message):
+    result = run_shop("simulate", *args, env=fresh_database.env, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _counts(fresh_database) == (0, 0, 0, 0)
+
+
+def test_append_without_a_shop_says_what_to_do(fresh_database):
+    result = run_shop("simulate", "--append", env=fresh_database.env, check=False)
+    assert result.returncode == 1 and "shop simulate" in result.stderr
+
+
+def _wait_for_copy(db, timeout: float = 60) -> int:
+    """Block until a COPY into raw.interactions has sent rows (seen from another connection)."""
+    deadline = time.monotonic() + timeout
+    with db.connect(autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "select tuples_processed from pg_stat_progress_copy where relid = 'raw.interactions'::regclass"
+            ).fetchone()
+            if row and row[0] > 50_000:
+                return row[0]
+            time.sleep(0.02)
+    raise AssertionError("the load never started copying")
+
+
+@pytest.mark.parametrize("prefill", [False, True], ids=["empty", "with-existing-shop"])
+def test_a_killed_load_leaves_the_database_as_it_was(fresh_database, prefill):
+    if prefill:
+        run_shop("simulate", *SMALL, env=fresh_database.env)
+    before = _counts(fresh_database)
+    digest = _content_digest(fresh_database)
+    args = ["--users", "20000", "--products", "500", "--days", "120", "--end", "2025-11-30"]
+    if prefill:
+        args.append("--reset")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop", "simulate", *args],
+        env={**os.environ, **fresh_database.env}, cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_for_copy(fresh_database) > 0
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    # The server notices the dead client and rolls the transaction back.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with fresh_database.connect(autocommit=True) as conn:
+            busy = conn.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        if busy == 0:
+            break
+        time.sleep(0.1)
+    assert _counts(fresh_database) == before
+    assert _content_digest(fresh_database) == digest
+    with fresh_database.connect() as conn:
+        indexes = {r[0] for r in conn.execute(
+            "select indexname from pg_indexes where schemaname = 'raw' and tablename = 'interactions'"
+        ).fetchall()}
+    assert indexes == {"interactions_loaded_at_idx", "interactions_user_occurred_idx"}
+
+
+def test_live_streams_now_timestamped_events_and_stops_cleanly_on_ctrl_c(fresh_database):
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    _, _, events_before, _ = _counts(fresh_database)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop", "simulate", "--live", "--rate", "300"],
+        env={**os.environ, **fresh_database.env}, cwd=REPO_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        streamed = 0
+        while time.monotonic() < deadline and streamed < 200:
+            time.sleep(0.5)
+            streamed = fresh_database.scalar(
+                "select count(*) from raw.interactions where loaded_at > now() - interval '1 minute'"
+            )
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "Stopped" in stdout
+    assert streamed >= 200, (stdout, stderr)
+    with fresh_database.connect() as conn:
+        lag = conn.execute(
+            """
+            select max(abs(extract(epoch from (occurred_at - now())))) from raw.interactions
+            where loaded_at > now() - interval '2 minutes' and loaded_at - occurred_at < interval '1 minute'
+            """
+        ).fetchone()[0]
+        run = conn.execute("select mode, events from truth.simulation_runs order by run_id desc limit 1").fetchone()
+        total = conn.execute("select count(*) from raw.interactions").fetchone()[0]
+    assert lag < 600  # occurred now-ish (the stream ran for seconds)
+    assert run[0] == "live" and run[1] == total - events_before
+
+
+def test_an_end_in_the_future_is_refused(fresh_database):
+    result = run_shop("simulate", "--days", "3", "--end", "2999-01-01", env=fresh_database.env, check=False)
+    assert result.returncode == 1 and "in the future" in result.stderr
+    assert _counts(fresh_database) == (0, 0, 0, 0)
