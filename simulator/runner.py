@@ -228,7 +228,10 @@ def run_live(
                 stop.event.wait(tick_seconds)
                 now = datetime.now(timezone.utc)
                 expected = expected_events_per_second(world, now)
-                multiplier = rate / expected if expected > 0 else 1.0
+                # The estimate is approximate: steer by what was really streamed so far.
+                elapsed = (now - started).total_seconds()
+                correction = min(2.0, max(0.5, (rate * elapsed + 50) / (total + 50)))
+                multiplier = rate / expected * correction if expected > 0 else 1.0
                 n_new = int(rng.poisson(signups_per_second * (now - window_start).total_seconds()))
                 with conn.transaction():
                     new_ids = _add_users(world, [now] * n_new)

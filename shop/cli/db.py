@@ -23,7 +23,8 @@ def start() -> None:
     """Start the embedded PostgreSQL (idempotent) and apply the schema migrations."""
     settings = get_settings()
     was_running = settings.uses_embedded_database and embedded.status(settings.home_dir).running
-    info = shop_db.ready(settings)
+    with console.status("Starting the database and applying migrations..."):
+        info = shop_db.ready(settings)
     if not settings.uses_embedded_database:
         console.print(f"Using the external database {info.url(hide_password=True)} (SHOP_DATABASE_URL); it is ready.")
     elif was_running:
