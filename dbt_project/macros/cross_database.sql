@@ -1,0 +1,60 @@
+{#
+    Small portable helpers. dbt's own cross-database macros (dbt.dateadd, dbt.type_*, dbt.replace,
+    ...) are used everywhere else; these fill the few gaps, with per-adapter versions via dispatch.
+#}
+
+{# A timestamp type that keeps the time zone: `timestamptz` on PostgreSQL, `timestamp` elsewhere. #}
+{% macro type_timestamp_tz() -%}
+    {{ return(adapter.dispatch('type_timestamp_tz')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamp_tz() -%}
+    timestamp
+{%- endmacro %}
+
+{% macro postgres__type_timestamp_tz() -%}
+    timestamp with time zone
+{%- endmacro %}
+
+{# num / den as an exact decimal rounded to 4 places; null when the denominator is 0 or null. #}
+{% macro safe_ratio(numerator, denominator) -%}
+    cast(
+        round(cast({{ numerator }} as {{ dbt.type_numeric() }}) / nullif({{ denominator }}, 0), 4)
+        as numeric(10, 4)
+    )
+{%- endmacro %}
+
+{# Money, exactly: numeric(18, 2). #}
+{% macro to_money(expression) -%}
+    cast({{ expression }} as numeric(18, 2))
+{%- endmacro %}
+
+{# 1 when the condition holds, else 0: counts by summing (portable, unlike sum(bool) or filter). #}
+{% macro flag(condition) -%}
+    case when {{ condition }} then 1 else 0 end
+{%- endmacro %}
+
+{#
+    Post-hook of the large models: give a freshly created table its planner statistics at once
+    (PostgreSQL's autovacuum would do it only later), so the tests and the models downstream are
+    planned on real numbers. Tables that already have statistics are left to autovacuum; views
+    (which have no statistics of their own) are skipped.
+#}
+{% macro analyze_if_new() -%}
+    {{ return(adapter.dispatch('analyze_if_new')()) }}
+{%- endmacro %}
+
+{% macro default__analyze_if_new() -%}
+{%- endmacro %}
+
+{% macro postgres__analyze_if_new() -%}
+    {%- if execute and config.get('materialized') != 'view' -%}
+        {%- set query -%}
+            select count(*) from pg_catalog.pg_statistic
+            where starelid = cast('{{ this }}' as regclass)
+        {%- endset -%}
+        {%- if run_query(query).columns[0].values()[0] == 0 -%}
+            analyze {{ this }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

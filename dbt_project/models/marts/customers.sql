@@ -1,0 +1,112 @@
+{#
+    One row per registered user: activity, orders, lifetime revenue and an RFM segment.
+    Recency is measured against the newest day of activity in the data (not the wall clock), so a
+    simulated history gets the same segments whenever it is built.
+#}
+with
+
+users as (
+
+    select * from {{ ref('stg_shop__users') }}
+
+),
+
+user_months as (
+
+    select * from {{ ref('int_activity_aggregated_to_user_months') }}
+
+),
+
+as_of as (
+
+    select max(occurred_date) as as_of_date from {{ ref('int_interactions_enriched') }}
+
+),
+
+totals as (
+
+    select
+        user_id,
+        sum(sessions) as sessions,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        sum(orders) as orders,
+        sum(units) as units,
+        sum(revenue) as lifetime_revenue,
+        min(first_order_at) as first_order_at,
+        max(last_order_at) as last_order_at,
+        max(last_order_date) as last_order_date
+
+    from user_months
+    group by user_id
+
+),
+
+customers as (
+
+    select
+        users.user_id,
+        users.full_name,
+        users.country_code,
+        users.acquisition_channel,
+        users.signed_up_at,
+        coalesce(totals.sessions, 0) as sessions,
+        totals.first_seen_at,
+        totals.last_seen_at,
+        totals.first_order_at,
+        totals.last_order_at,
+        coalesce(totals.orders, 0) as orders,
+        coalesce(totals.units, 0) as units,
+        {{ to_money('coalesce(totals.lifetime_revenue, 0)') }} as lifetime_revenue,
+        {{ to_money('totals.lifetime_revenue / nullif(totals.orders, 0)') }} as average_order_value,
+        {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days
+
+    from users
+    cross join as_of
+    left join totals
+        on users.user_id = totals.user_id
+
+),
+
+scored as (
+
+    select
+        *,
+        case
+            when orders > 0 then
+                ntile(5) over (
+                    partition by {{ flag('orders > 0') }} order by recency_days desc, user_id asc
+                )
+        end as recency_score,
+        case
+            when orders > 0 then
+                ntile(5) over (partition by {{ flag('orders > 0') }} order by orders, user_id)
+        end as frequency_score,
+        case
+            when orders > 0 then
+                ntile(5) over (partition by {{ flag('orders > 0') }} order by lifetime_revenue, user_id)
+        end as monetary_score
+
+    from customers
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when orders = 0 then 'prospect'
+            when recency_score >= 4 and frequency_score >= 4 then 'champion'
+            when recency_score >= 3 and frequency_score >= 3 then 'loyal'
+            when recency_score >= 4 then 'promising'
+            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when recency_score <= 2 then 'hibernating'
+            else 'needs_attention'
+        end as rfm_segment
+
+    from scored
+
+)
+
+select * from final

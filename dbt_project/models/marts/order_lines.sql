@@ -1,0 +1,107 @@
+{#
+    One row per order and product: the units and revenue of the product in the order, with the
+    product's current category, so the dashboard can filter orders, customers and order value by
+    category. Incremental (delete+insert on order_id): an order with a newly loaded line is rebuilt
+    from all its lines, and so is every order holding a product whose category has changed since
+    (the current category is compared with the stored one, so no change is missed).
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['order_id', 'product_id'], 'unique': True},
+            {'columns': ['order_date', 'category']},
+            {'columns': ['user_id']},
+            {'columns': ['max_loaded_at']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('int_purchases_aggregated_to_orders') }}
+
+with
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+{% if is_incremental() %}
+touched_orders as (
+
+    select touched.order_id
+    from {{ ref('int_purchases_aggregated_to_orders') }} as touched
+    where touched.max_loaded_at > {{ incremental_watermark() }}
+
+    union
+
+    select built_rows.order_id
+    from {{ this }} as built_rows
+    left join products
+        on built_rows.product_id = products.product_id
+    where coalesce(built_rows.category, '') <> coalesce(products.category, '')
+
+),
+{% endif %}
+
+purchases as (
+
+    select * from {{ ref('int_interactions_enriched') }}
+    where
+        event_type = 'purchase'
+        {% if is_incremental() %}
+        and order_id in (select touched_orders.order_id from touched_orders)
+        {% endif %}
+
+),
+
+lines as (
+
+    select
+        order_id,
+        product_id,
+        sum(quantity) as quantity,
+        sum(revenue) as revenue,
+        max(last_loaded_at) as max_loaded_at
+
+    from purchases
+    group by order_id, product_id
+
+),
+
+orders as (
+
+    select
+        order_id,
+        min(user_id) as user_id,
+        min(occurred_date) as order_date
+
+    from purchases
+    group by order_id
+
+),
+
+final as (
+
+    select
+        lines.order_id,
+        orders.user_id,
+        lines.product_id,
+        products.category,
+        orders.order_date,
+        cast(lines.quantity as {{ dbt.type_bigint() }}) as quantity,
+        {{ to_money('lines.revenue') }} as revenue,
+        lines.max_loaded_at
+
+    from lines
+    inner join orders
+        on lines.order_id = orders.order_id
+    left join products
+        on lines.product_id = products.product_id
+
+)
+
+select * from final

@@ -1,0 +1,71 @@
+{#
+    One row per product and day with any activity. Incremental: every product row of the days
+    touched by newly loaded events is rebuilt (delete+insert on activity_date, product_id).
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['activity_date', 'product_id'],
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['activity_date', 'product_id'], 'unique': True},
+            {'columns': ['product_id']},
+            {'columns': ['max_loaded_at']},
+        ],
+    )
+}}
+
+with
+
+interactions as (
+
+    select * from {{ ref('int_interactions_enriched') }}
+    {% if is_incremental() %}
+    where occurred_date in ({{ touched_event_days() }})
+    {% endif %}
+
+),
+
+daily as (
+
+    select
+        occurred_date as activity_date,
+        product_id,
+        sum(is_view) as views,
+        sum(is_add_to_cart) as add_to_carts,
+        sum(is_purchase) as purchases,
+        sum(units_purchased) as units_sold,
+        count(distinct order_id) as orders,
+        {{ to_money('sum(revenue)') }} as revenue,
+        count(distinct user_id) as unique_users,
+        sum(is_recommended) as recommended_events,
+        max(last_loaded_at) as max_loaded_at
+
+    from interactions
+    group by occurred_date, product_id
+
+),
+
+final as (
+
+    select
+        activity_date,
+        product_id,
+        views,
+        add_to_carts,
+        purchases,
+        units_sold,
+        orders,
+        revenue,
+        unique_users,
+        recommended_events,
+        {{ safe_ratio('add_to_carts', 'views') }} as view_to_cart_rate,
+        {{ safe_ratio('purchases', 'views') }} as view_to_purchase_rate,
+        max_loaded_at
+
+    from daily
+
+)
+
+select * from final

@@ -1,0 +1,76 @@
+{#
+    One row per event: redeliveries of an event_id collapse into the earliest-loaded copy.
+    The window is partitioned by (occurred_date, event_id): a redelivery is the same event, so its
+    day is the same, and having the day in the partition lets a filter on occurred_date reach the
+    raw scan below (incremental models read only the days they rebuild). Two copies of one
+    event_id on different days would survive as two rows and fail the unique test on event_id.
+#}
+with
+
+source as (
+
+    select * from {{ source('shop', 'interactions') }}
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        session_id,
+        cast(user_id as {{ dbt.type_bigint() }}) as user_id,
+        cast(product_id as {{ dbt.type_bigint() }}) as product_id,
+        {{ normalize_event_type('event_type') }} as event_type,
+        cast(quantity as {{ dbt.type_int() }}) as quantity,
+        cast(unit_price as numeric(10, 2)) as unit_price,
+        order_id,
+        nullif(trim(recommendation_variant), '') as recommendation_variant,
+        occurred_at,
+        cast(occurred_at as date) as occurred_date,
+        loaded_at
+
+    from source
+
+),
+
+deliveries as (
+
+    select
+        *,
+        row_number() over (
+            partition by occurred_date, event_id
+            order by
+                loaded_at, occurred_at, session_id, user_id, product_id, event_type,
+                quantity, unit_price, order_id, recommendation_variant
+        ) as delivery_rank,
+        count(*) over (partition by occurred_date, event_id) as delivery_count,
+        max(loaded_at) over (partition by occurred_date, event_id) as last_loaded_at
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        event_id,
+        session_id,
+        user_id,
+        product_id,
+        event_type,
+        quantity,
+        unit_price,
+        order_id,
+        recommendation_variant,
+        occurred_at,
+        occurred_date,
+        loaded_at as first_loaded_at,
+        last_loaded_at,
+        delivery_count
+
+    from deliveries
+    where delivery_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,89 @@
+"""`shop build`: build the warehouse (dbt build through dbtRunner) with a progress bar and a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shop import dbt_runner
+
+console = Console(highlight=False)
+
+EnvProvider = Callable[[], Mapping[str, str]]
+
+
+def _database_env() -> Mapping[str, str]:
+    from shop import db
+
+    return db.ready().env()
+
+
+def run_build(
+    *, full_refresh: bool = False, select: list[str] | None = None, env_provider: EnvProvider = _database_env
+) -> dbt_runner.DbtResult:
+    """Build with a live progress bar; prints the summary and returns the result."""
+    env = env_provider()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]dbt build[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("parsing the project", total=None)
+
+        def on_progress(event: dbt_runner.NodeProgress) -> None:
+            total = max(event.total or 0, event.index) or None
+            progress.update(task, completed=event.index, total=total, description=f"{event.status} {event.name}")
+
+        result = dbt_runner.build(env, full_refresh=full_refresh, select=select, on_progress=on_progress)
+    print_summary(result)
+    return result
+
+
+def print_summary(result: dbt_runner.DbtResult) -> None:
+    table = Table(title="warehouse build" + (" (failed)" if not result.success else ""), show_header=True)
+    for column in ("models", "data tests", "unit tests", "warnings", "failed", "skipped", "time"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(result.models),
+        str(result.data_tests),
+        str(result.unit_tests),
+        str(result.warning_count),
+        str(len(result.failing)),
+        str(len(result.skipped)),
+        f"{result.elapsed:.1f}s",
+    )
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    for node in result.failing:
+        console.print(f"[bold red]{node.status}:[/] {node.resource_type} [bold]{node.name}[/]: {node.message or ''}")
+    if result.exception:
+        console.print(f"[bold red]dbt stopped:[/] {result.exception}")
+    if not result.success:
+        logs = (result.target_dir.parent / "logs" / "dbt.log") if result.target_dir else None
+        console.print(f"Details: {logs}" if logs else "", highlight=False)
+
+
+def build(
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Rebuild incremental models from scratch and test every row."
+    ),
+    select: list[str] = typer.Option(
+        None, "--select", "-s", help="dbt selection, e.g. --select marts or --select +sales_summary."
+    ),
+) -> None:
+    """Build the warehouse: every dbt model, then its data tests and unit tests."""
+    result = run_build(full_refresh=full_refresh, select=select or None)
+    if not result.success:
+        names = ", ".join(result.failing_names) or "see the log above"
+        console.print(f"[bold red]build failed:[/] {names}")
+        raise typer.Exit(1)

@@ -1,0 +1,333 @@
+"""Run the dbt project (the warehouse) in-process through dbt's programmatic entry point, dbtRunner.
+
+The project lives at the repository root (dbt_project.yml next to the `shop` package). Everything dbt
+writes (profiles.yml, target/, logs/) goes under SHOP_HOME/dbt so the repository stays clean. The
+connection comes from libpq environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE),
+which profiles.example.yml reads with env_var(): the caller passes them in `env`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shop.errors import ShopError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROFILE_TEMPLATE = PROJECT_DIR / "profiles.example.yml"
+
+# Set for every run unless the caller gives its own value.
+DEFAULT_ENV = {
+    "PGTZ": "UTC",  # days are UTC days, whatever the server's time zone
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # no network calls
+    "DO_NOT_TRACK": "1",
+}
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+# dbtRunner keeps global state (flags, the event manager): one invocation at a time per process.
+_RUN_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class NodeProgress:
+    """One node (model, test, unit test, ...) finished: what the progress callback receives."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    index: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    execution_time: float
+    message: str | None = None
+    failures: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass
+class DbtResult:
+    """What a dbt invocation did, in a shape the CLI and the tests can use without dbt's classes."""
+
+    command: list[str]
+    success: bool
+    elapsed: float
+    nodes: list[NodeResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    exception: str | None = None
+    target_dir: Path | None = None
+
+    def count(self, resource_type: str, status: str | None = None) -> int:
+        return sum(
+            1
+            for node in self.nodes
+            if node.resource_type == resource_type and (status is None or node.status == status)
+        )
+
+    @property
+    def models(self) -> int:
+        return self.count("model")
+
+    @property
+    def data_tests(self) -> int:
+        return self.count("test")
+
+    @property
+    def unit_tests(self) -> int:
+        return self.count("unit_test")
+
+    @property
+    def failing(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.failed]
+
+    @property
+    def failing_names(self) -> list[str]:
+        return [node.name for node in self.failing]
+
+    @property
+    def skipped(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status == "skipped"]
+
+    @property
+    def warning_count(self) -> int:
+        """Warnings of nodes (tests with severity warn) plus warnings dbt logged (deprecations, ...)."""
+        return len(self.warnings)
+
+    def summary(self) -> str:
+        line = (
+            f"{self.models} models, {self.data_tests} data tests, {self.unit_tests} unit tests, "
+            f"{self.warning_count} warnings, {len(self.failing)} failed, {len(self.skipped)} skipped "
+            f"in {self.elapsed:.1f}s"
+        )
+        return line
+
+
+ProgressCallback = Callable[[NodeProgress], None]
+
+
+def dbt_home(home: Path | None = None) -> Path:
+    """SHOP_HOME/dbt: profiles.yml, target/ and logs/ of every run."""
+    if home is None:
+        from shop.settings import get_settings
+
+        home = get_settings().home_dir
+    return Path(home).expanduser().resolve() / "dbt"
+
+
+def target_dir(home: Path | None = None) -> Path:
+    return dbt_home(home) / "target"
+
+
+def last_build_results_path(home: Path | None = None) -> Path:
+    """SHOP_HOME/dbt/last_build/run_results.json: the run results of the newest `dbt build`.
+
+    target/run_results.json belongs to whatever dbt command ran last (`dbt docs generate` rewrites
+    it); this copy changes only when a build finishes, so the dashboard's data health page shows
+    the last build whatever ran since. Absent until the first build.
+    """
+    return dbt_home(home) / "last_build" / "run_results.json"
+
+
+def _keep_build_results(target: Path, home: Path | None) -> None:
+    """Copy a finished build's run_results.json next to target/ (atomically: readers never see half)."""
+    source = target / "run_results.json"
+    if not source.is_file():
+        return
+    destination = last_build_results_path(home)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, partial)
+    os.replace(partial, destination)
+
+
+def prepare_profiles_dir(home: Path | None = None) -> Path:
+    """Write SHOP_HOME/dbt/profiles.yml: a copy of profiles.example.yml (its env_var() fields read `env`)."""
+    if not PROFILE_TEMPLATE.is_file():
+        raise ShopError(f"{PROFILE_TEMPLATE} is missing: the dbt project is incomplete (check your clone).")
+    directory = dbt_home(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    profile = directory / "profiles.yml"
+    template = PROFILE_TEMPLATE.read_text(encoding="utf-8")
+    if not profile.is_file() or profile.read_text(encoding="utf-8") != template:
+        shutil.copyfile(PROFILE_TEMPLATE, profile)
+    return directory
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a dbt run (dbt reads os.environ), then restore."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        os.environ.update(values)
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+class _EventCollector:
+    """dbt event callback: progress per finished node, and the warnings and errors dbt logs."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self.on_progress = on_progress
+        self.total: int | None = None
+        self.finished = 0
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
+
+    def __call__(self, msg: Any) -> None:
+        try:
+            self._handle(msg)
+        except Exception:  # a progress display must never break the build
+            pass
+
+    def _handle(self, msg: Any) -> None:
+        name = msg.info.name
+        level = msg.info.level
+        if name == "LogStartLine" and getattr(msg.data, "total", 0):
+            self.total = int(msg.data.total)
+        if level == "warn":
+            self.warnings.append(msg.info.msg)
+        elif level == "error":
+            self.errors.append(msg.info.msg)
+        if name == "NodeFinished":
+            info = msg.data.node_info
+            self.finished += 1
+            if self.on_progress is not None:
+                self.on_progress(
+                    NodeProgress(
+                        unique_id=info.unique_id,
+                        name=info.node_name,
+                        resource_type=info.resource_type,
+                        status=info.node_status,
+                        index=self.finished,
+                        total=self.total,
+                    )
+                )
+
+
+def _node_results(raw_result: Any) -> list[NodeResult]:
+    results = getattr(raw_result, "results", None) or []
+    nodes = []
+    for item in results:
+        node = getattr(item, "node", None)
+        if node is None:
+            continue
+        status = getattr(item.status, "value", item.status)
+        nodes.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(getattr(node.resource_type, "value", node.resource_type)),
+                status=str(status).lower(),
+                execution_time=float(getattr(item, "execution_time", 0.0) or 0.0),
+                message=getattr(item, "message", None),
+                failures=getattr(item, "failures", None),
+            )
+        )
+    return nodes
+
+
+def run_dbt(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    home: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+    quiet: bool = True,
+) -> DbtResult:
+    """Invoke one dbt command (e.g. ["build", "--select", "marts"]) in-process and summarise it.
+
+    `env` holds the connection (PG* variables, as `shop db env` prints them); it is set in os.environ
+    for the run only. Paths: the project at the repository root, profiles/target/logs in SHOP_HOME/dbt.
+    """
+    from dbt.cli.main import dbtRunner
+
+    base = dbt_home(home)
+    profiles_dir = prepare_profiles_dir(home)
+    target = base / "target"
+    logs = base / "logs"
+    command = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(profiles_dir),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(logs),
+    ]
+    global_flags = ["--quiet"] if quiet else []
+    values = {**DEFAULT_ENV, **dict(env)}
+    collector = _EventCollector(on_progress)
+    started = time.perf_counter()
+    with _RUN_LOCK, _environment(values):
+        outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
+    elapsed = time.perf_counter() - started
+    nodes = _node_results(outcome.result)
+    exception = None
+    if outcome.exception is not None:
+        exception = f"{type(outcome.exception).__name__}: {outcome.exception}"
+    return DbtResult(
+        command=["dbt", *command],
+        success=bool(outcome.success),
+        elapsed=elapsed,
+        nodes=nodes,
+        warnings=collector.warnings,
+        errors=collector.errors,
+        exception=exception,
+        target_dir=target,
+    )
+
+
+def build(
+    env: Mapping[str, str],
+    *,
+    full_refresh: bool = False,
+    select: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    extra_args: Sequence[str] = (),
+    home: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> DbtResult:
+    """`dbt build`: every model, then its tests and unit tests, in dependency order."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    args += list(extra_args)
+    result = run_dbt(args, env, home=home, on_progress=on_progress)
+    if result.target_dir is not None and result.nodes:
+        _keep_build_results(result.target_dir, home)
+    return result
+
+
+def generate_docs(env: Mapping[str, str], *, home: Path | None = None) -> DbtResult:
+    """`dbt docs generate`: writes index.html, manifest.json and catalog.json to SHOP_HOME/dbt/target."""
+    return run_dbt(["docs", "generate"], env, home=home)

@@ -1,0 +1,94 @@
+"""The whole warehouse builds and tests clean, with zero warnings, into exactly three schemas."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from shop import dbt_runner
+
+from . import synthetic
+from .conftest import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
+
+pytestmark = pytest.mark.slow
+
+SIZE = synthetic.ShopSize(events=8_000, users=200, products=40, days=20, chunks=4)
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_env, dbt_home):
+    drop_warehouse(warehouse_env)
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        synthetic.create_shop(conn, SIZE)
+        synthetic.load_chunk(conn, SIZE, SIZE.chunks - 1, upto=True)
+    return build_ok(warehouse_env, dbt_home, full_refresh=True)
+
+
+def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> None:
+    assert built.warning_count == 0, built.warnings
+    assert built.failing == []
+    assert built.skipped == []
+    assert built.models == 20
+    assert built.data_tests >= 110
+    assert built.unit_tests >= 13
+
+
+def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_home) -> None:
+    again = build_ok(warehouse_env, dbt_home)
+    assert again.warning_count == 0, again.warnings
+    assert again.models == built.models
+
+
+def test_models_land_in_staging_intermediate_and_marts_only(built, warehouse_env) -> None:
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        rows = conn.execute(
+            """
+            select table_schema, table_name from information_schema.tables
+            where table_schema not in ('pg_catalog', 'information_schema', 'raw', 'truth', 'shop_meta', 'synthetic')
+            """
+        ).fetchall()
+    schemas = {schema for schema, _ in rows}
+    assert schemas == set(WAREHOUSE_SCHEMAS)
+    assert {name for schema, name in rows if schema == "marts"} == {
+        "sales_summary",
+        "orders",
+        "customers",
+        "products",
+        "product_daily_performance",
+        "daily_category_funnel",
+        "signup_cohorts",
+        "user_item_interactions",
+        "interaction_events",
+        "order_lines",
+        "source_freshness",
+        "recommendation_variant_daily",
+    }
+
+
+def test_marts_hold_the_shop(built, warehouse_env) -> None:
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        days, revenue = conn.execute("select count(*), sum(revenue) from marts.sales_summary").fetchone()
+        staged = conn.execute(
+            "select sum(quantity * unit_price) from staging.stg_shop__interactions where event_type = 'purchase'"
+        ).fetchone()[0]
+        events = conn.execute("select count(distinct event_id) from raw.interactions").fetchone()[0]
+        enriched = conn.execute("select count(*) from intermediate.int_interactions_enriched").fetchone()[0]
+    assert days == SIZE.days
+    assert revenue == staged and revenue > 0
+    assert enriched == events == SIZE.events
+
+
+def test_docs_generate_keeps_the_last_build_results(built, warehouse_env, dbt_home) -> None:
+    kept = dbt_runner.last_build_results_path(dbt_home)
+    assert kept == dbt_home.resolve() / "dbt" / "last_build" / "run_results.json"
+    assert kept.is_file()
+    before = kept.read_bytes()
+    assert b'"build"' in before or b"build" in before
+
+    result = dbt_runner.generate_docs(warehouse_env, home=dbt_home)
+    assert result.success, result.exception
+    assert (result.target_dir / "index.html").is_file()
+    assert (result.target_dir / "catalog.json").is_file()
+    # docs generate rewrote target/run_results.json, not the copy of the last build
+    assert kept.read_bytes() == before
+    assert (result.target_dir / "run_results.json").read_bytes() != before

@@ -1,0 +1,64 @@
+"""Readers never fail while the warehouse rebuilds: the dashboard and the API query the marts from
+their own connections while `shop build` runs again and again (incremental and full refresh)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from . import synthetic
+from .conftest import build_ok, conninfo, drop_warehouse
+
+pytestmark = pytest.mark.slow
+
+SIZE = synthetic.ShopSize(events=6_000, users=150, products=40, days=12, chunks=4)
+
+QUERIES = (
+    "select count(*), coalesce(sum(revenue), 0) from marts.sales_summary",
+    "select count(*), coalesce(sum(feedback_score), 0) from marts.user_item_interactions",
+    "select product_id, feedback_score from marts.user_item_interactions where user_id = 7 order by 2 desc limit 10",
+)
+
+
+def test_marts_stay_readable_during_builds(warehouse_env, dbt_home) -> None:
+    drop_warehouse(warehouse_env)
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        synthetic.create_shop(conn, SIZE)
+        synthetic.load_chunk(conn, SIZE, 0)
+    build_ok(warehouse_env, dbt_home, exclude=["test_type:unit"])
+
+    stop = threading.Event()
+    errors: list[str] = []
+    counts = {"queries": 0}
+
+    def reader() -> None:
+        with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+            while not stop.is_set():
+                for query in QUERIES:
+                    try:
+                        conn.execute(query).fetchall()
+                        counts["queries"] += 1
+                    except psycopg.Error as exc:  # any failure is the bug this test looks for
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.005)
+
+    threads = [threading.Thread(target=reader, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for chunk in range(1, SIZE.chunks):
+            with psycopg.connect(conninfo(warehouse_env)) as conn:
+                synthetic.load_chunk(conn, SIZE, chunk)
+            build_ok(warehouse_env, dbt_home, exclude=["test_type:unit"])
+        build_ok(warehouse_env, dbt_home, full_refresh=True, exclude=["test_type:unit"])
+        build_ok(warehouse_env, dbt_home, exclude=["test_type:unit"])
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert not errors, errors[:5]
+    assert counts["queries"] > 50

@@ -1,0 +1,20 @@
+"""The project's SQL passes sqlfluff (jinja templater, rules in .sqlfluff)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dbt_sql_is_lint_clean() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "sqlfluff", "lint", "dbt_project/models", "dbt_project/tests", "--nocolor"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
