@@ -1,0 +1,86 @@
+"""The one interface every algorithm implements, and the ranking helper they share.
+
+An algorithm is fitted on ``UserItemData`` and then scores batches of users (``UserRows``) over
+the whole catalogue; ranking, evaluation, artifacts and fold-in are written once against this.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.matrix import UserItemData, UserRows
+
+
+class Algorithm(ABC):
+    """fit on a user x item matrix; score user rows; find similar items; export/import state."""
+
+    name: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
+        self.params: dict[str, Any] = {**self.defaults, **params}
+        self.data: UserItemData | None = None
+
+    def fit(self, data: UserItemData) -> Algorithm:
+        self.data = data
+        self._fit(data)
+        return self
+
+    @abstractmethod
+    def _fit(self, data: UserItemData) -> None: ...
+
+    @abstractmethod
+    def score(self, rows: UserRows) -> np.ndarray:
+        """Dense scores (len(rows) x n_items), higher is better; every item is a candidate."""
+
+    def similar_items(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Items most like ``item``: what the model recommends to someone who only looked at it."""
+        data = self._fitted()
+        one = sp.csr_matrix(([1.0], ([0], [item])), shape=(1, data.n_items), dtype=np.float32)
+        empty = sp.csr_matrix((1, data.n_items), dtype=np.float32)
+        rows = UserRows(strength=one, purchases=empty, recency=empty, index=np.array([-1]), folded=True)
+        scores = self.score(rows)[0]
+        scores[item] = -np.inf
+        top = top_k(scores[None, :], k)[0]
+        return top, scores[top]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to store in an artifact (the training data is stored beside them)."""
+        return {}
+
+    def load_state(self, data: UserItemData, state: dict[str, np.ndarray]) -> None:
+        """Restore a fitted model from ``state()`` output and its training data."""
+        self.data = data
+
+    def _fitted(self) -> UserItemData:
+        if self.data is None:
+            raise RuntimeError(f"{self.name} is not fitted: call fit(data) first")
+        return self.data
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best items per row, best first; ties go to the lower item index."""
+    n_rows, n_items = scores.shape
+    k = min(k, n_items)
+    if k == 0:
+        return np.empty((n_rows, 0), dtype=np.int64)
+    if k < n_items:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
+    picked = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -picked), axis=1)
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def row_max_normalise(scores: np.ndarray) -> np.ndarray:
+    """Scale each row so that its best score is 1 (rows without a positive score are left as they are)."""
+    peak = scores.max(axis=1, keepdims=True)
+    return np.where(peak > 0, scores / np.where(peak > 0, peak, 1.0), scores).astype(np.float32)

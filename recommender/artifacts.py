@@ -1,0 +1,219 @@
+"""Model artifacts on disk: one directory per trained model, and a ``current`` pointer.
+
+    SHOP_HOME/models/
+        20251201T120000Z-hybrid-1a2b3c/   arrays.npz + card.json
+        current                           the name of the directory to serve
+
+A model is written into a hidden temporary directory, fsynced, renamed into place (atomic on
+one filesystem), and only then is ``current`` replaced (write, fsync, rename). ``card.json``
+records the size and SHA-256 of ``arrays.npz``; a directory whose card is missing, unreadable
+or does not match its arrays is not a model. The loader takes ``current`` when it is good and
+otherwise falls back to the newest good model, so a crash at any point leaves a servable state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.algorithms import make
+from recommender.matrix import TIMING, IdMap, UserItemData, WeightConfig
+from recommender.model import TrainedModel
+
+FORMAT_VERSION = 1
+CARD = "card.json"
+ARRAYS = "arrays.npz"
+CURRENT = "current"
+
+
+class NoModelError(LookupError):
+    """No complete model exists in the models directory."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _data_arrays(data: UserItemData) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {
+        "users": data.users.ids, "items": data.items.ids,
+        "item_category": data.item_category, "category_names": np.asarray(data.category_names, dtype=str),
+    }
+    for name in ("strength", "purchases", "recency", *TIMING):
+        m: sp.csr_matrix | None = getattr(data, name)
+        if m is not None:
+            out |= {f"{name}.data": m.data, f"{name}.indices": m.indices, f"{name}.indptr": m.indptr}
+    return out
+
+
+def _data_from(arrays: dict[str, np.ndarray], card: dict[str, Any]) -> UserItemData:
+    users, items = IdMap(arrays["users"]), IdMap(arrays["items"])
+    shape = (len(users), len(items))
+
+    def csr(name: str) -> sp.csr_matrix:
+        return sp.csr_matrix((arrays[f"{name}.data"], arrays[f"{name}.indices"], arrays[f"{name}.indptr"]), shape=shape)
+
+    info = card["data"]
+    return UserItemData(
+        users=users, items=items, strength=csr("strength"), purchases=csr("purchases"), recency=csr("recency"),
+        item_category=arrays["item_category"], category_names=arrays["category_names"],
+        reference_us=int(info["reference_us"]), watermark_us=info.get("watermark_us"),
+        config=WeightConfig(**card["weighting"]),
+        # Artifacts written before purchase timing was stored have none (models fall back).
+        **{name: csr(name) if f"{name}.data" in arrays else None for name in TIMING},
+    )
+
+
+def _iso(us: int | None) -> str | None:
+    return None if us is None else datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat()
+
+
+def save(
+    model: TrainedModel, models_dir: Path, *, metrics: dict[str, Any] | None = None,
+    train_seconds: float | None = None, make_current: bool = True,
+) -> Path:
+    """Write ``model`` as a new artifact directory (and point ``current`` at it); returns its path."""
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc)
+    model_id = f"{now:%Y%m%dT%H%M%S%fZ}-{model.name}-{secrets.token_hex(3)}"
+    tmp = models_dir / f".tmp-{model_id}"
+    tmp.mkdir()
+    try:
+        arrays = {**{f"data.{k}": v for k, v in _data_arrays(model.data).items()},
+                  **{f"model.{k}": v for k, v in model.algorithm.state().items()}}
+        with open(tmp / ARRAYS, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        data = model.data
+        card = {
+            "format_version": FORMAT_VERSION,
+            "model_id": model_id,
+            "algorithm": model.name,
+            "parameters": model.algorithm.params,
+            "weighting": data.config.to_dict(),
+            "data": {
+                "watermark": _iso(data.watermark_us), "watermark_us": data.watermark_us,
+                "reference_us": data.reference_us, "users": data.n_users, "items": data.n_items,
+                "interactions": int(data.strength.nnz),
+            },
+            "metrics": metrics or {},
+            "train_seconds": train_seconds,
+            "trained_at": now.isoformat(),
+            "files": {ARRAYS: {"bytes": (tmp / ARRAYS).stat().st_size, "sha256": _sha256(tmp / ARRAYS)}},
+        }
+        _write_file(tmp / CARD, json.dumps(card, indent=2, default=_json_default).encode())
+        _fsync_dir(tmp)
+        final = models_dir / model_id
+        os.rename(tmp, final)
+        _fsync_dir(models_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    model.card = card
+    if make_current:
+        set_current(models_dir, model_id)
+    return final
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a model card")
+
+
+def set_current(models_dir: Path, model_id: str) -> None:
+    if read_card(models_dir / model_id) is None:
+        raise NoModelError(f"{models_dir / model_id} is not a complete model")
+    tmp = models_dir / f".{CURRENT}.{secrets.token_hex(4)}"
+    _write_file(tmp, (model_id + "\n").encode())
+    os.replace(tmp, models_dir / CURRENT)
+    _fsync_dir(models_dir)
+
+
+def read_card(path: Path, *, verify: bool = True) -> dict[str, Any] | None:
+    """The card of a complete artifact directory, or None when it is partial or damaged."""
+    try:
+        card = json.loads((path / CARD).read_text())
+        files = card["files"]
+        if card.get("format_version") != FORMAT_VERSION or ARRAYS not in files:
+            return None
+        for name, meta in files.items():
+            f = path / name
+            if f.stat().st_size != meta["bytes"] or (verify and _sha256(f) != meta["sha256"]):
+                return None
+        return card
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def good_models(models_dir: Path) -> list[Path]:
+    """Complete artifact directories, newest first."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    dirs = [p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    cards = [(p, read_card(p)) for p in dirs]
+    good = [(card["trained_at"], p) for p, card in cards if card is not None]
+    return [p for _, p in sorted(good, reverse=True)]
+
+
+def load(path: Path) -> TrainedModel:
+    path = Path(path)
+    card = read_card(path)
+    if card is None:
+        raise NoModelError(f"{path} is not a complete model artifact")
+    with np.load(path / ARRAYS, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    data = _data_from({k[5:]: v for k, v in arrays.items() if k.startswith("data.")}, card)
+    algorithm = make(card["algorithm"], **card["parameters"])
+    algorithm.load_state(data, {k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+    return TrainedModel(algorithm, data, card)
+
+
+def current_path(models_dir: Path) -> Path:
+    """The directory to serve: ``current`` if it names a complete model, else the newest good one."""
+    models_dir = Path(models_dir)
+    try:
+        name = (models_dir / CURRENT).read_text().strip()
+    except OSError:
+        name = ""
+    if name and "/" not in name and not name.startswith(".") and read_card(models_dir / name) is not None:
+        return models_dir / name
+    good = good_models(models_dir)
+    if not good:
+        raise NoModelError(f"No trained model in {models_dir}. Run `shop train` first.")
+    return good[0]
+
+
+def load_current(models_dir: Path) -> TrainedModel:
+    return load(current_path(models_dir))

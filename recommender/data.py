@@ -1,0 +1,200 @@
+"""Training data from the warehouse: the marts the recommender reads, as numpy columns.
+
+Rows come over binary COPY and are decoded by numpy in bulk (every column is fixed-width and
+NOT NULL), so 5M rows take seconds, not a Python loop per row.
+
+* ``marts.user_item_interactions``: training on all data (``load_interactions``)
+* ``marts.interaction_events``: event times, for the temporal split (``load_events``)
+* ``marts.products``: the catalogue and its categories (``load_catalogue``)
+* ``truth.user_product_affinity``: the simulator's ground truth, when present (``truth_loader``)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from recommender.matrix import Catalogue, Events, IdMap, Interactions
+from shop.errors import ShopError
+
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 (PostgreSQL's timestamp epoch) in Unix microseconds
+_HEADER = b"PGCOPY\n\xff\r\n\x00"
+_CHUNK_BYTES = 32 << 20
+
+EMPTY_HINT = "Run `shop simulate` to make a shop, then `shop build` to build the warehouse."
+
+
+def _relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def require_mart(conn: psycopg.Connection, name: str) -> None:
+    if not _relation_exists(conn, name):
+        raise ShopError(f"The warehouse has no {name} yet. {EMPTY_HINT}")
+
+
+class _BinaryRows:
+    """Decoder of a binary COPY stream whose columns are all fixed-width and never NULL."""
+
+    def __init__(self, types: list[str]) -> None:
+        # Each row: int16 field count, then per field an int32 length and the value, big-endian.
+        spec = [("n", ">i2")]
+        for j, t in enumerate(types):
+            spec += [(f"len{j}", ">i4"), (f"v{j}", ">" + t)]
+        self.dtype = np.dtype(spec)
+        self.types = types
+        self.parts: list[np.ndarray] = []
+        self.buffer = bytearray()
+        self.header_done = False
+
+    def feed(self, data: bytes | memoryview, final: bool = False) -> None:
+        self.buffer += data
+        if not self.header_done:
+            if len(self.buffer) < 19:
+                return
+            if bytes(self.buffer[:11]) != _HEADER:
+                raise ValueError("not a PostgreSQL binary COPY stream")
+            extension = int.from_bytes(self.buffer[15:19], "big")
+            del self.buffer[: 19 + extension]
+            self.header_done = True
+        usable = len(self.buffer) - (2 if final else 0)  # the stream ends with an int16 -1
+        n = usable // self.dtype.itemsize
+        if n:
+            rows = np.frombuffer(bytes(self.buffer[: n * self.dtype.itemsize]), dtype=self.dtype)
+            del self.buffer[: n * self.dtype.itemsize]
+            self.parts.append(rows)
+        if final and bytes(self.buffer) != b"\xff\xff":
+            raise ValueError("unexpected end of a binary COPY stream (a NULL or variable-width value?)")
+
+    def columns(self) -> list[np.ndarray]:
+        rows = np.concatenate(self.parts) if self.parts else np.empty(0, dtype=self.dtype)
+        if len(rows) and not ((rows["n"] == len(self.types)).all() and all(
+                (rows[f"len{j}"] == np.dtype(t).itemsize).all() for j, t in enumerate(self.types))):
+            raise ValueError("binary COPY rows do not have the expected layout")
+        return [rows[f"v{j}"].astype(np.dtype(t).newbyteorder("=")) for j, t in enumerate(self.types)]
+
+
+def copy_columns(conn: psycopg.Connection, query: sql.Composable, types: list[str]) -> list[np.ndarray]:
+    """Columns of ``query`` (whose select list has the fixed-width ``types``: i2, i4, i8, f8)."""
+    decoder = _BinaryRows(types)
+    pending: list[bytes] = []
+    size = 0
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as copy:
+        for block in copy:
+            pending.append(bytes(block))
+            size += len(block)
+            if size >= _CHUNK_BYTES:
+                decoder.feed(b"".join(pending))
+                pending, size = [], 0
+    decoder.feed(b"".join(pending), final=True)
+    return decoder.columns()
+
+
+def _us(pg_timestamp: np.ndarray) -> np.ndarray:
+    return pg_timestamp + _PG_EPOCH_US
+
+
+# Purchase timing per pair, read when the mart has it (see load_interactions).
+PURCHASE_TIMING_COLUMNS = ("first_purchase_at", "last_purchase_at", "last_purchase_units")
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    rows = conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        (schema, table)).fetchall()
+    return {r[0] for r in rows}
+
+
+def load_interactions(conn: psycopg.Connection) -> Interactions:
+    """All of ``marts.user_item_interactions``; the watermark is the newest ``max_loaded_at``.
+
+    The re-buy timing of the default model reads ``first_purchase_at``, ``last_purchase_at``
+    (timestamps, NULL when never bought) and ``last_purchase_units`` (units of the pair's last
+    purchase, NULL when never bought) when the mart has them; without them it approximates the
+    purchase times by the first/last interaction (less precise re-buy timing).
+    """
+    require_mart(conn, "marts.user_item_interactions")
+    timed = set(PURCHASE_TIMING_COLUMNS) <= _columns(conn, "marts", "user_item_interactions")
+    timing = sql.SQL("""
+        , coalesce(first_purchase_at, first_interaction_at), coalesce(last_purchase_at, last_interaction_at),
+          coalesce(last_purchase_units, 0)
+    """) if timed else sql.SQL("")
+    query = sql.SQL("""
+        select user_id, product_id, views, add_to_carts, purchases, coalesce(units_purchased, 0),
+               first_interaction_at, last_interaction_at, max_loaded_at {}
+        from marts.user_item_interactions
+        where user_id is not null and product_id is not null
+    """).format(timing)
+    cols = copy_columns(conn, query, ["i8"] * (12 if timed else 9))
+    user, product, views, carts, purchases, units, first, last, loaded = cols[:9]
+    if len(user) == 0:
+        raise ShopError(f"marts.user_item_interactions is empty: there is nothing to learn from. {EMPTY_HINT}")
+    extra = {}
+    if timed:
+        first_buy, last_buy, last_units = cols[9:]
+        extra = {"first_purchase_us": _us(first_buy), "last_purchase_us": _us(last_buy), "last_purchase_units": last_units}
+    return Interactions(
+        user_id=user, product_id=product, views=views, add_to_carts=carts, purchases=purchases,
+        units_purchased=units, first_us=_us(first), last_us=_us(last),
+        watermark_us=int(_us(loaded).max()), **extra,
+    )
+
+
+def load_events(conn: psycopg.Connection) -> Events:
+    """All of ``marts.interaction_events`` (de-duplicated by the warehouse), event types coded
+    0 view, 1 add_to_cart, 2 purchase."""
+    require_mart(conn, "marts.interaction_events")
+    query = sql.SQL("""
+        select user_id, product_id,
+               (case event_type when 'view' then 0 when 'add_to_cart' then 1 else 2 end)::int2,
+               coalesce(quantity, 1)::int4, occurred_at, loaded_at
+        from marts.interaction_events
+        where event_type in ('view', 'add_to_cart', 'purchase')
+    """)
+    user, product, kind, qty, occurred, loaded = copy_columns(conn, query, ["i8", "i8", "i2", "i4", "i8", "i8"])
+    if len(user) == 0:
+        raise ShopError(f"marts.interaction_events is empty: there is nothing to evaluate on. {EMPTY_HINT}")
+    return Events(user_id=user, product_id=product, event_type=kind.astype(np.int8), quantity=qty,
+                  occurred_us=_us(occurred), loaded_us=_us(loaded))
+
+
+def load_catalogue(conn: psycopg.Connection) -> Catalogue:
+    require_mart(conn, "marts.products")
+    rows = conn.execute("select product_id, coalesce(category, '') from marts.products order by product_id").fetchall()
+    return Catalogue(
+        product_id=np.array([r[0] for r in rows], dtype=np.int64),
+        category=np.array([r[1] for r in rows], dtype=str),
+    )
+
+
+def truth_loader(conn: psycopg.Connection) -> Callable[[np.ndarray, IdMap], np.ndarray] | None:
+    """A function returning the simulator's true affinities for some users, or None when the
+    database holds no ground truth (a real shop)."""
+    if not _relation_exists(conn, "truth.user_product_affinity"):
+        return None
+    if conn.execute("select not exists (select 1 from truth.users)").fetchone()[0]:
+        return None
+
+    def truth(user_ids: np.ndarray, items: IdMap) -> np.ndarray:
+        ids = np.asarray(user_ids, dtype=np.int64)
+        out = np.full((len(ids), len(items)), np.nan, dtype=np.float32)
+        query = sql.SQL(
+            "select user_id, product_id, affinity::float8 from truth.user_product_affinity "
+            "where user_id = any({}) and affinity is not null"
+        ).format(sql.Literal(ids.tolist()))
+        user, product, affinity = copy_columns(conn, query, ["i8", "i8", "f8"])
+        row = np.searchsorted(ids, user) if np.all(np.diff(ids) > 0) else _positions(ids, user)
+        col = items.index(product)
+        ok = col >= 0
+        out[row[ok], col[ok]] = affinity[ok]
+        return out
+
+    return truth
+
+
+def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    order = np.argsort(ids)
+    return order[np.searchsorted(ids[order], values)]

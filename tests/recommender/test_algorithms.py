@@ -1,0 +1,76 @@
+"""Every algorithm learns the planted structure; similar items share a category; determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.algorithms import ALGORITHMS, make
+from recommender.evaluation import evaluate, split_points, temporal_split
+from recommender.matrix import IdMap, WeightConfig
+
+ALL = [name for name in ALGORITHMS if name != "random"]
+
+
+@pytest.fixture(scope="module")
+def split(durables_shop):
+    ev = durables_shop.events
+    pts = split_points(ev, test_days=14, validation_days=14)
+    items = IdMap.of(durables_shop.catalogue.product_id)
+    return temporal_split("test", ev, durables_shop.catalogue, WeightConfig(), pts.test_cutoff_us, pts.end_us, items)
+
+
+@pytest.fixture(scope="module")
+def random_ndcg(split) -> float:
+    return evaluate(split, make("random", seed=3).fit(split.data).score).ndcg
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_beats_random_on_planted_structure(name, split, random_ndcg) -> None:
+    model = make(name).fit(split.data)
+    got = evaluate(split, model.score).ndcg
+    assert got > 2 * random_ndcg, f"{name}: NDCG@10 {got:.3f} vs random {random_ndcg:.3f}"
+
+
+@pytest.mark.parametrize("name", ["user_knn", "item_knn", "als", "ease", "hybrid"])
+def test_collaborative_models_beat_popularity(name, split) -> None:
+    pop = evaluate(split, make("popularity").fit(split.data).score).ndcg
+    assert evaluate(split, make(name).fit(split.data).score).ndcg > 1.5 * pop
+
+
+@pytest.mark.parametrize("name", ["user_knn", "item_knn", "als", "ease", "hybrid"])
+def test_similar_items_share_the_category(name, split, durables_shop) -> None:
+    # 300 users cannot support 64 latent factors: size ALS to the shop.
+    small = {"factors": 16} if name == "als" else {"base_params": {"factors": 16}} if name == "hybrid" else {}
+    model = make(name, **small).fit(split.data)
+    item_cat = durables_shop.item_category
+    same = []
+    for item in range(0, split.data.n_items, 7):
+        ids, scores = model.similar_items(item, 5)
+        assert item not in ids and len(ids) == 5
+        assert np.all(np.diff(scores) <= 1e-6)
+        product = split.data.items.ids[ids] - 1
+        same.append(np.mean(item_cat[product] == item_cat[split.data.items.ids[item] - 1]))
+    assert np.mean(same) > 0.6  # 6 categories: chance is 1/6
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_same_model(name, split) -> None:
+    rows = split.data.rows(split.eval_rows[:50])
+    a = make(name).fit(split.data).score(rows)
+    b = make(name).fit(split.data).score(rows)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_als_seed_changes_factors(split) -> None:
+    rows = split.data.rows(split.eval_rows[:20])
+    a = make("als", seed=1).fit(split.data).score(rows)
+    b = make("als", seed=2).fit(split.data).score(rows)
+    assert not np.array_equal(a, b)
+
+
+def test_unknown_algorithm_and_parameter_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        make("dense_user_cosine")
+    with pytest.raises(ValueError, match="no parameter"):
+        make("als", factor=3)

@@ -1,0 +1,86 @@
+"""Artifacts: a saved model loads back identical; partial or damaged artifacts are never served."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import artifacts
+from recommender.pipeline import default_params, train
+
+
+@pytest.fixture(scope="module")
+def trained(durables_shop):
+    return {name: train(durables_shop.events.aggregate(), durables_shop.catalogue, algorithm=name,
+                        params=default_params(name))[0]
+            for name in ("hybrid", "item_knn", "ease", "popularity", "buy_again", "user_knn", "als")}
+
+
+@pytest.mark.parametrize("name", ["hybrid", "item_knn", "ease", "popularity", "buy_again", "user_knn", "als"])
+def test_round_trip_gives_the_same_recommendations(name, trained, tmp_path: Path) -> None:
+    model = trained[name]
+    path = artifacts.save(model, tmp_path, metrics={"test": {"ndcg": 0.5}}, train_seconds=1.25)
+    loaded = artifacts.load_current(tmp_path)
+    assert loaded.card["algorithm"] == name and loaded.card["metrics"]["test"]["ndcg"] == 0.5
+    assert loaded.card["data"]["watermark"] is not None and loaded.card["trained_at"]
+    for user in model.data.users.ids[:25]:
+        assert model.recommend(int(user), k=10) == loaded.recommend(int(user), k=10)
+    events = [(int(model.data.items.ids[3]), "view")]
+    assert model.recommend(123_456_789, k=5, recent_events=events) == loaded.recommend(123_456_789, k=5, recent_events=events)
+    assert model.similar_items(int(model.data.items.ids[0]), 5) == loaded.similar_items(int(model.data.items.ids[0]), 5)
+    assert (tmp_path / "current").read_text().strip() == path.name
+
+
+def test_half_written_artifacts_are_ignored(trained, tmp_path: Path) -> None:
+    good = artifacts.save(trained["item_knn"], tmp_path)
+    newer = artifacts.save(trained["hybrid"], tmp_path, make_current=False)
+    # A crash before the rename leaves a hidden temporary directory.
+    shutil.copytree(newer, tmp_path / ".tmp-20990101T000000000000Z-hybrid-000000")
+    # A directory without its card (written last) ...
+    no_card = tmp_path / "20990101T000000000000Z-hybrid-aaaaaa"
+    shutil.copytree(newer, no_card)
+    (no_card / "card.json").unlink()
+    # ... and one whose arrays were truncated after the card was written.
+    truncated = tmp_path / "20990102T000000000000Z-hybrid-bbbbbb"
+    shutil.copytree(newer, truncated)
+    card = json.loads((truncated / "card.json").read_text())
+    card["trained_at"] = "2099-01-02T00:00:00+00:00"
+    (truncated / "card.json").write_text(json.dumps(card))
+    with open(truncated / "arrays.npz", "r+b") as f:
+        f.truncate(os.path.getsize(truncated / "arrays.npz") // 2)
+    assert artifacts.read_card(no_card) is None and artifacts.read_card(truncated) is None
+    assert artifacts.good_models(tmp_path) == [newer, good]
+    assert artifacts.current_path(tmp_path) == good  # current names a good model: it is served
+
+    # current pointing at a broken directory: fall back to the newest good model.
+    (tmp_path / "current").write_text(truncated.name)
+    assert artifacts.current_path(tmp_path) == newer
+    assert artifacts.load_current(tmp_path).card["algorithm"] == "hybrid"
+    with pytest.raises(artifacts.NoModelError):
+        artifacts.set_current(tmp_path, no_card.name)
+
+
+def test_corrupted_bytes_of_the_same_size_are_detected(trained, tmp_path: Path) -> None:
+    path = artifacts.save(trained["popularity"], tmp_path)
+    data = bytearray((path / "arrays.npz").read_bytes())
+    data[-100] ^= 0xFF
+    (path / "arrays.npz").write_bytes(bytes(data))
+    with pytest.raises(artifacts.NoModelError):
+        artifacts.load_current(tmp_path)
+
+
+def test_empty_models_directory_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(artifacts.NoModelError, match="shop train"):
+        artifacts.load_current(tmp_path / "models")
+
+
+def test_saving_leaves_no_temporary_files(trained, tmp_path: Path) -> None:
+    artifacts.save(trained["popularity"], tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    loaded = artifacts.load_current(tmp_path)
+    np.testing.assert_array_equal(loaded.popularity, trained["popularity"].popularity)
