@@ -1,0 +1,154 @@
+"""POST /events: parse and validate a body of one event or a batch, then write it to
+raw.interactions in one transaction (COPY) and hand the events to the in-memory fold-in.
+
+Validation, in order: body size (413), JSON syntax (422), shape (an object or a non-empty array
+of at most SHOP_API_MAX_BATCH objects, else 413/422), each event's fields (422, every problem
+listed with its location), then against the database in the same transaction: the user must be
+in raw.users and the product in raw.products (the warehouse's relationship tests fail the build
+otherwise); an omitted unit_price is the product's current list price from raw.products.
+All SQL is parameterised.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from recommender.api.fresh import FreshEvent
+from recommender.api.schemas import EventIn
+
+_COPY = ("copy raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity, unit_price, "
+         "order_id, recommendation_variant, occurred_at) from stdin")
+_EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+class EventsRejected(Exception):
+    """422 with FastAPI's validation-error shape: a list of {loc, msg, type}."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the events")
+        self.errors = errors
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+def _error(loc: Sequence[str | int], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, "loc": list(loc), "msg": msg}
+    if value is not None:
+        out["input"] = value
+    return out
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(body: bytes, *, max_batch: int) -> tuple[list[EventIn], bool]:
+    """The events in ``body`` and whether it was a batch; raises EventsRejected or PayloadTooLarge."""
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventsRejected([_error(["body"], f"the body is not valid JSON: {exc}", "json_invalid")]) from None
+    if isinstance(payload, dict):
+        items, batch = [payload], False
+    elif isinstance(payload, list):
+        if not payload:
+            raise EventsRejected([_error(["body"], "the batch is empty: send at least one event", "too_short")])
+        if len(payload) > max_batch:
+            raise PayloadTooLarge(f"the batch has {len(payload)} events; send at most {max_batch} per request")
+        items, batch = payload, True
+    else:
+        raise EventsRejected([_error(["body"], "the body must be one event (a JSON object) or a batch "
+                                     "(a JSON array of objects)", "model_attributes_type")])
+    events: list[EventIn] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        prefix: list[str | int] = ["body", i] if batch else ["body"]
+        try:
+            event = EventIn.model_validate(item)
+        except ValidationError as exc:
+            for e in exc.errors(include_url=False):
+                detail = {"type": e["type"], "loc": prefix + list(e["loc"]), "msg": e["msg"]}
+                if "input" in e and not isinstance(e["input"], (dict, list)):
+                    detail["input"] = e["input"]
+                errors.append(detail)
+            continue
+        events.append(event)
+        errors.extend(_rules(event, prefix))
+    if errors:
+        raise EventsRejected(errors)
+    return events, batch
+
+
+def _rules(event: EventIn, prefix: list[str | int]) -> list[dict[str, Any]]:
+    errors = []
+    if event.event_type == "purchase" and event.order_id is None:
+        errors.append(_error(prefix + ["order_id"], "a purchase needs an order_id (one checkout is one order)",
+                             "missing"))
+    if event.event_type != "purchase" and event.order_id is not None:
+        errors.append(_error(prefix + ["order_id"], f"only purchases have an order_id, not {event.event_type} events",
+                             "extra_forbidden"))
+    return errors
+
+
+def check_times(events: list[EventIn], now: datetime, max_future_s: float, batch: bool) -> None:
+    errors = []
+    latest = now + timedelta(seconds=max_future_s)
+    for i, event in enumerate(events):
+        loc = (["body", i] if batch else ["body"]) + ["occurred_at"]
+        if event.occurred_at is None:
+            continue
+        if event.occurred_at > latest:
+            errors.append(_error(loc, f"occurred_at is in the future ({event.occurred_at.isoformat()}; the server "
+                                 f"time is {now.isoformat(timespec='seconds')}); check the sender's clock",
+                                 "less_than_equal"))
+        elif event.occurred_at < _EARLIEST:
+            errors.append(_error(loc, "occurred_at is before 2000-01-01", "greater_than_equal"))
+    if errors:
+        raise EventsRejected(errors)
+
+
+async def write_events(conn, events: list[EventIn], *, batch: bool,
+                       max_future_s: float) -> tuple[datetime, list[tuple[int, FreshEvent]], list[uuid.UUID]]:
+    """Validate against raw.users/raw.products and COPY the events, in the connection's transaction."""
+    now, now_us = await (await conn.execute(
+        "select now(), (extract(epoch from now()) * 1000000)::int8")).fetchone()
+    check_times(events, now, max_future_s, batch)
+    users = list({e.user_id for e in events})
+    products = list({e.product_id for e in events})
+    known_users = {r[0] for r in await (await conn.execute(
+        "select user_id from raw.users where user_id = any(%s)", (users,))).fetchall()}
+    prices = dict(await (await conn.execute(
+        "select product_id, price from raw.products where product_id = any(%s)", (products,))).fetchall())
+    errors = []
+    for i, e in enumerate(events):
+        prefix: list[str | int] = ["body", i] if batch else ["body"]
+        if e.user_id not in known_users:
+            errors.append(_error(prefix + ["user_id"], f"user {e.user_id} does not exist (not in raw.users)",
+                                 "unknown_user", e.user_id))
+        if e.product_id not in prices:
+            errors.append(_error(prefix + ["product_id"], f"product {e.product_id} does not exist (not in raw.products)",
+                                 "unknown_product", e.product_id))
+    if errors:
+        raise EventsRejected(errors)
+    written: list[tuple[int, FreshEvent]] = []
+    ids: list[uuid.UUID] = []
+    async with conn.cursor() as cur:
+        async with cur.copy(_COPY) as copy:
+            for e in events:
+                event_id = e.event_id or uuid.uuid4()
+                await copy.write_row((
+                    event_id, e.session_id, e.user_id, e.product_id, e.event_type, e.quantity,
+                    e.unit_price if e.unit_price is not None else prices[e.product_id],
+                    e.order_id, e.recommendation_variant, e.occurred_at or now,
+                ))
+                ids.append(event_id)
+                written.append((e.user_id, FreshEvent(e.product_id, e.event_type, now_us, event_id)))
+    return now, written, ids

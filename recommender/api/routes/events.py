@@ -1,0 +1,75 @@
+"""POST /events: one event or a batch into raw.interactions; the user's next recommendation folds it in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from recommender.api import metrics
+from recommender.api.deps import StateDep, require_api_key
+from recommender.api.events import PayloadTooLarge, parse_body, write_events
+from recommender.api.schemas import ErrorOut, EventsAccepted
+
+
+
+def request_body_schema(max_batch: int) -> dict:
+    ref = {"$ref": "#/components/schemas/EventIn"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [ref, {"type": "array", "items": ref, "minItems": 1, "maxItems": max_batch}],
+    }}}}}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                            f"the body has {int(declared):,} bytes; the limit is {limit:,} (send smaller batches)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                f"the body is larger than {limit:,} bytes (send smaller batches)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def make_router(max_batch: int) -> APIRouter:
+    events_router = APIRouter(tags=["events"])
+
+    @events_router.post(
+        "/events",
+        status_code=status.HTTP_201_CREATED,
+        response_model=EventsAccepted,
+        summary="Record one event or a batch",
+        dependencies=[Depends(require_api_key)],
+        openapi_extra=request_body_schema(max_batch),
+        responses={
+            401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key (when SHOP_API_KEY is set)"},
+            413: {"model": ErrorOut, "description": "Too many events or too large a body"},
+            415: {"model": ErrorOut, "description": "The body is not JSON"},
+            422: {"description": "Invalid events: every problem with its location"},
+            503: {"model": ErrorOut, "description": "The database is unreachable; retry later"},
+        },
+    )
+    async def post_events(request: Request, state: StateDep) -> EventsAccepted:
+        """Validates the events (see EventIn) and writes them to raw.interactions; answers 201 once
+        they are committed. A user's next recommendation reflects them."""
+        settings = state.settings
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type not in ("application/json", "") and not content_type.endswith("+json"):
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                                f"send the events as JSON (Content-Type: application/json), not {content_type}")
+        body = await _read_body(request, settings.api_max_body_bytes)
+        try:
+            events, batch = parse_body(body, max_batch=settings.api_max_batch)
+        except PayloadTooLarge as exc:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
+        async with state.db.connection() as conn:
+            loaded_at, written, ids = await write_events(conn, events, batch=batch,
+                                                         max_future_s=settings.api_max_future_skew_s)
+        for user_id, event in written:
+            state.fresh.add(user_id, event)
+        metrics.EVENTS_ACCEPTED.inc(len(ids))
+        return EventsAccepted(accepted=len(ids), event_ids=ids, loaded_at=loaded_at)
+
+    return events_router

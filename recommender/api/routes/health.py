@@ -1,0 +1,43 @@
+"""GET /health/live (the process answers) and GET /health/ready (it can do its job)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from recommender.api.deps import StateDep
+from recommender.api.schemas import Liveness, Readiness, ReadinessCheck
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+_LIVE = Liveness()
+
+
+@router.get("/live", response_model=Liveness, summary="The process is up")
+async def live() -> Liveness:
+    return _LIVE
+
+
+@router.get("/ready", response_model=Readiness, summary="Model loaded and database reachable",
+            responses={503: {"model": Readiness, "description": "Not ready: the checks say why"}})
+async def ready(state: StateDep, response: Response) -> Readiness:
+    checks: dict[str, ReadinessCheck] = {}
+    problem = await state.db.ping()
+    checks["database"] = ReadinessCheck(ok=problem is None, detail=problem or "reachable")
+    for source, slot in state.slots.items():
+        name = "model" if source == "current" else f"model:{source}"
+        if slot.model is not None:
+            detail = f"serving {slot.model.model_id}"
+            if slot.error:
+                detail += f" (the newest load failed: {slot.error})"
+            checks[name] = ReadinessCheck(ok=True, detail=detail)
+        else:
+            checks[name] = ReadinessCheck(ok=False, detail=slot.error or "no model loaded")
+    catalogue = state.catalogue
+    checks["products"] = ReadinessCheck(
+        ok=len(catalogue) > 0,
+        detail=f"{len(catalogue)} products loaded" if len(catalogue) else (state.catalogue_error or "none loaded"),
+    )
+    ok = all(c.ok for c in checks.values())
+    if not ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(status="ready" if ok else "not ready", checks=checks)

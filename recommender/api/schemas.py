@@ -1,0 +1,129 @@
+"""Request and response models: every route answers with one of these (and /docs shows them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+MAX_BIGINT = 2**63 - 1
+EVENT_TYPES = ("view", "add_to_cart", "purchase")
+# The same synonyms as the warehouse's normalize_event_type macro.
+_SYNONYMS = {"addtocart": "add_to_cart", "cart": "add_to_cart", "page_view": "view", "pageview": "view",
+             "order": "purchase"}
+
+Strategy = Literal["personalised", "popular", "similar", "popular_in_category"]
+
+
+def normalise_event_type(value: str) -> str:
+    cleaned = value.strip().lower().replace("-", "_").replace(" ", "_")
+    return _SYNONYMS.get(cleaned, cleaned)
+
+
+class Product(BaseModel):
+    product_id: int
+    name: str
+    category: str
+    brand: str
+    price: float = Field(description="Current list price.")
+
+
+class RecommendedProduct(Product):
+    score: float = Field(description="The model's score (higher is better); comparable within one response only.")
+    reason: str = Field(description="Why it is recommended, e.g. 'because you viewed Ceramic Mug'.")
+
+
+class RecommendationsOut(BaseModel):
+    request_id: UUID = Field(description="Identifies this response in raw.served_recommendations.")
+    user_id: int
+    strategy: Strategy = Field(description="'personalised' from the user's history, 'popular' for users without one.")
+    variant: str = Field(description="The A/B variant the user is assigned to (SHOP_API_VARIANTS).")
+    model_id: str | None = Field(description="The model that ranked the products; null for the popularity baseline.")
+    fresh_events: int = Field(description="Events newer than the model's data watermark folded in at request time.")
+    items: list[RecommendedProduct]
+
+
+class ProductListOut(BaseModel):
+    strategy: Strategy
+    variant: str
+    model_id: str | None
+    items: list[RecommendedProduct]
+
+
+class SimilarOut(ProductListOut):
+    product: Product
+
+
+class EventIn(BaseModel):
+    """One interaction, in the shape of raw.interactions (loaded_at is set by the server)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: UUID | None = Field(default=None, description="Identity of the event; generated when omitted. "
+                                  "Resending the same event_id is safe (the warehouse de-duplicates).")
+    session_id: UUID
+    user_id: int = Field(ge=1, le=MAX_BIGINT, description="A user in raw.users.")
+    product_id: int = Field(ge=1, le=MAX_BIGINT, description="A product in raw.products.")
+    event_type: str = Field(max_length=40, description="view, add_to_cart or purchase; case, spaces and hyphens "
+                            "are normalised ('Add to cart' is add_to_cart).")
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    unit_price: Decimal | None = Field(default=None, gt=0, le=Decimal("99999999.99"), decimal_places=2,
+                                       description="Price at event time; omitted: the product's current list price.")
+    order_id: UUID | None = Field(default=None, description="Required on purchases (one checkout is one order), "
+                                  "absent otherwise.")
+    recommendation_variant: str | None = Field(default=None, min_length=1, max_length=64,
+                                               description="The variant whose recommendation led to this event.")
+    occurred_at: AwareDatetime | None = Field(default=None, description="When it happened, with a UTC offset; "
+                                              "omitted: now. At most a few minutes in the future.")
+
+    @field_validator("event_type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        name = normalise_event_type(value)
+        if name not in EVENT_TYPES:
+            raise ValueError(f"event_type must be one of {', '.join(EVENT_TYPES)} (got {value!r})")
+        return name
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+    event_ids: list[UUID]
+    loaded_at: datetime
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadinessCheck(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, ReadinessCheck]
+
+
+class VariantModel(BaseModel):
+    variant: str
+    source: str = Field(description="'current', 'popular' or a pinned model directory.")
+    weight: int
+    model_id: str | None
+    loaded_at: datetime | None
+    card: dict[str, Any] | None = Field(description="The model card: algorithm, parameters, data watermark, "
+                                        "metrics, trained_at.")
+    error: str | None = Field(description="Why the last load failed, if it did (the previous model keeps serving).")
+
+
+class ModelOut(BaseModel):
+    model_id: str | None = Field(description="The model `current` points at, as loaded.")
+    card: dict[str, Any] | None
+    variants: list[VariantModel]
+
+
+class ErrorOut(BaseModel):
+    detail: str

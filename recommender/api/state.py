@@ -1,0 +1,250 @@
+"""Everything the API serves from, in one object per process, and the background tasks that keep
+it fresh: the database supervisor and event tail, the model watcher (hot reload), the product
+refresh and the served-recommendation writer.
+
+Handlers read ``ApiState`` attributes once per request and never see a half-made change: a new
+model or catalogue is prepared off the event loop and then swapped in with one assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from recommender import artifacts
+from recommender.api import metrics
+from recommender.api.catalogue import Catalogue, CatalogueMissing, load_catalogue
+from recommender.api.database import Database, DatabaseUnavailable, conninfo_provider
+from recommender.api.fresh import FreshEvents, poll
+from recommender.api.served_log import ServedLog
+from recommender.api.serving import PopularityRanker, Ranker, ServingModel
+from recommender.api.settings import CURRENT, POPULAR, ApiSettings, VariantSpec
+from recommender.api.variants import Assigner
+
+log = logging.getLogger("shop.api")
+
+ANSWER_CACHE = 20_000
+
+
+@dataclass
+class ModelSlot:
+    """One model source (``current`` or a pinned directory) and what is loaded from it."""
+
+    source: str
+    model: ServingModel | None = None
+    loaded_at: datetime | None = None
+    error: str | None = "not loaded yet"
+    signature: tuple | None = None
+
+
+@dataclass
+class Rankers:
+    by_variant: dict[str, Ranker] = field(default_factory=dict)
+    default: str = "default"
+
+
+def _signature(models_dir: Path) -> tuple:
+    try:
+        current = (models_dir / artifacts.CURRENT).read_text().strip()
+    except OSError:
+        current = None
+    try:
+        mtime = models_dir.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    return current, mtime
+
+
+class ApiState:
+    def __init__(self, settings: ApiSettings, database: Database | None = None) -> None:
+        self.settings = settings
+        self.db = database or Database(conninfo_provider(settings))
+        self.catalogue = Catalogue.empty()
+        self.catalogue_error: str | None = "not loaded yet"
+        self.catalogue_loaded_at: float | None = None
+        self.fresh = FreshEvents()
+        self.served = ServedLog()
+        self.assigner = Assigner(settings.variants)
+        self.slots: dict[str, ModelSlot] = {
+            spec.source: ModelSlot(spec.source) for spec in settings.variants if spec.source != POPULAR
+        }
+        self.popularity = PopularityRanker(self.catalogue)
+        self.rankers = Rankers(default=settings.variants[0].name)
+        self._rebuild()
+        # Finished answers (items as JSON) per (variant, user, k, fresh events): a model's answer
+        # for the same inputs does not change until a model or the catalogue does (_rebuild).
+        self.answers: OrderedDict[tuple, tuple] = OrderedDict()
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task] = []
+        self._reload_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        await self.db.connect()
+        metrics.DATABASE_UP.set(1 if self.db.up else 0)
+        if self.db.up:
+            await self.refresh_catalogue()
+        await self.reload_models()
+        self._rebuild()
+        await self.poll_once()
+        self._tasks = [
+            asyncio.create_task(self._every(self.settings.api_poll_interval_s, self.poll_once), name="poll"),
+            asyncio.create_task(self._every(self.settings.api_reload_interval_s, self.reload_models), name="reload"),
+            asyncio.create_task(self._every(self.settings.api_catalogue_refresh_s, self.refresh_catalogue),
+                                name="catalogue"),
+            asyncio.create_task(self._every(self.settings.api_log_flush_interval_s, self.flush_served),
+                                name="served-log"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.served.flush(self.db), timeout=5)
+        await self.db.close()
+
+    async def _every(self, interval: float, job) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a background job must survive anything
+                log.exception("background job %s failed", getattr(job, "__name__", job))
+
+    # ------------------------------------------------------------------ database and events
+
+    async def poll_once(self) -> None:
+        if not self.db.up:
+            if not await self.db.connect():
+                metrics.DATABASE_UP.set(0)
+                return
+            log.info("database back: refreshing products and events")
+            if self.catalogue_error:
+                await self.refresh_catalogue()
+        metrics.DATABASE_UP.set(1)
+        try:
+            async with self.db.connection() as conn:
+                await poll(conn, self.fresh)
+        except DatabaseUnavailable:
+            metrics.DATABASE_UP.set(0)
+            return
+        metrics.FRESH_EVENTS.set(len(self.fresh))
+
+    async def refresh_catalogue(self) -> None:
+        try:
+            async with self.db.connection() as conn:
+                catalogue = await load_catalogue(conn)
+        except DatabaseUnavailable as exc:
+            if not len(self.catalogue):
+                self.catalogue_error = f"database unreachable: {exc}"
+            return
+        except CatalogueMissing as exc:
+            self.catalogue_error = str(exc)
+            return
+        if not len(catalogue):
+            self.catalogue_error = "marts.products is empty: run `shop simulate` and `shop build`"
+            return
+        unchanged = catalogue.fragments == self.catalogue.fragments and catalogue.ranked == self.catalogue.ranked
+        self.catalogue_error, self.catalogue_loaded_at = None, time.time()
+        if not unchanged:  # keep the cached answers when nothing changed
+            self.catalogue = catalogue
+            self._rebuild()
+
+    async def flush_served(self) -> None:
+        await self.served.flush(self.db)
+
+    # ------------------------------------------------------------------ models
+
+    async def reload_models(self) -> None:
+        """Load what changed on disk (in a thread), then swap it in; a failed load keeps the old model."""
+        async with self._reload_lock:
+            models_dir = self.settings.models_dir
+            signature = _signature(models_dir)
+            changed = False
+            for slot in self.slots.values():
+                if slot.signature == signature:
+                    continue
+                try:
+                    path = await asyncio.to_thread(self._resolve, slot.source, models_dir)
+                    if slot.model is None or slot.model.path != path:
+                        model = await asyncio.to_thread(lambda p=path: ServingModel(artifacts.load(p), p).prepare())
+                        slot.model, slot.loaded_at, changed = model, datetime.now(timezone.utc), True
+                        metrics.MODEL_RELOADS.labels("loaded").inc()
+                        log.info("serving model %s for %s", model.model_id, slot.source)
+                    slot.error = None
+                    slot.signature = signature
+                except artifacts.NoModelError as exc:
+                    slot.error = str(exc)
+                    slot.signature = signature
+                except Exception as exc:  # noqa: BLE001 - a bad artifact must not take serving down
+                    slot.error = f"loading the model failed: {type(exc).__name__}: {exc}"
+                    slot.signature = signature
+                    metrics.MODEL_RELOADS.labels("failed").inc()
+                    log.exception("could not load a model for %s", slot.source)
+            if changed:
+                await self._update_floor()
+                self._rebuild()
+
+    @staticmethod
+    def _resolve(source: str, models_dir: Path) -> Path:
+        if source == CURRENT:
+            return artifacts.current_path(models_dir)
+        path = models_dir / source
+        if artifacts.read_card(path) is None:
+            raise artifacts.NoModelError(f"{path} is not a complete model artifact (SHOP_API_VARIANTS names it)")
+        return path
+
+    async def _update_floor(self) -> None:
+        watermarks = [s.model.watermark_us for s in self.slots.values() if s.model is not None]
+        watermarks = [w for w in watermarks if w is not None]
+        if self.fresh.set_floor(min(watermarks) if watermarks else None):
+            # A model older than what is held: read its newer events before it serves.
+            with contextlib.suppress(DatabaseUnavailable):
+                async with self.db.connection() as conn:
+                    await poll(conn, self.fresh)
+
+    def _rebuild(self) -> None:
+        popular = PopularityRanker(self.catalogue)
+        listed_ids = self.catalogue.product_ids()
+        for slot in self.slots.values():
+            if slot.model is not None:
+                slot.model.listed = slot.model.listed_mask(listed_ids) if len(listed_ids) else None
+        by_variant: dict[str, Ranker] = {}
+        for spec in self.settings.variants:
+            slot = self.slots.get(spec.source)
+            by_variant[spec.name] = slot.model if slot is not None and slot.model is not None else popular
+        self.popularity = popular
+        self.rankers = Rankers(by_variant, self.settings.variants[0].name)
+        self.answers = OrderedDict()
+
+    def remember(self, key: tuple, answer: tuple) -> None:
+        answers = self.answers
+        answers[key] = answer
+        if len(answers) > ANSWER_CACHE:
+            answers.popitem(last=False)
+
+    # ------------------------------------------------------------------ lookups for handlers
+
+    def variant_for(self, user_id: int | None) -> VariantSpec:
+        if user_id is None:
+            return self.settings.variants[0]
+        return self.assigner.assign(user_id)
+
+    def ranker(self, variant: str) -> Ranker:
+        return self.rankers.by_variant[variant]
+
+    @property
+    def current_slot(self) -> ModelSlot | None:
+        return self.slots.get(CURRENT)
