@@ -1,0 +1,461 @@
+"""Every SQL query of the dashboard: marts only, parameterised, cached for a short time.
+
+Each public function names one question a page asks and returns a pandas DataFrame (numeric columns
+as floats, dates as `datetime.date`). The three cached executors differ only in how long an answer
+may be reused: the live KPIs a few seconds, charts a minute, reference lists five minutes. The
+database's connection string is part of every cache key, so two databases never share answers.
+Errors are not cached: a database that comes back is used on the next run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import psycopg
+import streamlit as st
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from app.connection import connect, database_key
+from app.errors import DataUnavailable, WarehouseNotBuilt
+from app.periods import Period
+
+LIVE_TTL_S = 5
+CHART_TTL_S = 60
+REFERENCE_TTL_S = 300
+
+NUMERIC_OID = 1700  # PostgreSQL numeric: psycopg returns Decimal, charts want floats
+
+Params = dict[str, Any]
+
+# Marts the Data health page checks, with the column that says how new each one's data is.
+MART_FRESHNESS_COLUMNS: dict[str, str] = {
+    "sales_summary": "max_loaded_at",
+    "orders": "max_loaded_at",
+    "product_daily_performance": "max_loaded_at",
+    "user_item_interactions": "max_loaded_at",
+    "customers": "last_seen_at",
+    "products": "last_activity_date",
+    "daily_category_funnel": "activity_date",
+    "signup_cohorts": "activity_month",
+    "order_lines": "max_loaded_at",
+    "interaction_events": "loaded_at",
+    "recommendation_variant_daily": "activity_date",
+}
+
+
+# --- execution ---------------------------------------------------------------------------------
+
+
+def _run(conninfo: str, query: str, params: Params) -> pd.DataFrame:
+    try:
+        with connect(conninfo) as conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            columns = [column.name for column in cur.description]
+            numeric = [column.name for column in cur.description if column.type_code == NUMERIC_OID]
+            frame = pd.DataFrame.from_records(cur.fetchall(), columns=columns)
+    except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
+        raise WarehouseNotBuilt(
+            f"The warehouse is not built yet ({exc.diag.message_primary}). "
+            "Load data with `shop simulate`, build the marts with `shop build`, then reload this page."
+        ) from exc
+    except pg_errors.UndefinedColumn as exc:
+        raise WarehouseNotBuilt(
+            f"The warehouse is older than this dashboard ({exc.diag.message_primary}). "
+            "Rebuild it with `shop build --full-refresh`, then reload this page."
+        ) from exc
+    except pg_errors.QueryCanceled as exc:
+        raise DataUnavailable("A query took too long and was stopped; reload the page to try again.") from exc
+    except psycopg.OperationalError as exc:
+        raise DataUnavailable(
+            f"The database stopped answering: {str(exc).strip()}. "
+            "Check it with `shop db status` and reload the page."
+        ) from exc
+    for name in numeric:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame
+
+
+@st.cache_data(ttl=LIVE_TTL_S, show_spinner=False)
+def _fetch_live(conninfo: str, query: str, params: Params) -> pd.DataFrame:
+    return _run(conninfo, query, params)
+
+
+@st.cache_data(ttl=CHART_TTL_S, show_spinner=False)
+def _fetch(conninfo: str, query: str, params: Params) -> pd.DataFrame:
+    return _run(conninfo, query, params)
+
+
+@st.cache_data(ttl=REFERENCE_TTL_S, show_spinner=False)
+def _fetch_reference(conninfo: str, query: str, params: Params) -> pd.DataFrame:
+    return _run(conninfo, query, params)
+
+
+def _period(period: Period) -> Params:
+    return {"start": period.start, "end": period.end}
+
+
+# --- shared --------------------------------------------------------------------------------------
+
+
+def categories() -> list[str]:
+    frame = _fetch_reference(database_key(), "select distinct category from marts.products order by 1", {})
+    return frame["category"].tolist()
+
+
+def activity_range() -> pd.DataFrame:
+    """First and last day with activity, and the number of days: the empty-warehouse check."""
+    return _fetch_live(
+        database_key(),
+        "select min(activity_date) as first_day, max(activity_date) as last_day, count(*) as days "
+        "from marts.sales_summary",
+        {},
+    )
+
+
+def last_event() -> pd.DataFrame:
+    """Newest load time of any event counted in the marts (one row; null when empty)."""
+    return _fetch_live(
+        database_key(), "select max(max_loaded_at) as last_loaded_at from marts.sales_summary", {}
+    )
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+_SHOP_TOTALS = """
+select
+    coalesce(sum(revenue), 0) as revenue,
+    coalesce(sum(orders), 0) as orders,
+    coalesce(sum(units_sold), 0) as units_sold,
+    coalesce(sum(purchases), 0) as order_lines,
+    coalesce(sum(views), 0) as views,
+    coalesce(sum(sessions), 0) as sessions,
+    coalesce(sum(converting_sessions), 0) as converting_sessions,
+    (
+        -- distinct buyers over the whole period: daily unique customers would count a repeat buyer twice
+        select count(distinct user_id) from marts.orders
+        where order_date between %(start)s and %(end)s
+    ) as customers
+from marts.sales_summary
+where activity_date between %(start)s and %(end)s
+"""
+
+_CATEGORY_TOTALS = """
+select
+    orders.revenue,
+    orders.orders,
+    orders.customers,
+    orders.units_sold,
+    funnel.order_lines,
+    funnel.views
+from (
+    -- true orders of the category: checkouts holding at least one of its products
+    select
+        coalesce(sum(revenue), 0) as revenue,
+        count(distinct order_id) as orders,
+        count(distinct user_id) as customers,
+        coalesce(sum(quantity), 0) as units_sold
+    from marts.order_lines
+    where order_date between %(start)s and %(end)s and category = %(category)s
+) as orders
+cross join (
+    select coalesce(sum(purchases), 0) as order_lines, coalesce(sum(views), 0) as views
+    from marts.daily_category_funnel
+    where activity_date between %(start)s and %(end)s and category = %(category)s
+) as funnel
+"""
+
+
+def period_totals(period: Period, category: str | None) -> pd.DataFrame:
+    """One row of sums over the period: shop-wide, or for one category.
+
+    For a category, revenue, orders, customers and units come from marts.order_lines (orders
+    holding one of the category's products, by order date) and views and purchases from the
+    category funnel (for view-to-purchase conversion).
+    """
+    if category is None:
+        return _fetch_live(database_key(), _SHOP_TOTALS, _period(period))
+    return _fetch_live(database_key(), _CATEGORY_TOTALS, {**_period(period), "category": category})
+
+
+def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
+    """Revenue per day with orders (shop-wide) or units sold (one category); days without rows absent."""
+    if category is None:
+        query = """
+            select activity_date, revenue, orders, units_sold
+            from marts.sales_summary
+            where activity_date between %(start)s and %(end)s
+            order by activity_date
+        """
+        return _fetch(database_key(), query, _period(period))
+    query = """
+        select activity_date, revenue, purchases as order_lines, units_sold
+        from marts.daily_category_funnel
+        where activity_date between %(start)s and %(end)s and category = %(category)s
+        order by activity_date
+    """
+    return _fetch(database_key(), query, {**_period(period), "category": category})
+
+
+# --- funnel --------------------------------------------------------------------------------------
+
+
+def funnel_by_day(period: Period, category: str | None) -> pd.DataFrame:
+    query = """
+        select activity_date, sum(views) as views, sum(add_to_carts) as add_to_carts,
+               sum(purchases) as purchases
+        from marts.daily_category_funnel
+        where activity_date between %(start)s and %(end)s
+          and (%(category)s::text is null or category = %(category)s)
+        group by activity_date
+        order by activity_date
+    """
+    return _fetch(database_key(), query, {**_period(period), "category": category})
+
+
+def funnel_by_category(period: Period, category: str | None) -> pd.DataFrame:
+    query = """
+        select category, sum(views) as views, sum(add_to_carts) as add_to_carts,
+               sum(purchases) as purchases, sum(revenue) as revenue
+        from marts.daily_category_funnel
+        where activity_date between %(start)s and %(end)s
+          and (%(category)s::text is null or category = %(category)s)
+        group by category
+        order by sum(views) desc
+    """
+    return _fetch(database_key(), query, {**_period(period), "category": category})
+
+
+# --- products ------------------------------------------------------------------------------------
+
+
+def product_sales(period: Period, category: str | None) -> pd.DataFrame:
+    """Every product with activity in the period: revenue, units, views, purchases."""
+    query = """
+        select products.product_id, products.product_name, products.category, products.brand,
+               products.list_price,
+               sum(days.revenue) as revenue, sum(days.units_sold) as units_sold,
+               sum(days.views) as views, sum(days.add_to_carts) as add_to_carts,
+               sum(days.purchases) as purchases
+        from marts.product_daily_performance as days
+        inner join marts.products as products on days.product_id = products.product_id
+        where days.activity_date between %(start)s and %(end)s
+          and (%(category)s::text is null or products.category = %(category)s)
+        group by products.product_id, products.product_name, products.category, products.brand,
+                 products.list_price
+        order by revenue desc, products.product_id
+    """
+    return _fetch(database_key(), query, {**_period(period), "category": category})
+
+
+def sales_mix(period: Period, category: str | None) -> pd.DataFrame:
+    """Revenue and units by category, or by brand within one category."""
+    if category is None:
+        query = """
+            select category as segment, sum(revenue) as revenue, sum(units_sold) as units_sold
+            from marts.daily_category_funnel
+            where activity_date between %(start)s and %(end)s
+            group by category
+            order by revenue desc
+        """
+    else:
+        query = """
+            select products.brand as segment, sum(days.revenue) as revenue,
+                   sum(days.units_sold) as units_sold
+            from marts.product_daily_performance as days
+            inner join marts.products as products on days.product_id = products.product_id
+            where days.activity_date between %(start)s and %(end)s and products.category = %(category)s
+            group by products.brand
+            order by revenue desc
+        """
+    return _fetch(database_key(), query, {**_period(period), "category": category})
+
+
+def product_profile(product_id: int) -> pd.DataFrame:
+    query = """
+        select product_id, sku, product_name, category, brand, list_price, views, add_to_carts,
+               purchases, units_sold, orders, revenue, view_to_cart_rate, cart_to_purchase_rate,
+               conversion_rate, first_activity_date, last_activity_date
+        from marts.products
+        where product_id = %(product_id)s
+    """
+    return _fetch(database_key(), query, {"product_id": product_id})
+
+
+def product_days(product_id: int, period: Period) -> pd.DataFrame:
+    query = """
+        select activity_date, views, add_to_carts, purchases, units_sold, revenue
+        from marts.product_daily_performance
+        where product_id = %(product_id)s and activity_date between %(start)s and %(end)s
+        order by activity_date
+    """
+    return _fetch(database_key(), query, {**_period(period), "product_id": product_id})
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+def cohort_retention() -> pd.DataFrame:
+    query = """
+        select cohort_month, months_since_signup, cohort_size, active_users, purchasing_users,
+               retention_rate, purchase_retention_rate
+        from marts.signup_cohorts
+        order by cohort_month, months_since_signup
+    """
+    return _fetch(database_key(), query, {})
+
+
+def new_vs_returning_by_day(period: Period) -> pd.DataFrame:
+    """Orders and revenue per day from first-time and from returning customers."""
+    query = """
+        select order_date,
+               count(*) filter (where customer_order_number = 1) as new_orders,
+               count(*) filter (where customer_order_number > 1) as returning_orders,
+               coalesce(sum(revenue) filter (where customer_order_number = 1), 0) as new_revenue,
+               coalesce(sum(revenue) filter (where customer_order_number > 1), 0) as returning_revenue
+        from marts.orders
+        where order_date between %(start)s and %(end)s
+        group by order_date
+        order by order_date
+    """
+    return _fetch(database_key(), query, _period(period))
+
+
+def new_vs_returning_customers(period: Period) -> pd.DataFrame:
+    """Buyers of the period: new (first order in it) and returning (ordered before it)."""
+    query = """
+        select
+            count(distinct user_id) filter (where customer_order_number = 1) as new_customers,
+            count(distinct user_id) - count(distinct user_id) filter (where customer_order_number = 1)
+                as returning_customers
+        from marts.orders
+        where order_date between %(start)s and %(end)s
+    """
+    return _fetch(database_key(), query, _period(period))
+
+
+def rfm_segments() -> pd.DataFrame:
+    query = """
+        select rfm_segment, count(*) as customers, sum(lifetime_revenue) as revenue,
+               avg(orders) as average_orders, avg(recency_days) as average_recency_days
+        from marts.customers
+        group by rfm_segment
+    """
+    return _fetch(database_key(), query, {})
+
+
+# --- recommendations -----------------------------------------------------------------------------
+
+
+def recent_users(limit: int = 300) -> pd.DataFrame:
+    """The most recently active users: the choices of the user picker."""
+    query = """
+        select user_id, full_name, orders, last_seen_at
+        from marts.customers
+        where last_seen_at is not null
+        order by last_seen_at desc, user_id
+        limit %(limit)s
+    """
+    return _fetch(database_key(), query, {"limit": limit})
+
+
+def user_profile(user_id: int) -> pd.DataFrame:
+    query = """
+        select user_id, full_name, country_code, acquisition_channel, signed_up_at, sessions,
+               orders, lifetime_revenue, average_order_value, last_seen_at, rfm_segment
+        from marts.customers
+        where user_id = %(user_id)s
+    """
+    return _fetch(database_key(), query, {"user_id": user_id})
+
+
+def user_history(user_id: int, limit: int = 20) -> pd.DataFrame:
+    """The products the user touched most recently, with what they did to each."""
+    query = """
+        select history.product_id, products.product_name, products.category, products.list_price,
+               history.views, history.add_to_carts, history.purchases, history.last_interaction_at
+        from marts.user_item_interactions as history
+        inner join marts.products as products on history.product_id = products.product_id
+        where history.user_id = %(user_id)s
+        order by history.last_interaction_at desc, history.product_id
+        limit %(limit)s
+    """
+    return _fetch(database_key(), query, {"user_id": user_id, "limit": limit})
+
+
+def recommended_order_share(period: Period) -> pd.DataFrame:
+    """Orders with a line that followed a recommendation, and their revenue, over the period."""
+    query = """
+        select count(*) as orders, coalesce(sum(is_recommended), 0) as recommended_orders,
+               coalesce(sum(revenue), 0) as revenue,
+               coalesce(sum(revenue) filter (where is_recommended = 1), 0) as recommended_revenue
+        from marts.orders
+        where order_date between %(start)s and %(end)s
+    """
+    return _fetch(database_key(), query, _period(period))
+
+
+def relation_exists(name: str) -> bool:
+    """Whether marts.<name> exists: for marts that arrive with later parts of the platform."""
+    frame = _fetch(database_key(), "select to_regclass(%(name)s) is not null as present", {"name": f"marts.{name}"})
+    return bool(frame.loc[0, "present"])
+
+
+VARIANT_MART = "recommendation_variant_daily"
+
+
+def variant_performance(period: Period) -> pd.DataFrame:
+    """Per recommender variant: impressions, clicks, carts, purchases and revenue over the period."""
+    query = """
+        select variant, sum(impressions) as impressions, sum(clicks) as clicks,
+               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue
+        from marts.recommendation_variant_daily
+        where activity_date between %(start)s and %(end)s
+        group by variant
+        order by variant
+    """
+    return _fetch(database_key(), query, _period(period))
+
+
+# --- data health ---------------------------------------------------------------------------------
+
+
+def marts_present() -> list[str]:
+    query = """
+        select table_name from information_schema.tables
+        where table_schema = 'marts' and table_name = any(%(names)s)
+        order by table_name
+    """
+    frame = _fetch(database_key(), query, {"names": list(MART_FRESHNESS_COLUMNS)})
+    return frame["table_name"].tolist()
+
+
+def mart_freshness() -> pd.DataFrame:
+    """Rows and newest data of every mart that exists (missing ones are simply absent)."""
+    present = marts_present()
+    if not present:
+        return pd.DataFrame(columns=["mart", "rows", "newest"])
+    parts = [
+        sql.SQL("select {name} as mart, count(*) as rows, max({column})::timestamptz as newest from {table}").format(
+            name=sql.Literal(name),
+            column=sql.Identifier(MART_FRESHNESS_COLUMNS[name]),
+            table=sql.Identifier("marts", name),
+        )
+        for name in present
+    ]
+    query = sql.SQL(" union all ").join(parts).as_string()
+    return _fetch(database_key(), query, {})
+
+
+SOURCE_FRESHNESS_MART = "source_freshness"
+
+
+def source_freshness() -> pd.DataFrame:
+    """Newest row of each raw table, measured by the warehouse's marts.source_freshness view."""
+    return _fetch_live(
+        database_key(),
+        "select source_table, newest_at from marts.source_freshness order by source_table",
+        {},
+    )
+

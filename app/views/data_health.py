@@ -1,0 +1,116 @@
+"""Data health: how fresh the raw data and each mart are, and how the last dbt run went.
+
+Each section is one function reading one source (the warehouse's freshness view, the marts, the
+last dbt build's run_results.json); a new source, such as the refresh loop's outcomes table, is one more section.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from app import dbt_results, formatting, queries, ui
+
+STALE_AFTER_S = 24 * 3600  # matches the raw source's warn_after in dbt (1 day)
+
+
+def status_of(age_s: float | None) -> str:
+    if age_s is None or pd.isna(age_s):  # a column of ages turns a missing one into NaN
+        return "no data"
+    return "fresh" if age_s <= STALE_AFTER_S else "stale"
+
+
+def raw_freshness(now: datetime) -> None:
+    st.subheader("Raw data")
+    if not queries.relation_exists(queries.SOURCE_FRESHNESS_MART):
+        st.caption(
+            f"The warehouse has no marts.{queries.SOURCE_FRESHNESS_MART} view yet, so the newest raw rows "
+            "cannot be shown here (the dashboard reads marts only). The marts below show what the last "
+            "build loaded."
+        )
+        return
+    frame = queries.source_freshness()
+    ages = frame["newest_at"].map(lambda moment: formatting.seconds_since(moment, now))
+    shown = frame.assign(
+        age=ages.map(formatting.age),
+        status=ages.map(status_of),
+        newest_at=frame["newest_at"].map(formatting.timestamp),
+    )
+    ui.table(
+        shown[["source_table", "newest_at", "age", "status"]],
+        column_config={"source_table": "Raw table", "newest_at": "Newest row", "age": "Age", "status": "Status"},
+    )
+
+
+def mart_freshness(now: datetime, last_run: dbt_results.RunSummary | None) -> None:
+    st.subheader("Marts")
+    frame = queries.mart_freshness()
+    missing = sorted(set(queries.MART_FRESHNESS_COLUMNS) - set(frame["mart"]))
+    if frame.empty:
+        st.warning("No mart exists yet: build the warehouse with `shop build`.", icon=":material/construction:")
+        return
+    ages = frame["newest"].map(lambda moment: formatting.seconds_since(moment, now))
+    shown = frame.assign(
+        newest=frame["newest"].map(formatting.timestamp),
+        age=ages.map(formatting.age),
+        built=frame["mart"].map(
+            lambda name: formatting.timestamp(last_run.built_at(name)) if last_run else formatting.MISSING
+        ),
+        status=ages.map(status_of),
+    )
+    ui.table(
+        shown[["mart", "rows", "newest", "age", "built", "status"]],
+        column_config={
+            "mart": "Mart",
+            "rows": ui.count_column("Rows"),
+            "newest": "Newest data",
+            "age": "Age",
+            "built": "Built by the last run",
+            "status": "Status",
+        },
+    )
+    if missing:
+        st.warning(f"Missing marts: {', '.join(missing)}. Run `shop build`.", icon=":material/construction:")
+
+
+def last_dbt_run(last_run: dbt_results.RunSummary | None) -> None:
+    st.subheader("Last dbt build")
+    if last_run is None:
+        ui.empty(f"No dbt build has run under this SHOP_HOME yet ({dbt_results.results_path()}): run `shop build`.")
+        return
+    cards = st.columns(5)
+    cards[0].metric("Outcome", "passed" if last_run.success else "failed", border=True)
+    cards[1].metric("Models built", formatting.count(last_run.count("model", {"success"})), border=True)
+    cards[2].metric("Data tests passed", f"{last_run.count('test', {'pass'})} / {last_run.count('test')}", border=True)
+    cards[3].metric(
+        "Unit tests passed", f"{last_run.count('unit_test', {'pass'})} / {last_run.count('unit_test')}", border=True
+    )
+    cards[4].metric("Warnings", formatting.count(len(last_run.warned)), border=True)
+    st.caption(
+        f"`{last_run.command}` finished {formatting.timestamp(last_run.generated_at)} "
+        f"in {last_run.elapsed_s:.1f} s · {last_run.path}"
+    )
+    problems = pd.concat([last_run.failed, last_run.warned])
+    if not problems.empty:
+        st.error(f"{len(last_run.failed)} failed, {len(last_run.warned)} warned:", icon=":material/error:")
+        ui.table(problems[["resource_type", "name", "status", "failures", "message"]])
+    with st.expander("Every node of the run"):
+        ui.table(
+            last_run.nodes[["resource_type", "name", "status", "execution_time", "failures"]],
+            column_config={"execution_time": st.column_config.NumberColumn("Seconds", format="%.2f")},
+        )
+
+
+st.title("Data health")
+now = datetime.now(timezone.utc)
+try:
+    last_run = dbt_results.load()
+except ValueError as exc:  # a file dbt is writing right now, or a damaged one
+    last_run = None
+    st.warning(f"Cannot read {dbt_results.results_path()}: {exc}. Reload in a moment.", icon=":material/warning:")
+with ui.guarded():
+    raw_freshness(now)
+    mart_freshness(now, last_run)
+last_dbt_run(last_run)

@@ -1,0 +1,54 @@
+"""Overview: the KPIs of the period against the previous one, kept live, and daily revenue and volume."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from app import charts, filters, formatting, kpis, queries, ui
+
+LIVE_REFRESH_S = 10
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def live_kpis(choice: filters.Filters) -> None:
+    """KPI cards and the age of the newest event; reruns on its own without reloading the page."""
+    with ui.guarded():
+        current = queries.period_totals(choice.period, choice.category).iloc[0]
+        previous = queries.period_totals(choice.period.previous(), choice.category).iloc[0]
+        ui.kpi_row(kpis.compute(current, previous, choice.category))
+        newest = queries.last_event().loc[0, "last_loaded_at"]
+        ago = formatting.age(formatting.seconds_since(newest, datetime.now(timezone.utc)))
+        compared = choice.period.previous().label()
+        st.caption(
+            f"Last event {ago} ago · compared with {compared} · refreshes every {LIVE_REFRESH_S} s"
+            + ("" if choice.category is None else f" · cards count the orders holding {choice.category} products")
+        )
+
+
+def daily_chart(choice: filters.Filters) -> None:
+    frame = queries.daily_sales(choice.period, choice.category)
+    days = charts.fill_days(frame, choice.period.dates(), "activity_date")
+    if choice.category is None:
+        st.subheader("Daily revenue and orders")
+        ui.chart(charts.revenue_and_volume(days, "orders", "Orders"), key="overview_daily")
+    else:
+        st.subheader(f"Daily revenue and units: {choice.category}")
+        ui.chart(charts.revenue_and_volume(days, "units_sold", "Units sold"), key="overview_daily")
+
+
+st.title("Overview")
+with ui.guarded():
+    choice = filters.sidebar(queries.categories())
+    span = queries.activity_range().iloc[0]
+    if not span["days"]:
+        ui.empty(ui.EMPTY_WAREHOUSE)
+        st.stop()
+    live_kpis(choice)
+    if span["last_day"] < choice.period.start or span["first_day"] > choice.period.end:
+        ui.empty(
+            f"No activity in {choice.period.label()}: the warehouse holds "
+            f"{span['first_day']:%d %b %Y} – {span['last_day']:%d %b %Y}. Pick another date range."
+        )
+    daily_chart(choice)

@@ -1,0 +1,76 @@
+"""Products: top sellers by revenue and by units, the sales mix, and one product in detail."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import charts, filters, formatting, queries, ui
+
+TOP_N = 10
+
+
+def drill_down(sales: pd.DataFrame, choice: filters.Filters) -> None:
+    st.subheader("Product drill-down")
+    labels = {
+        int(row.product_id): f"{row.product_name} · {row.category} · #{row.product_id}"
+        for row in sales.itertuples()
+    }
+    product_id = st.selectbox(
+        "Product (by revenue in the period)", list(labels), format_func=labels.__getitem__, key="product_pick"
+    )
+    profile = queries.product_profile(product_id)
+    if profile.empty:
+        ui.empty("This product is no longer in the catalogue.")
+        return
+    item = profile.iloc[0]
+    in_period = sales.loc[sales["product_id"] == product_id].iloc[0]
+    st.caption(f"{item['brand']} · {item['category']} · SKU {item['sku']} · list price {formatting.currency(item['list_price'])}")
+    cards = st.columns(4)
+    cards[0].metric("Revenue in period", formatting.currency(in_period["revenue"]), border=True)
+    cards[1].metric("Units in period", formatting.count(in_period["units_sold"]), border=True)
+    cards[2].metric("Lifetime revenue", formatting.currency(item["revenue"]), border=True)
+    cards[3].metric("Lifetime view → purchase", formatting.percent(item["conversion_rate"]), border=True)
+    days = charts.fill_days(queries.product_days(product_id, choice.period), choice.period.dates(), "activity_date")
+    ui.chart(charts.revenue_and_volume(days, "views", "Views", height=300), key="product_trend")
+
+
+st.title("Products")
+with ui.guarded():
+    choice = filters.sidebar(queries.categories())
+    sales = queries.product_sales(choice.period, choice.category)
+    if sales.empty:
+        ui.empty(f"No product activity in {choice.period.label()} ({choice.describe()}). Pick another date range.")
+        st.stop()
+    st.caption(f"Products with activity, {choice.describe()}.")
+
+    by_revenue, by_units = st.columns(2)
+    with by_revenue:
+        st.subheader(f"Top {TOP_N} by revenue")
+        ui.chart(charts.top_products(sales.nlargest(TOP_N, "revenue"), "revenue", "Revenue", money=True), key="top_revenue")
+    with by_units:
+        st.subheader(f"Top {TOP_N} by units")
+        ui.chart(
+            charts.top_products(sales.nlargest(TOP_N, "units_sold"), "units_sold", "Units", money=False), key="top_units"
+        )
+
+    mix_chart, mix_table = st.columns([3, 2])
+    mix = queries.sales_mix(choice.period, choice.category)
+    what = "category" if choice.category is None else f"brand within {choice.category}"
+    with mix_chart:
+        st.subheader("Sales mix")
+        ui.chart(charts.mix(mix, f"Revenue by {what}"), key="sales_mix")
+    with mix_table:
+        total = mix["revenue"].sum()
+        shares = mix.assign(share=mix["revenue"] / total if total else 0.0)
+        ui.table(
+            ui.as_percent(shares, ["share"]),
+            column_config={
+                "segment": "Category" if choice.category is None else "Brand",
+                "revenue": ui.money_column("Revenue"),
+                "units_sold": ui.count_column("Units"),
+                "share": ui.percent_column("Share of revenue"),
+            },
+        )
+
+    drill_down(sales, choice)

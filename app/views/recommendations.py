@@ -1,0 +1,224 @@
+"""Recommendations: one user's recent history (marts) and what the recommender API suggests now.
+
+The history comes from the warehouse and shows even when the API is down; the API's sections say
+clearly when it cannot be reached and how to start it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import api_client, filters, formatting, queries, ui
+from app.errors import ApiUnavailable
+
+RECOMMENDATIONS_K = 10
+VARIANT_COLUMNS = [
+    "variant", "impressions", "clicks", "click_through", "add_to_carts", "purchases", "purchase_rate", "revenue"
+]
+
+
+def plural(number: float, noun: str) -> str:
+    return f"{formatting.count(number)} {noun}{'' if number == 1 else 's'}"
+
+
+def api_unavailable(exc: ApiUnavailable) -> None:
+    st.warning(str(exc), icon=":material/link_off:")
+
+
+def items_table(items: list[api_client.RecommendedItem]) -> None:
+    frame = pd.DataFrame([item.__dict__ for item in items])
+    ui.table(
+        frame[["product_id", "name", "category", "price", "score", "reason"]],
+        column_config={
+            "product_id": st.column_config.NumberColumn("Product", format="%d"),
+            "name": "Name",
+            "category": "Category",
+            "price": ui.money_column("Price"),
+            "score": st.column_config.NumberColumn("Score", format="%.3f"),
+            "reason": st.column_config.TextColumn("Why", width="large"),
+        },
+    )
+
+
+def pick_user() -> int | None:
+    users = queries.recent_users()
+    if users.empty:
+        return None
+    labels = {
+        int(row.user_id): f"#{row.user_id} · {row.full_name} · {plural(row.orders, 'order')}"
+        for row in users.itertuples()
+    }
+    return st.selectbox(
+        "User (most recently active first)", list(labels), format_func=labels.__getitem__, key="reco_user"
+    )
+
+
+def profile(user_id: int) -> None:
+    found = queries.user_profile(user_id)
+    if found.empty:
+        return
+    user = found.iloc[0]
+    segment = str(user["rfm_segment"]).replace("_", " ")
+    st.caption(
+        f"{user['full_name']} · {user['country_code']} · via {str(user['acquisition_channel']).replace('_', ' ')} · "
+        f"{segment} · {plural(user['orders'], 'order')} · {formatting.currency(user['lifetime_revenue'])} lifetime"
+    )
+
+
+def history(user_id: int) -> pd.DataFrame:
+    st.subheader("Recent history")
+    frame = queries.user_history(user_id)
+    if frame.empty:
+        ui.empty("No product activity for this user in the warehouse yet.")
+        return frame
+    ui.table(
+        frame[["product_id", "product_name", "category", "views", "add_to_carts", "purchases", "last_interaction_at"]],
+        column_config={
+            "product_id": st.column_config.NumberColumn("Product", format="%d"),
+            "product_name": "Name",
+            "category": "Category",
+            "views": ui.count_column("Views"),
+            "add_to_carts": ui.count_column("Carts"),
+            "purchases": ui.count_column("Bought"),
+            "last_interaction_at": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+    return frame
+
+
+def api_needed() -> None:
+    st.caption("Needs the recommender API, which is not reachable (see above).")
+
+
+def current_recommendations(user_id: int) -> ApiUnavailable | None:
+    """Draws the API's recommendations; returns the API's error so later sections skip calling it."""
+    st.subheader("Recommended now")
+    try:
+        answer = api_client.recommendations(user_id, RECOMMENDATIONS_K)
+    except ApiUnavailable as exc:
+        api_unavailable(exc)
+        return exc
+    st.caption(f"Strategy {answer.strategy or formatting.MISSING} · variant {answer.variant or 'none'}")
+    if not answer.items:
+        ui.empty("The API has no recommendation for this user.")
+    else:
+        items_table(answer.items)
+    return None
+
+
+def similar(history_frame: pd.DataFrame, api_down: ApiUnavailable | None) -> None:
+    st.subheader("Similar products")
+    if api_down is not None:
+        api_needed()
+        return
+    if history_frame.empty:
+        ui.empty("Similar products are shown for products in the user's history.")
+        return
+    names = dict(zip(history_frame["product_id"].astype(int), history_frame["product_name"], strict=True))
+    product_id = st.selectbox("Similar to", list(names), format_func=names.__getitem__, key="reco_similar_to")
+    try:
+        items = api_client.similar_products(product_id, RECOMMENDATIONS_K)
+    except ApiUnavailable as exc:
+        api_unavailable(exc)
+        return
+    if not items:
+        ui.empty("The API knows no similar product for this one.")
+        return
+    items_table(items)
+
+
+def metrics_frame(metrics: Any) -> pd.DataFrame | None:
+    """The card's offline metrics as a table, whatever their nesting (flat, per k, per algorithm)."""
+    if isinstance(metrics, dict) and metrics and all(isinstance(value, dict) for value in metrics.values()):
+        return pd.DataFrame.from_dict(metrics, orient="index").rename_axis("").reset_index()
+    if isinstance(metrics, dict) and metrics:
+        return pd.DataFrame([metrics])
+    if isinstance(metrics, list) and metrics and all(isinstance(row, dict) for row in metrics):
+        return pd.DataFrame(metrics)
+    return None
+
+
+def model_card(api_down: ApiUnavailable | None) -> None:
+    st.subheader("Model card and offline metrics")
+    if api_down is not None:
+        api_needed()
+        return
+    try:
+        card = api_client.model_card()
+    except ApiUnavailable as exc:
+        api_unavailable(exc)
+        return
+    facts = {key: value for key, value in card.items() if not isinstance(value, (dict, list))}
+    if facts:
+        columns = st.columns(min(4, len(facts)))
+        for index, (key, value) in enumerate(facts.items()):
+            columns[index % len(columns)].metric(key.replace("_", " ").capitalize(), str(value), border=True)
+    offline = metrics_frame(card.get("metrics"))
+    if offline is not None:
+        st.markdown("**Offline metrics**")
+        ui.table(offline)
+    with st.expander("Full model card (JSON)"):
+        st.json(card)
+
+
+def impact(choice: filters.Filters) -> None:
+    st.subheader("Recommendation impact")
+    share = queries.recommended_order_share(choice.period).iloc[0]
+    cards = st.columns(3)
+    orders_share = share["recommended_orders"] / share["orders"] if share["orders"] else None
+    revenue_share = share["recommended_revenue"] / share["revenue"] if share["revenue"] else None
+    cards[0].metric("Orders with a recommended item", formatting.count(share["recommended_orders"]), border=True)
+    cards[1].metric("Share of orders", formatting.percent(orders_share), border=True)
+    cards[2].metric("Share of revenue", formatting.percent(revenue_share), border=True)
+    if not queries.relation_exists(queries.VARIANT_MART):
+        st.caption(
+            "Per-variant click-through appears here once the API serves variants and the warehouse "
+            f"holds marts.{queries.VARIANT_MART}."
+        )
+        return
+    variants = queries.variant_performance(choice.period)
+    if variants.empty:
+        ui.empty(
+            f"No recommender variant was live in {choice.period.label()}: per-variant click-through "
+            f"appears once the API serves variants and `shop build` loads them into marts.{queries.VARIANT_MART}."
+        )
+        return
+    st.markdown("**Per variant**")
+    variants = variants.assign(
+        click_through=variants["clicks"] / variants["impressions"].where(variants["impressions"] > 0),
+        purchase_rate=variants["purchases"] / variants["clicks"].where(variants["clicks"] > 0),
+    )
+    ui.table(
+        ui.as_percent(variants, ["click_through", "purchase_rate"])[VARIANT_COLUMNS],
+        column_config={
+            "variant": "Variant",
+            "impressions": ui.count_column("Impressions"),
+            "clicks": ui.count_column("Clicks"),
+            "add_to_carts": ui.count_column("Carts"),
+            "click_through": ui.percent_column("Click-through"),
+            "purchases": ui.count_column("Purchases"),
+            "purchase_rate": ui.percent_column("Purchases / click"),
+            "revenue": ui.money_column("Revenue"),
+        },
+    )
+
+
+st.title("Recommendations")
+with ui.guarded():
+    choice = filters.sidebar()
+    user_id = pick_user()
+    if user_id is None:
+        ui.empty(ui.EMPTY_WAREHOUSE)
+        st.stop()
+    profile(user_id)
+    left, right = st.columns(2)
+    with left:
+        seen = history(user_id)
+    with right:
+        api_down = current_recommendations(user_id)
+    similar(seen, api_down)
+    model_card(api_down)
+    impact(choice)

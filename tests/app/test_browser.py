@@ -1,0 +1,65 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Serves the app (`streamlit run`, as `shop serve dashboard` does) over the test shop, opens it,
+changes the date range, visits every page through the sidebar and saves a screenshot of each; any
+Streamlit exception or error box fails the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app import harness
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not harness.CHROMIUM.is_file(),
+        reason="Debian's Chromium (/usr/bin/chromium) is missing: `apt-get install chromium` (.ci/run does it)",
+    ),
+]
+
+PAGES = ["Funnel", "Products", "Customers", "Recommendations", "Data health"]
+
+
+def kpi_values(page) -> list[str]:
+    return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+
+
+def test_the_dashboard_in_chromium(built_shop, tmp_path):
+    pytest.importorskip("playwright.sync_api", reason="Playwright (the dev extra) is not installed")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    env = {**built_shop.env, "SHOP_API_URL": "http://127.0.0.1:9"}
+    with harness.serve(env) as url, harness.browser_page() as page:
+        page.goto(url)
+        page.wait_for_selector('h1:has-text("Overview")', timeout=90_000)
+        harness.wait_until_idle(page)
+        assert harness.error_boxes(page) == []
+        thirty_days = kpi_values(page)
+        assert len(thirty_days) == 5 and thirty_days[0].startswith("$")
+        page.screenshot(path=shots / "overview-30-days.png")
+
+        page.locator('[data-testid="stSidebar"] button', has_text="7 days").first.click()
+        page.wait_for_function(
+            "before => Array.from(document.querySelectorAll('[data-testid=\"stMetricValue\"]'))"
+            ".map(e => e.innerText).join('|') !== before",
+            arg="|".join(thirty_days),
+            timeout=60_000,
+        )
+        harness.wait_until_idle(page)
+        assert harness.error_boxes(page) == []
+        page.screenshot(path=shots / "overview-7-days.png")
+
+        for title in PAGES:
+            harness.open_page(page, title)
+            assert harness.error_boxes(page) == [], f"{title}: {harness.error_boxes(page)}"
+            page.screenshot(path=shots / f"{title.lower().replace(' ', '-')}.png", full_page=True)
+
+        # The API is down in this test: the Recommendations page says so in a warning, not an error.
+        harness.open_page(page, "Recommendations")
+        assert "shop serve api" in page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
+
+    saved = sorted(path.name for path in shots.iterdir())
+    assert len(saved) == 2 + len(PAGES), saved
+    assert all((shots / name).stat().st_size > 10_000 for name in saved)

@@ -1,0 +1,456 @@
+"""Every page of the dashboard through Streamlit's AppTest, against a real warehouse.
+
+The figures on the page are parsed back to numbers and compared with the same figures computed
+here, in SQL, over the marts (equal up to the display's rounding).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import streamlit as st
+from psycopg import sql
+from streamlit.testing.v1 import AppTest
+
+from app import filters, queries
+from shop import dbt_runner
+from tests.conftest import REPO_ROOT
+
+ENTRYPOINT = str(REPO_ROOT / "app" / "streamlit_app.py")
+PAGES = {
+    "views/overview.py": "Overview",
+    "views/funnel.py": "Funnel",
+    "views/products.py": "Products",
+    "views/customers.py": "Customers",
+    "views/recommendations.py": "Recommendations",
+    "views/data_health.py": "Data health",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    st.cache_data.clear()
+
+
+def open_app(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(ENTRYPOINT, default_timeout=90).run()
+    if page is not None and page != "views/overview.py":
+        app.switch_page(page).run()
+    return app
+
+
+def choose_range(app: AppTest, start: date, end: date) -> AppTest:
+    app.button_group(key=filters.PRESET_KEY).set_value("Custom").run()
+    app.date_input(key=filters.CUSTOM_KEY).set_value((start, end)).run()
+    return app
+
+
+def number(text: str) -> Decimal:
+    """'$1,234.56' / '1,234' / '3.4%' / '+12.3%' / '-0.4 pp' as a Decimal."""
+    cleaned = re.sub(r"[^0-9.\-+]", "", text)
+    return Decimal(cleaned)
+
+
+def close(shown: str, expected: float | Decimal, decimals: int) -> bool:
+    """The shown figure equals `expected` rounded to the display's precision."""
+    return abs(number(shown) - Decimal(str(round(float(expected), 9)))) <= Decimal("0.5") / 10**decimals + Decimal(
+        "1e-9"
+    )
+
+
+def dataframe_with(app: AppTest, *columns: str):
+    """The one dataframe of the page holding all these columns (pages are found by content, not position)."""
+    found = [item.value for item in app.dataframe if set(columns) <= set(item.value.columns)]
+    assert len(found) == 1, (columns, [list(item.value.columns) for item in app.dataframe])
+    return found[0]
+
+
+def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
+    return {metric.label: (metric.value, metric.delta) for metric in app.metric}
+
+
+def last_fortnight(shop) -> tuple[date, date, date, date]:
+    (last_day,) = shop.one("select max(activity_date) from marts.sales_summary")
+    start = last_day - timedelta(days=13)
+    return start, last_day, start - timedelta(days=14), start - timedelta(days=1)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_without_exception_or_error(built_shop, point_app_at, page):
+    point_app_at(built_shop)
+    app = open_app(page)
+    assert not app.exception, [item.value for item in app.exception]
+    assert not app.error, [item.value for item in app.error]
+    assert app.title[0].value == PAGES[page]
+
+
+def test_overview_kpis_equal_sql_over_the_marts(built_shop, point_app_at):
+    point_app_at(built_shop)
+    start, end, previous_start, previous_end = last_fortnight(built_shop)
+    app = choose_range(open_app(), start, end)
+    assert not app.exception
+
+    def figures(first: date, last: date) -> dict[str, float]:
+        revenue, orders, converting, sessions = built_shop.one(
+            "select sum(revenue), sum(orders), sum(converting_sessions), sum(sessions) "
+            "from marts.sales_summary where activity_date between %s and %s",
+            (first, last),
+        )
+        (customers,) = built_shop.one(
+            "select count(distinct user_id) from marts.orders where order_date between %s and %s", (first, last)
+        )
+        return {
+            "Revenue": float(revenue),
+            "Orders": float(orders),
+            "Customers": float(customers),
+            "Average order value": float(revenue) / float(orders),
+            "Conversion": float(converting) / float(sessions),
+        }
+
+    now, before = figures(start, end), figures(previous_start, previous_end)
+    shown = metrics(app)
+    assert list(shown) == list(now)
+    for label, decimals in [("Revenue", 2), ("Orders", 0), ("Customers", 0), ("Average order value", 2)]:
+        value, delta = shown[label]
+        assert close(value, now[label], decimals), (label, value, now[label])
+        assert close(delta, (now[label] - before[label]) / before[label] * 100, 1), (label, delta)
+    value, delta = shown["Conversion"]
+    assert close(value, now["Conversion"] * 100, 1), (value, now["Conversion"])
+    assert delta.endswith("pp") and close(delta, (now["Conversion"] - before["Conversion"]) * 100, 1)
+
+
+def test_overview_category_filter_switches_cards_to_category_figures(built_shop, point_app_at):
+    """Per-category orders, customers and order value are SQL over marts.order_lines; conversion the funnel's."""
+    point_app_at(built_shop)
+    start, end, previous_start, previous_end = last_fortnight(built_shop)
+    (category,) = built_shop.one(
+        "select category from marts.daily_category_funnel where activity_date between %s and %s "
+        "group by category order by sum(revenue) desc limit 1",
+        (start, end),
+    )
+    app = choose_range(open_app(), start, end)
+    app.selectbox(key=filters.CATEGORY_KEY).set_value(category).run()
+    assert not app.exception
+
+    def figures(first: date, last: date) -> dict[str, float]:
+        revenue, orders, customers = built_shop.one(
+            "select sum(revenue), count(distinct order_id), count(distinct user_id) from marts.order_lines "
+            "where category = %s and order_date between %s and %s",
+            (category, first, last),
+        )
+        lines, views = built_shop.one(
+            "select sum(purchases), sum(views) from marts.daily_category_funnel "
+            "where category = %s and activity_date between %s and %s",
+            (category, first, last),
+        )
+        return {
+            "Revenue": float(revenue),
+            "Orders": float(orders),
+            "Customers": float(customers),
+            "Average order value": float(revenue) / float(orders),
+            "View-to-purchase": float(lines) / float(views),
+        }
+
+    now, before = figures(start, end), figures(previous_start, previous_end)
+    shown = metrics(app)
+    assert list(shown) == list(now)
+    for label, decimals in [("Revenue", 2), ("Orders", 0), ("Customers", 0), ("Average order value", 2)]:
+        value, delta = shown[label]
+        assert close(value, now[label], decimals), (label, value, now[label])
+        assert close(delta, (now[label] - before[label]) / before[label] * 100, 1), (label, delta)
+    value, delta = shown["View-to-purchase"]
+    assert close(value, now["View-to-purchase"] * 100, 1), (value, now["View-to-purchase"])
+    assert delta.endswith("pp") and close(delta, (now["View-to-purchase"] - before["View-to-purchase"]) * 100, 1)
+    # an order counts once whatever number of the category's products it holds: fewer orders than lines
+    (lines_in_orders,) = built_shop.one(
+        "select count(*) from marts.order_lines where category = %s and order_date between %s and %s",
+        (category, start, end),
+    )
+    assert now["Orders"] <= lines_in_orders
+    assert any(category in item.value for item in app.subheader)
+    assert any(f"orders holding {category} products" in item.value for item in app.caption)
+
+
+def test_overview_live_caption_reports_the_newest_event(built_shop, point_app_at):
+    point_app_at(built_shop)
+    app = open_app()
+    captions = [item.value for item in app.caption]
+    assert any(re.match(r"Last event \d+ (s|min|h|d) ago", text) for text in captions), captions
+
+
+def test_date_presets_and_filters_survive_a_visit_to_another_page(built_shop, point_app_at):
+    point_app_at(built_shop)
+    app = open_app()
+    for preset in ("Today", "7 days", "90 days"):
+        app.button_group(key=filters.PRESET_KEY).set_value(preset).run()
+        assert not app.exception and len(app.metric) == 5
+    app.switch_page("views/data_health.py").run()
+    app.switch_page("views/funnel.py").run()
+    assert app.button_group(key=filters.PRESET_KEY).value == "90 days"
+
+
+def test_funnel_step_rates_equal_sql(built_shop, point_app_at):
+    point_app_at(built_shop)
+    start, end, _, _ = last_fortnight(built_shop)
+    app = open_app("views/funnel.py")
+    choose_range(app, start, end)
+    assert not app.exception
+    views, carts, purchases = built_shop.one(
+        "select sum(views), sum(add_to_carts), sum(purchases) from marts.daily_category_funnel "
+        "where activity_date between %s and %s",
+        (start, end),
+    )
+    shown = metrics(app)
+    assert close(shown["View → cart"][0], float(carts) / float(views) * 100, 1)
+    assert close(shown["Cart → purchase"][0], float(purchases) / float(carts) * 100, 1)
+    assert close(shown["View → purchase"][0], float(purchases) / float(views) * 100, 1)
+    categories = app.dataframe[0].value
+    assert set(categories["category"]) == {
+        row[0] for row in built_shop.rows("select distinct category from marts.daily_category_funnel "
+                                          "where activity_date between %s and %s", (start, end))
+    }
+
+
+def test_products_top_product_and_drill_down_equal_sql(built_shop, point_app_at):
+    point_app_at(built_shop)
+    start, end, _, _ = last_fortnight(built_shop)
+    app = open_app("views/products.py")
+    choose_range(app, start, end)
+    assert not app.exception
+    ranked = built_shop.rows(
+        "select product_id, sum(revenue), sum(units_sold) from marts.product_daily_performance "
+        "where activity_date between %s and %s group by product_id order by sum(revenue) desc, product_id",
+        (start, end),
+    )
+    picker = app.selectbox(key="product_pick")
+    assert picker.options[0].endswith(f"#{ranked[0][0]}")  # the choices run from the best seller down
+    _, revenue, units = next(row for row in ranked if row[0] == picker.value)
+    shown = metrics(app)
+    assert close(shown["Revenue in period"][0], revenue, 2)
+    assert close(shown["Units in period"][0], units, 0)
+
+
+def test_customers_new_and_returning_equal_sql(built_shop, point_app_at):
+    point_app_at(built_shop)
+    start, end, _, _ = last_fortnight(built_shop)
+    app = open_app("views/customers.py")
+    choose_range(app, start, end)
+    assert not app.exception
+    new, buyers, new_revenue, returning_revenue = built_shop.one(
+        "select count(distinct user_id) filter (where customer_order_number = 1), count(distinct user_id), "
+        "sum(revenue) filter (where customer_order_number = 1), sum(revenue) filter (where customer_order_number > 1) "
+        "from marts.orders where order_date between %s and %s",
+        (start, end),
+    )
+    shown = metrics(app)
+    assert close(shown["New customers"][0], new, 0)
+    assert close(shown["Returning customers"][0], buyers - new, 0)
+    assert close(shown["Revenue from new"][0], new_revenue, 2)
+    assert close(shown["Revenue from returning"][0], returning_revenue or 0, 2)
+    segments = app.dataframe[0].value
+    expected = dict(built_shop.rows("select rfm_segment, count(*) from marts.customers group by 1"))
+    assert int(segments["customers"].sum()) == sum(expected.values())
+
+
+def test_data_health_reports_the_last_dbt_run_and_every_mart(built_shop, point_app_at):
+    point_app_at(built_shop)
+    app = open_app("views/data_health.py")
+    assert not app.exception
+    assert not app.warning, [item.value for item in app.warning]  # no mart missing
+    results = json.loads(dbt_runner.last_build_results_path(built_shop.home).read_text())["results"]
+    tests = [item for item in results if item["unique_id"].startswith("test.")]
+    shown = metrics(app)
+    assert shown["Outcome"][0] == "passed"
+    assert shown["Data tests passed"][0] == f"{len(tests)} / {len(tests)}"
+    marts = dataframe_with(app, "mart", "rows", "newest").set_index("mart")
+    assert set(marts.index) == set(queries.MART_FRESHNESS_COLUMNS)
+    assert {"order_lines", "interaction_events", "recommendation_variant_daily"} <= set(marts.index)
+    for mart in ("orders", "order_lines", "interaction_events", "recommendation_variant_daily"):
+        (rows,) = built_shop.one(sql.SQL("select count(*) from {}").format(sql.Identifier("marts", mart)))
+        assert int(marts.loc[mart, "rows"]) == rows, mart
+    assert any(str(dbt_runner.last_build_results_path(built_shop.home)) in item.value for item in app.caption)
+
+
+def test_data_health_shows_the_last_build_even_after_docs_generate(built_shop, point_app_at, tmp_path):
+    """target/run_results.json belongs to the last dbt command (docs generate rewrites it); the page reads
+    the build's kept copy, and target/ only for a SHOP_HOME where no build has kept one."""
+    home = tmp_path / "home"
+    shutil.copytree(built_shop.home / "dbt" / "last_build", home / "dbt" / "last_build")
+    target = dbt_runner.target_dir(home) / "run_results.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps({"args": {"which": "generate"}, "elapsed_time": 1.0, "results": []}))
+    point_app_at(built_shop, SHOP_HOME=str(home))
+    app = open_app("views/data_health.py")
+    assert not app.exception
+    assert metrics(app)["Outcome"][0] == "passed"
+    assert any(item.value.startswith("`dbt build") for item in app.caption), [item.value for item in app.caption]
+
+    shutil.rmtree(home / "dbt" / "last_build")  # a home whose builds predate the kept copy
+    st.cache_data.clear()
+    app = open_app("views/data_health.py")
+    assert not app.exception
+    assert any("`dbt generate`" in item.value and str(target) in item.value for item in app.caption)
+
+
+def test_data_health_shows_raw_freshness_from_the_warehouse_view(built_shop, point_app_at):
+    """marts.source_freshness gives every raw table's newest row, with its age and status."""
+    point_app_at(built_shop)
+    app = open_app("views/data_health.py")
+    assert not app.exception
+    raw = dataframe_with(app, "source_table", "newest_at", "status")
+    expected = built_shop.rows("select source_table, newest_at from marts.source_freshness order by source_table")
+    assert raw["source_table"].tolist() == [row[0] for row in expected]
+    assert {"raw.interactions", "raw.users", "raw.products", "raw.served_recommendations"} == set(raw["source_table"])
+    statuses = dict(zip(raw["source_table"], raw["status"], strict=True))
+    for table, newest in expected:
+        assert statuses[table] in ({"no data"} if newest is None else {"fresh", "stale"}), (table, newest)
+    assert statuses["raw.interactions"] == "fresh"  # simulated up to now
+
+
+def test_data_health_without_the_freshness_view_says_so(built_shop, point_app_at):
+    """A warehouse built before marts.source_freshness existed: the page explains, the marts still show."""
+    point_app_at(built_shop)
+    with built_shop.database.connect() as conn:
+        conn.execute("alter view marts.source_freshness rename to source_freshness_hidden_by_test")
+        conn.commit()
+    try:
+        app = open_app("views/data_health.py")
+        assert not app.exception, [item.value for item in app.exception]
+        assert any("no marts.source_freshness view" in item.value for item in app.caption)
+        assert not any("source_table" in item.value.columns for item in app.dataframe)
+        dataframe_with(app, "mart", "rows", "newest")
+    finally:
+        with built_shop.database.connect() as conn:
+            conn.execute("alter view marts.source_freshness_hidden_by_test rename to source_freshness")
+            conn.commit()
+    (present,) = built_shop.one("select to_regclass('marts.source_freshness') is not null")
+    assert present
+
+
+def test_recommendations_page_says_the_api_is_down_and_still_shows_history(built_shop, point_app_at):
+    point_app_at(built_shop)
+    app = open_app("views/recommendations.py")
+    assert not app.exception and not app.error
+    warnings = [item.value for item in app.warning]
+    assert len(warnings) == 1, warnings
+    assert "not reachable" in warnings[0] and "shop serve api" in warnings[0]
+    user_id = app.selectbox(key="reco_user").value
+    history = app.dataframe[0].value
+    expected = [
+        row[0]
+        for row in built_shop.rows(
+            "select product_id from marts.user_item_interactions where user_id = %s "
+            "order by last_interaction_at desc, product_id limit 20",
+            (user_id,),
+        )
+    ]
+    assert history["product_id"].tolist() == expected
+
+
+def test_recommendations_page_shows_the_api_answers(built_shop, point_app_at, fake_api):
+    url, api = fake_api
+    point_app_at(built_shop, api_url=url)
+    app = open_app("views/recommendations.py")
+    assert not app.exception and not app.warning
+    user_id = app.selectbox(key="reco_user").value
+    assert f"/recommendations/{user_id}?k=10" in api.requests
+    recommended = app.dataframe[1].value
+    assert recommended["name"].tolist() == ["Trail Runner 2", "Wool Socks"]
+    assert recommended["reason"].tolist()[0] == "Because you viewed Trail Runner"
+    similar = app.dataframe[2].value
+    assert similar["name"].tolist() == ["Similar Thing"]
+    offline = app.dataframe[3].value
+    assert float(offline.loc[0, "ndcg@10"]) == pytest.approx(0.112)
+    assert any(metric.label == "Algorithm" and metric.value == "als" for metric in app.metric)
+
+
+TEST_VARIANTS = ("dashtest-A", "dashtest-B")
+
+
+def test_recommendations_page_shows_per_variant_click_through_when_variants_are_live(built_shop, point_app_at):
+    """The per-variant table is SQL over marts.recommendation_variant_daily (two test variants added)."""
+    point_app_at(built_shop)
+    start, end, _, _ = last_fortnight(built_shop)
+    with built_shop.database.connect() as conn:
+        conn.execute(
+            "insert into marts.recommendation_variant_daily "
+            "(activity_date, variant, impressions, clicks, add_to_carts, purchases, revenue, click_through) "
+            "values (%s, %s, 1000, 50, 9, 5, 250.00, 0.05), (%s, %s, 1000, 80, 12, 6, 300.00, 0.08)",
+            (end, TEST_VARIANTS[0], end, TEST_VARIANTS[1]),
+        )
+        conn.commit()
+    try:
+        expected = built_shop.rows(
+            "select variant, sum(impressions), sum(clicks), sum(add_to_carts), sum(purchases), sum(revenue) "
+            "from marts.recommendation_variant_daily where activity_date between %s and %s "
+            "group by variant order by variant",
+            (start, end),
+        )
+        app = choose_range(open_app("views/recommendations.py"), start, end)
+        assert not app.exception
+        variants = dataframe_with(app, "variant", "click_through").set_index("variant")
+        assert variants.index.tolist() == [row[0] for row in expected]
+        for variant, impressions, clicks, carts, purchases, revenue in expected:
+            row = variants.loc[variant]
+            assert (row["impressions"], row["clicks"], row["add_to_carts"], row["purchases"]) == (
+                impressions, clicks, carts, purchases
+            )
+            assert row["revenue"] == pytest.approx(float(revenue))
+            if impressions:
+                assert row["click_through"] == pytest.approx(clicks / impressions * 100)
+        assert variants.loc[list(TEST_VARIANTS), "click_through"].tolist() == pytest.approx([5.0, 8.0])
+    finally:
+        with built_shop.database.connect() as conn:
+            conn.execute(
+                "delete from marts.recommendation_variant_daily where variant = any(%s)", (list(TEST_VARIANTS),)
+            )
+            conn.commit()
+
+
+def test_recommendations_page_says_when_no_variant_was_live(built_shop, point_app_at):
+    point_app_at(built_shop)
+    app = choose_range(open_app("views/recommendations.py"), date(2001, 1, 1), date(2001, 1, 31))
+    assert not app.exception and not app.error
+    assert not any("click_through" in item.value.columns for item in app.dataframe)
+    assert any("No recommender variant was live" in item.value for item in app.info), [i.value for i in app.info]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_a_database_that_is_down_gives_a_message_not_a_traceback(point_app_at, tmp_path, page):
+    point_app_at(SHOP_DATABASE_URL="postgresql://postgres@127.0.0.1:1/shop", SHOP_HOME=str(tmp_path))
+    app = open_app(page)
+    assert not app.exception, [item.value for item in app.exception]
+    errors = [item.value for item in app.error]
+    assert errors and "Cannot connect" in errors[0], errors
+
+
+def test_an_embedded_server_that_is_not_running_says_how_to_start_it(point_app_at, tmp_path):
+    point_app_at(SHOP_DATABASE_URL="", SHOP_HOME=str(tmp_path))
+    app = open_app()
+    assert not app.exception
+    assert "shop db start" in app.error[0].value
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_a_warehouse_not_built_yet_says_to_run_shop_build(unbuilt_shop, point_app_at, page):
+    point_app_at(unbuilt_shop)
+    app = open_app(page)
+    assert not app.exception, [item.value for item in app.exception]
+    messages = [item.value for item in [*app.warning, *app.info]]
+    assert any("shop build" in text for text in messages), messages
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_an_empty_warehouse_gives_clear_empty_states(empty_shop, point_app_at, page):
+    point_app_at(empty_shop)
+    app = open_app(page)
+    assert not app.exception, [item.value for item in app.exception]
+    assert not app.error, [item.value for item in app.error]
+    if page == "views/overview.py":
+        assert "holds no activity yet" in app.info[0].value
+

@@ -1,0 +1,61 @@
+"""Date presets, previous periods and the KPI definitions, without Streamlit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app import kpis, periods
+from app.periods import Period
+
+
+def test_presets_end_today_and_previous_period_has_the_same_length():
+    today = date(2026, 3, 10)
+    assert periods.from_preset("Today", today) == Period(today, today)
+    seven = periods.from_preset("7 days", today)
+    assert seven == Period(date(2026, 3, 4), today) and seven.days == 7
+    assert seven.previous() == Period(date(2026, 2, 25), date(2026, 3, 3))
+    assert periods.from_preset("90 days", today).days == 90
+    assert periods.from_preset("Custom", today, (date(2026, 3, 5), date(2026, 3, 1))) == Period(
+        date(2026, 3, 1), date(2026, 3, 5)
+    )
+
+
+def test_bad_presets_and_periods_are_refused():
+    with pytest.raises(ValueError, match="unknown date preset"):
+        periods.from_preset("Yesterday", date(2026, 1, 1))
+    with pytest.raises(ValueError, match="needs a start and an end"):
+        periods.from_preset("Custom", date(2026, 1, 1))
+    with pytest.raises(ValueError, match="ends before it starts"):
+        Period(date(2026, 1, 2), date(2026, 1, 1))
+
+
+def test_shop_kpis_and_their_changes():
+    current = {"revenue": 1000.0, "orders": 20, "customers": 15, "sessions": 400, "converting_sessions": 20}
+    previous = {"revenue": 800.0, "orders": 20, "customers": 10, "sessions": 500, "converting_sessions": 20}
+    cards = {card.label: card for card in kpis.compute(current, previous, category=None)}
+    assert [card.display for card in cards.values()] == ["$1,000.00", "20", "15", "$50.00", "5.0%"]
+    assert cards["Revenue"].delta == "+25.0%"
+    assert cards["Orders"].delta == "+0.0%"
+    assert cards["Average order value"].delta == "+25.0%"
+    assert cards["Conversion"].delta == "+1.0 pp"
+
+
+def test_category_kpis_and_a_period_without_sales():
+    current = {"revenue": 0.0, "orders": 0, "customers": 0, "units_sold": 0, "order_lines": 0, "views": 0}
+    cards = kpis.compute(current, current, category="books")
+    assert [card.label for card in cards] == [
+        "Revenue", "Orders", "Customers", "Average order value", "View-to-purchase"
+    ]
+    assert [card.display for card in cards] == ["$0.00", "0", "0", "—", "—"]
+    assert all(card.delta is None for card in cards)
+
+
+def test_category_kpis_count_orders_holding_the_category():
+    current = {"revenue": 300.0, "orders": 4, "customers": 3, "units_sold": 9, "order_lines": 6, "views": 120}
+    previous = {"revenue": 200.0, "orders": 5, "customers": 5, "units_sold": 7, "order_lines": 5, "views": 100}
+    cards = {card.label: card for card in kpis.compute(current, previous, category="books")}
+    assert cards["Average order value"].display == "$75.00" and cards["Average order value"].delta == "+87.5%"
+    assert cards["View-to-purchase"].display == "5.0%" and cards["View-to-purchase"].delta == "+0.0 pp"
+    assert cards["Customers"].delta == "-40.0%"
