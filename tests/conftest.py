@@ -7,7 +7,9 @@ a fresh database is created on that server for the session and dropped afterward
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import uuid
 from collections.abc import Iterator
@@ -57,9 +59,17 @@ class TestDatabase:
             return conn.execute(query, params).fetchone()[0]
 
 
+def private_home(prefix: str = "shop-test-") -> Path:
+    """A SHOP_HOME outside pytest's own temp tree: pytest keeps that tree private (0700) and
+    prunes old runs, while the embedded server runs as another OS user that must reach it."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 @pytest.fixture(scope="session")
-def shop_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("shop-home")
+def shop_home() -> Iterator[Path]:
+    home = private_home()
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,14 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
-    from shop.cli import db, demo, simulate
+    from shop.cli import build, db, demo, evaluate, serve, simulate, train
 
     app.add_typer(db.app, name="db")
     app.command("simulate")(simulate.simulate)
+    app.command("build")(build.build)
+    app.command("train")(train.train)
+    app.command("evaluate")(evaluate.evaluate)
+    app.add_typer(serve.app, name="serve")
     app.command("demo")(demo.demo)
 
 

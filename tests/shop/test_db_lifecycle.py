@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import run_shop
+from tests.conftest import private_home, run_shop
 
 
 @pytest.fixture()
-def home(tmp_path: Path):
-    env = {"SHOP_HOME": str(tmp_path / "home"), "SHOP_DATABASE_URL": ""}
+def home():
+    path = private_home()
+    env = {"SHOP_HOME": str(path / "home"), "SHOP_DATABASE_URL": ""}
     yield env
     run_shop("db", "stop", env=env, check=False)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _exports(output: str) -> dict[str, str]:
