@@ -89,6 +89,19 @@ def test_every_page_renders_without_exception_or_error(built_shop, point_app_at,
     assert app.title[0].value == PAGES[page]
 
 
+def assert_cards_match(shown: dict, now: dict, before: dict, rate_label: str) -> None:
+    """Every KPI card equals the SQL figure, and its change equals the change against the previous period
+    (amounts in percent, the rate in percentage points)."""
+    assert list(shown) == list(now)
+    for label, decimals in [("Revenue", 2), ("Orders", 0), ("Customers", 0), ("Average order value", 2)]:
+        value, delta = shown[label]
+        assert close(value, now[label], decimals), (label, value, now[label])
+        assert close(delta, (now[label] - before[label]) / before[label] * 100, 1), (label, delta)
+    value, delta = shown[rate_label]
+    assert close(value, now[rate_label] * 100, 1), (value, now[rate_label])
+    assert delta.endswith("pp") and close(delta, (now[rate_label] - before[rate_label]) * 100, 1)
+
+
 def test_overview_kpis_equal_sql_over_the_marts(built_shop, point_app_at):
     point_app_at(built_shop)
     start, end, previous_start, previous_end = last_fortnight(built_shop)
@@ -112,16 +125,7 @@ def test_overview_kpis_equal_sql_over_the_marts(built_shop, point_app_at):
             "Conversion": float(converting) / float(sessions),
         }
 
-    now, before = figures(start, end), figures(previous_start, previous_end)
-    shown = metrics(app)
-    assert list(shown) == list(now)
-    for label, decimals in [("Revenue", 2), ("Orders", 0), ("Customers", 0), ("Average order value", 2)]:
-        value, delta = shown[label]
-        assert close(value, now[label], decimals), (label, value, now[label])
-        assert close(delta, (now[label] - before[label]) / before[label] * 100, 1), (label, delta)
-    value, delta = shown["Conversion"]
-    assert close(value, now["Conversion"] * 100, 1), (value, now["Conversion"])
-    assert delta.endswith("pp") and close(delta, (now["Conversion"] - before["Conversion"]) * 100, 1)
+    assert_cards_match(metrics(app), figures(start, end), figures(previous_start, previous_end), "Conversion")
 
 
 def test_overview_category_filter_switches_cards_to_category_figures(built_shop, point_app_at):
@@ -156,16 +160,8 @@ def test_overview_category_filter_switches_cards_to_category_figures(built_shop,
             "View-to-purchase": float(lines) / float(views),
         }
 
-    now, before = figures(start, end), figures(previous_start, previous_end)
-    shown = metrics(app)
-    assert list(shown) == list(now)
-    for label, decimals in [("Revenue", 2), ("Orders", 0), ("Customers", 0), ("Average order value", 2)]:
-        value, delta = shown[label]
-        assert close(value, now[label], decimals), (label, value, now[label])
-        assert close(delta, (now[label] - before[label]) / before[label] * 100, 1), (label, delta)
-    value, delta = shown["View-to-purchase"]
-    assert close(value, now["View-to-purchase"] * 100, 1), (value, now["View-to-purchase"])
-    assert delta.endswith("pp") and close(delta, (now["View-to-purchase"] - before["View-to-purchase"]) * 100, 1)
+    now = figures(start, end)
+    assert_cards_match(metrics(app), now, figures(previous_start, previous_end), "View-to-purchase")
     # an order counts once whatever number of the category's products it holds: fewer orders than lines
     (lines_in_orders,) = built_shop.one(
         "select count(*) from marts.order_lines where category = %s and order_date between %s and %s",
