@@ -459,3 +459,17 @@ def source_freshness() -> pd.DataFrame:
         {},
     )
 
+
+
+def refresh_runs(limit: int = 20) -> pd.DataFrame:
+    """The newest runs of the live demo's refresh loop (shop_meta.refresh_runs: operational metadata
+    the loop writes, read here because no dbt build can report on the builds themselves)."""
+    query = """
+        select kind, attempt, started_at, finished_at,
+               extract(epoch from finished_at - started_at)::float8 as seconds,
+               succeeded, models, data_tests, failures, message
+        from shop_meta.refresh_runs
+        order by started_at desc
+        limit %(limit)s
+    """
+    return _fetch_live(database_key(), query, {"limit": limit})

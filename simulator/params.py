@@ -62,6 +62,11 @@ class SimulationParams:
     cooldown_days: float = 60.0  # checkout drop by this share, recovering with this time constant
     rebuy_probability: float = 0.45  # chance a consumable buyer comes back when it runs out
 
+    # --- closed loop (live mode: sessions that start from the API's recommendations) -----
+    loop_share: float = 0.3  # share of live sessions that start by asking for recommendations
+    loop_click_bias: float = -1.5  # logit of clicking a recommended product at affinity 0, rank 1
+    loop_click_affinity_slope: float = 1.0  # logit added per unit of affinity(u, p)
+
     # --- delivery defects ---------------------------------------------------------------------
     duplicate_rate: float = 0.005
     late_rate: float = 0.01
@@ -105,11 +110,12 @@ class SimulationParams:
         probabilities = (
             "primary_interest_share", "intent_share", "checkout_intent", "checkout_browse",
             "line_keep", "cooldown_strength", "rebuy_probability", "duplicate_rate",
-            "late_rate", "messy_type_rate",
+            "late_rate", "messy_type_rate", "loop_share",
         )
         for name in probabilities:
             self._check_float(name, low=0.0, high=1.0)
-        for name in ("cart_bias", "cart_intent_boost", "cart_affinity_slope"):
+        for name in ("cart_bias", "cart_intent_boost", "cart_affinity_slope", "loop_click_bias",
+                     "loop_click_affinity_slope"):
             self._check_float(name)
         if not isinstance(self.max_lateness, timedelta) or self.max_lateness < timedelta(hours=1):
             raise ValueError(

@@ -20,6 +20,7 @@ from shop import db as shop_db
 from shop.db import ConnectionInfo
 from shop.errors import ShopError
 from simulator import loader
+from simulator.closed_loop import ClosedLoop, Served
 from simulator.generate import (
     expected_events_per_second,
     generate_history,
@@ -188,8 +189,14 @@ def run_live(
     console: Console | None = None,
     tick_seconds: float = 1.0,
     max_seconds: float | None = None,
+    recommendations: Callable[[int], Served | None] | None = None,
 ) -> int:
-    """Stream about `rate` events per second until interrupted; returns the events written."""
+    """Stream about `rate` events per second until interrupted; returns the events written.
+
+    With ``recommendations`` (e.g. ``ApiRecommendations(url)``), ``loop_share`` of the sessions
+    start from the recommendations it returns (simulator.closed_loop), their events tagged with
+    the variant that served them.
+    """
     console = console or Console()
     started = datetime.now(timezone.utc)
     with shop_db.connect(info, autocommit=True) as conn:
@@ -217,6 +224,7 @@ def run_live(
         warm_rate = expected_events_per_second(world, started)
         generate_window(world, sim_state, warm_from, started, rng=rng,
                         rate_multiplier=rate / warm_rate if warm_rate > 0 else 1.0)
+        loop = ClosedLoop(world, sim_state, recommendations, rng) if recommendations is not None else None
         total = 0
         users_added = 0
         window_start = started
@@ -233,19 +241,31 @@ def run_live(
                 correction = min(2.0, max(0.5, (rate * elapsed + 50) / (total + 50)))
                 multiplier = rate / expected * correction if expected > 0 else 1.0
                 n_new = int(rng.poisson(signups_per_second * (now - window_start).total_seconds()))
+                new_ids = _add_users(world, [now] * n_new)
+                sim_state.sync_users(world.n_users)
+                batches = [generate_window(world, sim_state, window_start, now, rng=rng,
+                                           rate_multiplier=multiplier, max_loaded_at=now)]
+                if loop is not None:
+                    now_us = int(now.timestamp() * 1e6)
+                    # Asked outside the transaction: the API may take a moment.
+                    loop.start_sessions(loop.sessions_due(len(batches[0])), now_us)
+                    batches.append(loop.release(now_us))
                 with conn.transaction():
-                    new_ids = _add_users(world, [now] * n_new)
-                    sim_state.sync_users(world.n_users)
-                    batch = generate_window(world, sim_state, window_start, now, rng=rng,
-                                            rate_multiplier=multiplier, max_loaded_at=now)
                     if len(new_ids):
                         loader.copy_world_rows(conn, world, new_ids)
-                    total += loader.copy_events(conn, [batch])
+                    total += loader.copy_events(conn, batches)
                 users_added += len(new_ids)
                 window_start = now
                 if time.monotonic() - last_report >= 10:
                     elapsed = (now - started).total_seconds()
-                    console.print(f"  {total:,} events ({total / elapsed:,.1f}/s), {users_added} new users")
+                    loop_text = ""
+                    if loop is not None:
+                        served = ", ".join(f"{k} {v}" for k, v in sorted(loop.stats.by_variant.items())) or "none"
+                        loop_text = (f"; closed loop: {loop.stats.answered}/{loop.stats.sessions} lists served "
+                                     f"({served}), {loop.stats.events:,} events")
+                        if recommendations is not None and getattr(recommendations, "last_error", None):
+                            loop_text += f", last API error: {recommendations.last_error}"
+                    console.print(f"  {total:,} events ({total / elapsed:,.1f}/s), {users_added} new users{loop_text}")
                     last_report = time.monotonic()
                 if deadline is not None and time.monotonic() >= deadline:
                     break

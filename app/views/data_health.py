@@ -1,7 +1,7 @@
 """Data health: how fresh the raw data and each mart are, and how the last dbt run went.
 
 Each section is one function reading one source (the warehouse's freshness view, the marts, the
-last dbt build's run_results.json); a new source, such as the refresh loop's outcomes table, is one more section.
+last dbt build's run_results.json, the refresh loop's shop_meta.refresh_runs).
 """
 
 from __future__ import annotations
@@ -75,6 +75,38 @@ def mart_freshness(now: datetime, last_run: dbt_results.RunSummary | None) -> No
         st.warning(f"Missing marts: {', '.join(missing)}. Run `shop build`.", icon=":material/construction:")
 
 
+def refresh_loop(now: datetime) -> None:
+    st.subheader("Refresh loop")
+    runs = queries.refresh_runs()
+    if runs.empty:
+        ui.empty("No refresh loop has run on this database: `shop demo` runs an incremental build every 30 s.")
+        return
+    builds = runs[runs["kind"] == "build"]
+    ok = builds[builds["succeeded"]]
+    cards = st.columns(3)
+    last_ok = ok["finished_at"].max() if not ok.empty else None
+    cards[0].metric("Last successful refresh",
+                    formatting.age(formatting.seconds_since(last_ok, now)) + " ago" if last_ok is not None else "never",
+                    border=True)
+    cards[1].metric("Refreshes that passed (recent)", f"{len(ok)} / {len(builds)}", border=True)
+    cards[2].metric("Median refresh time", f"{ok['seconds'].median():.1f} s" if not ok.empty else formatting.MISSING,
+                    border=True)
+    if not builds.empty and not bool(builds.iloc[0]["succeeded"]):
+        st.error(f"The newest refresh failed: {builds.iloc[0]['message']}", icon=":material/error:")
+    shown = runs.assign(
+        started_at=runs["started_at"].map(formatting.timestamp),
+        outcome=runs["succeeded"].map({True: "passed", False: "failed"}),
+    )
+    ui.table(
+        shown[["started_at", "kind", "attempt", "outcome", "seconds", "models", "data_tests", "failures", "message"]],
+        column_config={
+            "started_at": "Started", "kind": "Job", "attempt": "Attempt", "outcome": "Outcome",
+            "seconds": st.column_config.NumberColumn("Seconds", format="%.1f"),
+            "models": "Models", "data_tests": "Tests passed", "failures": "Failed", "message": "Message",
+        },
+    )
+
+
 def last_dbt_run(last_run: dbt_results.RunSummary | None) -> None:
     st.subheader("Last dbt build")
     if last_run is None:
@@ -113,4 +145,5 @@ except ValueError as exc:  # a file dbt is writing right now, or a damaged one
 with ui.guarded():
     raw_freshness(now)
     mart_freshness(now, last_run)
+    refresh_loop(now)
 last_dbt_run(last_run)

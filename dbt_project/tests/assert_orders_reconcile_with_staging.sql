@@ -1,7 +1,8 @@
 {#
     Every purchase in staging belongs to exactly one order of marts.orders, with the same revenue
     and units, and marts.orders holds no order staging does not know. Without --full-refresh, only
-    orders of recent days.
+    orders of recent days; while a live stream writes, only
+    days it has not touched since the build (settled_days_filter).
 #}
 with
 
@@ -17,6 +18,7 @@ staged as (
     where
         event_type = 'purchase'
         and {{ recent_event_days_filter('occurred_date') }}
+        and {{ settled_days_filter('occurred_date', ref('orders')) }}
     group by order_id
 
 ),
@@ -24,7 +26,9 @@ staged as (
 orders as (
 
     select * from {{ ref('orders') }}
-    where {{ recent_event_days_filter('order_date') }}
+    where
+        {{ recent_event_days_filter('order_date') }}
+        and {{ settled_days_filter('order_date', ref('orders')) }}
 
 )
 

@@ -1,6 +1,7 @@
 {#
     sales_summary agrees with the de-duplicated events of staging, day by day: revenue, orders,
-    customers, units, sessions and event counts. Without --full-refresh, only recent days.
+    customers, units, sessions and event counts. Without --full-refresh, only recent days; while a
+    live stream writes, only the days it has not touched since the build (settled_days_filter).
 #}
 with
 
@@ -18,7 +19,9 @@ staged as (
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases
 
     from {{ ref('stg_shop__interactions') }}
-    where {{ recent_event_days_filter('occurred_date') }}
+    where
+        {{ recent_event_days_filter('occurred_date') }}
+        and {{ settled_days_filter('occurred_date', ref('sales_summary')) }}
     group by occurred_date
 
 ),
@@ -26,7 +29,9 @@ staged as (
 summary as (
 
     select * from {{ ref('sales_summary') }}
-    where {{ recent_event_days_filter('activity_date') }}
+    where
+        {{ recent_event_days_filter('activity_date') }}
+        and {{ settled_days_filter('activity_date', ref('sales_summary')) }}
 
 )
 

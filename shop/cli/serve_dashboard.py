@@ -49,6 +49,8 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
 
 def ensure_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: connections of a server stopped a moment ago (TIME_WAIT) don't count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -47,6 +47,11 @@ def simulate(
     rate: Annotated[
         float | None, typer.Option(callback=_positive_rate, help="With --live: events per second (default 20).")
     ] = None,
+    recommendations_api: Annotated[
+        str | None,
+        typer.Option(help="With --live: the recommendation API's base URL (e.g. http://127.0.0.1:8000). A share of "
+                          "the sessions then starts from its recommendations, tagged with the variant that served them."),
+    ] = None,
 ) -> None:
     """Simulate the shop: history (default) or a live stream (--live)."""
     from simulator import runner
@@ -56,6 +61,12 @@ def simulate(
         raise typer.BadParameter("--reset and --append exclude each other: pick one.", param_hint="--reset/--append")
     if rate is not None and not live:
         raise typer.BadParameter("--rate only applies to --live.", param_hint="--rate")
+    if recommendations_api is not None:
+        if not live:
+            raise typer.BadParameter("--recommendations-api only applies to --live.", param_hint="--recommendations-api")
+        if not recommendations_api.startswith(("http://", "https://")):
+            raise typer.BadParameter(f"{recommendations_api!r} is not an http:// or https:// URL.",
+                                     param_hint="--recommendations-api")
     if live and (append or end is not None):
         raise typer.BadParameter("--live streams from now: it takes no --append or --end.", param_hint="--live")
     try:
@@ -65,7 +76,10 @@ def simulate(
 
     info = shop_db.ready()
     if live:
-        runner.run_live(info, params, rate=rate or 20.0, reset=reset, console=console)
+        from simulator.closed_loop import ApiRecommendations
+
+        source = ApiRecommendations(recommendations_api) if recommendations_api else None
+        runner.run_live(info, params, rate=rate or 20.0, reset=reset, console=console, recommendations=source)
         return
 
     with Progress(

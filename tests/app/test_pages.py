@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -450,3 +450,36 @@ def test_an_empty_warehouse_gives_clear_empty_states(empty_shop, point_app_at, p
     if page == "views/overview.py":
         assert "holds no activity yet" in app.info[0].value
 
+
+
+def test_data_health_shows_the_refresh_loops_runs(built_shop, point_app_at):
+    """The live demo's refresh loop records each run in shop_meta.refresh_runs; the page shows them."""
+    from shop.refresh import JobOutcome, record
+
+    point_app_at(built_shop)
+    app = open_app("views/data_health.py")
+    assert any("No refresh loop has run" in item.value for item in app.info), [item.value for item in app.info]
+    now = datetime.now(timezone.utc)
+    runs = [
+        JobOutcome("build", 1, now - timedelta(seconds=70), now - timedelta(seconds=60), True, 20, 115, 0),
+        JobOutcome("train", 1, now - timedelta(seconds=58), now - timedelta(seconds=50), True),
+        JobOutcome("build", 1, now - timedelta(seconds=40), now - timedelta(seconds=28), False, 20, 113, 2,
+                   "exit code 1; see refresh.log"),
+    ]
+    for outcome in runs:
+        record(built_shop.database.info, outcome)
+    try:
+        st.cache_data.clear()
+        app = open_app("views/data_health.py")
+        assert not app.exception
+        shown = metrics(app)
+        assert shown["Refreshes that passed (recent)"][0] == "1 / 2"
+        assert shown["Median refresh time"][0] == "10.0 s"
+        assert any("The newest refresh failed: exit code 1" in item.value for item in app.error)
+        table = dataframe_with(app, "kind", "attempt", "outcome")
+        assert table["kind"].tolist() == ["build", "train", "build"]
+        assert table["outcome"].tolist() == ["failed", "passed", "passed"]
+    finally:
+        with built_shop.database.connect() as conn:
+            conn.execute("delete from shop_meta.refresh_runs")
+            conn.commit()

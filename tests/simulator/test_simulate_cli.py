@@ -115,6 +115,8 @@ def test_reset_replaces_the_shop(fresh_database):
         (("--rate", "10"), "--rate"),
         (("--end", "yesterday-ish"), "--end"),
         (("--reset", "--append"), "--reset"),
+        (("--recommendations-api", "http://127.0.0.1:1"), "--recommendations-api"),
+        (("--live", "--recommendations-api", "localhost:8000"), "--recommendations-api"),
         (("--no-such-flag",), "No such option"),
     ],
 )
