@@ -86,10 +86,11 @@
     tests compare the settled days only. Without a stream nothing is newer, so every day counts.
 #}
 {% macro settled_days_filter(day_column, relation, watermark_column='max_loaded_at') -%}
+    {#- Raw rows, through the index on loaded_at: a scan of the staging view would de-duplicate every row. -#}
     {{ day_column }} not in (
-        select stg.occurred_date
-        from {{ ref('stg_shop__interactions') }} as stg
-        where stg.last_loaded_at > (
+        select distinct cast(recent.occurred_at as date)
+        from {{ source('shop', 'interactions') }} as recent
+        where recent.loaded_at > (
             select {{ dbt.dateadd('minute', -1, 'max(' ~ watermark_column ~ ')') }} from {{ relation }}
         )
     )
