@@ -1,4 +1,4 @@
-"""The default model: collaborative filtering for discovery, blended with re-buys where and
+"""The hybrid (the default before the learned ranker, ranker.py): collaborative filtering for discovery, blended with re-buys where and
 when the data says re-buying happens.
 
 Whether recommending an already bought item is right depends on the item: coffee is bought
