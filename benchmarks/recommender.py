@@ -44,7 +44,7 @@ from simulator.params import SimulationParams  # noqa: E402
 
 END = datetime(2025, 12, 1, tzinfo=timezone.utc)  # a fixed window: the same shop on every run
 console = Console(highlight=False, width=150)
-SCALE_ALGORITHMS = ("popularity", "buy_again", "user_knn", "item_knn", "als", "ease", "hybrid")
+SCALE_ALGORITHMS = ("popularity", "buy_again", "user_knn", "item_knn", "als", "ease", "hybrid", "ranker")
 
 
 def quality(seed: int) -> dict[str, dict]:
@@ -58,6 +58,7 @@ def quality(seed: int) -> dict[str, dict]:
     best = report.best
     ndcg = {r.algorithm: r.test.ndcg for r in report.results}
     console.print(f"best on validation: {best.algorithm} {best.params}")
+    console.print(f"windows: {report.windows}; validation users {report.validation_users:,}")
     console.print(f"best NDCG@10 {best.test.ndcg:.4f} = {best.test.ndcg / ndcg['popularity']:.2f}x popularity "
                   f"(target >= 2), {best.test.ndcg / ndcg['user_knn']:.2f}x user_knn (target >= 1.2); "
                   f"evaluation took {time.perf_counter() - started:.1f} s")
@@ -71,7 +72,7 @@ PAIR_COLUMNS = ("user_id", "product_id", "views", "add_to_carts", "purchases", "
 def _save(path: Path, inter: Interactions, catalogue: Catalogue) -> None:
     np.savez(path, **{k: getattr(inter, k) for k in PAIR_COLUMNS},
              watermark_us=np.array(inter.watermark_us), catalogue_id=catalogue.product_id,
-             catalogue_category=catalogue.category)
+             catalogue_category=catalogue.category, catalogue_brand=catalogue.brand, catalogue_price=catalogue.price)
 
 
 def _peak_rss() -> int:
@@ -88,7 +89,7 @@ def fit_one(algorithm: str, path: str, params_json: str) -> None:
     started = time.perf_counter()
     with np.load(path) as f:
         inter = Interactions(**{k: f[k] for k in PAIR_COLUMNS}, watermark_us=int(f["watermark_us"]))
-        catalogue = Catalogue(f["catalogue_id"], f["catalogue_category"])
+        catalogue = Catalogue(f["catalogue_id"], f["catalogue_category"], f["catalogue_brand"], f["catalogue_price"])
     loaded = time.perf_counter() - started
     params = json.loads(params_json) or default_params(algorithm, threads=2)
     started = time.perf_counter()
@@ -116,6 +117,7 @@ def scale(users: int, products: int, days: int, seed: int, tuned: dict[str, dict
     started = time.perf_counter()
     shop = simulate(SimulationParams(users=users, products=products, days=days, seed=seed, end=END))
     inter = shop.events.aggregate()
+    catalogue = shop.catalogue  # the ranker reads brands and prices
     n_events, n_users = len(shop.events), len(np.unique(inter.user_id))
     console.print(f"scale shop: {n_events:,} events, {n_users:,} active users of {users:,}, {products:,} products, "
                   f"{len(inter):,} user-product pairs ({time.perf_counter() - started:.0f} s to simulate)")
@@ -126,8 +128,7 @@ def scale(users: int, products: int, days: int, seed: int, tuned: dict[str, dict
         table.add_column(c, justify="left" if c == "algorithm" else "right")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "interactions.npz"
-        _save(path, inter, Catalogue(np.arange(1, products + 1, dtype=np.int64),
-                                     np.array([f"c{i % 12}" for i in range(products)])))
+        _save(path, inter, catalogue)
         for algorithm in SCALE_ALGORITHMS:
             params = json.dumps(_with_threads(tuned.get(algorithm, {}), 2))
             out = subprocess.run([sys.executable, __file__, "--fit-one", algorithm, str(path), params],

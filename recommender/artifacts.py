@@ -67,6 +67,9 @@ def _data_arrays(data: UserItemData) -> dict[str, np.ndarray]:
         "users": data.users.ids, "items": data.items.ids,
         "item_category": data.item_category, "category_names": np.asarray(data.category_names, dtype=str),
     }
+    for name in ("item_brand", "item_price"):
+        if getattr(data, name) is not None:
+            out[name] = getattr(data, name)
     for name in ("strength", "purchases", "recency", *TIMING):
         m: sp.csr_matrix | None = getattr(data, name)
         if m is not None:
@@ -89,6 +92,8 @@ def _data_from(arrays: dict[str, np.ndarray], card: dict[str, Any]) -> UserItemD
         config=WeightConfig(**card["weighting"]),
         # Artifacts written before purchase timing was stored have none (models fall back).
         **{name: csr(name) if f"{name}.data" in arrays else None for name in TIMING},
+        # Older artifacts have no item metadata.
+        item_brand=arrays.get("item_brand"), item_price=arrays.get("item_price"),
     )
 
 

@@ -163,10 +163,13 @@ def load_events(conn: psycopg.Connection) -> Events:
 
 def load_catalogue(conn: psycopg.Connection) -> Catalogue:
     require_mart(conn, "marts.products")
-    rows = conn.execute("select product_id, coalesce(category, '') from marts.products order by product_id").fetchall()
+    rows = conn.execute("select product_id, coalesce(category, ''), coalesce(brand, ''), list_price::float8 "
+                        "from marts.products order by product_id").fetchall()
     return Catalogue(
         product_id=np.array([r[0] for r in rows], dtype=np.int64),
         category=np.array([r[1] for r in rows], dtype=str),
+        brand=np.array([r[2] for r in rows], dtype=str),
+        price=np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64),
     )
 
 

@@ -172,6 +172,9 @@ class Catalogue:
 
     product_id: np.ndarray  # int64
     category: np.ndarray  # str
+    # Optional item metadata (None when the warehouse has none): content features of the ranker.
+    brand: np.ndarray | None = None  # str, "" when unknown
+    price: np.ndarray | None = None  # float64 list price, NaN when unknown
 
     @classmethod
     def empty(cls) -> Catalogue:
@@ -247,6 +250,9 @@ class UserItemData:
     purchase_age: sp.csr_matrix | None = None  # days from the last purchase to reference_us (> 0)
     last_units: sp.csr_matrix | None = None  # units bought in the last purchase (>= 1)
     gap_per_unit: sp.csr_matrix | None = None  # mean days between purchases per unit bought; NaN if bought once
+    # Item metadata from the catalogue (None when it has none): brand code (-1 unknown), list price (NaN unknown).
+    item_brand: np.ndarray | None = None
+    item_price: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -368,6 +374,7 @@ def build_data(
     }
 
     category_names, item_category = _categories(catalogue, items)
+    item_brand, item_price = _metadata(catalogue, items)
     return UserItemData(
         users=users,
         items=items,
@@ -379,8 +386,26 @@ def build_data(
         reference_us=int(reference_us),
         watermark_us=inter.watermark_us,
         config=config,
+        item_brand=item_brand,
+        item_price=item_price,
         **timing,
     )
+
+
+def _metadata(catalogue: Catalogue, items: IdMap) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Brand codes and list prices in item order (None when the catalogue has none)."""
+    pos = items.index(catalogue.product_id)
+    ok = pos >= 0
+    brand = price = None
+    if catalogue.brand is not None:
+        names, codes = np.unique(np.asarray(catalogue.brand, dtype=str), return_inverse=True)
+        codes = np.where(names[codes] == "", -1, codes)
+        brand = np.full(len(items), -1, dtype=np.int32)
+        brand[pos[ok]] = codes[ok]
+    if catalogue.price is not None:
+        price = np.full(len(items), np.nan, dtype=np.float32)
+        price[pos[ok]] = np.asarray(catalogue.price, dtype=np.float64)[ok]
+    return brand, price
 
 
 def _purchase_timing(bought: Interactions, reference_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

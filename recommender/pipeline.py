@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recommender.algorithms import ALGORITHMS, BASELINES, COLLABORATIVE, DEFAULT, make
-from recommender.evaluation import Metrics, TruthFn, evaluate, split_points, temporal_split
+from recommender.evaluation import Metrics, Split, SplitPoints, TruthFn, evaluate, split_points, temporal_split
 from recommender.matrix import Catalogue, Events, IdMap, Interactions, WeightConfig, build_data
 from recommender.model import TrainedModel
 from recommender.tuning import Progress, applicable, tune
 
-EVALUATED = (*BASELINES, *COLLABORATIVE, "hybrid")
+EVALUATED = (*BASELINES, *COLLABORATIVE, "hybrid", "ranker")
 
 
 @dataclass
@@ -91,7 +91,8 @@ def run_evaluation(
         raise ValueError("no user both has history and carts or buys in the validation/test window: "
                          "too little data to evaluate")
     algorithms = [a for a in algorithms if applicable(a, test.data.n_items)]
-    tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say)
+    tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say,
+                 earlier=_earlier_split(events, catalogue, config, points, items) if "ranker" in algorithms else None)
     results = []
     for name in algorithms:
         say(f"test: {name}")
@@ -106,6 +107,19 @@ def run_evaluation(
         "validation": f"{_iso(points.validation_cutoff_us)} .. {_iso(points.test_cutoff_us)}",
         "test": f"{_iso(points.test_cutoff_us)} .. {_iso(points.end_us)}",
     })
+
+
+def _earlier_split(events: Events, catalogue: Catalogue, config: WeightConfig, points: SplitPoints,
+                   items: IdMap) -> Split | None:
+    """The window just before validation, as long as it, so that learned weights can be scored on
+    validation out of sample; None when there is too little history before it."""
+    length = points.test_cutoff_us - points.validation_cutoff_us
+    cutoff = points.validation_cutoff_us - length
+    if cutoff - int(events.occurred_us.min()) < length:
+        return None
+    split = temporal_split("earlier", events.occurred_before(points.validation_cutoff_us), catalogue, config,
+                           cutoff, points.validation_cutoff_us, items)
+    return split if len(split.eval_rows) else None
 
 
 def default_params(algorithm: str, *, seed: int = 42, threads: int = 1) -> dict[str, Any]:

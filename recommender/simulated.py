@@ -36,7 +36,8 @@ def events_from_batches(batches: Iterable[EventBatch]) -> Events:
 
 def catalogue_of(world: World) -> Catalogue:
     p = world.products
-    return Catalogue(product_id=p.product_id.astype(np.int64), category=world.category_names[p.category])
+    return Catalogue(product_id=p.product_id.astype(np.int64), category=world.category_names[p.category],
+                     brand=world.brand_names[p.brand], price=p.price_cents / 100.0)
 
 
 @dataclass

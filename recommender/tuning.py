@@ -1,7 +1,10 @@
 """Hyper-parameters chosen on the validation split only (the test split is never looked at here).
 
 Each algorithm has a small grid; the hybrid's base is the best collaborative model on
-validation, and its blend weights are tuned on that base's scores, computed once.
+validation, and its blend weights are tuned on that base's scores, computed once. The ranker's
+weights are learned (maximum likelihood) on the window before validation and scored on
+validation, out of sample; the parameters it then keeps are re-learned on the validation
+window, the newest labels before the test window.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from recommender.algorithms import COLLABORATIVE, make
 from recommender.algorithms.factorization import EASE
 from recommender.algorithms.hybrid import blend
+from recommender.algorithms.ranker import fit_weights
 from recommender.evaluation import Metrics, Split, evaluate, evaluate_many
 from recommender.matrix import UserRows
 
@@ -54,13 +58,14 @@ def applicable(name: str, n_items: int) -> bool:
 
 def tune(
     validation: Split, algorithms: list[str], *, k: int = 10, seed: int = 42, threads: int = 1,
-    progress: Progress | None = None,
+    progress: Progress | None = None, earlier: Split | None = None,
 ) -> dict[str, Tuned]:
-    """Best parameters of each algorithm (and of the hybrid) by NDCG@k on ``validation``."""
+    """Best parameters of each algorithm (and of the hybrid) by NDCG@k on ``validation``;
+    ``earlier`` (a split before validation) is where the ranker learns the weights it is scored with."""
     say = progress or (lambda message: None)
     fixed = {"als": {"seed": seed, "threads": threads}, "item_knn": {"threads": threads}}
     out: dict[str, Tuned] = {}
-    for name in [a for a in algorithms if a != "hybrid"]:
+    for name in [a for a in algorithms if a not in ("hybrid", "ranker")]:
         if not applicable(name, validation.data.n_items):
             continue
         best: Tuned | None = None
@@ -77,7 +82,27 @@ def tune(
         out[name] = best
     if "hybrid" in algorithms:
         out["hybrid"] = _tune_hybrid(validation, out, k=k, seed=seed, threads=threads, say=say)
+    if "ranker" in algorithms:
+        out["ranker"] = _tune_ranker(validation, earlier, k=k, say=say)
     return out
+
+
+def _learn(split: Split, params: dict[str, Any]) -> dict[str, Any]:
+    model = make("ranker", **params).fit(split.data)
+    return {**params, **fit_weights(model, split.data.rows(split.eval_rows), split.positives)}
+
+
+def _tune_ranker(validation: Split, earlier: Split | None, *, k: int, say: Progress) -> Tuned:
+    params = dict(make("ranker").params)
+    if earlier is not None:
+        say("validation: ranker (weights learned on the window before)")
+        scored = _learn(earlier, params)
+    else:  # too little history for an earlier window: in-sample, like the grids
+        say("validation: ranker (weights learned on validation)")
+        scored = _learn(validation, params)
+    metrics = evaluate(validation, make("ranker", **scored).fit(validation.data).score, k=k)
+    kept = _learn(validation, params) if earlier is not None else scored
+    return Tuned("ranker", kept, metrics, [(scored, metrics.ndcg)])
 
 
 def _tune_hybrid(

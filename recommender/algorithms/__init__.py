@@ -9,13 +9,14 @@ from recommender.algorithms.baselines import BuyAgain, Popularity, RandomScores
 from recommender.algorithms.factorization import ALS, EASE
 from recommender.algorithms.hybrid import Hybrid
 from recommender.algorithms.neighbours import ItemKNN, UserKNN
+from recommender.algorithms.ranker import Ranker
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
-    cls.name: cls for cls in (Popularity, BuyAgain, UserKNN, ItemKNN, ALS, EASE, Hybrid, RandomScores)
+    cls.name: cls for cls in (Popularity, BuyAgain, UserKNN, ItemKNN, ALS, EASE, Hybrid, Ranker, RandomScores)
 }
 BASELINES = ("popularity", "buy_again", "user_knn")
 COLLABORATIVE = ("item_knn", "als", "ease")
-DEFAULT = "hybrid"
+DEFAULT = "ranker"
 
 
 def make(name: str, **params: Any) -> Algorithm:

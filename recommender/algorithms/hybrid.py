@@ -1,5 +1,5 @@
-"""The default model: collaborative filtering for discovery, blended with re-buys where and
-when the data says re-buying happens.
+"""The hybrid (the default before the learned ranker, ranker.py): collaborative filtering for
+discovery, blended with re-buys where and when the data says re-buying happens.
 
 Whether recommending an already bought item is right depends on the item: coffee is bought
 again and again, a sofa almost never. And *when* matters: coffee bought yesterday is not wanted

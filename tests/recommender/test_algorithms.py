@@ -32,13 +32,13 @@ def test_beats_random_on_planted_structure(name, split, random_ndcg) -> None:
     assert got > 2 * random_ndcg, f"{name}: NDCG@10 {got:.3f} vs random {random_ndcg:.3f}"
 
 
-@pytest.mark.parametrize("name", ["user_knn", "item_knn", "als", "ease", "hybrid"])
+@pytest.mark.parametrize("name", ["user_knn", "item_knn", "als", "ease", "hybrid", "ranker"])
 def test_collaborative_models_beat_popularity(name, split) -> None:
     pop = evaluate(split, make("popularity").fit(split.data).score).ndcg
     assert evaluate(split, make(name).fit(split.data).score).ndcg > 1.5 * pop
 
 
-@pytest.mark.parametrize("name", ["user_knn", "item_knn", "als", "ease", "hybrid"])
+@pytest.mark.parametrize("name", ["user_knn", "item_knn", "als", "ease", "hybrid", "ranker"])
 def test_similar_items_share_the_category(name, split, durables_shop) -> None:
     # 300 users cannot support 64 latent factors: size ALS to the shop.
     small = {"factors": 16} if name == "als" else {"base_params": {"factors": 16}} if name == "hybrid" else {}

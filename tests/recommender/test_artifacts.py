@@ -18,10 +18,10 @@ from recommender.pipeline import default_params, train
 def trained(durables_shop):
     return {name: train(durables_shop.events.aggregate(), durables_shop.catalogue, algorithm=name,
                         params=default_params(name))[0]
-            for name in ("hybrid", "item_knn", "ease", "popularity", "buy_again", "user_knn", "als")}
+            for name in ("ranker", "hybrid", "item_knn", "ease", "popularity", "buy_again", "user_knn", "als")}
 
 
-@pytest.mark.parametrize("name", ["hybrid", "item_knn", "ease", "popularity", "buy_again", "user_knn", "als"])
+@pytest.mark.parametrize("name", ["ranker", "hybrid", "item_knn", "ease", "popularity", "buy_again", "user_knn", "als"])
 def test_round_trip_gives_the_same_recommendations(name, trained, tmp_path: Path) -> None:
     model = trained[name]
     path = artifacts.save(model, tmp_path, metrics={"test": {"ndcg": 0.5}}, train_seconds=1.25)

@@ -56,7 +56,7 @@ def test_evaluate_json_lists_every_algorithm(shop_db, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     names = [r["algorithm"] for r in rows]
-    assert names == ["popularity", "buy_again", "user_knn", "item_knn", "als", "ease", "hybrid"]
+    assert names == ["popularity", "buy_again", "user_knn", "item_knn", "als", "ease", "hybrid", "ranker"]
     keys = {"algorithm", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage", "train_seconds"}
     for row in rows:
         assert keys <= set(row)

@@ -10,7 +10,7 @@ from recommender.model import RecentEvent, TrainedModel
 from recommender.pipeline import default_params, train
 
 
-@pytest.fixture(scope="module", params=["hybrid", "als", "ease", "item_knn", "user_knn"])
+@pytest.fixture(scope="module", params=["ranker", "hybrid", "als", "ease", "item_knn", "user_knn"])
 def model(request, durables_shop) -> TrainedModel:
     m, _ = train(durables_shop.events.aggregate(), durables_shop.catalogue, algorithm=request.param,
                  params=default_params(request.param))

@@ -46,6 +46,19 @@ def test_durables_shop_hybrid_keeps_up_with_cf(durables_report) -> None:
     assert r["hybrid"] > 1.3 * r["buy_again"]
 
 
+def test_default_ranker_learns_rebuys_on_consumables_and_not_on_durables(consumables_report, durables_report) -> None:
+    """The default model beats buy-again where re-buys dominate and keeps up with CF where
+    nobody re-buys; its learned mix gives re-buys far more weight on the consumables shop."""
+    from recommender.algorithms import DEFAULT
+
+    assert DEFAULT == "ranker"
+    c = {x.algorithm: x.test.ndcg for x in consumables_report.results}
+    d = {x.algorithm: x.test.ndcg for x in durables_report.results}
+    assert c["ranker"] > c["buy_again"]
+    assert d["ranker"] >= 0.95 * max(d[name] for name in COLLABORATIVE)
+    assert d["ranker"] > 1.3 * d["buy_again"]
+
+
 def test_durables_hybrid_does_not_push_bought_items(durables_shop, durables_report) -> None:
     """Nobody re-buys a durable: the learned propensity is ~0, so the hybrid puts no more bought
     items in its lists than its collaborative base does (far fewer than buy-again)."""

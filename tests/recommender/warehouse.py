@@ -19,7 +19,8 @@ create table marts.interaction_events (
     event_id uuid not null, session_id uuid not null, user_id bigint not null, product_id bigint not null,
     event_type text not null, quantity integer not null, unit_price numeric(10, 2) not null, order_id uuid,
     occurred_at timestamptz not null, loaded_at timestamptz not null);
-create table marts.products (product_id bigint primary key, product_name text, category text, brand text);
+create table marts.products (product_id bigint primary key, product_name text, category text, brand text,
+                            list_price numeric(10, 2));
 create table marts.user_item_interactions (
     user_id bigint not null, product_id bigint not null, views bigint, add_to_carts bigint, purchases bigint,
     units_purchased bigint, first_interaction_at timestamptz, last_interaction_at timestamptz,
@@ -64,9 +65,13 @@ def create_marts(conn: psycopg.Connection, events: Events | None, catalogue: Cat
     if purchase_timing:
         conn.execute(TIMING_DDL)
     if catalogue is not None:
-        with conn.cursor().copy("copy marts.products (product_id, product_name, category, brand) from stdin") as copy:
-            for pid, cat in zip(catalogue.product_id.tolist(), catalogue.category.tolist()):
-                copy.write_row((pid, f"product {pid}", cat, "brand"))
+        brands = catalogue.brand if catalogue.brand is not None else ["brand"] * len(catalogue.product_id)
+        prices = catalogue.price if catalogue.price is not None else [None] * len(catalogue.product_id)
+        with conn.cursor().copy("copy marts.products (product_id, product_name, category, brand, list_price) "
+                                "from stdin") as copy:
+            for pid, cat, brand, price in zip(catalogue.product_id.tolist(), catalogue.category.tolist(),
+                                              list(brands), list(prices)):
+                copy.write_row((pid, f"product {pid}", cat, str(brand), None if price is None else float(price)))
     if events is not None:
         columns = "event_id, session_id, user_id, product_id, event_type, quantity, unit_price, occurred_at, loaded_at"
         with conn.cursor().copy(f"copy marts.interaction_events ({columns}) from stdin") as copy:

@@ -1,0 +1,96 @@
+"""The learned ranker: its weights are learned from what followed a cut-off, its content features
+read the catalogue's metadata, and its re-buy mix follows how much each shop re-buys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.algorithms import make
+from recommender.algorithms.ranker import FEATURES, fit_weights
+from recommender.evaluation import evaluate, split_points, temporal_split
+from recommender.matrix import US_PER_DAY, Catalogue, Events, IdMap, WeightConfig, build_data
+
+
+def _splits(shop):
+    """The window before validation (to learn on) and the validation window (to score on)."""
+    pts = split_points(shop.events, test_days=14, validation_days=14)
+    items = IdMap.of(shop.catalogue.product_id, shop.events.product_id)
+    history = shop.events.occurred_before(pts.test_cutoff_us)
+    earlier_cut = pts.validation_cutoff_us - 14 * US_PER_DAY
+    earlier = temporal_split("earlier", history.occurred_before(pts.validation_cutoff_us), shop.catalogue,
+                             WeightConfig(), earlier_cut, pts.validation_cutoff_us, items)
+    validation = temporal_split("validation", history, shop.catalogue, WeightConfig(),
+                                pts.validation_cutoff_us, pts.test_cutoff_us, items)
+    return earlier, validation
+
+
+def _learned(split, **params):
+    model = make("ranker", **params).fit(split.data)
+    return fit_weights(model, split.data.rows(split.eval_rows), split.positives)
+
+
+def test_learned_weights_beat_untrained_ones_out_of_sample(durables_shop) -> None:
+    earlier, validation = _splits(durables_shop)
+    zero = {"weights": {f: 0.0 for f in FEATURES}, "mix_bias": 0.0, "mix_activity": 0.0}
+    learned = _learned(earlier, **zero)
+    # Users of this shop each like one category: the category feature must carry weight.
+    assert learned["weights"]["category"] > 0.5
+    untrained = evaluate(validation, make("ranker", **zero).fit(validation.data).score).ndcg
+    trained = evaluate(validation, make("ranker", **learned).fit(validation.data).score).ndcg
+    assert trained > untrained + 0.05
+
+
+def test_rebuy_mix_is_larger_where_people_rebuy(consumables_shop, durables_shop) -> None:
+    """rho(u) = exp(mix_bias + mix_activity x activity): compared at the same activity."""
+    def rho(params, activity=3.0):
+        return np.exp(params["mix_bias"] + params["mix_activity"] * activity)
+
+    consumables = _learned(_splits(consumables_shop)[0])
+    durables = _learned(_splits(durables_shop)[0])
+    assert rho(consumables) > 10 * rho(durables)
+
+
+def _brand_data():
+    """Items 1-4 in one category: 1 and 2 of brand A, 3 and 4 of brand B; 30 users view all four
+    (so brands are equally popular), user 99 viewed item 1 (brand A) and 3 (brand B) once, and
+    item 2 (brand A) five times. Item 5 is alone in category d."""
+    rows = [(u, i, 0) for u in range(1, 31) for i in (1, 2, 3, 4)]
+    rows += [(99, 1, 0), (99, 3, 0)] + [(99, 2, 0)] * 5
+    a = np.array(rows, dtype=np.int64)
+    at = np.arange(len(a), dtype=np.int64) * 1_000_000
+    events = Events(a[:, 0], a[:, 1], a[:, 2].astype(np.int8), np.ones(len(a), dtype=np.int32), at, at)
+    catalogue = Catalogue(np.arange(1, 6), np.array(["c"] * 4 + ["d"]), brand=np.array(["A", "A", "B", "B", "D"]),
+                          price=np.array([10.0, 20.0, 10.0, 20.0, 5.0]))
+    return build_data(events.aggregate(), catalogue, WeightConfig())
+
+
+def test_catalogue_metadata_reaches_the_features() -> None:
+    data = _brand_data()
+    assert data.item_brand is not None and data.item_price is not None
+    assert data.item_brand[0] == data.item_brand[1] != data.item_brand[2]
+    model = make("ranker").fit(data)
+    np.testing.assert_allclose(model.lrp[:4], np.log([10 / np.sqrt(200), 20 / np.sqrt(200)] * 2), rtol=1e-6)
+    feats = model.features(data.rows(data.users.index(np.array([99]))))
+    brand = feats["brand"][0]
+    assert brand[3] < 0 < brand[0]  # the user's favoured brand A lifts item 1, brand B's item 4 drops
+    assert brand[0] == pytest.approx(brand[1])
+
+
+def test_without_metadata_the_content_features_are_neutral() -> None:
+    data = _brand_data()
+    plain = build_data(*_without_metadata(data))
+    feats = make("ranker").fit(plain).features(plain.rows(np.arange(plain.n_users)))
+    for name in ("brand", "price_fit", "price"):
+        assert np.all(feats[name] == 0.0)
+
+
+def _without_metadata(data):
+    from recommender.matrix import Interactions
+
+    coo = data.strength.tocoo()
+    n = len(coo.data)
+    z = np.zeros(n, dtype=np.int64)
+    inter = Interactions(data.users.ids[coo.row], data.items.ids[coo.col], np.ones(n, dtype=np.int64), z, z, z,
+                         z, z, None)
+    return inter, Catalogue(data.items.ids, np.array(["c"] * 4 + ["d"])), WeightConfig()
