@@ -24,7 +24,7 @@ import numpy as np
 from simulator.batch import ADD_TO_CART, EVENT_TYPE_SPELLINGS, PURCHASE, VIEW, EventBatch
 from simulator.ids import uuid4_bytes
 from simulator.seasonality import US_PER_SECOND
-from simulator.sessions import SessionRows, _quantity, record_purchases
+from simulator.sessions import SessionRows, _quantity, owned_durables, record_purchases
 from simulator.state import SimulationState
 from simulator.world import World
 
@@ -98,20 +98,18 @@ def respond(
     intent = rng.random() < p.intent_share
     affinity = world.pair_affinity(users, clicked)
     logit = p.cart_bias + p.cart_intent_boost * intent + p.cart_affinity_slope * affinity
-    carted = np.flatnonzero(rng.random(n_v) * (1.0 + np.exp(-logit)) < 1.0)
+    carted = np.flatnonzero((rng.random(n_v) * (1.0 + np.exp(-logit)) < 1.0)
+                            & ~owned_durables(world, state, users, clicked))
     c_prod = clicked[carted]
     c_time = v_time[carted] + (rng.uniform(0.2, 0.8, len(carted)) * gaps[carted]).astype(np.int64)
     c_qty = _quantity(world, c_prod, rng)
 
-    # Checkout of the still-wanted lines, never a durable the user already owns.
+    # Checkout of the still-wanted lines (owned durables never reached the cart).
     lines = np.empty(0, dtype=np.int64)
     if len(carted) and rng.random() < (p.checkout_intent if intent else p.checkout_browse):
         keep = rng.random(len(carted)) < p.line_keep
         keep[0] = True
         lines = np.flatnonzero(keep)[: p.max_order_lines]
-        owned = ~world.products.is_consumable[c_prod[lines]] & state.owns(
-            state.ownership_keys(np.full(len(lines), user_index), c_prod[lines]))
-        lines = lines[~owned]
     n_c, n_l = len(carted), len(lines)
     end_us = (v_time[-1] + gaps[-1]) if n_v else start_us
     checkout_at = end_us + int(rng.uniform(20, 180) * US_PER_SECOND)

@@ -8,7 +8,7 @@ per event. A session
   in proportion to popularity x exp(affinity);
 * spaces its views by seconds to minutes (log-normal gaps);
 * adds a viewed product to the cart with a probability that grows with affinity(u, p) and is
-  higher in "intent" sessions (people who came to buy);
+  higher in "intent" sessions (people who came to buy), except durables the user already owns;
 * may check out: one order with the still-wanted cart lines (at most ``max_order_lines``),
   except durables the user already owns.
 
@@ -87,6 +87,14 @@ def _quantity(world: World, product: np.ndarray, rng: np.random.Generator) -> np
     return np.where(world.products.is_consumable[product], 1 + extra, 1).astype(np.int32)
 
 
+def owned_durables(world: World, state: SimulationState, user: np.ndarray, product: np.ndarray) -> np.ndarray:
+    """Which (user, product) pairs are durables the user already owns."""
+    durable = ~world.products.is_consumable[product]
+    owned = np.zeros(len(product), dtype=bool)
+    owned[durable] = state.owns(state.ownership_keys(user[durable], product[durable]))
+    return owned
+
+
 def browse(
     world: World,
     state: SimulationState,
@@ -138,10 +146,12 @@ def browse(
     v_time = s_start[v_sess] + (before - before[first][v_sess])
     s_end = s_start + (csum[first + n_views - 1] - before[first])
 
-    # Add to cart: likelier for products the user likes and in sessions meant to buy.
+    # Add to cart: likelier for products the user likes and in sessions meant to buy; never a
+    # durable the user already owns (they look at it again, they don't buy it twice).
     affinity = world.pair_affinity(v_user, v_prod)
     logit = p.cart_bias + p.cart_intent_boost * intent[v_sess] + p.cart_affinity_slope * affinity
-    carted = np.flatnonzero(rng.random(n_v) * (1.0 + np.exp(-logit)) < 1.0)
+    owned = owned_durables(world, state, v_user, v_prod)
+    carted = np.flatnonzero((rng.random(n_v) * (1.0 + np.exp(-logit)) < 1.0) & ~owned)
     # One cart line per (session, product): a second view of a carted product adds nothing.
     _, first_seen = np.unique(v_sess[carted] * m + v_prod[carted], return_index=True)
     carted = carted[np.sort(first_seen)]

@@ -17,7 +17,7 @@ console = Console(highlight=False)
 def train(
     algorithm: Annotated[
         str, typer.Option(help="Algorithm to train, or 'auto' for the best on validation "
-                               "(popularity, buy_again, user_knn, item_knn, als, ease, hybrid).")
+                               "(popularity, buy_again, user_knn, item_knn, als, ease, hybrid, ranker).")
     ] = "auto",
     evaluate_first: Annotated[
         bool, typer.Option("--evaluate/--no-evaluate",
