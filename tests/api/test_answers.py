@@ -126,3 +126,33 @@ def test_ab_variants_answer_and_log_their_own_lists(start_server, shop: Shop) ->
         "where request_id = any(%s::uuid[])", (ids,))) and len(r) == len(ids) and r,
         message="the A/B answers in raw.served_recommendations")
     assert sorted(rows) == sorted((b["request_id"], b["variant"], b["model_id"], b["strategy"]) for b in bodies)
+
+
+def test_plain_and_other_spellings_of_a_request_get_the_same_answer(server: ApiServer, shop: Shop) -> None:
+    """Plain requests (/recommendations/7?k=5) skip FastAPI's parameter machinery; every other
+    spelling goes through it. Both must mean the same thing and reject the same things."""
+    user_id = known_users(shop, 3)[-1]
+
+    def items(path: str) -> list:
+        response = server.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert response.json()["user_id"] == user_id
+        return response.json()["items"]
+
+    plain = items(f"/recommendations/{user_id}?k=5")
+    for other in (f"/recommendations/0{user_id}?k=5", f"/recommendations/{user_id}?k=05",
+                  f"/recommendations/{user_id}?k=%35", f"/recommendations/{user_id}?k=5&utm_source=mail",
+                  f"/recommendations/{user_id}?utm_source=mail&k=5", f"/recommendations/%3{str(user_id)[0]}"
+                  f"{str(user_id)[1:]}?k=5"):
+        assert items(other) == plain, other
+    assert items(f"/recommendations/{user_id}") == items(f"/recommendations/{user_id}?k=10")
+    assert len(items(f"/recommendations/{user_id}?k=100")) == len(items(f"/recommendations/{user_id}?k=0100"))
+    biggest = server.get(f"/recommendations/{2**63 - 1}?k=1")
+    assert biggest.status_code == 200 and biggest.json()["strategy"] == "popular"
+    for bad, loc in ((f"/recommendations/{user_id}?k=101", "k"), (f"/recommendations/{user_id}?k=0", "k"),
+                     (f"/recommendations/{user_id}?k=1000", "k"), (f"/recommendations/{user_id}?k=", "k"),
+                     (f"/recommendations/{2**63}?k=5", "user_id"), ("/recommendations/0?k=5", "user_id"),
+                     ("/recommendations/\u0661\u0662?k=5", "user_id")):
+        response = server.get(bad)
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["detail"][0]["loc"][-1] == loc, (bad, response.text)

@@ -19,6 +19,7 @@ import time
 from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 
 from recommender.api import metrics
 from recommender.api.routes.common import items_json, require_catalogue
@@ -26,9 +27,49 @@ from recommender.api.schemas import MAX_BIGINT, ErrorOut, RecommendationsOut
 from recommender.api.served_log import row_tail
 from recommender.api.state import ApiState
 
-router = APIRouter(tags=["recommendations"])
-
 MARGIN = 10  # extra candidates in case some products left the catalogue
+DEFAULT_K, MAX_K = 10, 100
+
+
+def plain_arguments(scope: dict) -> tuple[int, int] | None:
+    """``(user_id, k)`` when the request is in the one plain form a storefront sends (user id and k
+    as decimal digits without leading zeros, within range; no other query parameter), else None."""
+    raw = scope["path_params"].get("user_id", "")
+    if not (raw.isascii() and raw.isdigit()) or raw[0] == "0" or len(raw) > 19:
+        return None
+    user_id = int(raw)
+    if user_id > MAX_BIGINT:
+        return None
+    query = scope["query_string"]
+    if not query:
+        return user_id, DEFAULT_K
+    value = query[2:]
+    if query[:2] != b"k=" or not value.isdigit() or value[0] == 48 or len(value) > 3:  # 48: b"0"
+        return None
+    k = int(value)
+    return (user_id, k) if k <= MAX_K else None
+
+
+class PlainArgumentsRoute(APIRoute):
+    """An APIRoute whose handler calls the endpoint directly for plain requests (see
+    ``plain_arguments``): FastAPI's parameter machinery costs more than a cached answer. Every
+    other request, including every invalid one, goes through FastAPI's validation as usual, and
+    the OpenAPI document is made from the endpoint's signature as for any route."""
+
+    def get_route_handler(self):
+        validated = super().get_route_handler()
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            arguments = plain_arguments(request.scope)
+            if arguments is None:
+                return await validated(request)
+            return await endpoint(user_id=arguments[0], request=request, k=arguments[1])
+
+        return handler
+
+
+router = APIRouter(tags=["recommendations"], route_class=PlainArgumentsRoute)
 
 
 class Answer(NamedTuple):
@@ -61,7 +102,7 @@ def build_answer(state: ApiState, variant: str, user_id: int, k: int, fresh: lis
 async def recommendations(
     user_id: Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The user's id.")],
     request: Request,
-    k: Annotated[int, Query(ge=1, le=100, description="How many products.")] = 10,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many products.")] = DEFAULT_K,
 ) -> Response:
     """Personalised products for a known user, folding in their events newer than the model's
     data watermark; popular products (strategy "popular") for a user without history."""
