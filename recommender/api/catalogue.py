@@ -51,7 +51,8 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         if not self.fragments:
-            self.fragments = {pid: json.dumps(p.model_dump(), separators=(",", ":"))[:-1] for pid, p in self.products.items()}
+            self.fragments = {pid: json.dumps(p.model_dump(), separators=(",", ":"))[:-1]
+                              for pid, p in self.products.items()}
 
     @classmethod
     def empty(cls) -> Catalogue:

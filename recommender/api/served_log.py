@@ -5,8 +5,9 @@ rows (the oldest are dropped beyond that, and counted).
 
 Cheap on both ends, because a busy server serves thousands of lists a second: what one answer
 logs besides its request id, user and time (variant, model, strategy, product ids) is turned into
-COPY text once per answer (``row_tail``, cached with the answer), and a flush writes the whole
-batch as text in one go instead of formatting each row's fields through the driver.
+COPY text once per answer (``row_tail``, cached with the answer), and a flush writes the batch
+as COPY text in chunks (yielding to requests in between) instead of formatting each row's fields
+through the driver.
 """
 
 from __future__ import annotations
