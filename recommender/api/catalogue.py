@@ -45,13 +45,14 @@ class Catalogue:
     products: dict[int, Product]
     ranked: list[tuple[int, float]]  # every product, most popular first
     by_category: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    # Each product as the start of a JSON object ('{"product_id": 1, ..., "price": 9.99'), so that
+    # Each product as the start of a compact JSON object ('{"product_id":1,...,"price":9.99'), so that
     # responses are assembled without serialising the same product again and again.
     fragments: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.fragments:
-            self.fragments = {pid: json.dumps(p.model_dump())[:-1] for pid, p in self.products.items()}
+            self.fragments = {pid: json.dumps(p.model_dump(), separators=(",", ":"))[:-1]
+                              for pid, p in self.products.items()}
 
     @classmethod
     def empty(cls) -> Catalogue:

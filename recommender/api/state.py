@@ -22,7 +22,7 @@ from recommender.api import metrics
 from recommender.api.catalogue import Catalogue, CatalogueMissing, load_catalogue
 from recommender.api.database import Database, DatabaseUnavailable, conninfo_provider
 from recommender.api.fresh import FreshEvents, poll
-from recommender.api.served_log import ServedLog
+from recommender.api.served_log import RequestIds, ServedLog
 from recommender.api.serving import PopularityRanker, Ranker, ServingModel
 from recommender.api.settings import CURRENT, POPULAR, ApiSettings, VariantSpec
 from recommender.api.variants import Assigner
@@ -70,6 +70,7 @@ class ApiState:
         self.catalogue_loaded_at: float | None = None
         self.fresh = FreshEvents()
         self.served = ServedLog()
+        self.request_ids = RequestIds()
         self.assigner = Assigner(settings.variants)
         self.slots: dict[str, ModelSlot] = {
             spec.source: ModelSlot(spec.source) for spec in settings.variants if spec.source != POPULAR
@@ -77,7 +78,7 @@ class ApiState:
         self.popularity = PopularityRanker(self.catalogue)
         self.rankers = Rankers(default=settings.variants[0].name)
         self._rebuild()
-        # Finished answers (items as JSON) per (variant, user, k, fresh events): a model's answer
+        # Finished answers (routes.recommendations.Answer) per (variant, user, k, fresh events): a model's answer
         # for the same inputs does not change until a model or the catalogue does (_rebuild).
         self.answers: OrderedDict[tuple, tuple] = OrderedDict()
         self.started_at = time.time()

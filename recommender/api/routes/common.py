@@ -12,7 +12,7 @@ from recommender.api.schemas import RecommendedProduct
 from recommender.api.serving import Ranked, reason_text
 from recommender.api.state import ApiState
 
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def require_catalogue(state: ApiState) -> Catalogue:
@@ -46,6 +46,6 @@ def items_json(ranked: list[Ranked], catalogue: Catalogue, k: int) -> tuple[str,
     products, fragments = catalogue.products, catalogue.fragments
     for r in _listed(ranked, catalogue, k):
         reason = reason_text(r.reason, catalogue, products[r.product_id].category)
-        parts.append(f'{fragments[r.product_id]}, "score": {round(r.score, 6)!r}, "reason": {_dumps(reason)}}}')
+        parts.append(f'{fragments[r.product_id]},"score":{round(r.score, 6)!r},"reason":{_dumps(reason)}}}')
         ids.append(r.product_id)
-    return "[" + ", ".join(parts) + "]", ids
+    return "[" + ",".join(parts) + "]", ids
