@@ -74,3 +74,46 @@
 {% macro touched_event_days(watermark_column='max_loaded_at') -%}
     {{ touched_days(ref('int_interactions_enriched'), 'last_loaded_at', 'occurred_date', watermark_column) }}
 {%- endmacro %}
+
+{#
+    Each engine's incremental strategy, set on the calling model: `{{ incremental_config(key, ...) }}`
+    after its config() block (it renders nothing).
+    PostgreSQL: delete+insert on the model's unique key, with the model's indexes. Spark on plain
+    Parquet tables has no row-level delete (MERGE needs Delta or Iceberg, whose jars a local Spark
+    would download at run time), so it uses insert_overwrite: of the day partitions for models
+    keyed by day (`day_key`: the touched days are rebuilt whole, as on PostgreSQL), and of the
+    whole table for models keyed by an entity (order, session, user x product, event).
+#}
+{% macro incremental_config(unique_key, day_key=none, indexes=none) -%}
+    {%- do config(**adapter.dispatch('incremental_config')(unique_key, day_key, indexes)) -%}
+{%- endmacro %}
+
+{% macro default__incremental_config(unique_key, day_key, indexes) -%}
+    {%- set settings = {'incremental_strategy': 'delete+insert', 'unique_key': unique_key} -%}
+    {%- if indexes -%}
+        {%- do settings.update({'indexes': indexes}) -%}
+    {%- endif -%}
+    {{ return(settings) }}
+{%- endmacro %}
+
+{% macro spark__incremental_config(unique_key, day_key, indexes) -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'file_format': 'parquet', 'partition_by': day_key}) }}
+{%- endmacro %}
+
+{#
+    True in an incremental run that may write only the touched keys' rows: delete+insert replaces
+    rows by unique key. False on a first build or a full refresh, and under Spark's insert_overwrite,
+    which replaces whole day partitions (models keyed by day filter their days under is_incremental()
+    alone) or, unpartitioned, the whole table: the model then selects every row.
+#}
+{% macro incremental_by_key() -%}
+    {{ return(adapter.dispatch('incremental_by_key')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_by_key() -%}
+    {{ return(is_incremental()) }}
+{%- endmacro %}
+
+{% macro spark__incremental_by_key() -%}
+    {{ return(false) }}
+{%- endmacro %}

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shop import db as shop_db
 from shop.errors import ShopError
 
 console = Console(highlight=False)
+
+
+class OutputFormat(str, Enum):
+    postgres = "postgres"
+    parquet = "parquet"
 
 
 def _positive_rate(value: float | None) -> float | None:
@@ -41,7 +50,7 @@ def simulate(
         typer.Option(callback=lambda v: _parse_end(v) and v,
                      help="End of the history window (ISO date-time, UTC if no offset). Default: now."),
     ] = None,
-    reset: Annotated[bool, typer.Option("--reset", help="Drop the simulated raw and truth data first, in the same transaction.")] = False,
+    reset: Annotated[bool, typer.Option("--reset", help="Drop the simulated raw and truth data first, in the same transaction (with --format parquet: replace the files under --out).")] = False,
     append: Annotated[bool, typer.Option("--append", help="Continue the existing shop from its last event up to --end.")] = False,
     live: Annotated[bool, typer.Option("--live", help="Stream events now-timestamped until Ctrl-C.")] = False,
     rate: Annotated[
@@ -52,6 +61,15 @@ def simulate(
         typer.Option(help="With --live: the recommendation API's base URL (e.g. http://127.0.0.1:8000). A share of "
                           "the sessions then starts from its recommendations, tagged with the variant that served them."),
     ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="postgres: load the raw tables into the database. parquet: write them as "
+                                      "Parquet files under --out (for the dbt project's spark target)."),
+    ] = OutputFormat.postgres,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="With --format parquet: the directory to write (one sub-directory per raw table)."),
+    ] = None,
 ) -> None:
     """Simulate the shop: history (default) or a live stream (--live)."""
     from simulator import runner
@@ -59,6 +77,16 @@ def simulate(
     end_at = _parse_end(end)
     if reset and append:
         raise typer.BadParameter("--reset and --append exclude each other: pick one.", param_hint="--reset/--append")
+    if output_format is OutputFormat.parquet:
+        if out is None:
+            raise typer.BadParameter("--format parquet writes files: give the directory with --out DIR.", param_hint="--out")
+        if live or append:
+            raise typer.BadParameter(
+                "--format parquet writes a whole history: --live and --append need --format postgres.",
+                param_hint="--format",
+            )
+    elif out is not None:
+        raise typer.BadParameter("--out only applies to --format parquet.", param_hint="--out")
     if rate is not None and not live:
         raise typer.BadParameter("--rate only applies to --live.", param_hint="--rate")
     if recommendations_api is not None:
@@ -74,6 +102,10 @@ def simulate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
+    if output_format is OutputFormat.parquet:
+        _simulate_parquet(out, params, reset=reset)
+        return
+
     info = shop_db.ready()
     if live:
         from simulator.closed_loop import ApiRecommendations
@@ -82,16 +114,7 @@ def simulate(
         runner.run_live(info, params, rate=rate or 20.0, reset=reset, console=console, recommendations=source)
         return
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[events]:>12,} events"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("simulating days", total=None, events=0)
+    with _day_progress() as (progress, task):
 
         def on_day(day_total: int | None, events: int) -> None:
             progress.update(task, total=day_total, advance=1, events=events)
@@ -107,3 +130,36 @@ def simulate(
         f"in {result.seconds:.1f} s {rate_text}"
     )
     console.print(f"Database: {info.url(hide_password=True)}  (psql: `shop db psql`; exports: `eval \"$(shop db env)\"`)")
+
+
+def _simulate_parquet(out: Path, params, *, reset: bool) -> None:
+    """The same history as a database load, written as Parquet files (no database involved)."""
+    from simulator import parquet
+
+    parquet.check_out_dir(out, reset=reset)  # refuse before any work
+    with _day_progress() as (progress, task):
+
+        def on_batch(batch, events: int) -> None:
+            progress.update(task, advance=1, events=events)
+
+        result = parquet.simulate_history(out, params, reset=reset, on_batch=on_batch)
+    console.print(
+        f"Wrote {result.events:,} events, {result.users:,} users and {result.products:,} products "
+        f"({params.start:%Y-%m-%d %H:%M} to {params.end:%Y-%m-%d %H:%M} UTC) as Parquet to {result.out} "
+        f"in {result.seconds:.1f} s"
+    )
+
+
+@contextmanager
+def _day_progress() -> Iterator[tuple[Progress, TaskID]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[events]:>12,} events"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("simulating days", total=None, events=0)
+        yield progress, task

@@ -6,9 +6,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['user_id', 'activity_month'],
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        ['user_id', 'activity_month'],
         indexes=[
             {'columns': ['user_id', 'activity_month'], 'unique': True},
             {'columns': ['max_loaded_at']},
@@ -18,7 +21,7 @@
 
 with
 
-{% if is_incremental() %}
+{% if incremental_by_key() %}
 touched_users as (
 
     select user_id from {{ ref('int_interactions_aggregated_to_sessions') }}
@@ -42,7 +45,7 @@ sessions as (
         max_loaded_at
 
     from {{ ref('int_interactions_aggregated_to_sessions') }}
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     where user_id in (select touched_users.user_id from touched_users)
     {% endif %}
 
@@ -60,7 +63,7 @@ orders as (
         max_loaded_at
 
     from {{ ref('int_purchases_aggregated_to_orders') }}
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     where user_id in (select touched_users.user_id from touched_users)
     {% endif %}
 

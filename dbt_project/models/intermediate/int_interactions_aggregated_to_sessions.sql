@@ -5,9 +5,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_id',
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        'session_id',
         indexes=[
             {'columns': ['session_id'], 'unique': True},
             {'columns': ['user_id']},
@@ -21,7 +24,7 @@ with
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     where
         session_id in (
             select touched.session_id

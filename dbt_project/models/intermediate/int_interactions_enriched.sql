@@ -10,9 +10,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_id',
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        'event_id',
+        day_key='occurred_date',
         indexes=[
             {'columns': ['event_id']},
             {'columns': ['occurred_date']},
@@ -33,7 +37,10 @@ interactions as (
     {% if is_incremental() %}
     where
         occurred_date in ({{ touched_days_from_source(source('shop', 'interactions')) }})
+        {% if incremental_by_key() %}
+        -- delete+insert by event_id: only the (re)delivered events of the touched days
         and last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
+        {% endif %}
     {% endif %}
 
 ),

@@ -5,9 +5,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_id',
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        'order_id',
         indexes=[
             {'columns': ['order_id'], 'unique': True},
             {'columns': ['user_id']},
@@ -23,7 +26,7 @@ purchases as (
     select * from {{ ref('int_interactions_enriched') }}
     where
         event_type = 'purchase'
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     and order_id in (
         select touched.order_id
         from {{ ref('int_interactions_enriched') }} as touched

@@ -8,10 +8,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_id',
         on_schema_change='fail',
         contract={'enforced': true},
+    )
+}}
+{{
+    incremental_config(
+        'event_id',
         indexes=[
             {'columns': ['loaded_at']},
         ],
@@ -23,7 +26,7 @@ with
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     where last_loaded_at > {{ incremental_watermark('loaded_at') }}
     {% endif %}
 

@@ -8,9 +8,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_id',
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        'order_id',
         indexes=[
             {'columns': ['order_id', 'product_id'], 'unique': True},
             {'columns': ['order_date', 'category']},
@@ -29,7 +32,7 @@ products as (
 
 ),
 
-{% if is_incremental() %}
+{% if incremental_by_key() %}
 touched_orders as (
 
     select touched.order_id
@@ -52,7 +55,7 @@ purchases as (
     select * from {{ ref('int_interactions_enriched') }}
     where
         event_type = 'purchase'
-        {% if is_incremental() %}
+        {% if incremental_by_key() %}
         and order_id in (select touched_orders.order_id from touched_orders)
         {% endif %}
 

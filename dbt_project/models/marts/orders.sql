@@ -5,9 +5,12 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_id',
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        'order_id',
         indexes=[
             {'columns': ['order_id'], 'unique': True},
             {'columns': ['user_id']},
@@ -22,7 +25,7 @@ with
 orders as (
 
     select * from {{ ref('int_purchases_aggregated_to_orders') }}
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     where
         user_id in (
             select touched.user_id

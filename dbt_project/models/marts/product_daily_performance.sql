@@ -5,9 +5,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['activity_date', 'product_id'],
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        ['activity_date', 'product_id'],
+        day_key='activity_date',
         indexes=[
             {'columns': ['activity_date', 'product_id'], 'unique': True},
             {'columns': ['product_id']},

@@ -10,9 +10,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['activity_date', 'variant'],
         on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        ['activity_date', 'variant'],
+        day_key='activity_date',
         indexes=[
             {'columns': ['activity_date', 'variant'], 'unique': True},
         ],

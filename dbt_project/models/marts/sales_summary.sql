@@ -5,12 +5,11 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
         on_schema_change='fail',
         contract={'enforced': true},
     )
 }}
+{{ incremental_config('activity_date', day_key='activity_date') }}
 
 with
 

@@ -6,10 +6,13 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['user_id', 'product_id'],
         on_schema_change='fail',
         contract={'enforced': true},
+    )
+}}
+{{
+    incremental_config(
+        ['user_id', 'product_id'],
         indexes=[
             {'columns': ['max_loaded_at']},
             {'columns': ['product_id']},
@@ -19,7 +22,7 @@
 
 with
 
-{% if is_incremental() %}
+{% if incremental_by_key() %}
 touched_pairs as (
 
     select distinct
@@ -36,7 +39,7 @@ interactions as (
 
     select events.*
     from {{ ref('int_interactions_enriched') }} as events
-    {% if is_incremental() %}
+    {% if incremental_by_key() %}
     inner join touched_pairs
         on
             events.user_id = touched_pairs.user_id

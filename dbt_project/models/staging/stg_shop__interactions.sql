@@ -1,5 +1,6 @@
 {#
     One row per event: redeliveries of an event_id collapse into the earliest-loaded copy.
+    Nulls sort last explicitly: PostgreSQL and Spark differ in their default.
     The window is partitioned by (occurred_date, event_id): a redelivery is the same event, so its
     day is the same, and having the day in the partition lets a filter on occurred_date reach the
     raw scan below (incremental models read only the days they rebuild). Two copies of one
@@ -41,7 +42,7 @@ deliveries as (
             partition by occurred_date, event_id
             order by
                 loaded_at, occurred_at, session_id, user_id, product_id, event_type,
-                quantity, unit_price, order_id, recommendation_variant
+                quantity, unit_price, order_id nulls last, recommendation_variant nulls last
         ) as delivery_rank,
         count(*) over (partition by occurred_date, event_id) as delivery_count,
         max(loaded_at) over (partition by occurred_date, event_id) as last_loaded_at

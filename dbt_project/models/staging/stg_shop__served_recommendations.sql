@@ -35,7 +35,7 @@ deliveries as (
         *,
         row_number() over (
             partition by served_date, request_id
-            order by loaded_at, served_at, user_id, variant, model_id, strategy
+            order by loaded_at, served_at, user_id, variant, model_id nulls last, strategy
         ) as delivery_rank
 
     from renamed
