@@ -100,17 +100,23 @@ class _Interrupted:
         signal.signal(signal.SIGTERM, self)
 
 
+def check_ports_free(host: str, ports: dict[str, int]) -> None:
+    """Fail, naming the demo flag, when something already listens on one of the ports."""
+    from shop.cli.serve_dashboard import ensure_port_free
+
+    for flag, port in ports.items():
+        try:
+            ensure_port_free(host, port)
+        except ShopError as exc:
+            raise ShopError(f"{exc} (demo flag {flag})") from None
+
+
 def run(settings: Settings, info: shop_db.ConnectionInfo, opts: LiveOptions, *, started_at: float,
         stop_database: bool, console: Console) -> None:
     """Run the live shop until interrupted."""
-    from shop.cli.serve_dashboard import ensure_port_free
-
-    for flag, port in (("--api-port", opts.api_port), ("--dashboard-port", opts.dashboard_port),
-                       ("--docs-port", opts.docs_port)):
-        try:
-            ensure_port_free(opts.host, port)
-        except ShopError as exc:
-            raise ShopError(f"{exc} (demo flag {flag})") from None
+    # Checked again: the set-up took a while, and something may have taken a port since.
+    check_ports_free(opts.host, {"--api-port": opts.api_port, "--dashboard-port": opts.dashboard_port,
+                                 "--docs-port": opts.docs_port})
     home = settings.home_dir.resolve()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.batch import ADD_TO_CART, EVENT_TYPE_SPELLINGS, PURCHASE, VIEW, EventBatch
+from simulator.generate import ROWS_PER_MEAN_VIEW, user_rates
 from simulator.ids import uuid4_bytes
 from simulator.seasonality import US_PER_SECOND
 from simulator.sessions import SessionRows, _quantity, owned_durables, record_purchases
@@ -151,15 +152,13 @@ class ClosedLoop:
         share = self.world.params.loop_share
         if share <= 0 or organic_events <= 0:
             return 0
-        per_session = self.world.params.mean_views_per_session * 1.1
+        per_session = self.world.params.mean_views_per_session * ROWS_PER_MEAN_VIEW
         expected = organic_events / per_session * share / max(1e-9, 1.0 - share)
         return min(int(self.rng.poisson(expected)), self.max_sessions_per_tick)
 
     def pick_users(self, n: int, at_us: int) -> np.ndarray:
         """``n`` signed-up users, drawn by how often they visit (like organic sessions)."""
-        from simulator.generate import _user_rates  # the organic arrival weights
-
-        active, rate = _user_rates(self.world, at_us, at_us)
+        active, rate = user_rates(self.world, at_us, at_us)
         if n == 0 or len(active) == 0 or rate.sum() <= 0:
             return np.empty(0, dtype=np.int64)
         return self.rng.choice(active, size=n, p=rate / rate.sum())

@@ -51,7 +51,7 @@ _SIGNUP_VISIT_US = 10 * 60 * US_PER_SECOND  # a new user's first visit starts wi
 # Delivered rows per session, as a multiple of mean_views_per_session: intent sessions' extra
 # views, carts, purchases, re-buy sessions and duplicates. Measured on the default shop; used
 # only by the live rate estimate.
-_ROWS_PER_MEAN_VIEW = 1.105
+ROWS_PER_MEAN_VIEW = 1.105
 
 
 def new_state(world: World) -> SimulationState:
@@ -63,7 +63,7 @@ def _window_rng(seed: int, start_us: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_EVENTS_STREAM, start_us)))
 
 
-def _user_rates(
+def user_rates(
     world: World, signed_up_before_us: int, at_us: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of users signed up before ``signed_up_before_us`` and their sessions/day at
@@ -80,7 +80,7 @@ def _session_arrivals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(user index, start instant) of the organic sessions starting in ``[start, end)``."""
     seg_start, seg_len, intensity = window_segments(start_us, end_us)
-    active, rate = _user_rates(world, end_us, (start_us + end_us) // 2)
+    active, rate = user_rates(world, end_us, (start_us + end_us) // 2)
     if len(active) == 0 or len(seg_start) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
@@ -256,8 +256,8 @@ def expected_events_per_second(world: World, at: datetime) -> float:
     hits a target rate.
     """
     at_us = to_us(at)
-    _, rate = _user_rates(world, at_us, at_us)
+    _, rate = user_rates(world, at_us, at_us)
     hour = (at_us // US_PER_HOUR) % 24
     sessions_per_day = rate.sum() * day_factor(at_us // US_PER_DAY) * HOUR_FACTOR[hour]
-    events_per_session = world.params.mean_views_per_session * _ROWS_PER_MEAN_VIEW
+    events_per_session = world.params.mean_views_per_session * ROWS_PER_MEAN_VIEW
     return float(sessions_per_day * events_per_session / 86_400)

@@ -51,14 +51,20 @@ def demo(
     from shop.cli.build import run_build
     from shop.cli.simulate import simulate
     from shop.cli.train import train
-    from shop.live_demo import LiveOptions
+    from shop.live_demo import LiveOptions, check_ports_free
     from shop.live_demo import run as run_live
     from simulator import loader
 
     started = time.monotonic()
-    parse_variants(variants)  # a malformed value fails now, not in the API's log
+    # Everything that can be wrong with the flags fails now, not after minutes of set-up.
+    try:
+        parse_variants(variants)
+    except ShopError as exc:
+        raise typer.BadParameter(str(exc).replace("SHOP_API_VARIANTS", "--variants"), param_hint="--variants") from None
     if len({api_port, dashboard_port, docs_port}) < 3:
         raise typer.BadParameter("--api-port, --dashboard-port and --docs-port must differ.", param_hint="--api-port")
+    if not setup_only:
+        check_ports_free(host, {"--api-port": api_port, "--dashboard-port": dashboard_port, "--docs-port": docs_port})
     settings = get_settings()
     was_running = settings.database_url is not None or embedded.status(settings.home_dir).running
     info = shop_db.ready(settings)
