@@ -7,7 +7,8 @@ Three layers, each a plain container of numpy columns:
 * ``Interactions``: one row per (user, product) with counts per event type
   (``marts.user_item_interactions``, or ``Events.aggregate()``: both paths give the same rows).
 * ``UserItemData``: stable id maps plus CSR matrices (users x items) of weighted, time-decayed
-  interaction strength, purchase counts and purchase recency, built by ``build_data``.
+  interaction strength, purchase counts and purchase recency, and how the user's visits spread
+  over categories (``recommender.visits``), built by ``build_data``.
 
 Strength is kept raw (a weighted, decayed event count) and saturated only when read as
 ``confidence``, so that fresh events can be added to a stored row at request time (fold-in).
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import scipy.sparse as sp
+
+from recommender.visits import category_visits, fresh_visit
 
 US_PER_DAY = 86_400_000_000
 MIN_AGE_DAYS = 1e-6  # ages are stored > 0, so that a purchase "just now" stays a stored entry
@@ -253,6 +256,8 @@ class UserItemData:
     # Item metadata from the catalogue (None when it has none): brand code (-1 unknown), list price (NaN unknown).
     item_brand: np.ndarray | None = None
     item_price: np.ndarray | None = None
+    # Visits per category, shared among the items touched (recommender.visits; None in older artifacts).
+    visits: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -278,6 +283,7 @@ class UserItemData:
             recency=self.recency[idx],
             index=idx,
             folded=False,
+            visits=self.visits[idx] if self.visits is not None else None,
             **timing,
         )
 
@@ -303,6 +309,7 @@ class UserRows:
     purchase_age: sp.csr_matrix | None = None
     last_units: sp.csr_matrix | None = None
     gap_per_unit: sp.csr_matrix | None = None
+    visits: sp.csr_matrix | None = None  # as in UserItemData (None when the model's data has none)
 
     def __len__(self) -> int:
         return self.strength.shape[0]
@@ -375,6 +382,7 @@ def build_data(
 
     category_names, item_category = _categories(catalogue, items)
     item_brand, item_price = _metadata(catalogue, items)
+    visits = category_visits(row, col, inter.first_us, inter.last_us, item_category, shape)
     return UserItemData(
         users=users,
         items=items,
@@ -388,6 +396,7 @@ def build_data(
         config=config,
         item_brand=item_brand,
         item_price=item_price,
+        visits=visits,
         **timing,
     )
 
@@ -485,12 +494,17 @@ def fold_in(
             return sp.csr_matrix((values[owned].astype(np.float32), owned, [0, len(owned)]), shape=(1, data.n_items))
 
         timing = {"purchase_age": row(age), "last_units": row(units), "gap_per_unit": row(gap)}
+    visits = None
+    if data.visits is not None:  # the fresh events are one more visit
+        stored = base.visits.toarray()[0] if base is not None else np.zeros(data.n_items, dtype=np.float32)
+        visits = sp.csr_matrix((stored + fresh_visit(col, data.item_category, data.n_items))[None, :])
     return UserRows(
         strength=sp.csr_matrix(strength[None, :]),
         purchases=sp.csr_matrix(purchases[None, :]),
         recency=sp.csr_matrix(recency[None, :]),
         index=np.array([u], dtype=np.int64),
         folded=len(col) > 0 or u < 0,
+        visits=visits,
         **timing,
     )
 

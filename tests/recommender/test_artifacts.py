@@ -84,3 +84,23 @@ def test_saving_leaves_no_temporary_files(trained, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     loaded = artifacts.load_current(tmp_path)
     np.testing.assert_array_equal(loaded.popularity, trained["popularity"].popularity)
+
+
+def test_the_rankers_visits_round_trip(trained, tmp_path: Path) -> None:
+    model = trained["ranker"]
+    loaded = artifacts.load(artifacts.save(model, tmp_path))
+    assert loaded.data.visits is not None
+    assert (loaded.data.visits != model.data.visits).nnz == 0
+    # A fresh view of a new user is folded into the visits the ranker reads, after loading too.
+    item = int(model.data.items.ids[7])
+    assert loaded.recommend(987_654_321, k=10, recent_events=[(item, "view")]) == \
+        model.recommend(987_654_321, k=10, recent_events=[(item, "view")])
+
+
+def test_a_ranker_artifact_from_before_visits_asks_for_retraining(trained) -> None:
+    from recommender.algorithms import make
+
+    model = trained["ranker"]
+    state = {k: v for k, v in model.algorithm.state().items() if k not in ("lrp_centre", "lrp_var")}
+    with pytest.raises(ValueError, match="shop train"):
+        make("ranker", **model.algorithm.params).load_state(model.data, state)

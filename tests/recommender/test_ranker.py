@@ -94,3 +94,55 @@ def _without_metadata(data):
     inter = Interactions(data.users.ids[coo.row], data.items.ids[coo.col], np.ones(n, dtype=np.int64), z, z, z,
                          z, z, None)
     return inter, Catalogue(data.items.ids, np.array(["c"] * 4 + ["d"])), WeightConfig()
+
+
+def _visits_data():
+    """Category a: items 1-12, b: items 13-15. User 99 made one long visit viewing all twelve
+    items of a, and three short visits, days apart, each viewing one item of b. 20 other users
+    view one item of each category per visit, so the shop's shares are even."""
+    day = 86_400_000_000
+    rows = [(99, i, 0, 0) for i in range(1, 13)] + [(99, 13 + k, 0, (k + 1) * day) for k in range(3)]
+    rows += [(u, 1 + (u % 12), 0, u * day) for u in range(1, 21)] + [(u, 13 + (u % 3), 0, u * day) for u in range(1, 21)]
+    a = np.array(rows, dtype=np.int64)
+    at = a[:, 3] + np.arange(len(a), dtype=np.int64) * 1_000_000  # views a second apart
+    events = Events(a[:, 0], a[:, 1], a[:, 2].astype(np.int8), np.ones(len(a), dtype=np.int32), at, at)
+    catalogue = Catalogue(np.arange(1, 16), np.array(["a"] * 12 + ["b"] * 3))
+    return build_data(events.aggregate(), catalogue, WeightConfig(half_life_days=None))
+
+
+def test_category_interest_counts_visits_not_views() -> None:
+    """Three visits for b say more about the user's taste than one long browse of a; counted in
+    views (or per-pair strength), a would win twelve to three."""
+    from dataclasses import replace
+
+    data = _visits_data()
+    user = data.users.index(np.array([99]))
+    category = make("ranker").fit(data).features(data.rows(user))["category"][0]
+    assert category[12] > category[0]
+    # Without visits (older artifacts) the ranker falls back to confidence, and a wins.
+    plain = replace(data, visits=None)
+    fallback = make("ranker").fit(plain).features(plain.rows(user))["category"][0]
+    assert fallback[12] < fallback[0]
+
+
+def test_owned_marks_bought_items_that_are_rarely_bought_again(consumables_shop, durables_shop) -> None:
+    def owned_on_bought(shop):
+        data = build_data(shop.events.aggregate(), shop.catalogue, WeightConfig())
+        rows = data.rows(np.arange(data.n_users))
+        owned = make("ranker").fit(data).features(rows)["owned"]
+        bought = rows.purchases.toarray() > 0
+        assert np.all(owned[~bought] == 0.0)
+        return owned[bought].mean()
+
+    assert owned_on_bought(durables_shop) > 0.9 > 0.3 > owned_on_bought(consumables_shop)
+
+
+def test_price_tilt_follows_the_prices_a_user_picks() -> None:
+    """User 99 looked at the dearer item 2 five times and at cheaper items 1 and 3 once each."""
+    data = _brand_data()
+    feats = make("ranker").fit(data).features(data.rows(data.users.index(np.array([99]))))
+    price_fit = feats["price_fit"][0]
+    assert price_fit[1] > 0 > price_fit[0]  # dearer items gain, cheaper ones lose
+    assert price_fit[3] == pytest.approx(price_fit[1]) and price_fit[4] == 0.0  # item 5: alone in d, at its median
+    others = make("ranker").fit(data).features(data.rows(data.users.index(np.array([1]))))["price_fit"][0]
+    assert abs(others[1]) < abs(price_fit[1])  # users who view every price have (almost) no tilt
