@@ -8,6 +8,7 @@ which profiles.example.yml reads with env_var(): the caller passes them in `env`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shop import build_marks
 from shop.errors import ShopError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -313,7 +315,11 @@ def build(
     home: Path | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> DbtResult:
-    """`dbt build`: every model, then its tests and unit tests, in dependency order."""
+    """`dbt build`: every model, then its tests and unit tests, in dependency order.
+
+    A build of the whole project (no `select`) scopes its data tests to the rows loaded since the
+    previous such build and, when it succeeds, records where it started (shop/build_marks.py).
+    """
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
@@ -322,9 +328,14 @@ def build(
     if exclude:
         args += ["--exclude", *exclude]
     args += list(extra_args)
+    start = build_marks.begin(env) if not select else None
+    if start is not None and not full_refresh and start.test_loaded_after() is not None:
+        args += ["--vars", json.dumps({"test_loaded_after": start.test_loaded_after()})]
     result = run_dbt(args, env, home=home, on_progress=on_progress)
     if result.target_dir is not None and result.nodes:
         _keep_build_results(result.target_dir, home)
+    if start is not None and result.success:
+        build_marks.record(env, start, full_refresh=full_refresh)
     return result
 
 

@@ -16,6 +16,23 @@
     timestamp with time zone
 {%- endmacro %}
 
+{#
+    The UTC calendar day of a timestamp. On PostgreSQL spelled exactly as the expression index on
+    raw.interactions (migration 0006), so that day filters can use it whatever the session's time
+    zone; Spark's sessions run in UTC (profiles.example.yml).
+#}
+{% macro utc_date(column) -%}
+    {{ return(adapter.dispatch('utc_date')(column)) }}
+{%- endmacro %}
+
+{% macro default__utc_date(column) -%}
+    cast({{ column }} as date)
+{%- endmacro %}
+
+{% macro postgres__utc_date(column) -%}
+    cast({{ column }} at time zone 'UTC' as date)
+{%- endmacro %}
+
 {# num / den as an exact decimal rounded to 4 places; null when the denominator is 0 or null. #}
 {% macro safe_ratio(numerator, denominator) -%}
     cast(

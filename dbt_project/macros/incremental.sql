@@ -12,7 +12,7 @@
     `this` is a fixture, the same logic is rendered as a subquery.
 #}
 
-{% macro _inline_queries() -%}
+{% macro inline_queries() -%}
     {{ return(execute and model.resource_type == 'model') }}
 {%- endmacro %}
 
@@ -24,7 +24,7 @@
 {% macro incremental_watermark(column='max_loaded_at') -%}
     {%- set overlap = var('watermark_overlap_minutes', 5) | int -%}
     {%- set shifted = dbt.dateadd('minute', -overlap, 'max(' ~ column ~ ')') -%}
-    {%- if _inline_queries() -%}
+    {%- if inline_queries() -%}
         {%- set query -%}
             select cast({{ shifted }} as {{ dbt.type_string() }}) from {{ this }}
         {%- endset -%}
@@ -51,7 +51,7 @@
         from {{ relation }}
         where {{ loaded_at_column }} > {{ incremental_watermark(watermark_column) }}
     {%- endset -%}
-    {%- if _inline_queries() -%}
+    {%- if inline_queries() -%}
         {%- set days = run_query(query ~ ' order by 1').columns[0].values() -%}
         {%- if days | length == 0 -%}
             cast(null as date)
@@ -67,7 +67,7 @@
 
 {# The days of raw events loaded after the watermark of int_interactions_enriched. #}
 {% macro touched_days_from_source(source_relation, watermark_column='last_loaded_at') -%}
-    {{ touched_days(source_relation, 'loaded_at', 'cast(occurred_at as date)', watermark_column) }}
+    {{ touched_days(source_relation, 'loaded_at', utc_date('occurred_at'), watermark_column) }}
 {%- endmacro %}
 
 {# The event days (occurred_date) of enriched events loaded after this model's watermark. #}
@@ -116,4 +116,25 @@
 
 {% macro spark__incremental_by_key() -%}
     {{ return(false) }}
+{%- endmacro %}
+
+{#
+    `column in (<the keys selected in the call block>)`, for an incremental run's look-up of the rows
+    of its touched keys:
+        {% call in_keys('session_id') %} select ... {% endcall %}
+    PostgreSQL: `column = any(array(...))`. With `in (subquery)` the planner guesses the number
+    of distinct touched keys from the rows that select them and, over-guessing, scans the whole
+    table (sessions: 1.1 s in 3 processes for 11k touched sessions of 5M events); an array from
+    a sub-select is costed as a short list, so it looks the keys up in the column's index (0.35 s).
+#}
+{% macro in_keys(column) -%}
+    {{ return(adapter.dispatch('in_keys')(column, caller())) }}
+{%- endmacro %}
+
+{% macro default__in_keys(column, keys) -%}
+    {{ column }} in ({{ keys }})
+{%- endmacro %}
+
+{% macro postgres__in_keys(column, keys) -%}
+    {{ column }} = any(array({{ keys }}))
 {%- endmacro %}

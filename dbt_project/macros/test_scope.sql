@@ -2,10 +2,13 @@
     Tests on the large tables may look at recently loaded rows only, except under --full-refresh
     (or --vars 'test_all_rows: true'), which checks every row. A test opts in with one of
         config:
-          where: "__recently_loaded__(last_loaded_at)"   # rows within test_recent_days of max(column)
-          where: "__recent_event_days__(occurred_date)"  # days within test_recent_days of the newest raw load
+          where: "__recently_loaded__(last_loaded_at)"   # rows loaded since the previous build
+          where: "__recent_event_days__(occurred_date)"  # days touched by rows loaded since then
     The second form is for the staging view: the filter on its day column reaches through the
     view's de-duplication down to the raw scan. Singular tests call the same macros directly.
+    "Since the previous build": `shop build` passes the var test_loaded_after, where the previous
+    complete, successful build started reading raw (shop/build_marks.py). Without it (plain
+    `dbt build`, a first build), the last test_recent_days days of loads count as recent.
 #}
 
 {% macro test_scope_is_full() -%}
@@ -25,10 +28,27 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# `column >= (newest value of column - test_recent_days days)`, or `1 = 1` when testing all rows. #}
+{# The test_loaded_after var as a timestamp literal, or none. Checked: it is inlined into SQL. #}
+{% macro test_loaded_after() -%}
+    {%- set value = var('test_loaded_after', none) -%}
+    {%- if value is none or value == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([+-][0-9]{2}:?[0-9]{2}|Z)?$', value | string) -%}
+        {{ exceptions.raise_compiler_error("test_loaded_after must be an ISO 8601 timestamp, got: " ~ value) }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as " ~ type_timestamp_tz() ~ ")") }}
+{%- endmacro %}
+
+{#
+    `column > test_loaded_after`, else `column >= (newest value of column - test_recent_days days)`;
+    `1 = 1` when testing all rows.
+#}
 {% macro recently_loaded_filter(column, relation) -%}
     {%- if test_scope_is_full() -%}
         1 = 1
+    {%- elif test_loaded_after() is not none -%}
+        {{ column }} > {{ test_loaded_after() }}
     {%- else -%}
         {%- set query -%}
             select cast({{ dbt.dateadd('day', -(var('test_recent_days', 3) | int), 'max(' ~ column ~ ')') }}
@@ -39,7 +59,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# `day_column >= (date of the newest raw load - test_recent_days)`, or `1 = 1` when testing all rows. #}
+{#
+    `day_column in (the event days of raw rows loaded after test_loaded_after)` (late events
+    included, read as a literal list through raw's loaded_at index), else `day_column >= (date of
+    the newest raw load - test_recent_days)`; `1 = 1` when testing all rows.
+#}
 {% macro recent_event_days_filter(day_column) -%}
     {%- if test_scope_is_full() -%}
         1 = 1
@@ -50,12 +74,31 @@
         {%- for node in graph.sources.values() if node.source_name == 'shop' and node.name == 'interactions' -%}
             {%- do raw.append(node.relation_name) -%}
         {%- endfor -%}
+        {%- if test_loaded_after() is not none -%}
+            {%- set query -%}
+                select distinct cast({{ utc_date('occurred_at') }} as {{ dbt.type_string() }})
+                from {{ raw[0] }}
+                where loaded_at > {{ test_loaded_after() }}
+                order by 1
+            {%- endset -%}
+            {%- set days = run_query(query).columns[0].values() -%}
+            {%- if days | length == 0 -%}
+                1 = 0
+            {%- else -%}
+                {{ day_column }} in (
+                {%- for day in days -%}
+                    cast('{{ day }}' as date){{ ", " if not loop.last }}
+                {%- endfor -%}
+                )
+            {%- endif -%}
+        {%- else -%}
         {%- set query -%}
             select cast(cast({{ dbt.dateadd('day', -(var('test_recent_days', 3) | int), 'max(loaded_at)') }}
                 as date) as {{ dbt.type_string() }})
             from {{ raw[0] }}
         {%- endset -%}
         {{ day_column }} >= {{ _scalar_literal(query, 'date') }}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
@@ -86,12 +129,21 @@
     tests compare the settled days only. Without a stream nothing is newer, so every day counts.
 #}
 {% macro settled_days_filter(day_column, relation, watermark_column='max_loaded_at') -%}
-    {#- Raw rows, through the index on loaded_at: a scan of the staging view would de-duplicate every row. -#}
+    {#- Raw rows, through the index on loaded_at: a scan of the staging view would de-duplicate every
+        row. The bound is read first and inlined, so that the planner sees how few rows are newer
+        (with a subquery it guessed a third of the table and walked the whole event-day index). -#}
+    {%- set shifted = dbt.dateadd('minute', -1, 'max(' ~ watermark_column ~ ')') -%}
+    {%- if execute -%}
+        {%- set query -%}
+            select cast({{ shifted }} as {{ dbt.type_string() }}) from {{ relation }}
+        {%- endset -%}
+        {%- set bound = _scalar_literal(query, type_timestamp_tz()) -%}
+    {%- else -%}
+        {%- set bound = '(select ' ~ shifted ~ ' from ' ~ relation ~ ')' -%}
+    {%- endif -%}
     {{ day_column }} not in (
-        select distinct cast(recent.occurred_at as date)
+        select distinct {{ utc_date('recent.occurred_at') }}
         from {{ source('shop', 'interactions') }} as recent
-        where recent.loaded_at > (
-            select {{ dbt.dateadd('minute', -1, 'max(' ~ watermark_column ~ ')') }} from {{ relation }}
-        )
+        where recent.loaded_at > {{ bound }}
     )
 {%- endmacro %}

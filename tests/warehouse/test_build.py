@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 
@@ -92,3 +94,49 @@ def test_docs_generate_keeps_the_last_build_results(built, warehouse_env, dbt_ho
     # docs generate rewrote target/run_results.json, not the copy of the last build
     assert kept.read_bytes() == before
     assert (result.target_dir / "run_results.json").read_bytes() != before
+
+
+def test_a_build_scopes_its_data_tests_to_rows_loaded_since_the_previous_build(built, warehouse_env, dbt_home) -> None:
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        newest = conn.execute("select max(loaded_at) from raw.interactions").fetchone()[0]
+        before = conn.execute("select count(*) from shop_meta.warehouse_builds").fetchone()[0]
+        # a redelivery, loaded after every build so far: the next build must test its day
+        conn.execute(
+            """
+            insert into raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity,
+                                          unit_price, order_id, recommendation_variant, occurred_at, loaded_at)
+            select event_id, session_id, user_id, product_id, event_type, quantity, unit_price, order_id,
+                   recommendation_variant, occurred_at, %s::timestamptz + interval '1 hour'
+            from raw.interactions order by occurred_at limit 1
+            """,
+            (newest,),
+        )
+        day = conn.execute("select min(occurred_at at time zone 'UTC')::date from raw.interactions").fetchone()[0]
+    assert before >= 1  # the full build recorded where it started
+
+    result = build_ok(warehouse_env, dbt_home)
+
+    compiled = result.target_dir / "compiled" / "shop" / "dbt_project"
+    reconcile = (compiled / "tests" / "assert_sales_summary_reconciles_with_staging.sql").read_text()
+    days = next(line for line in reconcile.splitlines() if "occurred_date in (" in line)
+    # the redelivered event's day, plus those of rows loaded in the overlap before the last build
+    assert f"cast('{day}' as date)" in days
+    assert days.count("as date)") < SIZE.days / 2
+    unique = next(compiled.rglob("unique_int_interactions_enriched_event_id.sql")).read_text()
+    assert "last_loaded_at > cast('" in unique
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        rows = conn.execute(
+            "select full_refresh, raw_loaded_through from shop_meta.warehouse_builds order by build_id desc limit 1"
+        ).fetchone()
+    assert rows == (False, newest + timedelta(hours=1))  # the next build tests what came after
+
+
+def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home) -> None:
+    result = dbt_runner.build(
+        warehouse_env,
+        home=dbt_home,
+        select=["assert_sales_summary_reconciles_with_staging"],
+        extra_args=["--vars", '{"test_loaded_after": "2024-01-01\' or 1=1 --"}'],
+    )
+    assert not result.success
+    assert "test_loaded_after must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)

@@ -26,11 +26,11 @@ interactions as (
     select * from {{ ref('int_interactions_enriched') }}
     {% if incremental_by_key() %}
     where
-        session_id in (
+        {% call in_keys('session_id') -%}
             select touched.session_id
             from {{ ref('int_interactions_enriched') }} as touched
-            where touched.last_loaded_at > {{ incremental_watermark() }}
-        )
+            where touched.last_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+        {% endcall %}
     {% endif %}
 
 ),

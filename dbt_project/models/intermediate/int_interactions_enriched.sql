@@ -21,6 +21,7 @@
             {'columns': ['event_id']},
             {'columns': ['occurred_date']},
             {'columns': ['last_loaded_at']},
+            {'columns': ['first_loaded_at']},
             {'columns': ['user_id', 'product_id']},
             {'columns': ['session_id']},
             {'columns': ['order_id']},
@@ -75,3 +76,8 @@ enriched as (
 )
 
 select * from enriched
+{% if not is_incremental() and target.type == 'postgres' %}
+-- Stored in day order: the models downstream read whole days, which then sit on few pages (the
+-- staging window leaves the rows in event_id order). Spark partitions the table by day instead.
+order by occurred_date
+{% endif %}

@@ -26,14 +26,14 @@ purchases as (
     select * from {{ ref('int_interactions_enriched') }}
     where
         event_type = 'purchase'
-    {% if incremental_by_key() %}
-    and order_id in (
-        select touched.order_id
-        from {{ ref('int_interactions_enriched') }} as touched
-        where
-            touched.event_type = 'purchase'
-            and touched.last_loaded_at > {{ incremental_watermark() }}
-    )
+        {% if incremental_by_key() %}
+        and {% call in_keys('order_id') -%}
+            select touched.order_id
+            from {{ ref('int_interactions_enriched') }} as touched
+            where
+                touched.event_type = 'purchase'
+                and touched.last_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+        {% endcall %}
     {% endif %}
 
 ),

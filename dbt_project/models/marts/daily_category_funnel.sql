@@ -1,12 +1,49 @@
 {#
     The view -> add to cart -> purchase funnel per day and product category (the product's current
-    category). A table over product_daily_performance, which is small next to the events.
+    category), from product_daily_performance. Incremental (delete+insert on activity_date): the
+    days whose product rows were rebuilt after this table's watermark are rebuilt whole; and every
+    day when the catalogue's categories have changed since the rows were built (each row keeps the
+    fingerprint of the catalogue it was built with), since a product moving category moves its
+    whole history.
 #}
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='append_new_columns',
+    )
+}}
+{{
+    incremental_config(
+        'activity_date',
+        day_key='activity_date',
+        indexes=[
+            {'columns': ['activity_date', 'category'], 'unique': True},
+            {'columns': ['max_loaded_at']},
+        ],
+    )
+}}
+
 with
+
+catalogue as (
+
+    {{ category_fingerprint_query() }}
+
+),
 
 product_days as (
 
     select * from {{ ref('product_daily_performance') }}
+    {% if is_incremental() %}
+    {% if not inline_queries() %}
+    where
+        activity_date in ({{ touched_days(ref('product_daily_performance'), 'max_loaded_at', 'activity_date') }})
+        or coalesce((select max(built.category_fingerprint) from {{ this }} as built), '')
+        <> (select catalogue.fingerprint from catalogue)
+    {% elif not catalogue_changed_since_build() %}
+    where activity_date in ({{ touched_days(ref('product_daily_performance'), 'max_loaded_at', 'activity_date') }})
+    {% endif %}
+    {% endif %}
 
 ),
 
@@ -26,7 +63,8 @@ funnel as (
         sum(product_days.purchases) as purchases,
         sum(product_days.units_sold) as units_sold,
         {{ to_money('sum(product_days.revenue)') }} as revenue,
-        count(distinct product_days.product_id) as active_products
+        count(distinct product_days.product_id) as active_products,
+        max(product_days.max_loaded_at) as max_loaded_at
 
     from product_days
     inner join products
@@ -48,7 +86,9 @@ final as (
         active_products,
         {{ safe_ratio('add_to_carts', 'views') }} as view_to_cart_rate,
         {{ safe_ratio('purchases', 'add_to_carts') }} as cart_to_purchase_rate,
-        {{ safe_ratio('purchases', 'views') }} as view_to_purchase_rate
+        {{ safe_ratio('purchases', 'views') }} as view_to_purchase_rate,
+        max_loaded_at,
+        (select catalogue.fingerprint from catalogue) as category_fingerprint
 
     from funnel
 

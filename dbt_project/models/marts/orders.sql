@@ -27,11 +27,11 @@ orders as (
     select * from {{ ref('int_purchases_aggregated_to_orders') }}
     {% if incremental_by_key() %}
     where
-        user_id in (
+        {% call in_keys('user_id') -%}
             select touched.user_id
             from {{ ref('int_purchases_aggregated_to_orders') }} as touched
-            where touched.max_loaded_at > {{ incremental_watermark() }}
-        )
+            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+        {% endcall %}
     {% endif %}
 
 ),

@@ -15,7 +15,6 @@
         ['user_id', 'product_id'],
         indexes=[
             {'columns': ['max_loaded_at']},
-            {'columns': ['product_id']},
         ],
     )
 }}

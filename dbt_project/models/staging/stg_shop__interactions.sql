@@ -1,10 +1,12 @@
 {#
     One row per event: redeliveries of an event_id collapse into the earliest-loaded copy.
     Nulls sort last explicitly: PostgreSQL and Spark differ in their default.
-    The window is partitioned by (occurred_date, event_id): a redelivery is the same event, so its
+    The window is partitioned by (event_id, occurred_date): a redelivery is the same event, so its
     day is the same, and having the day in the partition lets a filter on occurred_date reach the
-    raw scan below (incremental models read only the days they rebuild). Two copies of one
-    event_id on different days would survive as two rows and fail the unique test on event_id.
+    raw scan below, where raw's index on the event's UTC day (migration 0006) serves it
+    (incremental models read only the days they rebuild). The day comes second so that a scan of
+    every day sorts in memory rather than walking that index. Two copies of one event_id on
+    different days would survive as two rows and fail the unique test on event_id.
 #}
 with
 
@@ -27,7 +29,7 @@ renamed as (
         order_id,
         nullif(trim(recommendation_variant), '') as recommendation_variant,
         occurred_at,
-        cast(occurred_at as date) as occurred_date,
+        {{ utc_date('occurred_at') }} as occurred_date,
         loaded_at
 
     from source
@@ -39,13 +41,13 @@ deliveries as (
     select
         *,
         row_number() over (
-            partition by occurred_date, event_id
+            partition by event_id, occurred_date
             order by
                 loaded_at, occurred_at, session_id, user_id, product_id, event_type,
                 quantity, unit_price, order_id nulls last, recommendation_variant nulls last
         ) as delivery_rank,
-        count(*) over (partition by occurred_date, event_id) as delivery_count,
-        max(loaded_at) over (partition by occurred_date, event_id) as last_loaded_at
+        count(*) over (partition by event_id, occurred_date) as delivery_count,
+        max(loaded_at) over (partition by event_id, occurred_date) as last_loaded_at
 
     from renamed
 

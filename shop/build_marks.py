@@ -1,0 +1,71 @@
+"""Scope a warehouse build's data tests to what changed since the previous successful build.
+
+Tests on the large tables check recently loaded rows in ordinary runs (`__recently_loaded__` and
+`__recent_event_days__` in dbt_project/macros/test_scope.sql). "Recent" is best defined as "loaded
+since the previous complete, successful build started reading raw": each such build records that
+point in shop_meta.warehouse_builds (migration 0007), and the next one passes it to dbt as the
+`test_loaded_after` var. Without a record (first build, plain `dbt build`, Spark) the macros fall
+back to the last `test_recent_days` days.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+# As the models' watermark_overlap_minutes: rows a concurrent loader committed late carry a
+# loaded_at (its transaction's start) before the recorded point.
+OVERLAP = timedelta(minutes=5)
+CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class BuildStart:
+    previous: datetime | None  # where the previous successful build started reading raw; None: unknown
+    raw_loaded_through: datetime | None  # the newest raw load now, as this build starts
+
+    def test_loaded_after(self) -> str | None:
+        """The `test_loaded_after` var for this build (ISO 8601), or None to keep the fallback."""
+        return None if self.previous is None else (self.previous - OVERLAP).isoformat()
+
+
+def _connect(env: Mapping[str, str]) -> psycopg.Connection:
+    keys = {"PGHOST": "host", "PGPORT": "port", "PGUSER": "user", "PGPASSWORD": "password", "PGDATABASE": "dbname"}
+    params = {name: env[key] for key, name in keys.items() if env.get(key)}
+    return psycopg.connect(**params, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
+
+
+def applies(env: Mapping[str, str]) -> bool:
+    """Marks live beside raw in PostgreSQL: not for a Spark target."""
+    return env.get("SHOP_DBT_TARGET", os.environ.get("SHOP_DBT_TARGET", "postgres")) == "postgres"
+
+
+def begin(env: Mapping[str, str]) -> BuildStart | None:
+    """Read the previous mark and this build's starting point; None where there is no mark table
+    (a database without migration 0007) or no database to ask (dbt will then say why)."""
+    if not applies(env):
+        return None
+    try:
+        with _connect(env) as conn:
+            if conn.execute("select to_regclass('shop_meta.warehouse_builds') is not null").fetchone()[0] is False:
+                return None
+            row = conn.execute(
+                "select raw_loaded_through from shop_meta.warehouse_builds order by build_id desc limit 1"
+            ).fetchone()
+            now = conn.execute("select max(loaded_at) from raw.interactions").fetchone()[0]
+    except psycopg.Error:
+        return None
+    return BuildStart(previous=row[0] if row else None, raw_loaded_through=now)
+
+
+def record(env: Mapping[str, str], start: BuildStart, *, full_refresh: bool) -> None:
+    """Record a complete, successful build (its data is then tested up to start.raw_loaded_through)."""
+    with _connect(env) as conn:
+        conn.execute(
+            "insert into shop_meta.warehouse_builds (full_refresh, raw_loaded_through) values (%s, %s)",
+            (full_refresh, start.raw_loaded_through),
+        )
