@@ -10,14 +10,17 @@
 
 {% macro default__category_fingerprint_query() -%}
     select
-        md5(string_agg(
-            cast(product_id as {{ dbt.type_string() }}) || ':' || coalesce(category, ''), ','
-            order by product_id
-        )) as fingerprint
-    from {{ ref('stg_shop__products') }}
+        md5(string_agg(entry, ',' order by entry collate "C")) as fingerprint
+    from (
+        select cast(product_id as {{ dbt.type_string() }}) || ':' || coalesce(category, '') as entry
+        from {{ ref('stg_shop__products') }}
+    ) as catalogue
 {%- endmacro %}
 
-{# Spark's collect_list has no order: sort the collected strings instead. #}
+{#
+    Spark's collect_list has no order: sort the collected strings instead. Both engines order the
+    entries byte by byte (collation "C" on PostgreSQL), so they agree on the fingerprint.
+#}
 {% macro spark__category_fingerprint_query() -%}
     select
         md5(array_join(sort_array(collect_list(

@@ -183,7 +183,7 @@ def test_a_killed_load_leaves_the_database_as_it_was(fresh_database, prefill):
         indexes = {r[0] for r in conn.execute(
             "select indexname from pg_indexes where schemaname = 'raw' and tablename = 'interactions'"
         ).fetchall()}
-    assert indexes == {"interactions_loaded_at_idx", "interactions_user_occurred_idx"}
+    assert indexes == {"interactions_loaded_at_idx", "interactions_user_occurred_idx", "interactions_event_day_idx"}
 
 
 def test_live_streams_now_timestamped_events_and_stops_cleanly_on_ctrl_c(fresh_database):
