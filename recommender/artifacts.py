@@ -70,7 +70,7 @@ def _data_arrays(data: UserItemData) -> dict[str, np.ndarray]:
     for name in ("item_brand", "item_price"):
         if getattr(data, name) is not None:
             out[name] = getattr(data, name)
-    for name in ("strength", "purchases", "recency", *TIMING, "visits"):
+    for name in ("strength", "purchases", "recency", *TIMING, "visits", "views"):
         m: sp.csr_matrix | None = getattr(data, name)
         if m is not None:
             out |= {f"{name}.data": m.data, f"{name}.indices": m.indices, f"{name}.indptr": m.indptr}
@@ -92,9 +92,10 @@ def _data_from(arrays: dict[str, np.ndarray], card: dict[str, Any]) -> UserItemD
         config=WeightConfig(**card["weighting"]),
         # Artifacts written before purchase timing was stored have none (models fall back).
         **{name: csr(name) if f"{name}.data" in arrays else None for name in TIMING},
-        # Older artifacts have no item metadata, nor visits.
+        # Older artifacts have no item metadata, nor visits or views.
         item_brand=arrays.get("item_brand"), item_price=arrays.get("item_price"),
         visits=csr("visits") if "visits.data" in arrays else None,
+        views=csr("views") if "views.data" in arrays else None,
     )
 
 

@@ -7,8 +7,8 @@ Three layers, each a plain container of numpy columns:
 * ``Interactions``: one row per (user, product) with counts per event type
   (``marts.user_item_interactions``, or ``Events.aggregate()``: both paths give the same rows).
 * ``UserItemData``: stable id maps plus CSR matrices (users x items) of weighted, time-decayed
-  interaction strength, purchase counts and purchase recency, and how the user's visits spread
-  over categories (``recommender.visits``), built by ``build_data``.
+  interaction strength, purchase counts and purchase recency, raw view counts, and how the
+  user's visits spread over categories (``recommender.visits``), built by ``build_data``.
 
 Strength is kept raw (a weighted, decayed event count) and saturated only when read as
 ``confidence``, so that fresh events can be added to a stored row at request time (fold-in).
@@ -258,6 +258,8 @@ class UserItemData:
     item_price: np.ndarray | None = None
     # Visits per category, shared among the items touched (recommender.visits; None in older artifacts).
     visits: sp.csr_matrix | None = None
+    # Raw view counts, undecayed (None in older artifacts): counts that a likelihood can read.
+    views: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -284,6 +286,7 @@ class UserItemData:
             index=idx,
             folded=False,
             visits=self.visits[idx] if self.visits is not None else None,
+            views=self.views[idx] if self.views is not None else None,
             **timing,
         )
 
@@ -310,6 +313,7 @@ class UserRows:
     last_units: sp.csr_matrix | None = None
     gap_per_unit: sp.csr_matrix | None = None
     visits: sp.csr_matrix | None = None  # as in UserItemData (None when the model's data has none)
+    views: sp.csr_matrix | None = None  # as in UserItemData (None when the model's data has none)
 
     def __len__(self) -> int:
         return self.strength.shape[0]
@@ -383,6 +387,8 @@ def build_data(
     category_names, item_category = _categories(catalogue, items)
     item_brand, item_price = _metadata(catalogue, items)
     visits = category_visits(row, col, inter.first_us, inter.last_us, item_category, shape)
+    viewed = inter.views > 0
+    views = _csr(row[viewed], col[viewed], inter.views[viewed], shape)
     return UserItemData(
         users=users,
         items=items,
@@ -397,6 +403,7 @@ def build_data(
         item_brand=item_brand,
         item_price=item_price,
         visits=visits,
+        views=views,
         **timing,
     )
 
@@ -498,6 +505,11 @@ def fold_in(
     if data.visits is not None:  # the fresh events are one more visit
         stored = base.visits.toarray()[0] if base is not None else np.zeros(data.n_items, dtype=np.float32)
         visits = sp.csr_matrix((stored + fresh_visit(col, data.item_category, data.n_items))[None, :])
+    views = None
+    if data.views is not None:
+        views = base.views.toarray()[0] if base is not None else np.zeros(data.n_items, dtype=np.float32)
+        np.add.at(views, col[kind == VIEW], 1.0)
+        views = sp.csr_matrix(views[None, :])
     return UserRows(
         strength=sp.csr_matrix(strength[None, :]),
         purchases=sp.csr_matrix(purchases[None, :]),
@@ -505,6 +517,7 @@ def fold_in(
         index=np.array([u], dtype=np.int64),
         folded=len(col) > 0 or u < 0,
         visits=visits,
+        views=views,
         **timing,
     )
 

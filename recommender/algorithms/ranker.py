@@ -9,10 +9,11 @@ user-kNN, item-kNN or EASE scores as extra features was measured on the default 
 * taste: a softmax over all items of a linear score of a few features (``FEATURES``): the
   user's smoothed share of their visits that went to the item's category (visits, not views:
   one long visit is one interest, ``recommender.visits``), the item's share of its category's
-  interest, the user's interest in the item's brand against what their interest in the
-  category predicts, price fit (the user's price tilt times the item's relative price), the
-  user's own history with the item (seen, bought, and owned: bought and of a kind that is
-  rarely bought twice);
+  interest, how much the user favours the item's brand (the posterior lift of the brand's share
+  of their views in its category, under a prior of lifts learned from the whole shop,
+  ``brand_lift``), price fit (the user's price tilt, read from their views, times the item's
+  relative price), the user's own history with the item (seen, bought, and owned: bought, scaled
+  by how unlikely a re-buy of the item is);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
   again within ``horizon_days``.
 
@@ -36,12 +37,14 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from recommender.algorithms.base import Algorithm
+from recommender.algorithms.brand_lift import BrandLift, brand_groups, group_onehot
 from recommender.algorithms.hybrid import RebuyTiming
 from recommender.matrix import UserItemData, UserRows
 
 FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned")
 MIX = ("mix_bias", "mix_activity")
 FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds memory (~250 MB)
+MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
 
 
 def _onehot(codes: np.ndarray, n: int) -> sp.csr_matrix:
@@ -73,20 +76,30 @@ def _log_relative_price(price: np.ndarray | None, category: np.ndarray) -> np.nd
     return out
 
 
+def _views(rows: UserItemData | UserRows) -> sp.csr_matrix:
+    """View counts; rows without them (older artifacts, a bare item row) fall back to confidence."""
+    return rows.views if rows.views is not None else rows.confidence
+
+
 class Ranker(Algorithm):
     name = "ranker"
     defaults: dict[str, Any] = {
-        "weights": {"category": 1.18, "item": 1.11, "brand": 0.33, "price_fit": 0.73, "price": -0.22,
-                    "seen": 0.24, "bought": -1.0, "owned": -1.69},
-        "mix_bias": 5.07,
-        "mix_activity": -0.85,
+        "weights": {"category": 1.18, "item": 1.13, "brand": 0.66, "price_fit": 0.70, "price": -0.22,
+                    "seen": 0.17, "bought": -0.08, "owned": -0.59},
+        "mix_bias": 5.39,
+        "mix_activity": -0.94,
         "category_prior": 3.0,  # pseudo-visits pulling a user's category shares to the shop's
-        "brand_prior": 1.0,  # pseudo-interactions pulling a user's brand interest to what their category's predicts
         "price_prior": 0.3,  # precision of the prior (no tilt) on a user's price tilt
         "horizon_days": 14.0,
         "cycle_prior": 2.0,
         "conversion_prior": 5.0,
     }
+
+    def __init__(self, **params: Any) -> None:
+        if "brand_prior" in params:  # the parameter of the pseudo-count brand ratio this model replaced
+            raise ValueError("this ranker's parameters predate the learned brand lifts and its weights do not "
+                             "fit them; train a new model with `shop train`")
+        super().__init__(**params)
 
     def _fit(self, data: UserItemData) -> None:
         conf = data.confidence
@@ -103,14 +116,13 @@ class Ranker(Algorithm):
         self.item_in_cat = np.log((total + 0.5) / (cat_total[cat] + 0.5))
         self.cat = cat
         brand = data.item_brand if data.item_brand is not None else np.full(data.n_items, -1, dtype=np.int32)
-        self.brand = brand.astype(np.int64)
-        self.brand_onehot = _onehot(self.brand, int(self.brand.max(initial=-1)) + 1)
-        brand_total = np.asarray(self.brand_onehot.T @ total).ravel()
-        self.brand_in_cat = np.where(self.brand >= 0, (brand_total[np.maximum(self.brand, 0)] + 0.5)
-                                     / (cat_total[cat] + 0.5), 1.0)
+        self.brand_group, group_category = brand_groups(brand.astype(np.int64), cat)
+        self.group_onehot = group_onehot(self.brand_group, len(group_category))
+        views = _views(data)
+        self.brand_lift = BrandLift.fit(views, self.group_onehot, group_category, self.cat_onehot)
         self.lrp = _log_relative_price(data.item_price, cat)
-        # Where interest sits on each category's price scale, and how widely it spreads.
-        self.lrp_centre, self.lrp_var = _weighted_moments(self.lrp, total, cat, n_cat)
+        # Where views sit on each category's price scale, and how widely they spread.
+        self.lrp_centre, self.lrp_var = _weighted_moments(self.lrp, np.asarray(views.sum(axis=0)).ravel(), cat, n_cat)
         self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
                                       conversion_prior=float(self.params["conversion_prior"]))
 
@@ -126,18 +138,19 @@ class Ranker(Algorithm):
         user_visits = np.asarray((visits @ self.cat_onehot).todense())
         a = float(p["category_prior"])
         share = (user_visits + a * self.cat_share) / (user_visits.sum(axis=1, keepdims=True) + a)
-        # Brand: observed interest in the brand against the share of the user's interest in its
-        # category that the brand gets shop-wide (Poisson ratio, ``brand_prior`` pseudo-counts).
-        b = float(p["brand_prior"])
-        in_cat = np.asarray((conf @ self.cat_onehot).todense())[:, self.cat]
-        in_brand = np.asarray((conf @ self.brand_onehot).todense())[:, np.maximum(self.brand, 0)]
-        brand = np.log((in_brand + b) / (in_cat * self.brand_in_cat + b))
-        brand[:, self.brand < 0] = 0.0
+        # Brand: the posterior lift of the brand in the user's views of its category (0 for
+        # items of unknown brand); views are counts, as the lift's likelihood needs.
+        views = _views(rows)
+        brand = np.zeros((n, m))
+        known = self.brand_group >= 0
+        if known.any():
+            lift = self.brand_lift.log_lift(views, self.group_onehot, self.cat_onehot)
+            brand[:, known] = lift[:, self.brand_group[known]]
         # Price tilt: one Newton step of a per-user tilt exp(t x lrp) of each category's
-        # interest from t = 0, against a prior of precision price_prior; categories whose
+        # views from t = 0, against a prior of precision price_prior; categories whose
         # prices spread little say little about it.
-        tilt = (np.asarray(conf @ (self.lrp - self.lrp_centre)).ravel()
-                / (np.asarray(conf @ self.lrp_var).ravel() + float(p["price_prior"])))
+        tilt = (np.asarray(views @ (self.lrp - self.lrp_centre)).ravel()
+                / (np.asarray(views @ self.lrp_var).ravel() + float(p["price_prior"])))
         bought = rows.purchases.toarray()
         return {
             "category": np.log(share)[:, self.cat],
@@ -147,9 +160,10 @@ class Ranker(Algorithm):
             "price": np.broadcast_to(self.lrp, (n, m)),
             "seen": conf.toarray(),
             "bought": np.log1p(bought),
-            # Bought, and of a kind rarely bought again (1 - the learned re-buy chance): a sofa
-            # one owns; a coffee's re-buy is the timing term's business.
-            "owned": (bought > 0) * (1.0 - self.timing.conversion),
+            # Bought, by how surely it is not bought again (-ln of the learned re-buy chance): a
+            # sofa one owns is never carted again, so it must sink far; a coffee's re-buy is the
+            # timing term's business.
+            "owned": (bought > 0) * -np.log(np.maximum(self.timing.conversion, MIN_CONVERSION)),
         }
 
     def due(self, rows: UserRows) -> np.ndarray:
@@ -182,20 +196,24 @@ class Ranker(Algorithm):
 
     def state(self) -> dict[str, np.ndarray]:
         t = self.timing
+        b = self.brand_lift
         return {"cat": self.cat, "cat_share": self.cat_share, "item_in_cat": self.item_in_cat,
-                "brand": self.brand, "brand_in_cat": self.brand_in_cat, "lrp": self.lrp,
+                "brand_group": self.brand_group, "brand_lift.share": b.share, "brand_lift.weights": b.weights,
+                "brand_lift.group_category": b.group_category, "lrp": self.lrp,
                 "lrp_centre": self.lrp_centre, "lrp_var": self.lrp_var, "timing.log_cycle": t.log_cycle,
                 "timing.conversion": t.conversion, "timing.sigma": np.array(t.sigma)}
 
     def load_state(self, data: UserItemData, state: dict[str, np.ndarray]) -> None:
-        if "lrp_centre" not in state:
-            raise ValueError("this ranker artifact predates the visit-based features and its weights do not "
-                             "fit them; train a new model with `shop train`")
+        if "lrp_centre" not in state or "brand_lift.weights" not in state:
+            raise ValueError("this ranker artifact predates the visit-based features or the learned brand lifts "
+                             "and its weights do not fit them; train a new model with `shop train`")
         super().load_state(data, state)
         self.cat, self.cat_share, self.item_in_cat = state["cat"], state["cat_share"], state["item_in_cat"]
         self.cat_onehot = _onehot(self.cat, len(self.cat_share))
-        self.brand, self.brand_in_cat, self.lrp = state["brand"], state["brand_in_cat"], state["lrp"]
-        self.brand_onehot = _onehot(self.brand, int(self.brand.max(initial=-1)) + 1)
+        self.brand_group, self.lrp = state["brand_group"], state["lrp"]
+        self.brand_lift = BrandLift(share=state["brand_lift.share"], weights=state["brand_lift.weights"],
+                                    group_category=state["brand_lift.group_category"])
+        self.group_onehot = group_onehot(self.brand_group, len(self.brand_lift.group_category))
         self.lrp_centre, self.lrp_var = state["lrp_centre"], state["lrp_var"]
         self.timing = RebuyTiming(log_cycle=state["timing.log_cycle"], conversion=state["timing.conversion"],
                                   sigma=float(state["timing.sigma"]))

@@ -85,3 +85,41 @@ def planted_shop(
     catalogue = Catalogue(np.arange(1, items + 1, dtype=np.int64),
                           np.array([f"cat{c}" for c in item_category]))
     return PlantedShop(events, catalogue, liked, item_category, consumable)
+
+
+@dataclass
+class BrandShop:
+    events: Events
+    catalogue: Catalogue
+    liked_brand: np.ndarray  # per user (index = user_id - 1): the brand name they favour, "" for none
+
+
+def brand_shop(
+    *, users: int = 400, categories: int = 3, brands: int = 4, items_per_brand: int = 5,
+    liker_share: float = 0.5, lift: float = 1.5, views_per_user: int = 24, seed: int = 0,
+) -> BrandShop:
+    """Users view items of one liked category (as popular as each other); a ``liker_share`` of
+    them favour one brand there, whose items they view ``e^lift`` times as often."""
+    rng = np.random.default_rng(seed)
+    n_items = categories * brands * items_per_brand
+    item = np.arange(n_items)
+    category = item // (brands * items_per_brand)
+    brand = item // items_per_brand  # brand codes are global: each brand sells in one category
+    liked_cat = rng.integers(0, categories, users)
+    likes = rng.random(users) < liker_share
+    liked = np.where(likes, liked_cat * brands + rng.integers(0, brands, users), -1)
+    user, product = [], []
+    for u in range(users):
+        in_cat = np.flatnonzero(category == liked_cat[u])
+        w = np.where(brand[in_cat] == liked[u], np.exp(lift), 1.0)
+        user.append(np.full(views_per_user, u + 1))
+        product.append(rng.choice(in_cat, size=views_per_user, p=w / w.sum()) + 1)
+    n = users * views_per_user
+    # A view a day per user: each its own visit.
+    at = START_US + np.tile(np.arange(views_per_user), users).astype(np.int64) * US_PER_DAY
+    events = Events(np.concatenate(user).astype(np.int64), np.concatenate(product).astype(np.int64),
+                    np.zeros(n, dtype=np.int8), np.ones(n, dtype=np.int32), at, at + 1_000_000)
+    names = np.array([f"brand{b}" for b in range(categories * brands)])
+    catalogue = Catalogue(item + 1, np.array([f"cat{c}" for c in category]), brand=names[brand],
+                          price=np.full(n_items, 10.0))
+    return BrandShop(events, catalogue, np.where(liked >= 0, names[np.maximum(liked, 0)], ""))

@@ -97,6 +97,31 @@ def test_the_rankers_visits_round_trip(trained, tmp_path: Path) -> None:
         model.recommend(987_654_321, k=10, recent_events=[(item, "view")])
 
 
+def test_a_ranker_with_brand_lifts_round_trips(tmp_path: Path) -> None:
+    from tests.recommender.planted import brand_shop
+
+    shop = brand_shop()
+    model, _ = train(shop.events.aggregate(), shop.catalogue, algorithm="ranker")
+    loaded = artifacts.load(artifacts.save(model, tmp_path))
+    assert (loaded.data.views != model.data.views).nnz == 0
+    np.testing.assert_array_equal(loaded.algorithm.brand_lift.weights, model.algorithm.brand_lift.weights)
+    for user in model.data.users.ids[:25]:
+        assert model.recommend(int(user), k=10) == loaded.recommend(int(user), k=10)
+    # Fresh views of one brand steer a new user the same way before and after loading.
+    events = [(int(p), "view") for p in (1, 2, 3, 1, 2)]
+    assert loaded.recommend(987_654_321, k=10, recent_events=events) == \
+        model.recommend(987_654_321, k=10, recent_events=events)
+
+
+def test_a_ranker_artifact_from_before_brand_lifts_asks_for_retraining(trained) -> None:
+    from recommender.algorithms import make
+
+    model = trained["ranker"]
+    state = {k: v for k, v in model.algorithm.state().items() if not k.startswith("brand_lift.")}
+    with pytest.raises(ValueError, match="shop train"):
+        make("ranker", **model.algorithm.params).load_state(model.data, state)
+
+
 def test_a_ranker_artifact_from_before_visits_asks_for_retraining(trained) -> None:
     from recommender.algorithms import make
 

@@ -67,6 +67,9 @@ def test_fold_in_adds_fresh_events_to_the_stored_row() -> None:
     assert rows.strength.toarray()[0].tolist() == [1.0 + 4.0, 8.0]
     stranger = fold_in(data, 42, np.array([2]), np.array([0]))
     assert stranger.index.tolist() == [-1] and stranger.strength.toarray()[0].tolist() == [0.0, 1.0]
+    # Raw view counts: only fresh views add to them (the cart of product 1 does not).
+    assert data.views.toarray()[0].tolist() == [1.0, 0.0] and rows.views.toarray()[0].tolist() == [1.0, 0.0]
+    assert stranger.views.toarray()[0].tolist() == [0.0, 1.0]
 
 
 def test_aggregate_and_build_keep_purchase_timing() -> None:
