@@ -10,6 +10,7 @@ back to the last `test_recent_days` days.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +18,13 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from shop.db import ConnectionInfo
+from shop.errors import ShopError
+
 # As the models' watermark_overlap_minutes: rows a concurrent loader committed late carry a
 # loaded_at (its transaction's start) before the recorded point.
 OVERLAP = timedelta(minutes=5)
-CONNECT_TIMEOUT_S = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,7 @@ class BuildStart:
 
 
 def _connect(env: Mapping[str, str]) -> psycopg.Connection:
-    keys = {"PGHOST": "host", "PGPORT": "port", "PGUSER": "user", "PGPASSWORD": "password", "PGDATABASE": "dbname"}
-    params = {name: env[key] for key, name in keys.items() if env.get(key)}
-    return psycopg.connect(**params, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
+    return psycopg.connect(ConnectionInfo.from_env(env).conninfo(), autocommit=True)
 
 
 def applies(env: Mapping[str, str]) -> bool:
@@ -51,21 +53,25 @@ def begin(env: Mapping[str, str]) -> BuildStart | None:
         return None
     try:
         with _connect(env) as conn:
-            if conn.execute("select to_regclass('shop_meta.warehouse_builds') is not null").fetchone()[0] is False:
+            if not conn.execute("select to_regclass('shop_meta.warehouse_builds') is not null").fetchone()[0]:
                 return None
             row = conn.execute(
                 "select raw_loaded_through from shop_meta.warehouse_builds order by build_id desc limit 1"
             ).fetchone()
             now = conn.execute("select max(loaded_at) from raw.interactions").fetchone()[0]
-    except psycopg.Error:
+    except (psycopg.Error, ShopError):
         return None
     return BuildStart(previous=row[0] if row else None, raw_loaded_through=now)
 
 
 def record(env: Mapping[str, str], start: BuildStart, *, full_refresh: bool) -> None:
-    """Record a complete, successful build (its data is then tested up to start.raw_loaded_through)."""
-    with _connect(env) as conn:
-        conn.execute(
-            "insert into shop_meta.warehouse_builds (full_refresh, raw_loaded_through) values (%s, %s)",
-            (full_refresh, start.raw_loaded_through),
-        )
+    """Record a complete, successful build (its data is then tested up to start.raw_loaded_through).
+    A failure to record loses no data: the next build tests from the previous mark, more rows."""
+    try:
+        with _connect(env) as conn:
+            conn.execute(
+                "insert into shop_meta.warehouse_builds (full_refresh, raw_loaded_through) values (%s, %s)",
+                (full_refresh, start.raw_loaded_through),
+            )
+    except (psycopg.Error, ShopError) as exc:
+        log.warning("could not record the build in shop_meta.warehouse_builds: %s", exc)

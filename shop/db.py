@@ -7,6 +7,7 @@ set, that server is used as it is. Nothing else changes between the two.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -62,6 +63,15 @@ class ConnectionInfo:
         if self.password:
             values["PGPASSWORD"] = self.password
         return values
+
+    @classmethod
+    def from_env(cls, values: Mapping[str, str]) -> ConnectionInfo:
+        """The inverse of env(): the connection that libpq variables describe (as dbt is given them)."""
+        missing = [key for key in ("PGHOST", "PGUSER", "PGDATABASE") if not values.get(key)]
+        if missing:
+            raise ShopError(f"No database connection: {', '.join(missing)} not set.")
+        return cls(host=values["PGHOST"], port=int(values.get("PGPORT") or 5432), user=values["PGUSER"],
+                   dbname=values["PGDATABASE"], password=values.get("PGPASSWORD") or None)
 
 
 def parse_database_url(url: str) -> ConnectionInfo:
