@@ -3,8 +3,9 @@
 Tests on the large tables check recently loaded rows in ordinary runs (`__recently_loaded__` and
 `__recent_event_days__` in dbt_project/macros/test_scope.sql). "Recent" is best defined as "loaded
 since the previous complete, successful build started reading raw": each such build records that
-point in shop_meta.warehouse_builds (migration 0007), and the next one passes it to dbt as the
-`test_loaded_after` var. Without a record (first build, plain `dbt build`, Spark) the macros fall
+point in shop_meta.warehouse_builds (migration 0007), and the next one passes it to dbt in the
+environment variable SHOP_TEST_LOADED_AFTER (a var would make dbt re-parse the project whenever it
+changes). Without a record (first build, plain `dbt build`, Spark) the macros fall
 back to the last `test_recent_days` days.
 """
 
@@ -33,7 +34,7 @@ class BuildStart:
     raw_loaded_through: datetime | None  # the newest raw load now, as this build starts
 
     def test_loaded_after(self) -> str | None:
-        """The `test_loaded_after` var for this build (ISO 8601), or None to keep the fallback."""
+        """SHOP_TEST_LOADED_AFTER for this build (ISO 8601), or None to keep the fallback."""
         return None if self.previous is None else (self.previous - OVERLAP).isoformat()
 
 

@@ -8,7 +8,6 @@ which profiles.example.yml reads with env_var(): the caller passes them in `env`
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
@@ -329,8 +328,9 @@ def build(
         args += ["--exclude", *exclude]
     args += list(extra_args)
     start = build_marks.begin(env) if not select else None
-    if start is not None and not full_refresh and start.test_loaded_after() is not None:
-        args += ["--vars", json.dumps({"test_loaded_after": start.test_loaded_after()})]
+    if start is not None:
+        # In the environment, not --vars: a var that changes every build makes dbt re-parse the project.
+        env = {**env, "SHOP_TEST_LOADED_AFTER": ("" if full_refresh else start.test_loaded_after()) or ""}
     result = run_dbt(args, env, home=home, on_progress=on_progress)
     if result.target_dir is not None and result.nodes:
         _keep_build_results(result.target_dir, home)

@@ -4,7 +4,7 @@
     row, the newest warehouse load time (`loaded_at`) of the events it was built from. Its watermark
     is the max of that column; a run rebuilds, whole, every key (day, order, session, user x product)
     touched by events loaded after the watermark (minus a small overlap, see dbt_project.yml), with
-    delete+insert on that key. No look-back window on event time: a month-late event still
+    merge_changed on that key (below). No look-back window on event time: a month-late event still
     re-touches its day.
 
     In a real run the watermark is read first and inlined as a literal, so that PostgreSQL plans the
@@ -78,30 +78,37 @@
 {#
     Each engine's incremental strategy, set on the calling model: `{{ incremental_config(key, ...) }}`
     after its config() block (it renders nothing).
-    PostgreSQL: delete+insert on the model's unique key, with the model's indexes. Spark on plain
+    PostgreSQL: merge_changed on the model's unique key (below), with the model's indexes. Spark on plain
     Parquet tables has no row-level delete (MERGE needs Delta or Iceberg, whose jars a local Spark
     would download at run time), so it uses insert_overwrite: of the day partitions for models
     keyed by day (`day_key`: the touched days are rebuilt whole, as on PostgreSQL), and of the
     whole table for models keyed by an entity (order, session, user x product, event).
 #}
-{% macro incremental_config(unique_key, day_key=none, indexes=none) -%}
-    {%- do config(**adapter.dispatch('incremental_config')(unique_key, day_key, indexes)) -%}
+{% macro incremental_config(unique_key, day_key=none, indexes=none, row_key=none) -%}
+    {%- do config(**adapter.dispatch('incremental_config')(unique_key, day_key, indexes, row_key)) -%}
 {%- endmacro %}
 
-{% macro default__incremental_config(unique_key, day_key, indexes) -%}
-    {%- set settings = {'incremental_strategy': 'delete+insert', 'unique_key': unique_key} -%}
+{#
+    `row_key`: the columns that identify a row, when the unique key names a group of rows rebuilt
+    together (order_lines: an order's lines; daily_category_funnel: a day's categories).
+#}
+{% macro default__incremental_config(unique_key, day_key, indexes, row_key) -%}
+    {%- set settings = {'incremental_strategy': 'merge_changed', 'unique_key': unique_key} -%}
     {%- if indexes -%}
         {%- do settings.update({'indexes': indexes}) -%}
+    {%- endif -%}
+    {%- if row_key -%}
+        {%- do settings.update({'row_key': row_key}) -%}
     {%- endif -%}
     {{ return(settings) }}
 {%- endmacro %}
 
-{% macro spark__incremental_config(unique_key, day_key, indexes) -%}
+{% macro spark__incremental_config(unique_key, day_key, indexes, row_key) -%}
     {{ return({'incremental_strategy': 'insert_overwrite', 'file_format': 'parquet', 'partition_by': day_key}) }}
 {%- endmacro %}
 
 {#
-    True in an incremental run that may write only the touched keys' rows: delete+insert replaces
+    True in an incremental run that may write only the touched keys' rows: merge_changed replaces
     rows by unique key. False on a first build or a full refresh, and under Spark's insert_overwrite,
     which replaces whole day partitions (models keyed by day filter their days under is_incremental()
     alone) or, unpartitioned, the whole table: the model then selects every row.
@@ -137,4 +144,71 @@
 
 {% macro postgres__in_keys(column, keys) -%}
     {{ column }} = any(array({{ keys }}))
+{%- endmacro %}
+
+{#
+    The `merge_changed` incremental strategy (PostgreSQL): what delete+insert on the unique key ends
+    with, writing only what changed. A run rebuilds whole keys, and most of what it rebuilds comes
+    out as it was: every order of a customer with a new order, every month of a user with a new
+    session, every product of a day with one late event. delete+insert deletes and re-inserts all of
+    them (dead rows, index entries, WAL); here a rebuilt row identical to the stored one is left
+    alone, a changed one is updated and a new one inserted. Rows of keys not rebuilt are untouched
+    under both. Where the unique key names a group of rows (config `row_key`: the columns of one
+    row), the group's stored rows that the rebuild no longer yields are deleted first. A row key must
+    be unique among the rebuilt rows (MERGE refuses to change a row twice). The temp table is
+    analyzed first: without statistics the planner may scan the whole model instead of looking each
+    key up in its index. Before PostgreSQL 15 (no MERGE): delete+insert.
+#}
+{% macro get_incremental_merge_changed_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set version = run_query('show server_version_num').columns[0].values()[0] | int -%}
+    {%- if version < 150000 or arg_dict['incremental_predicates'] -%}
+        {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+    {%- endif -%}
+    {%- set unique_key = arg_dict['unique_key'] -%}
+    {%- set group_key = [unique_key] if unique_key is string else unique_key -%}
+    {%- set row_key = config.get('row_key') or group_key -%}
+    {%- set row_key = [row_key] if row_key is string else row_key -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
+    {%- set values = columns | reject('in', row_key | map('lower') | list) | list -%}
+    analyze {{ source }};
+
+    {% if row_key | map('lower') | list != group_key | map('lower') | list -%}
+    delete from {{ target }} as dbt_internal_dest
+    where
+        ({{ group_key | map('string') | join(', ') }}) in (
+            select {{ group_key | join(', ') }} from {{ source }}
+        )
+        and not exists (
+            select 1 from {{ source }} as dbt_internal_source
+            where {{ _columns_match(row_key) }}
+        );
+
+    {% endif -%}
+    merge into {{ target }} as dbt_internal_dest
+    using {{ source }} as dbt_internal_source
+    on {{ _columns_match(row_key) }}
+    {%- if values %}
+    when matched and ({{ _columns_of('dbt_internal_dest', values) }})
+        is distinct from ({{ _columns_of('dbt_internal_source', values) }}) then update set
+        {%- for column in values %}
+        {{ adapter.quote(column) }} = dbt_internal_source.{{ adapter.quote(column) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- endif %}
+    when not matched then insert ({{ _columns_of(none, columns) }})
+    values ({{ _columns_of('dbt_internal_source', columns) }})
+{%- endmacro %}
+
+{% macro _columns_of(alias, columns) -%}
+    {%- for column in columns -%}
+        {{ alias ~ '.' if alias }}{{ adapter.quote(column) }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro _columns_match(columns) -%}
+    {%- for column in columns -%}
+        dbt_internal_dest.{{ adapter.quote(column) }} = dbt_internal_source.{{ adapter.quote(column) }}
+        {{- ' and ' if not loop.last }}
+    {%- endfor -%}
 {%- endmacro %}

@@ -6,9 +6,12 @@
           where: "__recent_event_days__(occurred_date)"  # days touched by rows loaded since then
     The second form is for the staging view: the filter on its day column reaches through the
     view's de-duplication down to the raw scan. Singular tests call the same macros directly.
-    "Since the previous build": `shop build` passes the var test_loaded_after, where the previous
-    complete, successful build started reading raw (shop/build_marks.py). Without it (plain
-    `dbt build`, a first build), the last test_recent_days days of loads count as recent.
+    "Since the previous build": `shop build` sets the environment variable SHOP_TEST_LOADED_AFTER
+    to where the previous complete, successful build started reading raw (shop/build_marks.py).
+    Without it (plain `dbt build`, a first build), the last test_recent_days days of loads count as
+    recent. An environment variable, not a var: a --vars value that changes from build to build
+    makes dbt re-parse the whole project (1.1 s of every build), one read only while executing
+    does not.
 #}
 
 {% macro test_scope_is_full() -%}
@@ -28,20 +31,23 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The test_loaded_after var as a timestamp literal, or none. Checked: it is inlined into SQL. #}
+{#
+    SHOP_TEST_LOADED_AFTER as a timestamp literal, or none. Read only while executing (at parse time
+    dbt would record it and re-parse its callers when it changes). Checked: it is inlined into SQL.
+#}
 {% macro test_loaded_after() -%}
-    {%- set value = var('test_loaded_after', none) -%}
-    {%- if value is none or value == '' -%}
+    {%- set value = env_var('SHOP_TEST_LOADED_AFTER', '') if execute else '' -%}
+    {%- if value == '' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([+-][0-9]{2}:?[0-9]{2}|Z)?$', value | string) -%}
-        {{ exceptions.raise_compiler_error("test_loaded_after must be an ISO 8601 timestamp, got: " ~ value) }}
+        {{ exceptions.raise_compiler_error("SHOP_TEST_LOADED_AFTER must be an ISO 8601 timestamp, got: " ~ value) }}
     {%- endif -%}
     {{ return("cast('" ~ value ~ "' as " ~ type_timestamp_tz() ~ ")") }}
 {%- endmacro %}
 
 {#
-    `column > test_loaded_after`, else `column >= (newest value of column - test_recent_days days)`;
+    `column > SHOP_TEST_LOADED_AFTER`, else `column >= (newest value of column - test_recent_days days)`;
     `1 = 1` when testing all rows.
 #}
 {% macro recently_loaded_filter(column, relation) -%}
@@ -60,7 +66,7 @@
 {%- endmacro %}
 
 {#
-    `day_column in (the event days of raw rows loaded after test_loaded_after)` (late events
+    `day_column in (the event days of raw rows loaded after SHOP_TEST_LOADED_AFTER)` (late events
     included, read as a literal list through raw's loaded_at index), else `day_column >= (date of
     the newest raw load - test_recent_days)`; `1 = 1` when testing all rows.
 #}

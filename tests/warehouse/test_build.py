@@ -133,10 +133,9 @@ def test_a_build_scopes_its_data_tests_to_rows_loaded_since_the_previous_build(b
 
 def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home) -> None:
     result = dbt_runner.build(
-        warehouse_env,
+        {**warehouse_env, "SHOP_TEST_LOADED_AFTER": "2024-01-01' or 1=1 --"},
         home=dbt_home,
         select=["assert_sales_summary_reconciles_with_staging"],
-        extra_args=["--vars", '{"test_loaded_after": "2024-01-01\' or 1=1 --"}'],
     )
     assert not result.success
-    assert "test_loaded_after must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)
+    assert "SHOP_TEST_LOADED_AFTER must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)

@@ -1,6 +1,6 @@
 {#
     The view -> add to cart -> purchase funnel per day and product category (the product's current
-    category), from product_daily_performance. Incremental (delete+insert on activity_date): the
+    category), from product_daily_performance. Incremental (keyed by activity_date): the
     days whose product rows were rebuilt after this table's watermark are rebuilt whole; and every
     day when the catalogue's categories have changed since the rows were built (each row keeps the
     fingerprint of the catalogue it was built with), since a product moving category moves its
@@ -16,6 +16,7 @@
     incremental_config(
         'activity_date',
         day_key='activity_date',
+        row_key=['activity_date', 'category'],
         indexes=[
             {'columns': ['activity_date', 'category'], 'unique': True},
             {'columns': ['max_loaded_at']},

@@ -1,7 +1,7 @@
 {#
     One row per order and product: the units and revenue of the product in the order, with the
     product's current category, so the dashboard can filter orders, customers and order value by
-    category. Incremental (delete+insert on order_id): an order with a newly loaded line is rebuilt
+    category. Incremental (keyed by order_id): an order with a newly loaded line is rebuilt
     from all its lines, and so is every order holding a product whose category has changed since
     (the current category is compared with the stored one, so no change is missed). That
     comparison runs first, on its own: left in the query, its unknowable row count (the planner
@@ -16,6 +16,7 @@
 {{
     incremental_config(
         'order_id',
+        row_key=['order_id', 'product_id'],
         indexes=[
             {'columns': ['order_id', 'product_id'], 'unique': True},
             {'columns': ['order_date', 'category']},

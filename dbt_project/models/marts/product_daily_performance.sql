@@ -1,6 +1,6 @@
 {#
     One row per product and day with any activity. Incremental: every product row of the days
-    touched by newly loaded events is rebuilt (delete+insert on activity_date, product_id).
+    touched by newly loaded events is rebuilt (keyed by activity_date, product_id).
 #}
 {{
     config(

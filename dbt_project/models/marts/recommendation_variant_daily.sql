@@ -3,7 +3,7 @@
     and what followed them (events carrying the variant): clicks (views), add-to-carts, purchases
     and attributed revenue, with click-through = clicks / impressions. A full outer join on day and
     variant: a variant with events but no served lists that day (or the reverse) still has a row.
-    Incremental (delete+insert on activity_date, variant): the days touched by newly loaded events
+    Incremental (keyed by activity_date, variant): the days touched by newly loaded events
     or served lists are rebuilt whole. Each side keeps its own watermark, since the two raw tables
     are loaded independently (history is back-filled with past load times).
 #}

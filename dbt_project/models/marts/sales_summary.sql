@@ -1,6 +1,6 @@
 {#
     One row per day of shop activity: sales, traffic and conversion. Incremental: the days touched
-    by newly loaded events are rebuilt whole (delete+insert on activity_date).
+    by newly loaded events are rebuilt whole (keyed by activity_date).
 #}
 {{
     config(
