@@ -1,7 +1,9 @@
 {#
     One row per user and calendar month with any session: sessions, orders and revenue of that
     month. The building block of customers and signup_cohorts, small next to the events.
-    Incremental: every month of a user with a newly loaded session or order is recomputed.
+    Incremental: every month of a user with a newly loaded session or order is recomputed, and the
+    user's stored months that the rebuild no longer yields are deleted (a late event can move a
+    session's start, and with it the session, into the month before).
 #}
 {{
     config(
@@ -11,7 +13,8 @@
 }}
 {{
     incremental_config(
-        ['user_id', 'activity_month'],
+        'user_id',
+        row_key=['user_id', 'activity_month'],
         indexes=[
             {'columns': ['user_id', 'activity_month'], 'unique': True},
             {'columns': ['max_loaded_at']},

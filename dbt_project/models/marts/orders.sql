@@ -1,6 +1,8 @@
 {#
-    One row per order (checkout), numbered within its customer's orders. Incremental: every order
-    of a customer with a newly loaded order line is rebuilt (a late order renumbers the later ones).
+    One row per order (checkout), numbered within its customer's orders. Incremental: a customer
+    with a newly loaded order line gets the orders from the earliest such order on rebuilt (a late
+    order renumbers the later ones; an order's time only moves earlier as lines arrive, so the
+    orders before it keep their numbers). Numbering still counts every order of the customer.
 #}
 {{
     config(
@@ -22,15 +24,28 @@
 
 with
 
+{% if incremental_by_key() %}
+-- Per touched customer, the earliest (new) time of a touched order: only orders from then on change.
+touched_customers as (
+
+    select
+        user_id,
+        min(ordered_at) as rebuild_from
+
+    from {{ ref('int_purchases_aggregated_to_orders') }}
+    where max_loaded_at > {{ incremental_watermark() }}
+    group by user_id
+
+),
+{% endif %}
+
 orders as (
 
     select * from {{ ref('int_purchases_aggregated_to_orders') }}
     {% if incremental_by_key() %}
     where
         {% call in_keys('user_id') -%}
-            select touched.user_id
-            from {{ ref('int_purchases_aggregated_to_orders') }} as touched
-            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+            select touched_customers.user_id from touched_customers
         {% endcall %}
     {% endif %}
 
@@ -56,4 +71,10 @@ final as (
 
 )
 
-select * from final
+select final.* from final
+{% if incremental_by_key() %}
+inner join touched_customers
+    on
+        final.user_id = touched_customers.user_id
+        and final.ordered_at >= touched_customers.rebuild_from
+{% endif %}
