@@ -66,6 +66,31 @@ def _inserted_rows(result, model_name: str) -> int | None:
     return None
 
 
+MONTH_MOVER = 9_999  # a user whose one session a late event moves into the month before
+
+
+def _add_month_mover(conn: psycopg.Connection, *, late: bool) -> None:
+    """A user with one session, just after midnight on the shop's first day; later, a late event of
+    that session from the evening before. The session, and all the user's activity, move into the
+    previous month: the month row built first must go."""
+    if not late:
+        conn.execute(
+            "insert into raw.users (user_id, email, full_name, country, channel, signup_at)"
+            " values (%s, 'mover@example.com', 'Month Mover', 'DE', 'organic', '2023-11-01 00:00:00+00')",
+            (MONTH_MOVER,),
+        )
+    conn.execute(
+        """
+        insert into raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity,
+                                      unit_price, order_id, recommendation_variant, occurred_at, loaded_at)
+        select gen_random_uuid(), md5('month-mover')::uuid, %s, 1, 'view', 1, 42.99, null, null,
+               %s::timestamptz, max(loaded_at) + interval '1 minute'
+        from raw.interactions
+        """,
+        (MONTH_MOVER, "2023-12-31 23:55:00+00" if late else "2024-01-01 00:05:00+00"),
+    )
+
+
 def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> None:
     drop_warehouse(warehouse_env)
     with psycopg.connect(conninfo(warehouse_env)) as conn:
@@ -80,6 +105,8 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
     for chunk in range(SIZE.chunks):
         with psycopg.connect(conninfo(warehouse_env)) as conn:
             loaded = synthetic.load_chunk(conn, SIZE, chunk)
+            if chunk in (1, 3):
+                _add_month_mover(conn, late=chunk == 3)
             if chunk == SIZE.chunks - 2:
                 # a product changes category: rows built earlier must follow (order_lines, funnel)
                 conn.execute(
@@ -92,7 +119,12 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
 
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
         total_rows = conn.execute("select count(*) from raw.interactions").fetchone()[0]
-        assert total_rows == deliveries
+        assert total_rows == deliveries + 2  # and the month mover's two events
+        months = conn.execute(
+            "select activity_month from intermediate.int_activity_aggregated_to_user_months where user_id = %s",
+            (MONTH_MOVER,),
+        ).fetchall()
+        assert [str(month) for (month,) in months] == ["2023-12-01"]
         late = conn.execute(
             "select count(*) from raw.interactions where loaded_at - occurred_at > interval '8 days'"
         ).fetchone()[0]
