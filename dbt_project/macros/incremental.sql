@@ -177,7 +177,7 @@
     {% if row_key | map('lower') | list != group_key | map('lower') | list -%}
     delete from {{ target }} as dbt_internal_dest
     where
-        ({{ group_key | map('string') | join(', ') }}) in (
+        ({{ group_key | join(', ') }}) in (
             select {{ group_key | join(', ') }} from {{ source }}
         )
         and not exists (
