@@ -5,7 +5,8 @@
 
 It works in its own database (`shop_warehouse_benchmark`) on the project's server (the embedded one
 unless SHOP_DATABASE_URL is set) and leaves the shop's own database alone. The history is loaded in
-daily batches' worth of rows (loaded_at spread over 100 days, with late and duplicated deliveries);
+daily batches' worth of rows (loaded_at spread over 100 days, with late and duplicated deliveries),
+batch after batch, each shuffled, so raw lies in load order as daily loads would leave it;
 the incremental step loads the last day's batch (about 1% of the events, plus late events for the
 two days before and redeliveries). Unit tests are excluded from both builds: they run on fixtures,
 not on data, so their cost does not change with the data size.

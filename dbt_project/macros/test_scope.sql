@@ -65,46 +65,68 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# The relation name of raw.interactions (the source), for queries run while compiling. #}
+{% macro _raw_interactions() -%}
+    {%- set raw = [] -%}
+    {%- for node in graph.sources.values() if node.source_name == 'shop' and node.name == 'interactions' -%}
+        {%- do raw.append(node.relation_name) -%}
+    {%- endfor -%}
+    {{ return(raw[0]) }}
+{%- endmacro %}
+
+{# The UTC event days (ISO strings, sorted) of raw rows loaded after `bound`, a timestamp literal. #}
+{% macro _event_days_loaded_after(bound) -%}
+    {%- set query -%}
+        select distinct cast({{ utc_date('occurred_at') }} as {{ dbt.type_string() }})
+        from {{ _raw_interactions() }}
+        where loaded_at > {{ bound }}
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{# `day_column in (days)` as a literal list, `1 = 0` for none. #}
+{% macro _day_in_list(day_column, days) -%}
+    {%- if days | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {{ day_column }} in (
+        {%- for day in days -%}
+            cast('{{ day }}' as date){{ ", " if not loop.last }}
+        {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
 {#
     `day_column in (the event days of raw rows loaded after SHOP_TEST_LOADED_AFTER)` (late events
     included, read as a literal list through raw's loaded_at index), else `day_column >= (date of
     the newest raw load - test_recent_days)`; `1 = 1` when testing all rows.
+    With `settled_for` (a mart), also only the days settled for that mart (settled_days_filter):
+    with the mark, the unsettled days are taken out of the literal list itself, so that a test on
+    the staging view de-duplicates only the days it compares (a `not in (subquery)` stays above
+    the view's window and filters after the de-duplication of every recent day).
 #}
-{% macro recent_event_days_filter(day_column) -%}
+{% macro recent_event_days_filter(day_column, settled_for=none) -%}
+    {%- set settled = (' and ' ~ settled_days_filter(day_column, settled_for)) if settled_for is not none else '' -%}
     {%- if test_scope_is_full() -%}
-        1 = 1
+        1 = 1{{ settled }}
     {%- elif not execute -%}
-        {{ day_column }} is not null
+        {{ day_column }} is not null{{ settled }}
+    {%- elif test_loaded_after() is not none -%}
+        {%- set days = _event_days_loaded_after(test_loaded_after()) -%}
+        {%- if settled_for is not none -%}
+            {%- set unsettled = _event_days_loaded_after(_settled_bound(settled_for)) -%}
+            {%- set days = days | reject('in', unsettled) | list -%}
+        {%- endif -%}
+        {{ _day_in_list(day_column, days) }}
     {%- else -%}
-        {%- set raw = [] -%}
-        {%- for node in graph.sources.values() if node.source_name == 'shop' and node.name == 'interactions' -%}
-            {%- do raw.append(node.relation_name) -%}
-        {%- endfor -%}
-        {%- if test_loaded_after() is not none -%}
-            {%- set query -%}
-                select distinct cast({{ utc_date('occurred_at') }} as {{ dbt.type_string() }})
-                from {{ raw[0] }}
-                where loaded_at > {{ test_loaded_after() }}
-                order by 1
-            {%- endset -%}
-            {%- set days = run_query(query).columns[0].values() -%}
-            {%- if days | length == 0 -%}
-                1 = 0
-            {%- else -%}
-                {{ day_column }} in (
-                {%- for day in days -%}
-                    cast('{{ day }}' as date){{ ", " if not loop.last }}
-                {%- endfor -%}
-                )
-            {%- endif -%}
-        {%- else -%}
         {%- set query -%}
             select cast(cast({{ dbt.dateadd('day', -(var('test_recent_days', 3) | int), 'max(loaded_at)') }}
                 as date) as {{ dbt.type_string() }})
-            from {{ raw[0] }}
+            from {{ _raw_interactions() }}
         {%- endset -%}
-        {{ day_column }} >= {{ _scalar_literal(query, 'date') }}
-        {%- endif -%}
+        {{ day_column }} >= {{ _scalar_literal(query, 'date') }}{{ settled }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -134,22 +156,33 @@
     writes, staging (a view over raw) runs ahead of the marts built a moment ago: reconciliation
     tests compare the settled days only. Without a stream nothing is newer, so every day counts.
 #}
+{% macro _settled_bound(relation, watermark_column='max_loaded_at') -%}
+    {%- set query -%}
+        select cast({{ dbt.dateadd('minute', -1, 'max(' ~ watermark_column ~ ')') }} as {{ dbt.type_string() }})
+        from {{ relation }}
+    {%- endset -%}
+    {{ return(_scalar_literal(query, type_timestamp_tz())) }}
+{%- endmacro %}
+
 {% macro settled_days_filter(day_column, relation, watermark_column='max_loaded_at') -%}
     {#- Raw rows, through the index on loaded_at: a scan of the staging view would de-duplicate every
-        row. The bound is read first and inlined, so that the planner sees how few rows are newer
-        (with a subquery it guessed a third of the table and walked the whole event-day index). -#}
-    {%- set shifted = dbt.dateadd('minute', -1, 'max(' ~ watermark_column ~ ')') -%}
+        row. Read first and inlined as literals, so that the planner sees how few rows are newer
+        (with a subquery it guessed a third of the table and walked the whole event-day index) and
+        can push the day filter down through the staging view. -#}
     {%- if execute -%}
-        {%- set query -%}
-            select cast({{ shifted }} as {{ dbt.type_string() }}) from {{ relation }}
-        {%- endset -%}
-        {%- set bound = _scalar_literal(query, type_timestamp_tz()) -%}
+        {%- set unsettled = _event_days_loaded_after(_settled_bound(relation, watermark_column)) -%}
+        {%- if unsettled | length == 0 -%}
+            1 = 1
+        {%- else -%}
+            not ({{ _day_in_list(day_column, unsettled) }})
+        {%- endif -%}
     {%- else -%}
-        {%- set bound = '(select ' ~ shifted ~ ' from ' ~ relation ~ ')' -%}
+        {{ day_column }} not in (
+            select distinct {{ utc_date('recent.occurred_at') }}
+            from {{ source('shop', 'interactions') }} as recent
+            where recent.loaded_at > (
+                select {{ dbt.dateadd('minute', -1, 'max(' ~ watermark_column ~ ')') }} from {{ relation }}
+            )
+        )
     {%- endif -%}
-    {{ day_column }} not in (
-        select distinct {{ utc_date('recent.occurred_at') }}
-        from {{ source('shop', 'interactions') }} as recent
-        where recent.loaded_at > {{ bound }}
-    )
 {%- endmacro %}

@@ -17,8 +17,7 @@ staged as (
     from {{ ref('stg_shop__interactions') }}
     where
         event_type = 'purchase'
-        and {{ recent_event_days_filter('occurred_date') }}
-        and {{ settled_days_filter('occurred_date', ref('orders')) }}
+        and {{ recent_event_days_filter('occurred_date', settled_for=ref('orders')) }}
     group by order_id
 
 ),
@@ -27,8 +26,7 @@ orders as (
 
     select * from {{ ref('orders') }}
     where
-        {{ recent_event_days_filter('order_date') }}
-        and {{ settled_days_filter('order_date', ref('orders')) }}
+        {{ recent_event_days_filter('order_date', settled_for=ref('orders')) }}
 
 )
 

@@ -20,8 +20,7 @@ staged as (
 
     from {{ ref('stg_shop__interactions') }}
     where
-        {{ recent_event_days_filter('occurred_date') }}
-        and {{ settled_days_filter('occurred_date', ref('sales_summary')) }}
+        {{ recent_event_days_filter('occurred_date', settled_for=ref('sales_summary')) }}
     group by occurred_date
 
 ),
@@ -30,8 +29,7 @@ summary as (
 
     select * from {{ ref('sales_summary') }}
     where
-        {{ recent_event_days_filter('activity_date') }}
-        and {{ settled_days_filter('activity_date', ref('sales_summary')) }}
+        {{ recent_event_days_filter('activity_date', settled_for=ref('sales_summary')) }}
 
 )
 

@@ -150,7 +150,13 @@ def create_shop(conn: psycopg.Connection, size: ShopSize) -> None:
 
 
 def load_chunk(conn: psycopg.Connection, size: ShopSize, chunk_no: int, *, upto: bool = False) -> int:
-    """Copy one chunk of the plan (or every chunk <= chunk_no) into raw.interactions, shuffled."""
+    """Copy one chunk of the plan (or every chunk <= chunk_no) into raw.interactions, shuffled.
+
+    Several chunks are written one after the other, each shuffled: the table then lies in load
+    order, as successive loads (and the simulator, which writes in time order) leave it. One
+    shuffle over all chunks would scatter every day's rows over the whole table, so that reading
+    a few recent days touched every page of the history.
+    """
     op = "<=" if upto else "="
     cur = conn.execute(
         f"""
@@ -166,7 +172,7 @@ def load_chunk(conn: psycopg.Connection, size: ShopSize, chunk_no: int, *, upto:
                 + copy_no * interval '1 hour'
         from synthetic.deliveries
         where chunk_no {op} %(chunk)s
-        order by md5(n::text || copy_no::text)
+        order by chunk_no, md5(n::text || copy_no::text)
         """,
         {"start": size.start, "chunk_days": size.days / size.chunks, "chunk": chunk_no},
     )
