@@ -55,7 +55,9 @@
     Post-hook of the large models: give a freshly created table its planner statistics at once
     (PostgreSQL's autovacuum would do it only later), so the tests and the models downstream are
     planned on real numbers. Tables that already have statistics are left to autovacuum; views
-    (which have no statistics of their own) are skipped.
+    (which have no statistics of their own) are skipped. A model rebuilt whole every run may list
+    the columns its readers filter, join, group or sort on in `meta.analyze_columns`: only those
+    are analyzed (statistics of every column of customers took 0.2 s of each build).
 #}
 {% macro analyze_if_new() -%}
     {{ return(adapter.dispatch('analyze_if_new')()) }}
@@ -70,8 +72,9 @@
             select count(*) from pg_catalog.pg_statistic
             where starelid = cast('{{ this }}' as regclass)
         {%- endset -%}
+        {%- set columns = config.get('meta', {}).get('analyze_columns') -%}
         {%- if run_query(query).columns[0].values()[0] == 0 -%}
-            analyze {{ this }}
+            analyze {{ this }}{% if columns %} ({{ columns | join(', ') }}){% endif %}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -77,6 +77,21 @@ def test_models_land_in_staging_intermediate_and_marts_only(built, warehouse_env
     }
 
 
+def test_rebuilt_tables_get_statistics_for_the_columns_their_readers_use(built, warehouse_env) -> None:
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        analyzed = dict(conn.execute(
+            """
+            select tablename, array_agg(attname::text order by attname) from pg_stats
+            where schemaname = 'marts' and tablename in ('customers', 'products') group by tablename
+            """
+        ).fetchall())
+        product_columns = conn.execute(
+            "select count(*) from information_schema.columns where table_schema = 'marts' and table_name = 'products'"
+        ).fetchone()[0]
+    assert analyzed["customers"] == ["last_seen_at", "rfm_segment", "user_id"]  # meta.analyze_columns
+    assert len(analyzed["products"]) == product_columns  # no list: every column
+
+
 def test_marts_hold_the_shop(built, warehouse_env) -> None:
     with psycopg.connect(conninfo(warehouse_env)) as conn:
         days, revenue = conn.execute("select count(*), sum(revenue) from marts.sales_summary").fetchone()
