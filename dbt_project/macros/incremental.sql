@@ -155,9 +155,11 @@
     alone, a changed one is updated and a new one inserted. Rows of keys not rebuilt are untouched
     under both. Where the unique key names a group of rows (config `row_key`: the columns of one
     row), the group's stored rows that the rebuild no longer yields are deleted first. A row key must
-    be unique among the rebuilt rows (MERGE refuses to change a row twice). The temp table is
-    analyzed first: without statistics the planner may scan the whole model instead of looking each
-    key up in its index. Before PostgreSQL 15 (no MERGE): delete+insert.
+    be unique among the rebuilt rows (MERGE refuses to change a row twice). The temp table's key
+    columns are analyzed first: without its row count and key statistics the planner may scan the
+    whole model instead of looking each key up in its index (the other columns' statistics, which
+    no plan here uses, took 0.14 s for the 57k rebuilt events of a 5M-event shop). Before
+    PostgreSQL 15 (no MERGE): delete+insert.
 #}
 {% macro get_incremental_merge_changed_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
@@ -172,7 +174,8 @@
     {%- set row_key = [row_key] if row_key is string else row_key -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set values = columns | reject('in', row_key | map('lower') | list) | list -%}
-    analyze {{ source }};
+    {%- set key_columns = (group_key + row_key) | map('lower') | unique | list -%}
+    analyze {{ source }} ({{ _columns_of(none, key_columns) }});
 
     {% if row_key | map('lower') | list != group_key | map('lower') | list -%}
     delete from {{ target }} as dbt_internal_dest
