@@ -74,7 +74,7 @@
         {%- endset -%}
         {%- set columns = config.get('meta', {}).get('analyze_columns') -%}
         {%- if run_query(query).columns[0].values()[0] == 0 -%}
-            analyze {{ this }}{% if columns %} ({{ columns | join(', ') }}){% endif %}
+            analyze {{ this }}{% if columns %} ({{ _columns_of(none, columns) }}){% endif %}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

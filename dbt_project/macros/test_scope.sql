@@ -108,11 +108,10 @@
     the view's window and filters after the de-duplication of every recent day).
 #}
 {% macro recent_event_days_filter(day_column, settled_for=none) -%}
-    {%- set settled = (' and ' ~ settled_days_filter(day_column, settled_for)) if settled_for is not none else '' -%}
     {%- if test_scope_is_full() -%}
-        1 = 1{{ settled }}
+        1 = 1{{ _and_settled(day_column, settled_for) }}
     {%- elif not execute -%}
-        {{ day_column }} is not null{{ settled }}
+        {{ day_column }} is not null{{ _and_settled(day_column, settled_for) }}
     {%- elif test_loaded_after() is not none -%}
         {%- set days = _event_days_loaded_after(test_loaded_after()) -%}
         {%- if settled_for is not none -%}
@@ -126,8 +125,13 @@
                 as date) as {{ dbt.type_string() }})
             from {{ _raw_interactions() }}
         {%- endset -%}
-        {{ day_column }} >= {{ _scalar_literal(query, 'date') }}{{ settled }}
+        {{ day_column }} >= {{ _scalar_literal(query, 'date') }}{{ _and_settled(day_column, settled_for) }}
     {%- endif -%}
+{%- endmacro %}
+
+{# ` and settled_days_filter(...)`, or nothing without a mart. #}
+{% macro _and_settled(day_column, settled_for) -%}
+    {%- if settled_for is not none %} and {{ settled_days_filter(day_column, settled_for) }}{% endif -%}
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}
