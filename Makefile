@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/shop demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -15,9 +15,9 @@ import psycopg
 import streamlit as st
 
 from app.errors import DataUnavailable
-from shop import db
-from shop.errors import ShopError
-from shop.settings import Settings
+from shopcore import db
+from shopcore.errors import ShopError
+from shopcore.settings import Settings
 
 RESOLVE_TTL_S = 30
 # Every session is read-only, and a query that runs away is stopped rather than freezing the page.

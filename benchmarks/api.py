@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from shop import db as shop_db  # noqa: E402
-from shop.settings import Settings  # noqa: E402
+from shopcore import db as shop_db  # noqa: E402
+from shopcore.settings import Settings  # noqa: E402
 
 LUA = """
 math.randomseed(%(seed)d)

@@ -30,8 +30,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shop import db, dbt_runner  # noqa: E402
-from shop.migrate import apply_migrations  # noqa: E402
+from shop import dbt_runner  # noqa: E402
+from shopcore import db
+from shopcore.migrate import apply_migrations  # noqa: E402
 
 DAYS = 60
 EVENTS_PER_USER_DAY = 0.98  # measured: 2,000 users over 60 days give ~117k events with the default world

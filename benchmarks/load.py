@@ -25,9 +25,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shop import db as shop_db  # noqa: E402
-from shop import embedded  # noqa: E402
-from shop.settings import Settings  # noqa: E402
+from shopcore import db as shop_db  # noqa: E402
+from shopcore import embedded  # noqa: E402
+from shopcore.settings import Settings  # noqa: E402
 from simulator import loader, runner  # noqa: E402
 
 

@@ -43,8 +43,8 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shop import db as shop_db  # noqa: E402
-from shop.settings import Settings  # noqa: E402
+from shopcore import db as shop_db  # noqa: E402
+from shopcore.settings import Settings  # noqa: E402
 
 console = Console(highlight=False)
 

@@ -36,10 +36,10 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from recommender.cli_support import report_table  # noqa: E402
+from benchmarks.simulated_shop import simulate  # noqa: E402
 from recommender.matrix import Catalogue, Interactions  # noqa: E402
 from recommender.pipeline import default_params, run_evaluation, train  # noqa: E402
-from recommender.simulated import simulate  # noqa: E402
+from shop.cli.reporting import report_table  # noqa: E402
 from simulator.params import SimulationParams  # noqa: E402
 
 END = datetime(2025, 12, 1, tzinfo=timezone.utc)  # a fixed window: the same shop on every run

@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT / "tests" / "warehouse"))
 
 import synthetic  # noqa: E402  (tests/warehouse/synthetic.py)
 
-from shop import db, dbt_runner  # noqa: E402
-from shop.migrate import apply_migrations  # noqa: E402
-from shop.settings import get_settings  # noqa: E402
+from shop import dbt_runner  # noqa: E402
+from shopcore import db
+from shopcore.migrate import apply_migrations  # noqa: E402
+from shopcore.settings import get_settings  # noqa: E402
 
 DATABASE = "shop_warehouse_benchmark"
 DAYS = 100  # one load batch per day: the last batch is ~1% of the events

@@ -18,11 +18,9 @@ import psycopg
 from psycopg import sql
 
 from recommender.matrix import Catalogue, Events, IdMap, Interactions
-from shop.errors import ShopError
-
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 (PostgreSQL's timestamp epoch) in Unix microseconds
-_HEADER = b"PGCOPY\n\xff\r\n\x00"
-_CHUNK_BYTES = 32 << 20
+from shopcore.copy_binary import from_pg_timestamps as unix_us
+from shopcore.copy_binary import read_columns
+from shopcore.errors import ShopError
 
 EMPTY_HINT = "Run `shop simulate` to make a shop, then `shop build` to build the warehouse."
 
@@ -34,67 +32,6 @@ def _relation_exists(conn: psycopg.Connection, name: str) -> bool:
 def require_mart(conn: psycopg.Connection, name: str) -> None:
     if not _relation_exists(conn, name):
         raise ShopError(f"The warehouse has no {name} yet. {EMPTY_HINT}")
-
-
-class _BinaryRows:
-    """Decoder of a binary COPY stream whose columns are all fixed-width and never NULL."""
-
-    def __init__(self, types: list[str]) -> None:
-        # Each row: int16 field count, then per field an int32 length and the value, big-endian.
-        spec = [("n", ">i2")]
-        for j, t in enumerate(types):
-            spec += [(f"len{j}", ">i4"), (f"v{j}", ">" + t)]
-        self.dtype = np.dtype(spec)
-        self.types = types
-        self.parts: list[np.ndarray] = []
-        self.buffer = bytearray()
-        self.header_done = False
-
-    def feed(self, data: bytes | memoryview, final: bool = False) -> None:
-        self.buffer += data
-        if not self.header_done:
-            if len(self.buffer) < 19:
-                return
-            if bytes(self.buffer[:11]) != _HEADER:
-                raise ValueError("not a PostgreSQL binary COPY stream")
-            extension = int.from_bytes(self.buffer[15:19], "big")
-            del self.buffer[: 19 + extension]
-            self.header_done = True
-        usable = len(self.buffer) - (2 if final else 0)  # the stream ends with an int16 -1
-        n = usable // self.dtype.itemsize
-        if n:
-            rows = np.frombuffer(bytes(self.buffer[: n * self.dtype.itemsize]), dtype=self.dtype)
-            del self.buffer[: n * self.dtype.itemsize]
-            self.parts.append(rows)
-        if final and bytes(self.buffer) != b"\xff\xff":
-            raise ValueError("unexpected end of a binary COPY stream (a NULL or variable-width value?)")
-
-    def columns(self) -> list[np.ndarray]:
-        rows = np.concatenate(self.parts) if self.parts else np.empty(0, dtype=self.dtype)
-        if len(rows) and not ((rows["n"] == len(self.types)).all() and all(
-                (rows[f"len{j}"] == np.dtype(t).itemsize).all() for j, t in enumerate(self.types))):
-            raise ValueError("binary COPY rows do not have the expected layout")
-        return [rows[f"v{j}"].astype(np.dtype(t).newbyteorder("=")) for j, t in enumerate(self.types)]
-
-
-def copy_columns(conn: psycopg.Connection, query: sql.Composable, types: list[str]) -> list[np.ndarray]:
-    """Columns of ``query`` (whose select list has the fixed-width ``types``: i2, i4, i8, f8)."""
-    decoder = _BinaryRows(types)
-    pending: list[bytes] = []
-    size = 0
-    with conn.cursor() as cur, cur.copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as copy:
-        for block in copy:
-            pending.append(bytes(block))
-            size += len(block)
-            if size >= _CHUNK_BYTES:
-                decoder.feed(b"".join(pending))
-                pending, size = [], 0
-    decoder.feed(b"".join(pending), final=True)
-    return decoder.columns()
-
-
-def _us(pg_timestamp: np.ndarray) -> np.ndarray:
-    return pg_timestamp + _PG_EPOCH_US
 
 
 # Purchase timing per pair, read when the mart has it (see load_interactions).
@@ -128,18 +65,18 @@ def load_interactions(conn: psycopg.Connection) -> Interactions:
         from marts.user_item_interactions
         where user_id is not null and product_id is not null
     """).format(timing)
-    cols = copy_columns(conn, query, ["i8"] * (12 if timed else 9))
+    cols = read_columns(conn, query, ["i8"] * (12 if timed else 9))
     user, product, views, carts, purchases, units, first, last, loaded = cols[:9]
     if len(user) == 0:
         raise ShopError(f"marts.user_item_interactions is empty: there is nothing to learn from. {EMPTY_HINT}")
     extra = {}
     if timed:
         first_buy, last_buy, last_units = cols[9:]
-        extra = {"first_purchase_us": _us(first_buy), "last_purchase_us": _us(last_buy), "last_purchase_units": last_units}
+        extra = {"first_purchase_us": unix_us(first_buy), "last_purchase_us": unix_us(last_buy), "last_purchase_units": last_units}
     return Interactions(
         user_id=user, product_id=product, views=views, add_to_carts=carts, purchases=purchases,
-        units_purchased=units, first_us=_us(first), last_us=_us(last),
-        watermark_us=int(_us(loaded).max()), **extra,
+        units_purchased=units, first_us=unix_us(first), last_us=unix_us(last),
+        watermark_us=int(unix_us(loaded).max()), **extra,
     )
 
 
@@ -154,11 +91,11 @@ def load_events(conn: psycopg.Connection) -> Events:
         from marts.interaction_events
         where event_type in ('view', 'add_to_cart', 'purchase')
     """)
-    user, product, kind, qty, occurred, loaded = copy_columns(conn, query, ["i8", "i8", "i2", "i4", "i8", "i8"])
+    user, product, kind, qty, occurred, loaded = read_columns(conn, query, ["i8", "i8", "i2", "i4", "i8", "i8"])
     if len(user) == 0:
         raise ShopError(f"marts.interaction_events is empty: there is nothing to evaluate on. {EMPTY_HINT}")
     return Events(user_id=user, product_id=product, event_type=kind.astype(np.int8), quantity=qty,
-                  occurred_us=_us(occurred), loaded_us=_us(loaded))
+                  occurred_us=unix_us(occurred), loaded_us=unix_us(loaded))
 
 
 def load_catalogue(conn: psycopg.Connection) -> Catalogue:
@@ -188,7 +125,7 @@ def truth_loader(conn: psycopg.Connection) -> Callable[[np.ndarray, IdMap], np.n
             "select user_id, product_id, affinity::float8 from truth.user_product_affinity "
             "where user_id = any({}) and affinity is not null"
         ).format(sql.Literal(ids.tolist()))
-        user, product, affinity = copy_columns(conn, query, ["i8", "i8", "f8"])
+        user, product, affinity = read_columns(conn, query, ["i8", "i8", "f8"])
         row = np.searchsorted(ids, user) if np.all(np.diff(ids) > 0) else _positions(ids, user)
         col = items.index(product)
         ok = col >= 0

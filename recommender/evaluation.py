@@ -16,9 +16,16 @@ import scipy.sparse as sp
 
 from recommender.algorithms.base import top_k
 from recommender.matrix import (
-    ADD_TO_CART, PURCHASE, US_PER_DAY, Catalogue, Events, IdMap, UserItemData, UserRows, WeightConfig,
+    Catalogue,
+    Events,
+    IdMap,
+    UserItemData,
+    UserRows,
+    WeightConfig,
     build_data,
 )
+from shopcore.events import ADD_TO_CART, PURCHASE
+from shopcore.timeunits import US_PER_DAY
 
 Scorer = Callable[[UserRows], np.ndarray]
 Variant = Callable[[np.ndarray, UserRows], np.ndarray]

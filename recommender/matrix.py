@@ -22,12 +22,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.visits import category_visits, fresh_visit
+from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
+from shopcore.timeunits import US_PER_DAY
 
-US_PER_DAY = 86_400_000_000
 MIN_AGE_DAYS = 1e-6  # ages are stored > 0, so that a purchase "just now" stays a stored entry
 TIMING = ("purchase_age", "last_units", "gap_per_unit")
-VIEW, ADD_TO_CART, PURCHASE = 0, 1, 2
-EVENT_TYPES = ("view", "add_to_cart", "purchase")
 
 
 # --------------------------------------------------------------------------- id maps

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from recommender.algorithms import Algorithm, top_k
-from recommender.matrix import EVENT_TYPES, UserItemData, fold_in
+from recommender.matrix import UserItemData, fold_in
+from shopcore.events import EVENT_TYPES
 
 
 @dataclass(frozen=True)

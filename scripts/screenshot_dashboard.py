@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import harness  # noqa: E402
+from tests.app import browser as harness  # noqa: E402
 
 DEFAULT_URL = "http://localhost:8501"
 

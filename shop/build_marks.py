@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from shop.db import ConnectionInfo
-from shop.errors import ShopError
+from shopcore.db import ConnectionInfo
+from shopcore.errors import ShopError
 
 # As the models' watermark_overlap_minutes: rows a concurrent loader committed late carry a
 # loaded_at (its transaction's start) before the recorded point.

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from shop import build_marks
-from shop.errors import ShopError
+from shopcore.dbt_artifacts import FAILED_STATUSES, PROJECT_DIR, dbt_home, last_build_results_path
+from shopcore.errors import ShopError
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROFILE_TEMPLATE = PROJECT_DIR / "profiles.example.yml"
 
 # Set for every run unless the caller gives its own value.
@@ -30,8 +30,6 @@ DEFAULT_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # no network calls
     "DO_NOT_TRACK": "1",
 }
-
-FAILED_STATUSES = {"error", "fail", "runtime error"}
 
 # dbtRunner keeps global state (flags, the event manager): one invocation at a time per process.
 _RUN_LOCK = threading.Lock()
@@ -123,29 +121,6 @@ class DbtResult:
 
 
 ProgressCallback = Callable[[NodeProgress], None]
-
-
-def dbt_home(home: Path | None = None) -> Path:
-    """SHOP_HOME/dbt: profiles.yml, target/ and logs/ of every run."""
-    if home is None:
-        from shop.settings import get_settings
-
-        home = get_settings().home_dir
-    return Path(home).expanduser().resolve() / "dbt"
-
-
-def target_dir(home: Path | None = None) -> Path:
-    return dbt_home(home) / "target"
-
-
-def last_build_results_path(home: Path | None = None) -> Path:
-    """SHOP_HOME/dbt/last_build/run_results.json: the run results of the newest `dbt build`.
-
-    target/run_results.json belongs to whatever dbt command ran last (`dbt docs generate` rewrites
-    it); this copy changes only when a build finishes, so the dashboard's data health page shows
-    the last build whatever ran since. Absent until the first build.
-    """
-    return dbt_home(home) / "last_build" / "run_results.json"
 
 
 def _keep_build_results(target: Path, home: Path | None) -> None:

@@ -22,12 +22,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from shop import db as shop_db
-from shop import embedded
-from shop.errors import ShopError
+from shop.ports import check_ports_free
 from shop.refresh import JobOutcome, RefreshLoop
-from shop.settings import Settings
 from shop.supervisor import Child, wait_until_answering
+from shopcore import db as shop_db
+from shopcore import embedded
+from shopcore.errors import ShopError
+from shopcore.settings import Settings
 
 START_TIMEOUT_S = 240.0
 
@@ -98,17 +99,6 @@ class _Interrupted:
     def install(self) -> None:
         signal.signal(signal.SIGINT, self)
         signal.signal(signal.SIGTERM, self)
-
-
-def check_ports_free(host: str, ports: dict[str, int]) -> None:
-    """Fail, naming the demo flag, when something already listens on one of the ports."""
-    from shop.cli.serve_dashboard import ensure_port_free
-
-    for flag, port in ports.items():
-        try:
-            ensure_port_free(host, port)
-        except ShopError as exc:
-            raise ShopError(f"{exc} (demo flag {flag})") from None
 
 
 def run(settings: Settings, info: shop_db.ConnectionInfo, opts: LiveOptions, *, started_at: float,

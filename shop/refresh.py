@@ -9,7 +9,6 @@ cannot take the demo down, and stopping one mid-way (Ctrl-C) rolls its transacti
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -20,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shop import db as shop_db
-from shop import dbt_runner
+from shopcore import db as shop_db
+from shopcore import dbt_artifacts
 
 MAX_RETRIES = 3
 FIRST_BACKOFF_S = 5.0
@@ -54,11 +53,8 @@ class JobOutcome:
 
 def build_counts(home: Path) -> tuple[int, int, int]:
     """(models built, data tests passed, failed nodes) of the newest build's run_results.json."""
-    results = json.loads(dbt_runner.last_build_results_path(home).read_text(encoding="utf-8"))["results"]
-    models = sum(1 for r in results if r["unique_id"].startswith("model.") and r["status"] == "success")
-    tests = sum(1 for r in results if r["unique_id"].startswith("test.") and r["status"] == "pass")
-    failed = sum(1 for r in results if r["status"] in ("error", "fail", "runtime error"))
-    return models, tests, failed
+    run = dbt_artifacts.read_run_results(dbt_artifacts.last_build_results_path(home))
+    return run.count("model", {"success"}), run.count("test", {"pass"}), run.failed
 
 
 def record(info: shop_db.ConnectionInfo, outcome: JobOutcome) -> None:

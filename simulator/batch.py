@@ -24,8 +24,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-VIEW, ADD_TO_CART, PURCHASE = 0, 1, 2
-EVENT_TYPES: tuple[str, ...] = ("view", "add_to_cart", "purchase")
+from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
 
 # Canonical spellings first (index = event type code), then the sloppy ones some producers
 # send; lower(trim(x)) of every spelling is canonical.

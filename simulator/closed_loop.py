@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.batch import ADD_TO_CART, EVENT_TYPE_SPELLINGS, PURCHASE, VIEW, EventBatch
+from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
+from shopcore.timeunits import US_PER_SECOND
+from simulator.batch import EVENT_TYPE_SPELLINGS, EventBatch
 from simulator.generate import ROWS_PER_MEAN_VIEW, user_rates
 from simulator.ids import uuid4_bytes
-from simulator.seasonality import US_PER_SECOND
 from simulator.sessions import SessionRows, _quantity, owned_durables, record_purchases
 from simulator.state import SimulationState
 from simulator.world import World

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shopcore.timeunits import US_PER_HOUR, US_PER_SECOND
 from simulator.batch import SLOPPY_SPELLINGS
 from simulator.params import SimulationParams
-from simulator.seasonality import US_PER_HOUR, US_PER_SECOND
 
 
 @dataclass

@@ -27,12 +27,11 @@ from datetime import datetime
 
 import numpy as np
 
+from shopcore.timeunits import US_PER_DAY, US_PER_HOUR, US_PER_SECOND
 from simulator.batch import EVENT_TYPE_SPELLINGS, EventBatch, RowBlock
 from simulator.delivery import deliver
 from simulator.ids import uuid4_bytes
-from simulator.seasonality import (
-    HOUR_FACTOR, US_PER_DAY, US_PER_HOUR, US_PER_SECOND, day_factor, to_us, window_segments,
-)
+from simulator.seasonality import HOUR_FACTOR, day_factor, to_us, window_segments
 from simulator.sessions import SessionRows, browse, rebuy, record_purchases
 from simulator.state import SimulationState
 from simulator.world import World

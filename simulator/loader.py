@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from simulator.copy_binary import COPY_INTERACTIONS_SQL, HEADER, TRAILER, encode_interactions
+from shopcore.copy_binary import COPY_INTERACTIONS_SQL, HEADER, TRAILER, encode_interactions
 
 # Bytes handed to libpq per write: big enough to amortise calls, small enough to keep memory flat.
 _WRITE_CHUNK = 4 << 20
@@ -67,7 +67,7 @@ def _python_values(values: np.ndarray) -> list:
     return values.tolist()
 
 
-def copy_columns(conn: psycopg.Connection, table: str, columns: Mapping[str, np.ndarray]) -> int:
+def write_columns(conn: psycopg.Connection, table: str, columns: Mapping[str, np.ndarray]) -> int:
     """COPY a small table given as named numpy columns (users, products, truth tables)."""
     names = list(columns)
     if not names:
@@ -162,15 +162,15 @@ def copy_world_rows(conn: psycopg.Connection, world, user_ids: np.ndarray | None
     users = world.users_table()
     truth = world.truth_tables()
     if user_ids is not None:
-        copy_columns(conn, "raw.users", _rows_of(users, users["user_id"], user_ids))
+        write_columns(conn, "raw.users", _rows_of(users, users["user_id"], user_ids))
         for table in ("users", "user_category_affinity", "user_brand_affinity"):
             columns = truth[table]
-            copy_columns(conn, f"truth.{table}", _rows_of(columns, columns["user_id"], user_ids))
+            write_columns(conn, f"truth.{table}", _rows_of(columns, columns["user_id"], user_ids))
         return
-    copy_columns(conn, "raw.users", users)
-    copy_columns(conn, "raw.products", products_rows(world))
+    write_columns(conn, "raw.users", users)
+    write_columns(conn, "raw.products", products_rows(world))
     for table, columns in truth.items():
-        copy_columns(conn, f"truth.{table}", columns)
+        write_columns(conn, f"truth.{table}", columns)
 
 
 def _rows_of(columns: Mapping[str, np.ndarray], keys: np.ndarray, wanted: np.ndarray) -> dict:

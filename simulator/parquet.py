@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shop.errors import ShopError
+from shopcore.errors import ShopError
 from simulator.batch import EventBatch
 from simulator.params import SimulationParams
 

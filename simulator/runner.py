@@ -16,9 +16,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from rich.console import Console
 
-from shop import db as shop_db
-from shop.db import ConnectionInfo
-from shop.errors import ShopError
+from shopcore import db as shop_db
+from shopcore.db import ConnectionInfo
+from shopcore.errors import ShopError
+from shopcore.timeunits import US_PER_DAY
 from simulator import loader
 from simulator.closed_loop import ClosedLoop, Served
 from simulator.generate import (
@@ -30,7 +31,6 @@ from simulator.generate import (
 from simulator.params import SimulationParams
 from simulator.world import World, build_world
 
-US_PER_DAY = 86_400_000_000
 _WARM_UP = timedelta(minutes=30)
 _WARM_UP_EVENTS = 300_000
 

@@ -12,9 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-US_PER_SECOND = 1_000_000
-US_PER_HOUR = 3600 * US_PER_SECOND
-US_PER_DAY = 24 * US_PER_HOUR
+from shopcore.timeunits import US_PER_DAY, US_PER_HOUR, US_PER_SECOND
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.batch import ADD_TO_CART, PURCHASE, VIEW
-from simulator.seasonality import US_PER_DAY, US_PER_SECOND
+from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
+from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
 from simulator.state import SimulationState
 from simulator.world import World
 

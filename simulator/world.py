@@ -45,11 +45,12 @@ from datetime import datetime
 
 import numpy as np
 
+from shopcore.timeunits import US_PER_DAY
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CATEGORIES, CHANNELS, COUNTRIES
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
 from simulator.sampling import PRICE_SENSITIVITY_GRID, SegmentTables, build_segment_tables
-from simulator.seasonality import US_PER_DAY, to_us
+from simulator.seasonality import to_us
 
 MAX_LIKED_BRANDS = 4
 _MAX_BRANDS_PER_CATEGORY = 40

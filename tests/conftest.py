@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shop import db as shop_db
-from shop import embedded
-from shop.settings import Settings
+from shopcore import db as shop_db
+from shopcore import embedded
+from shopcore.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from recommender.api.settings import ApiSettings
-from shop import db as shop_db
+from shopcore import db as shop_db
 
 log = logging.getLogger("shop.api")
 

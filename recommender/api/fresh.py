@@ -17,7 +17,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 from uuid import UUID
 
-from recommender.api.schemas import EVENT_TYPES, normalise_event_type
+from shopcore.events import EVENT_TYPES, normalise_event_type
 
 OVERLAP_US = 2_000_000
 PAGE_ROWS = 50_000

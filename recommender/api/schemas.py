@@ -9,18 +9,11 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from shopcore.events import EVENT_TYPES, normalise_event_type
+
 MAX_BIGINT = 2**63 - 1
-EVENT_TYPES = ("view", "add_to_cart", "purchase")
-# The same synonyms as the warehouse's normalize_event_type macro.
-_SYNONYMS = {"addtocart": "add_to_cart", "cart": "add_to_cart", "page_view": "view", "pageview": "view",
-             "order": "purchase"}
 
 Strategy = Literal["personalised", "popular", "similar", "popular_in_category"]
-
-
-def normalise_event_type(value: str) -> str:
-    cleaned = value.strip().lower().replace("-", "_").replace(" ", "_")
-    return _SYNONYMS.get(cleaned, cleaned)
 
 
 class Product(BaseModel):

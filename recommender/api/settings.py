@@ -10,8 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shop.errors import ShopError
-from shop.settings import Settings as ShopSettings
+from shopcore.errors import ShopError
+from shopcore.settings import Settings as ShopSettings
 
 # A variant serves either the model `current` points at (and follows it on reload), the
 # in-package popularity baseline, or one pinned artifact directory under SHOP_HOME/models.

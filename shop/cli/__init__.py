@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from shop.errors import ShopError
+from shopcore.errors import ShopError
 
 app = typer.Typer(
     name="shop",

@@ -17,7 +17,7 @@ EnvProvider = Callable[[], Mapping[str, str]]
 
 
 def _database_env() -> Mapping[str, str]:
-    from shop import db
+    from shopcore import db
 
     return db.ready().env()
 

@@ -9,10 +9,10 @@ import shutil
 import typer
 from rich.console import Console
 
-from shop import db as shop_db
-from shop import embedded
-from shop.errors import ShopError
-from shop.settings import get_settings
+from shopcore import db as shop_db
+from shopcore import embedded
+from shopcore.errors import ShopError
+from shopcore.settings import get_settings
 
 app = typer.Typer(help="Start, stop and reach the database.", no_args_is_help=True)
 console = Console(soft_wrap=True, highlight=False)

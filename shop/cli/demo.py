@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shop import db as shop_db
-from shop import embedded
-from shop.errors import ShopError
-from shop.settings import get_settings
+from shopcore import db as shop_db
+from shopcore import embedded
+from shopcore.errors import ShopError
+from shopcore.settings import get_settings
 
 console = Console(highlight=False)
 
@@ -51,8 +51,9 @@ def demo(
     from shop.cli.build import run_build
     from shop.cli.simulate import simulate
     from shop.cli.train import train
-    from shop.live_demo import LiveOptions, check_ports_free
+    from shop.live_demo import LiveOptions
     from shop.live_demo import run as run_live
+    from shop.ports import check_ports_free
     from simulator import loader
 
     started = time.monotonic()

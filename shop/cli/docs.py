@@ -10,13 +10,14 @@ import typer
 from rich.console import Console
 
 from shop import dbt_runner
-from shop.errors import ShopError
+from shopcore import dbt_artifacts
+from shopcore.errors import ShopError
 
 console = Console(highlight=False)
 
 
 def _database_env() -> Mapping[str, str]:
-    from shop import db
+    from shopcore import db
 
     return db.ready().env()
 
@@ -49,7 +50,7 @@ def docs(
     no_generate: bool = typer.Option(False, "--no-generate", help="Serve the last generated site as it is."),
 ) -> None:
     """Generate the dbt docs site (lineage, descriptions, tests, exposures) and serve it."""
-    target = dbt_runner.target_dir()
+    target = dbt_artifacts.target_dir()
     if not no_generate:
         target = generate().target_dir or target
     if not (target / "index.html").is_file():

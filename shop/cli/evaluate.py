@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from shop import db as shop_db
-from shop.errors import ShopError
+from shopcore import db as shop_db
+from shopcore.errors import ShopError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -28,8 +28,8 @@ def evaluate(
 ) -> None:
     """Tune every algorithm on a validation window, then score each once on the test window."""
     from recommender import data
-    from recommender.cli_support import describe, limit_threads, report_table, status_printer
     from recommender.pipeline import run_evaluation
+    from shop.cli.reporting import describe, limit_threads, report_table, status_printer
 
     limit_threads(threads)
     info = shop_db.ready()

@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from shop import db as shop_db
-from shop.errors import ShopError
+from shopcore import db as shop_db
+from shopcore.errors import ShopError
 
 console = Console(highlight=False)
 

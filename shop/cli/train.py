@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from shop import db as shop_db
-from shop.errors import ShopError
-from shop.settings import get_settings
+from shopcore import db as shop_db
+from shopcore.errors import ShopError
+from shopcore.settings import get_settings
 
 console = Console(highlight=False)
 
@@ -31,9 +31,9 @@ def train(
     """Train on everything in marts.user_item_interactions and save a model under SHOP_HOME/models."""
     from recommender import artifacts, data
     from recommender.algorithms import ALGORITHMS, DEFAULT
-    from recommender.cli_support import describe, limit_threads, report_table, status_printer
     from recommender.pipeline import default_params, run_evaluation
     from recommender.pipeline import train as fit_all
+    from shop.cli.reporting import describe, limit_threads, report_table, status_printer
 
     if algorithm != "auto" and algorithm not in ALGORITHMS:
         raise typer.BadParameter(f"choose auto or one of {', '.join(sorted(ALGORITHMS))}", param_hint="--algorithm")

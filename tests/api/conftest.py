@@ -25,9 +25,10 @@ import psycopg
 import pytest
 from threadpoolctl import threadpool_limits
 
-from shop import db as shop_db
-from shop import dbt_runner, embedded
-from shop.settings import Settings
+from shop import dbt_runner
+from shopcore import db as shop_db
+from shopcore import embedded
+from shopcore.settings import Settings
 from tests.conftest import REPO_ROOT, run_shop
 
 FAST = {  # background intervals short enough for tests to wait on them

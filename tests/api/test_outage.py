@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shop import embedded
+from shopcore import embedded
 from tests.api.conftest import ApiServer, Shop, new_user, view, wait_until
 
 

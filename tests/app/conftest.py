@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shop import db as shop_db
 from shop import dbt_runner
-from shop.settings import Settings
+from shopcore import db as shop_db
+from shopcore.settings import Settings
 from tests.conftest import TestDatabase, run_shop
 
 SHOP_SIZE = ("--users", "400", "--products", "80", "--days", "60", "--seed", "7")

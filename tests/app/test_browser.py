@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import harness
+from tests.app import browser as harness
 
 pytestmark = [
     pytest.mark.slow,

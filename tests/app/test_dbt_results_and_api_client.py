@@ -70,16 +70,8 @@ def test_api_client_reports_an_error_answer(fake_api, monkeypatch):
         api_client._get("/nowhere")
 
 
-def test_results_path_prefers_the_last_build_over_target(tmp_path):
-    """`dbt docs generate` rewrites target/run_results.json; the kept copy of the last build wins."""
-    from shop import dbt_runner
+def test_results_path_is_the_last_builds_kept_copy(tmp_path):
+    """`dbt docs generate` rewrites target/run_results.json; the page reads the build's kept copy."""
+    from shopcore import dbt_artifacts
 
-    target = dbt_runner.target_dir(tmp_path) / "run_results.json"
-    assert dbt_results.results_path(tmp_path) == target  # nothing yet: the target path, for the message
-    target.parent.mkdir(parents=True)
-    target.write_text("{}")
-    assert dbt_results.results_path(tmp_path) == target  # a home built before builds kept their results
-    kept = dbt_runner.last_build_results_path(tmp_path)
-    kept.parent.mkdir(parents=True)
-    kept.write_text("{}")
-    assert dbt_results.results_path(tmp_path) == kept
+    assert dbt_results.results_path(tmp_path) == dbt_artifacts.last_build_results_path(tmp_path)

@@ -6,14 +6,15 @@ import socket
 
 import pytest
 
-from shop.cli import serve_dashboard
-from shop.errors import ShopError
+from app import launch
+from shop import ports
+from shopcore.errors import ShopError
 
 
 def test_the_command_serves_the_entrypoint_headless_on_the_port():
-    command = serve_dashboard.streamlit_command(8599, "0.0.0.0")
+    command = launch.streamlit_command(8599, "0.0.0.0")
     assert command[1:4] == ["-m", "streamlit", "run"]
-    assert command[4] == str(serve_dashboard.APP_ENTRYPOINT) and serve_dashboard.APP_ENTRYPOINT.is_file()
+    assert command[4] == str(launch.APP_ENTRYPOINT) and launch.APP_ENTRYPOINT.is_file()
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options["--server.port"] == "8599" and options["--server.address"] == "0.0.0.0"
     assert options["--server.headless"] == "true"
@@ -25,4 +26,4 @@ def test_a_port_in_use_is_refused_with_what_to_do():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ShopError, match="--port"):
-            serve_dashboard.ensure_port_free("127.0.0.1", port)
+            ports.ensure_port_free("127.0.0.1", port)

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shop import embedded
+from shopcore import embedded
 from tests.conftest import REPO_ROOT, private_home
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.matrix import US_PER_DAY, Catalogue, Events
+from recommender.matrix import Catalogue, Events
+from shopcore.timeunits import US_PER_DAY
 
 START_US = 1_735_689_600_000_000  # 2025-01-01 UTC
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 RUNNER = """
 import sys, typer
 from rich.console import Console
-from shop.errors import ShopError
+from shopcore.errors import ShopError
 from shop.cli.{module} import {module}
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command()({module})

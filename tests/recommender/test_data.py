@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recommender import data
-from shop.errors import ShopError
+from shopcore.errors import ShopError
 from tests.recommender.warehouse import create_marts, sorted_events
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.matrix import US_PER_DAY, Catalogue, Events, IdMap, WeightConfig, build_data, fold_in
+from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data, fold_in
+from shopcore.timeunits import US_PER_DAY
 
 
 def _events(rows: list[tuple[int, int, int, float]]) -> Events:

@@ -9,7 +9,8 @@ import pytest
 from recommender.algorithms import make
 from recommender.algorithms.ranker import FEATURES, fit_weights
 from recommender.evaluation import evaluate, split_points, temporal_split
-from recommender.matrix import US_PER_DAY, Catalogue, Events, IdMap, WeightConfig, build_data
+from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data
+from shopcore.timeunits import US_PER_DAY
 
 
 def _splits(shop):

@@ -91,7 +91,8 @@ def _timing_data():
     60 and 90. Item 2 is a durable everyone bought once, on day 5. Then five test users:
     101 bought one unit 28 days ago (due now), 102 two days ago (not due), 103 a hundred days
     ago (long overdue: probably stopped buying it), 104 three units 28 days ago (lasts 90 days)."""
-    from recommender.matrix import US_PER_DAY, Events
+    from recommender.matrix import Events
+    from shopcore.timeunits import US_PER_DAY
 
     rows = []
     for u in range(1, 41):

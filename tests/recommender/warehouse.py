@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import numpy as np
 import psycopg
 
-from recommender.matrix import EVENT_TYPES, Catalogue, Events
+from recommender.matrix import Catalogue, Events
+from shopcore.events import EVENT_TYPES
 
 DDL = """
 create schema if not exists marts;

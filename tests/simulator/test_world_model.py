@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.batch import VIEW
+from shopcore.events import VIEW
 from simulator.catalog import CATEGORIES, CHANNELS, COUNTRIES
 from simulator.generate import new_state
 from simulator.params import SimulationParams
@@ -20,7 +20,7 @@ from simulator.sessions import browse
 from simulator.world import MAX_LIKED_BRANDS, Products, Users, World, build_world
 
 END = datetime(2025, 12, 15, tzinfo=timezone.utc)
-TRUTH_DDL = Path(__file__).resolve().parents[2] / "shop" / "migrations" / "0002_truth_schema.sql"
+TRUTH_DDL = Path(__file__).resolve().parents[2] / "shopcore" / "migrations" / "0002_truth_schema.sql"
 
 
 @pytest.fixture(scope="module")

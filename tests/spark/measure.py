@@ -20,9 +20,10 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from shop import db as shop_db
-from shop import dbt_runner, embedded
-from shop.settings import Settings
+from shop import dbt_runner
+from shopcore import db as shop_db
+from shopcore import embedded
+from shopcore.settings import Settings
 from simulator import parquet, runner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from shop import dbt_runner
-from shop.migrate import apply_migrations
+from shopcore.migrate import apply_migrations
 
 WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts")
 

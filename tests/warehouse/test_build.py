@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from shop import dbt_runner
+from shopcore import dbt_artifacts
 
 from . import synthetic
 from .conftest import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
@@ -37,7 +38,7 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
 
 
 def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_home) -> None:
-    target = dbt_runner.target_dir(dbt_home)
+    target = dbt_artifacts.target_dir(dbt_home)
     for artifact in ("run_results.json", "manifest.json"):
         (target / artifact).unlink(missing_ok=True)
     again = build_ok(warehouse_env, dbt_home)
@@ -47,7 +48,7 @@ def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_h
     results = json.loads((target / "run_results.json").read_text())
     assert results["args"]["which"] == "build"
     assert len(results["results"]) == len(again.nodes)
-    assert dbt_runner.last_build_results_path(dbt_home).read_bytes() == (target / "run_results.json").read_bytes()
+    assert dbt_artifacts.last_build_results_path(dbt_home).read_bytes() == (target / "run_results.json").read_bytes()
     assert not (target / "manifest.json").exists()
 
 
@@ -106,7 +107,7 @@ def test_marts_hold_the_shop(built, warehouse_env) -> None:
 
 
 def test_docs_generate_keeps_the_last_build_results(built, warehouse_env, dbt_home) -> None:
-    kept = dbt_runner.last_build_results_path(dbt_home)
+    kept = dbt_artifacts.last_build_results_path(dbt_home)
     assert kept == dbt_home.resolve() / "dbt" / "last_build" / "run_results.json"
     assert kept.is_file()
     before = kept.read_bytes()

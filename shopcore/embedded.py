@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from shop.errors import ShopError
+from shopcore.errors import ShopError
 
 SUPERUSER = "postgres"
 

@@ -1,4 +1,4 @@
-"""Versioned SQL migrations (shop/migrations/NNNN_name.sql), each applied once and recorded.
+"""Versioned SQL migrations (shopcore/migrations/NNNN_name.sql), each applied once and recorded.
 
 Re-running never breaks an existing database: applied versions are skipped, and an advisory lock
 keeps two processes from applying the same migration at once.
@@ -13,7 +13,7 @@ from importlib import resources
 
 import psycopg
 
-from shop.errors import ShopError
+from shopcore.errors import ShopError
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 727_001  # any constant: serialises migrators on one database
@@ -32,7 +32,7 @@ class Migration:
 
 def available_migrations() -> list[Migration]:
     found = []
-    for entry in resources.files("shop.migrations").iterdir():
+    for entry in resources.files("shopcore.migrations").iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
             found.append(Migration(match.group(1), match.group(2), entry.read_text(encoding="utf-8")))

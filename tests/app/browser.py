@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shop.cli.serve_dashboard import streamlit_command
+from app.launch import streamlit_command
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -14,9 +14,9 @@ from urllib.parse import quote
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from shop import embedded
-from shop.errors import ShopError
-from shop.settings import Settings, get_settings
+from shopcore import embedded
+from shopcore.errors import ShopError
+from shopcore.settings import Settings, get_settings
 
 CONNECT_TIMEOUT_S = 5
 
@@ -146,7 +146,7 @@ def resolve(settings: Settings | None = None, *, start: bool = True) -> Connecti
 
 def ready(settings: Settings | None = None) -> ConnectionInfo:
     """The database in use, reachable and migrated to the newest raw schema."""
-    from shop.migrate import apply_migrations
+    from shopcore.migrate import apply_migrations
 
     info = resolve(settings)
     with connect(info) as conn:

@@ -1,4 +1,7 @@
-"""Encode event batches in PostgreSQL's binary COPY format with numpy, without a Python loop per row.
+"""PostgreSQL's binary COPY format, both ways, with numpy and no Python loop per row.
+
+Out (`encode_interactions`): the simulator's (or an import's) event rows into `raw.interactions`.
+In (`read_columns`): the fixed-width columns of a query, as the recommender reads its marts.
 
 Every field of `raw.interactions` has a fixed width except the two text columns and the nullable
 ones, so rows are grouped by (event type text, order present, variant text): inside a group every
@@ -9,18 +12,18 @@ inside a COPY carries no meaning, so grouping is free.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from simulator.generate import EventBatch
+import psycopg
+from psycopg import sql
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 
 # Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
 _PG_EPOCH_OFFSET_US = 946_684_800_000_000
+_READ_CHUNK_BYTES = 32 << 20
 
 INTERACTION_COLUMNS = (
     "event_id",
@@ -40,9 +43,33 @@ COPY_INTERACTIONS_SQL = (
 )
 
 
+class InteractionRows(Protocol):
+    """Columns of raw.interactions rows, one array each (the simulator's EventBatch is one)."""
+
+    event_id: np.ndarray  # 16-byte uuids
+    session_id: np.ndarray
+    user_id: np.ndarray
+    product_id: np.ndarray
+    event_type: np.ndarray  # text
+    quantity: np.ndarray
+    unit_price_cents: np.ndarray
+    has_order: np.ndarray
+    order_id: np.ndarray
+    recommendation_variant: np.ndarray  # text or None
+    occurred_at: np.ndarray  # datetime64, UTC
+    loaded_at: np.ndarray
+
+    def __len__(self) -> int: ...
+
+
 def pg_timestamps(values: np.ndarray) -> np.ndarray:
     """datetime64 (UTC) -> microseconds since 2000-01-01, PostgreSQL's binary timestamptz."""
     return values.astype("datetime64[us]").astype(np.int64) - _PG_EPOCH_OFFSET_US
+
+
+def from_pg_timestamps(values: np.ndarray) -> np.ndarray:
+    """PostgreSQL's binary timestamptz (microseconds since 2000-01-01) -> microseconds since the Unix epoch."""
+    return values + _PG_EPOCH_OFFSET_US
 
 
 def numeric_digits(cents: np.ndarray) -> np.ndarray:
@@ -96,7 +123,7 @@ def _group_dtype(event_type: bytes, with_order: bool, variant: bytes | None) -> 
     return np.dtype(fields)
 
 
-def encode_interactions(batch: EventBatch) -> bytes:
+def encode_interactions(batch: InteractionRows) -> bytes:
     """The rows of `batch` as binary COPY tuples (no header or trailer)."""
     n = len(batch)
     if n == 0:
@@ -157,3 +184,60 @@ def encode_interactions(batch: EventBatch) -> bytes:
         packed["loaded_at"] = loaded[rows]
         parts.append(packed.tobytes())
     return b"".join(parts)
+
+
+class _FixedWidthRows:
+    """Decoder of a binary COPY stream whose columns are all fixed-width and never NULL."""
+
+    def __init__(self, types: list[str]) -> None:
+        # Each row: int16 field count, then per field an int32 length and the value, big-endian.
+        spec = [("n", ">i2")]
+        for j, t in enumerate(types):
+            spec += [(f"len{j}", ">i4"), (f"v{j}", ">" + t)]
+        self.dtype = np.dtype(spec)
+        self.types = types
+        self.parts: list[np.ndarray] = []
+        self.buffer = bytearray()
+        self.header_done = False
+
+    def feed(self, data: bytes | memoryview, final: bool = False) -> None:
+        self.buffer += data
+        if not self.header_done:
+            if len(self.buffer) < 19:
+                return
+            if bytes(self.buffer[:11]) != HEADER[:11]:
+                raise ValueError("not a PostgreSQL binary COPY stream")
+            extension = int.from_bytes(self.buffer[15:19], "big")
+            del self.buffer[: 19 + extension]
+            self.header_done = True
+        usable = len(self.buffer) - (2 if final else 0)  # the stream ends with an int16 -1
+        n = usable // self.dtype.itemsize
+        if n:
+            rows = np.frombuffer(bytes(self.buffer[: n * self.dtype.itemsize]), dtype=self.dtype)
+            del self.buffer[: n * self.dtype.itemsize]
+            self.parts.append(rows)
+        if final and bytes(self.buffer) != b"\xff\xff":
+            raise ValueError("unexpected end of a binary COPY stream (a NULL or variable-width value?)")
+
+    def columns(self) -> list[np.ndarray]:
+        rows = np.concatenate(self.parts) if self.parts else np.empty(0, dtype=self.dtype)
+        if len(rows) and not ((rows["n"] == len(self.types)).all() and all(
+                (rows[f"len{j}"] == np.dtype(t).itemsize).all() for j, t in enumerate(self.types))):
+            raise ValueError("binary COPY rows do not have the expected layout")
+        return [rows[f"v{j}"].astype(np.dtype(t).newbyteorder("=")) for j, t in enumerate(self.types)]
+
+
+def read_columns(conn: psycopg.Connection, query: sql.Composable, types: list[str]) -> list[np.ndarray]:
+    """Columns of ``query`` (whose select list has the fixed-width ``types``: i2, i4, i8, f8)."""
+    decoder = _FixedWidthRows(types)
+    pending: list[bytes] = []
+    size = 0
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as copy:
+        for block in copy:
+            pending.append(bytes(block))
+            size += len(block)
+            if size >= _READ_CHUNK_BYTES:
+                decoder.feed(b"".join(pending))
+                pending, size = [], 0
+    decoder.feed(b"".join(pending), final=True)
+    return decoder.columns()
