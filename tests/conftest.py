@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,47 +19,7 @@ from psycopg import sql
 from shopcore import db as shop_db
 from shopcore import embedded
 from shopcore.settings import Settings
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_shop(*args: str, env: dict[str, str], check: bool = True, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    """Run the `shop` command line in a subprocess, as a user would."""
-    result = subprocess.run(
-        [sys.executable, "-m", "shop", *args],
-        env={**os.environ, "COLUMNS": "200", **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=kwargs.pop("cwd", REPO_ROOT),
-        **kwargs,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"shop {' '.join(args)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-        )
-    return result
-
-
-class TestDatabase:
-    """The session's database: how to connect, and the environment that points `shop` at it."""
-
-    def __init__(self, info: shop_db.ConnectionInfo, env: dict[str, str]):
-        self.info = info
-        self.env = env
-
-    def connect(self, **kwargs) -> psycopg.Connection:
-        return shop_db.connect(self.info, **kwargs)
-
-    def scalar(self, query: str, params: tuple = ()) -> object:
-        with self.connect() as conn:
-            return conn.execute(query, params).fetchone()[0]
-
-
-def private_home(prefix: str = "shop-test-") -> Path:
-    """A SHOP_HOME outside pytest's own temp tree: pytest keeps that tree private (0700) and
-    prunes old runs, while the embedded server runs as another OS user that must reach it."""
-    return Path(tempfile.mkdtemp(prefix=prefix))
+from tests.support import TestDatabase, private_home
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from recommender import artifacts
-from tests.api.conftest import ApiServer, Shop, new_user, view, wait_until
+from tests.api.support import ApiServer, Shop, new_user, view, wait_until
 
 
 @pytest.fixture(scope="module")

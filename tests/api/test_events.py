@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.api.conftest import ApiServer, Shop, new_user, view, wait_until
+from tests.api.support import ApiServer, Shop, new_user, view, wait_until
 
 
 def product_ids(shop: Shop, n: int = 3) -> list[int]:

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
 
 from recommender.api import create_app
 from recommender.api.settings import ApiSettings
-from tests.api.conftest import ApiServer
+from tests.api.support import ApiServer
 
 # The operations, from the application's own document (no server needed to collect the tests).
 DOCUMENT = create_app(ApiSettings(api_variants=None, api_key=None)).openapi()

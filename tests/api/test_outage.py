@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shopcore import embedded
-from tests.api.conftest import ApiServer, Shop, new_user, view, wait_until
+from tests.api.support import ApiServer, Shop, new_user, view, wait_until
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from recommender import artifacts
-from tests.api.conftest import ApiServer, Shop, wait_until
+from tests.api.support import ApiServer, Shop, wait_until
 
 
 class Hammer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import ApiServer, Shop, wait_until
+from tests.api.support import ApiServer, Shop, wait_until
 
 
 def known_user(shop: Shop) -> int:

@@ -20,7 +20,7 @@ from psycopg import sql
 from shop import dbt_runner
 from shopcore import db as shop_db
 from shopcore.settings import Settings
-from tests.conftest import TestDatabase, run_shop
+from tests.support import TestDatabase, run_shop
 
 SHOP_SIZE = ("--users", "400", "--products", "80", "--days", "60", "--seed", "7")
 CLOSED_API_URL = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP there

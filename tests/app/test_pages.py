@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import filters, queries
 from shopcore import dbt_artifacts
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 ENTRYPOINT = str(REPO_ROOT / "app" / "streamlit_app.py")
 PAGES = {

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from shopcore import embedded
-from tests.conftest import REPO_ROOT, private_home
+from tests.support import REPO_ROOT, private_home
 
 pytestmark = pytest.mark.slow
 

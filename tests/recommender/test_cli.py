@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from recommender import artifacts
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 from tests.recommender.planted import planted_shop
 from tests.recommender.warehouse import create_marts
 

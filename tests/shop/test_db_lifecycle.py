@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import private_home, run_shop
+from tests.support import private_home, run_shop
 
 
 @pytest.fixture()

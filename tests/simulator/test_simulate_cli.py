@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_shop
+from tests.support import REPO_ROOT, run_shop
 
 SMALL = ("--users", "300", "--products", "80", "--days", "20", "--end", "2025-11-30T00:00")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from simulator.parquet import SERVED_RECOMMENDATIONS_SCHEMA, TABLES
-from tests.conftest import run_shop
+from tests.support import run_shop
 from tests.spark.tables import table_differences
 
 SMALL = ("--users", "120", "--products", "30", "--days", "6", "--seed", "3", "--end", "2025-11-30T00:00")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from shop import dbt_runner
-from tests.conftest import REPO_ROOT, run_shop
+from tests.support import REPO_ROOT, run_shop
 from tests.spark.loads import split_into_two_loads, replace_raw_interactions
 from tests.spark.tables import postgres_tables, table_differences
 
