@@ -239,8 +239,8 @@ def run_dbt(
 
     `env` holds the connection (PG* variables, as `shop db env` prints them); it is set in os.environ
     for the run only. Paths: the project at the repository root, profiles/target/logs in SHOP_HOME/dbt.
-    `write_manifest=False` skips target/manifest.json (dbt writes it twice per command, 0.2-0.3 s
-    each on the critical path); target/run_results.json is still written.
+    `write_manifest=False` skips target/manifest.json (dbt writes it twice per command, both times
+    on the critical path); target/run_results.json is still written.
     """
     from dbt.cli.main import dbtRunner
 

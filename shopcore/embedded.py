@@ -21,9 +21,8 @@ SUPERUSER = "postgres"
 # created or truncated in the same transaction skip the WAL, and a larger max_wal_size keeps
 # checkpoints out of the middle of big loads. random_page_cost 1.1 (the usual SSD setting): the
 # data sits on local SSD or in the page cache, and with the default 4 the planner answered an
-# incremental build's look-up of ~60k keys with a parallel scan of a whole 5M-row table (1.0 s, 3
-# processes) instead of index look-ups (0.46 s, 1 process). Applied once, when the data
-# directory is created.
+# incremental build's look-up of its touched keys with a parallel scan of a whole large table
+# instead of index look-ups. Applied once, when the data directory is created.
 TUNING = {
     "wal_level": "minimal",
     "max_wal_senders": "0",

@@ -6,7 +6,7 @@ files, not from PostgreSQL. The layout is one directory per raw table, each a Pa
     DIR/users/part-00000.parquet          DIR/interactions/part-00000.parquet
     DIR/products/part-00000.parquet       DIR/served_recommendations/part-00000.parquet
 
-Columns and meaning follow the raw data contract (DESIGN.md); the types are the nearest Parquet
+Columns and meaning follow the raw data contract (docs/architecture.md); the types are the nearest Parquet
 ones: uuid -> string (canonical lower-case text, as PostgreSQL prints it), timestamptz ->
 timestamp[us, UTC], numeric(10,2) -> decimal(10,2), bigint[] -> list<int64>. The simulator never
 serves recommendations, so served_recommendations is written empty (the warehouse still reads it).

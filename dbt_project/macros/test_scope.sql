@@ -10,7 +10,7 @@
     to where the previous complete, successful build started reading raw (shop/build_marks.py).
     Without it (plain `dbt build`, a first build), the last test_recent_days days of loads count as
     recent. An environment variable, not a var: a --vars value that changes from build to build
-    makes dbt re-parse the whole project (1.1 s of every build), one read only while executing
+    makes dbt re-parse the whole project on every build, one read only while executing
     does not.
 #}
 
