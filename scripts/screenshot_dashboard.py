@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import urllib.error
-import urllib.request
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -25,14 +23,6 @@ from tests.app import browser as harness  # noqa: E402
 DEFAULT_URL = "http://localhost:8501"
 
 
-def answering(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=3) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the running dashboard (default {DEFAULT_URL})")
@@ -40,7 +30,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "dashboard.png")
     args = parser.parse_args()
 
-    if not args.serve and not answering(args.url):
+    if not args.serve and not harness.answering(args.url):
         raise SystemExit(f"No dashboard answers at {args.url}: start it with `shop serve dashboard`, or pass --serve.")
     server = harness.serve({}) if args.serve else nullcontext(args.url.rstrip("/"))
     with server as url, harness.browser_page() as page:

@@ -44,7 +44,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
+def answering(url: str) -> bool:
+    """Whether a Streamlit server answers its health check at `url`."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
             return response.status == 200
@@ -63,7 +64,7 @@ def serve(env: Mapping[str, str], port: int | None = None, timeout_s: float = 90
         )
         try:
             deadline = time.monotonic() + timeout_s
-            while not _healthy(url):
+            while not answering(url):
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     raise RuntimeError(f"the dashboard did not start on {url}:\n{log.read()[-3000:]}")

@@ -13,23 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shop import dbt_runner
 from shopcore.migrate import apply_migrations
-
-WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts")
-
-
-def conninfo(env: dict[str, str], **overrides: str) -> str:
-    params = {
-        "host": env["PGHOST"],
-        "port": env.get("PGPORT", "5432"),
-        "user": env["PGUSER"],
-        "dbname": env["PGDATABASE"],
-    }
-    if env.get("PGPASSWORD"):
-        params["password"] = env["PGPASSWORD"]
-    params.update(overrides)
-    return " ".join(f"{key}={value}" for key, value in params.items())
+from tests.warehouse.support import conninfo
 
 
 @pytest.fixture(scope="session")
@@ -66,19 +51,3 @@ def connect(warehouse_env: dict[str, str]):
         return psycopg.connect(conninfo(warehouse_env), **kwargs)
 
     return _connect
-
-
-def drop_warehouse(env: dict[str, str]) -> None:
-    """Remove every dbt-built schema, so the next build starts from nothing."""
-    with psycopg.connect(conninfo(env), autocommit=True) as conn:
-        for schema in WAREHOUSE_SCHEMAS:
-            conn.execute(f"drop schema if exists {schema} cascade")
-
-
-def build_ok(env: dict[str, str], home: Path, **kwargs) -> dbt_runner.DbtResult:
-    """`shop build`'s engine; fails the test with the failing nodes and dbt's errors."""
-    result = dbt_runner.build(env, home=home, **kwargs)
-    assert result.success, (
-        f"dbt build failed: {result.failing_names} {result.exception or ''}\n" + "\n".join(result.errors[-20:])
-    )
-    return result

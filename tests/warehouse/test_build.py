@@ -12,7 +12,7 @@ from shop import dbt_runner
 from shopcore import dbt_artifacts
 
 from . import synthetic
-from .conftest import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
+from .support import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
 
 pytestmark = pytest.mark.slow
 

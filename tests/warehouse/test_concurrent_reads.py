@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from . import synthetic
-from .conftest import build_ok, conninfo, drop_warehouse
+from .support import build_ok, conninfo, drop_warehouse
 
 pytestmark = pytest.mark.slow
 
