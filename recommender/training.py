@@ -29,6 +29,9 @@ class TrainingObserver:
     def progress(self, message: str) -> None:
         """The evaluation's current step (starts with "evaluating")."""
 
+    def evaluation_ended(self) -> None:
+        """The evaluation stopped, complete or failed (before `evaluated` or before the error)."""
+
     def evaluated(self, report: Report) -> None:
         """The evaluation is complete; training may still stop if the algorithm does not apply."""
 
@@ -97,6 +100,8 @@ def evaluate_shop(
                 seed=options.seed, threads=options.threads, progress=observer.progress)
         except ValueError as exc:
             raise _cannot_evaluate(exc, f"Cannot evaluate: {exc}.") from exc
+        finally:
+            observer.evaluation_ended()
     observer.evaluated(report)
     return report
 
@@ -129,6 +134,8 @@ def train_and_save(
             except ValueError as exc:
                 raise _cannot_evaluate(exc, f"Cannot evaluate before training: {exc}. "
                                             "Use --no-evaluate to train without an evaluation.") from exc
+            finally:
+                observer.evaluation_ended()
             observer.evaluated(report)
             if algorithm != AUTO and algorithm not in [r.algorithm for r in report.results]:
                 raise ShopError(f"{algorithm} does not apply to this catalogue ({len(catalogue.product_id):,} "

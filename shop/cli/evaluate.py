@@ -31,11 +31,7 @@ def evaluate(
 
     options = EvaluateOptions(k=k, test_days=test_days, validation_days=validation_days, algorithms=algorithm,
                               seed=seed, threads=threads)
-    spinner = EvaluationSpinner(err_console if as_json else console)
-    try:
-        report = evaluate_shop(shop_db.ready(), options, spinner)
-    finally:
-        spinner.stop()
+    report = evaluate_shop(shop_db.ready(), options, EvaluationSpinner(err_console if as_json else console))
     if as_json:
         typer.echo(json.dumps(report.rows(), indent=2))
         return

@@ -51,11 +51,7 @@ class EvaluationSpinner(TrainingObserver):
             self._running = True
         self._status.update(message)
 
-    def evaluated(self, report: Report) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Also called when the run fails, so that the error is not printed under a spinner."""
+    def evaluation_ended(self) -> None:
         if self._running:
             self._status.stop()
             self._running = False
@@ -69,7 +65,6 @@ class TrainingReport(EvaluationSpinner):
         self.console = console
 
     def evaluated(self, report: Report) -> None:
-        super().evaluated(report)
         self.console.print(report_table(report, "Offline evaluation"))
         self.console.print(describe(report))
 
