@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recommender.algorithms import ALGORITHMS, BASELINES, COLLABORATIVE, DEFAULT, make
-from recommender.evaluation import Metrics, NotEnoughHistory, Split, SplitPoints, TruthFn, evaluate, split_points, temporal_split
+from recommender.evaluation import (
+    Metrics,
+    NotEnoughHistory,
+    Split,
+    SplitPoints,
+    TruthFn,
+    evaluate,
+    split_points,
+    temporal_split,
+)
 from recommender.matrix import Catalogue, Events, IdMap, Interactions, WeightConfig, build_data
 from recommender.model import TrainedModel
 from recommender.tuning import Progress, applicable, tune
