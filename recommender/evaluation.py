@@ -24,6 +24,7 @@ from recommender.matrix import (
     WeightConfig,
     build_data,
 )
+from shopcore.errors import ShopError
 from shopcore.events import ADD_TO_CART, PURCHASE
 from shopcore.timeunits import US_PER_DAY
 
@@ -33,6 +34,14 @@ TruthFn = Callable[[np.ndarray, IdMap], np.ndarray]  # (user ids, items) -> affi
 
 _BATCH = 512
 TRUTH_USERS = 500  # ground-truth NDCG is averaged over at most this many test users
+
+
+class NotEnoughHistory(ShopError, ValueError):
+    """Too little history for a validation window, a test window and training data before them.
+
+    Also a ValueError, as the evaluation's other complaints about its input are: callers that
+    catch those keep working, and `shop demo` can fall back to training without an evaluation.
+    """
 
 
 @dataclass(frozen=True)
@@ -62,14 +71,14 @@ def split_points(events: Events, *, test_days: float, validation_days: float) ->
     """Cut-offs: the last ``test_days`` are the test window, the ``validation_days`` before them
     the validation window; there must be at least as much history before those."""
     if len(events) == 0:
-        raise ValueError("there are no events to split")
+        raise NotEnoughHistory("there are no events to split")
     end = int(events.occurred_us.max()) + 1
     test_cut = end - int(test_days * US_PER_DAY)
     val_cut = test_cut - int(validation_days * US_PER_DAY)
     first = int(events.occurred_us.min())
     if val_cut - first < (test_days + validation_days) * US_PER_DAY / 2:
         span = (end - first) / US_PER_DAY
-        raise ValueError(
+        raise NotEnoughHistory(
             f"{span:.1f} days of events are too few for {validation_days:g} validation and {test_days:g} "
             "test days plus training history; simulate more days or shorten the windows")
     return SplitPoints(val_cut, test_cut, end)

@@ -1,8 +1,9 @@
-"""What ``shop evaluate`` and ``shop train`` do, independent of where the data comes from.
+"""The evaluation and the final fit, independent of where the data comes from.
 
 ``run_evaluation``: validation split -> tuned parameters (tuning.py); test split -> one fit and
 one evaluation per algorithm with those parameters. ``train`` fits the chosen algorithm on all
-data and returns the model to save.
+data and returns the model to save. recommender.training runs them on the warehouse (what
+``shop evaluate`` and ``shop train`` do).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recommender.algorithms import ALGORITHMS, BASELINES, COLLABORATIVE, DEFAULT, make
-from recommender.evaluation import Metrics, Split, SplitPoints, TruthFn, evaluate, split_points, temporal_split
+from recommender.evaluation import (
+    Metrics,
+    NotEnoughHistory,
+    Split,
+    SplitPoints,
+    TruthFn,
+    evaluate,
+    split_points,
+    temporal_split,
+)
 from recommender.matrix import Catalogue, Events, IdMap, Interactions, WeightConfig, build_data
 from recommender.model import TrainedModel
 from recommender.tuning import Progress, applicable, tune
@@ -52,6 +62,7 @@ class Report:
     test_users: int
     validation_users: int
     windows: dict[str, str] = field(default_factory=dict)
+    events: int = 0  # events the evaluation read (before the split)
 
     @property
     def best(self) -> Result:
@@ -88,7 +99,7 @@ def run_evaluation(
                                 config, points.validation_cutoff_us, points.test_cutoff_us, items)
     test = temporal_split("test", events, catalogue, config, points.test_cutoff_us, points.end_us, items)
     if len(validation.eval_rows) == 0 or len(test.eval_rows) == 0:
-        raise ValueError("no user both has history and carts or buys in the validation/test window: "
+        raise NotEnoughHistory("no user both has history and carts or buys in the validation/test window: "
                          "too little data to evaluate")
     algorithms = [a for a in algorithms if applicable(a, test.data.n_items)]
     tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say,
@@ -106,7 +117,7 @@ def run_evaluation(
         "train_before": _iso(points.validation_cutoff_us),
         "validation": f"{_iso(points.validation_cutoff_us)} .. {_iso(points.test_cutoff_us)}",
         "test": f"{_iso(points.test_cutoff_us)} .. {_iso(points.end_us)}",
-    })
+    }, events=len(events))
 
 
 def _earlier_split(events: Events, catalogue: Catalogue, config: WeightConfig, points: SplitPoints,

@@ -21,7 +21,7 @@ from shopcore.db import ConnectionInfo
 from shopcore.errors import ShopError
 from shopcore.timeunits import US_PER_DAY
 from simulator import loader
-from simulator.closed_loop import ClosedLoop, Served
+from simulator.closed_loop import ApiRecommendations, ClosedLoop, Served
 from simulator.generate import (
     expected_events_per_second,
     generate_history,
@@ -161,6 +161,21 @@ def run_history(
             new_user_ids=new_ids,
             on_batch=counted,
         )
+
+
+def stream_live(
+    info: ConnectionInfo,
+    params: SimulationParams,
+    *,
+    rate: float,
+    reset: bool = False,
+    recommendations_api: str | None = None,
+    console: Console | None = None,
+) -> int:
+    """`shop simulate --live`: run_live, with the sessions' recommendations asked from the API at
+    `recommendations_api` (a base URL) when one is given; returns the events written."""
+    source = ApiRecommendations(recommendations_api) if recommendations_api else None
+    return run_live(info, params, rate=rate, reset=reset, console=console, recommendations=source)
 
 
 class _StopFlag:

@@ -1,8 +1,9 @@
-"""`shop build`: build the warehouse (dbt build through dbtRunner) with a progress bar and a summary."""
+"""`shop build`: build the warehouse (shop.dbt_runner.build) with a progress bar and a summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -10,23 +11,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from shop import dbt_runner
+from shopcore import db as shop_db
 
 console = Console(highlight=False)
 
-EnvProvider = Callable[[], Mapping[str, str]]
 
-
-def _database_env() -> Mapping[str, str]:
-    from shopcore import db
-
-    return db.ready().env()
-
-
-def run_build(
-    *, full_refresh: bool = False, select: list[str] | None = None, env_provider: EnvProvider = _database_env
-) -> dbt_runner.DbtResult:
-    """Build with a live progress bar; prints the summary and returns the result."""
-    env = env_provider()
+@contextmanager
+def build_progress() -> Iterator[Callable[[dbt_runner.NodeProgress], None]]:
+    """A live progress bar of a dbt build; yields the callback that advances it."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]dbt build[/]"),
@@ -43,9 +35,7 @@ def run_build(
             total = max(event.total or 0, event.index) or None
             progress.update(task, completed=event.index, total=total, description=f"{event.status} {event.name}")
 
-        result = dbt_runner.build(env, full_refresh=full_refresh, select=select, on_progress=on_progress)
-    print_summary(result)
-    return result
+        yield on_progress
 
 
 def print_summary(result: dbt_runner.DbtResult) -> None:
@@ -82,7 +72,10 @@ def build(
     ),
 ) -> None:
     """Build the warehouse: every dbt model, then its data tests and unit tests."""
-    result = run_build(full_refresh=full_refresh, select=select or None)
+    env = shop_db.ready().env()
+    with build_progress() as on_progress:
+        result = dbt_runner.build(env, full_refresh=full_refresh, select=select or None, on_progress=on_progress)
+    print_summary(result)
     if not result.success:
         names = ", ".join(result.failing_names) or "see the log above"
         console.print(f"[bold red]build failed:[/] {names}")

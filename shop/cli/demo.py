@@ -1,6 +1,6 @@
 """`shop demo`: the whole product on one machine, from nothing (or from where it stopped) to live.
 
-Set-up (simulate or bring the shop up to now, build, train), then the live part
+Set-up (shop.demo_setup: simulate or bring the shop up to now, build, train), then the live part
 (shop.live_demo): API, dashboard and docs site, a live stream with closed-loop sessions, and a
 refresh loop, until Ctrl-C. A second run resumes on the existing data.
 """
@@ -8,19 +8,29 @@ refresh loop, until Ctrl-C. A second run resumes on the existing data.
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from shop.cli.build import build_progress, print_summary
+from shop.cli.simulate import history_progress, print_loaded
 from shopcore import db as shop_db
 from shopcore import embedded
 from shopcore.errors import ShopError
 from shopcore.settings import get_settings
 
-console = Console(highlight=False)
+if TYPE_CHECKING:
+    from recommender.evaluation import NotEnoughHistory
+    from recommender.training import TrainOutcome
+    from shop.dbt_runner import DbtResult, NodeProgress
+    from shopcore.db import ConnectionInfo
+    from simulator.loader import LoadResult
 
+console = Console(highlight=False)
 
 
 def demo(
@@ -48,13 +58,10 @@ def demo(
 ) -> None:
     """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C."""
     from recommender.api.settings import parse_variants
-    from shop.cli.build import run_build
-    from shop.cli.simulate import simulate
-    from shop.cli.train import train
+    from shop.demo_setup import NewShop, set_up
     from shop.live_demo import LiveOptions
     from shop.live_demo import run as run_live
     from shop.ports import check_ports_free
-    from simulator import loader
 
     started = time.monotonic()
     # Everything that can be wrong with the flags fails now, not after minutes of set-up.
@@ -69,31 +76,8 @@ def demo(
     settings = get_settings()
     was_running = settings.database_url is not None or embedded.status(settings.home_dir).running
     info = shop_db.ready(settings)
-    with shop_db.connect(info) as conn:
-        state = loader.raw_state(conn)
-    if state.events:
-        console.rule(f"The shop already holds {state.events:,} events: bringing it up to now")
-        simulate(append=True)
-    else:
-        console.rule(f"Simulating a shop: {users:,} users, {products:,} products, {days} days")
-        simulate(users=users, products=products, days=days, seed=seed)
-
-    console.rule("Building the warehouse (dbt)")
-    if not run_build().success:
-        raise ShopError("The warehouse build failed (see above); fix it and run `shop demo` again.")
-
-    console.rule("Training the recommender")
-    try:
-        train()
-    except typer.Exit as exc:
-        if exc.exit_code:
-            raise
-    except ShopError as exc:
-        if "Cannot evaluate" not in str(exc):
-            raise
-        # A shop too short for a validation and a test window: train the default without them.
-        console.print(f"[yellow]{exc}[/] Training the default algorithm without an evaluation.")
-        train(evaluate_first=False)
+    new_shop = NewShop(users=users, products=products, days=days, seed=seed)
+    set_up(info, settings.home_dir / "models", new_shop, _ConsoleSetup())
 
     if setup_only:
         _print_where(settings, info)
@@ -105,18 +89,46 @@ def demo(
     run_live(settings, info, options, started_at=started, stop_database=not was_running, console=console)
 
 
+class _ConsoleSetup:
+    """The set-up's steps (shop.demo_setup.SetupView), printed as `shop simulate`, `shop build` and
+    `shop train` print them."""
+
+    def __init__(self) -> None:
+        from shop.cli.reporting import TrainingReport
+
+        self.training = TrainingReport(console)
+
+    def step(self, title: str) -> None:
+        console.rule(title)
+
+    def simulating(self) -> AbstractContextManager[Callable[[int | None, int], None]]:
+        return history_progress()
+
+    def simulated(self, result: LoadResult | None, info: ConnectionInfo) -> None:
+        print_loaded(result, info)
+
+    def building(self) -> AbstractContextManager[Callable[[NodeProgress], None]]:
+        return build_progress()
+
+    def built(self, result: DbtResult) -> None:
+        print_summary(result)
+
+    def training_without_evaluation(self, reason: NotEnoughHistory) -> None:
+        console.print(f"[yellow]{reason}[/] Training the default algorithm without an evaluation.")
+
+    def trained(self, outcome: TrainOutcome) -> None:
+        self.training.saved(outcome)
+
+
 def _print_where(settings, info) -> None:
-    with shop_db.connect(info) as conn:
-        counts = {
-            table: conn.execute(f"select count(*) from {table}").fetchone()[0]  # fixed table names
-            for table in ("raw.interactions", "marts.orders", "marts.user_item_interactions")
-        }
+    from shop.demo_setup import table_sizes
+
     table = Table(title="Where everything is", show_header=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("database", info.url(hide_password=True))
     table.add_row("data directory", str(settings.home_dir / "pgdata") if info.embedded else "external server")
-    for name, count in counts.items():
+    for name, count in table_sizes(info).items():
         table.add_row(name, f"{count:,} rows")
     table.add_row("models", str(settings.home_dir / "models"))
     table.add_row("go live", ".venv/bin/shop demo   (servers, live stream, refresh loop)")

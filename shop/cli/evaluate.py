@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from shopcore import db as shop_db
-from shopcore.errors import ShopError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -27,27 +26,14 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON (a list of objects).")] = False,
 ) -> None:
     """Tune every algorithm on a validation window, then score each once on the test window."""
-    from recommender import data
-    from recommender.pipeline import run_evaluation
-    from shop.cli.reporting import describe, limit_threads, report_table, status_printer
+    from recommender.training import EvaluateOptions, evaluate_shop
+    from shop.cli.reporting import EvaluationSpinner, describe, report_table
 
-    limit_threads(threads)
-    info = shop_db.ready()
-    with shop_db.connect(info) as conn:
-        events = data.load_events(conn)
-        catalogue = data.load_catalogue(conn)
-        truth = data.truth_loader(conn)
-        out = err_console if as_json else console
-        say, stop = status_printer(out)
-        try:
-            report = run_evaluation(events, catalogue, k=k, test_days=test_days, validation_days=validation_days,
-                                    algorithms=algorithm, truth=truth, seed=seed, threads=threads, progress=say)
-        except ValueError as exc:
-            raise ShopError(f"Cannot evaluate: {exc}.") from exc
-        finally:
-            stop()
+    options = EvaluateOptions(k=k, test_days=test_days, validation_days=validation_days, algorithms=algorithm,
+                              seed=seed, threads=threads)
+    report = evaluate_shop(shop_db.ready(), options, EvaluationSpinner(err_console if as_json else console))
     if as_json:
         typer.echo(json.dumps(report.rows(), indent=2))
         return
-    console.print(report_table(report, f"Offline evaluation, {len(events):,} events"))
+    console.print(report_table(report, f"Offline evaluation, {report.events:,} events"))
     console.print(describe(report))

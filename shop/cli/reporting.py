@@ -1,23 +1,12 @@
-"""Shared by ``shop train`` and ``shop evaluate``: read the warehouse, run with progress, print."""
+"""How ``shop train``, ``shop evaluate`` and ``shop demo`` show an evaluation and a training run."""
 
 from __future__ import annotations
-
-import os
-from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
 
 from recommender.pipeline import Report
-
-
-def limit_threads(threads: int) -> None:
-    """implicit asks for single-threaded BLAS (its own threads do the parallel work)."""
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, "blas")
+from recommender.training import TrainingObserver, TrainOutcome
 
 
 def report_table(report: Report, title: str) -> Table:
@@ -49,7 +38,39 @@ def describe(report: Report) -> str:
             f"* = best on validation (parameters tuned on validation only).")
 
 
-def status_printer(console: Console) -> tuple[Callable[[str], None], Callable[[], None]]:
-    status = console.status("evaluating", spinner="dots")
-    status.start()
-    return (lambda message: status.update(message)), status.stop
+class EvaluationSpinner(TrainingObserver):
+    """A spinner line showing the evaluation's current step, from its first step until it ends."""
+
+    def __init__(self, console: Console) -> None:
+        self._status = console.status("evaluating", spinner="dots")
+        self._running = False
+
+    def progress(self, message: str) -> None:
+        if not self._running:
+            self._status.start()
+            self._running = True
+        self._status.update(message)
+
+    def evaluation_ended(self) -> None:
+        if self._running:
+            self._status.stop()
+            self._running = False
+
+
+class TrainingReport(EvaluationSpinner):
+    """What `shop train` shows: the spinner, the evaluation table, the fit, the saved model."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self.console = console
+
+    def evaluated(self, report: Report) -> None:
+        self.console.print(report_table(report, "Offline evaluation"))
+        self.console.print(describe(report))
+
+    def fitting(self, algorithm: str, pairs: int) -> None:
+        self.console.print(f"Training {algorithm} on {pairs:,} user-product pairs ...")
+
+    def saved(self, outcome: TrainOutcome) -> None:
+        self.console.print(f"Saved {outcome.path} ({outcome.fit_seconds:.1f} s to fit) and made it current; "
+                           f"data watermark {outcome.watermark}.")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shopcore import db as shop_db
-from shopcore.errors import ShopError
+
+if TYPE_CHECKING:
+    from shopcore.db import ConnectionInfo
+    from simulator.loader import LoadResult
 
 console = Console(highlight=False)
 
@@ -108,18 +111,17 @@ def simulate(
 
     info = shop_db.ready()
     if live:
-        from simulator.closed_loop import ApiRecommendations
-
-        source = ApiRecommendations(recommendations_api) if recommendations_api else None
-        runner.run_live(info, params, rate=rate or 20.0, reset=reset, console=console, recommendations=source)
+        runner.stream_live(info, params, rate=rate or 20.0, reset=reset, recommendations_api=recommendations_api,
+                           console=console)
         return
 
-    with _day_progress() as (progress, task):
-
-        def on_day(day_total: int | None, events: int) -> None:
-            progress.update(task, total=day_total, advance=1, events=events)
-
+    with history_progress() as on_day:
         result = runner.run_history(info, params, reset=reset, append=append, on_day=on_day)
+    print_loaded(result, info)
+
+
+def print_loaded(result: LoadResult | None, info: ConnectionInfo) -> None:
+    """What a history load added (None: nothing was left to add) and where the database is."""
     if result is None:
         console.print("Nothing to add: the shop is already simulated up to the requested end.")
         return
@@ -130,6 +132,17 @@ def simulate(
         f"in {result.seconds:.1f} s {rate_text}"
     )
     console.print(f"Database: {info.url(hide_password=True)}  (psql: `shop db psql`; exports: `eval \"$(shop db env)\"`)")
+
+
+@contextmanager
+def history_progress() -> Iterator[Callable[[int | None, int], None]]:
+    """A live bar of the simulated days; yields runner.run_history's on_day callback."""
+    with _day_progress() as (progress, task):
+
+        def on_day(day_total: int | None, events: int) -> None:
+            progress.update(task, total=day_total, advance=1, events=events)
+
+        yield on_day
 
 
 def _simulate_parquet(out: Path, params, *, reset: bool) -> None:
