@@ -95,8 +95,22 @@ def similar_products(product_id: int, k: int = 10) -> list[RecommendedItem]:
         raise ApiUnavailable(f"The recommender API sent an unexpected answer for product {product_id}: {exc!r}") from exc
 
 
-def model_card() -> dict[str, Any]:
+@dataclass(frozen=True)
+class ServedModel:
+    """GET /model: the model `current` points at (None before the first `shop train`) and each A/B variant."""
+
+    model_id: str | None
+    card: dict[str, Any] | None
+    variants: list[dict[str, Any]]
+
+
+def served_model() -> ServedModel:
     payload = _get("/model")
-    if not isinstance(payload, dict):
-        raise ApiUnavailable("The recommender API's /model did not return a model card (a JSON object).")
-    return payload
+    try:
+        card = payload["card"]
+        variants = payload["variants"]
+        if not (card is None or isinstance(card, dict)) or not isinstance(variants, list):
+            raise TypeError("card must be an object or null, variants a list")
+        return ServedModel(model_id=payload["model_id"], card=card, variants=[dict(v) for v in variants])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiUnavailable(f"The recommender API sent an unexpected answer for /model: {exc!r}") from exc

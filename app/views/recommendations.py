@@ -15,6 +15,7 @@ from app import api_client, filters, formatting, queries, ui
 from app.errors import ApiUnavailable
 
 RECOMMENDATIONS_K = 10
+VARIANT_MODEL_COLUMNS = ["variant", "source", "weight", "model_id", "loaded_at", "error"]
 VARIANT_COLUMNS = [
     "variant", "impressions", "clicks", "click_through", "add_to_carts", "purchases", "purchase_rate", "revenue"
 ]
@@ -130,15 +131,18 @@ def similar(history_frame: pd.DataFrame, api_down: ApiUnavailable | None) -> Non
     items_table(items)
 
 
-def metrics_frame(metrics: Any) -> pd.DataFrame | None:
-    """The card's offline metrics as a table, whatever their nesting (flat, per k, per algorithm)."""
-    if isinstance(metrics, dict) and metrics and all(isinstance(value, dict) for value in metrics.values()):
-        return pd.DataFrame.from_dict(metrics, orient="index").rename_axis("").reset_index()
-    if isinstance(metrics, dict) and metrics:
-        return pd.DataFrame([metrics])
-    if isinstance(metrics, list) and metrics and all(isinstance(row, dict) for row in metrics):
-        return pd.DataFrame(metrics)
-    return None
+OFFLINE_METRICS = {"precision": "Precision", "recall": "Recall", "ndcg": "NDCG", "map": "MAP", "coverage": "Coverage",
+                   "truth_ndcg": "NDCG vs truth", "users": "Users"}
+
+
+def offline_metrics(metrics: dict[str, Any]) -> pd.DataFrame | None:
+    """The card's validation and test metrics (`shop train` evaluates first) as one row per window."""
+    rows = {window: metrics[window] for window in ("validation", "test") if isinstance(metrics.get(window), dict)}
+    if not rows:
+        return None
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame = frame[[column for column in OFFLINE_METRICS if column in frame.columns]]
+    return frame.rename(columns=OFFLINE_METRICS).rename_axis("window").reset_index()
 
 
 def model_card(api_down: ApiUnavailable | None) -> None:
@@ -147,21 +151,42 @@ def model_card(api_down: ApiUnavailable | None) -> None:
         api_needed()
         return
     try:
-        card = api_client.model_card()
+        served = api_client.served_model()
     except ApiUnavailable as exc:
         api_unavailable(exc)
         return
-    facts = {key: value for key, value in card.items() if not isinstance(value, (dict, list))}
-    if facts:
-        columns = st.columns(min(4, len(facts)))
-        for index, (key, value) in enumerate(facts.items()):
-            columns[index % len(columns)].metric(key.replace("_", " ").capitalize(), str(value), border=True)
-    offline = metrics_frame(card.get("metrics"))
-    if offline is not None:
-        st.markdown("**Offline metrics**")
-        ui.table(offline)
+    card = served.card
+    if card is None:
+        ui.empty("The API serves no trained model yet (its lists are the popular products): run `shop train`, "
+                 "and the API picks the model up without a restart.")
+    else:
+        data = card.get("data") or {}
+        facts = {
+            "Algorithm": card.get("algorithm"),
+            "Trained at": card.get("trained_at"),
+            "Data watermark": data.get("watermark"),
+            "Users × products": f"{formatting.count(data.get('users'))} × {formatting.count(data.get('items'))}",
+        }
+        columns = st.columns(len(facts))
+        for column, (label, value) in zip(columns, facts.items(), strict=True):
+            column.metric(label, str(value if value is not None else "-"), border=True)
+        st.caption(f"Model `{served.model_id}`.")
+        metrics = card.get("metrics") or {}
+        offline = offline_metrics(metrics)
+        if offline is None:
+            st.caption("Trained without an offline evaluation (`shop train --no-evaluate`): no offline metrics.")
+        else:
+            k = metrics.get("k")
+            st.markdown(f"**Offline metrics{f' @{k}' if k else ''}**")
+            ui.table(offline)
+            windows = metrics.get("windows") or {}
+            if windows:
+                st.caption(", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in windows.items()))
+    if served.variants:
+        st.markdown("**Variants served**")
+        ui.table(pd.DataFrame(served.variants, columns=VARIANT_MODEL_COLUMNS))
     with st.expander("Full model card (JSON)"):
-        st.json(card)
+        st.json({"model_id": served.model_id, "card": card, "variants": served.variants})
 
 
 def impact(choice: filters.Filters) -> None:

@@ -20,6 +20,7 @@ from psycopg import sql
 from shop import dbt_runner
 from shopcore import db as shop_db
 from shopcore.settings import Settings
+from tests.api.support import ApiServer
 from tests.support import TestDatabase, run_shop
 
 SHOP_SIZE = ("--users", "400", "--products", "80", "--days", "60", "--seed", "7")
@@ -99,63 +100,12 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     return point
 
 
-class FakeApi:
-    """A stand-in recommender API (the real one arrives later) serving canned answers over HTTP."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.model = {
-            "algorithm": "als",
-            "trained_at": "2026-11-20T06:00:00Z",
-            "data_watermark": "2026-11-20T05:59:00Z",
-            "parameters": {"factors": 64},
-            "metrics": {"precision@10": 0.081, "recall@10": 0.143, "ndcg@10": 0.112},
-        }
-
-    def answer(self, path: str) -> tuple[int, object]:
-        self.requests.append(path)
-        if path.startswith("/recommendations/"):
-            user_id = int(path.split("/")[2].split("?")[0])
-            items = [
-                {"product_id": 11, "name": "Trail Runner 2", "category": "sports", "price": 89.5, "score": 0.91,
-                 "reason": "Because you viewed Trail Runner"},
-                {"product_id": 12, "name": "Wool Socks", "category": "apparel", "price": 12.0, "score": 0.55,
-                 "reason": "Often bought together"},
-            ]
-            return 200, {"user_id": user_id, "strategy": "als", "variant": "B", "items": items}
-        if path.startswith("/products/") and "/similar" in path:
-            return 200, {"product_id": int(path.split("/")[2]), "items": [
-                {"product_id": 21, "name": "Similar Thing", "category": "sports", "price": 20.0, "score": 0.7,
-                 "reason": "Viewed by the same users"}]}
-        if path == "/model":
-            return 200, self.model
-        return 404, {"detail": "not found"}
-
-
-@pytest.fixture()
-def fake_api() -> Iterator[tuple[str, FakeApi]]:
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    api = FakeApi()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            status, payload = api.answer(self.path)
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", api
-    server.shutdown()
-    server.server_close()
+@pytest.fixture(scope="session")
+def served_api(built_shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The real recommendation API over the built shop, with a model `shop train` made (evaluated first)."""
+    run_shop("train", env=built_shop.env, timeout=600)
+    server = ApiServer(built_shop.env, tmp_path_factory.mktemp("app-api") / "api.log")
+    try:
+        yield server
+    finally:
+        server.stop()

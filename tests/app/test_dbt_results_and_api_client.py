@@ -47,14 +47,20 @@ def test_no_run_results_yet(tmp_path):
     assert dbt_results.load(tmp_path / "missing.json") is None
 
 
-def test_api_client_reads_the_api(fake_api, monkeypatch):
-    url, _ = fake_api
-    monkeypatch.setenv("SHOP_API_URL", url + "/")
-    answer = api_client.recommendations(42, k=2)
-    assert answer.user_id == 42 and answer.variant == "B"
-    assert [item.product_id for item in answer.items] == [11, 12]
-    assert api_client.similar_products(11)[0].name == "Similar Thing"
-    assert api_client.model_card()["algorithm"] == "als"
+def test_api_client_reads_the_api(built_shop, served_api, monkeypatch):
+    monkeypatch.setenv("SHOP_API_URL", served_api.url + "/")
+    (user_id,) = built_shop.one("select min(user_id) from marts.customers where orders > 0")
+    answer = api_client.recommendations(user_id, k=2)
+    expected = served_api.get(f"/recommendations/{user_id}?k=2").json()
+    assert answer.user_id == user_id and answer.variant == expected["variant"]
+    assert [item.product_id for item in answer.items] == [item["product_id"] for item in expected["items"]]
+    product_id = expected["items"][0]["product_id"]
+    similar = served_api.get(f"/products/{product_id}/similar?k=10").json()["items"]
+    assert [item.name for item in api_client.similar_products(product_id)] == [item["name"] for item in similar]
+    served, model = api_client.served_model(), served_api.get("/model").json()
+    assert served.model_id == model["model_id"] and served.model_id is not None
+    assert served.card["algorithm"] == model["card"]["algorithm"]
+    assert [variant["variant"] for variant in served.variants] == [variant["variant"] for variant in model["variants"]]
 
 
 def test_api_client_says_how_to_start_an_api_that_is_down(monkeypatch):
@@ -63,12 +69,10 @@ def test_api_client_says_how_to_start_an_api_that_is_down(monkeypatch):
         api_client.recommendations(1)
 
 
-def test_api_client_reports_an_error_answer(fake_api, monkeypatch):
-    url, _ = fake_api
-    monkeypatch.setenv("SHOP_API_URL", url)
+def test_api_client_reports_an_error_answer(served_api, monkeypatch):
+    monkeypatch.setenv("SHOP_API_URL", served_api.url)
     with pytest.raises(ApiUnavailable, match="answered 404"):
         api_client._get("/nowhere")
-
 
 def test_results_path_is_the_last_builds_kept_copy(tmp_path):
     """`dbt docs generate` rewrites target/run_results.json; the page reads the build's kept copy."""

@@ -343,21 +343,26 @@ def test_recommendations_page_says_the_api_is_down_and_still_shows_history(built
     assert history["product_id"].tolist() == expected
 
 
-def test_recommendations_page_shows_the_api_answers(built_shop, point_app_at, fake_api):
-    url, api = fake_api
-    point_app_at(built_shop, api_url=url)
+def test_recommendations_page_shows_the_api_answers(built_shop, point_app_at, served_api):
+    """Against the real API: the page shows its lists, and its model card (algorithm, offline metrics)."""
+    point_app_at(built_shop, api_url=served_api.url)
     app = open_app("views/recommendations.py")
     assert not app.exception and not app.warning
     user_id = app.selectbox(key="reco_user").value
-    assert f"/recommendations/{user_id}?k=10" in api.requests
+    expected = served_api.get(f"/recommendations/{user_id}?k=10").json()["items"]
     recommended = app.dataframe[1].value
-    assert recommended["name"].tolist() == ["Trail Runner 2", "Wool Socks"]
-    assert recommended["reason"].tolist()[0] == "Because you viewed Trail Runner"
-    similar = app.dataframe[2].value
-    assert similar["name"].tolist() == ["Similar Thing"]
-    offline = app.dataframe[3].value
-    assert float(offline.loc[0, "ndcg@10"]) == pytest.approx(0.112)
-    assert any(metric.label == "Algorithm" and metric.value == "als" for metric in app.metric)
+    assert recommended["name"].tolist() == [item["name"] for item in expected]
+    assert recommended["reason"].tolist() == [item["reason"] for item in expected]
+    similar_to = app.selectbox(key="reco_similar_to").value
+    similar = served_api.get(f"/products/{similar_to}/similar?k=10").json()["items"]
+    assert app.dataframe[2].value["name"].tolist() == [item["name"] for item in similar]
+    card = served_api.get("/model").json()["card"]
+    assert any(metric.label == "Algorithm" and metric.value == card["algorithm"] for metric in app.metric)
+    offline = dataframe_with(app, "window", "NDCG").set_index("window")
+    assert float(offline.loc["test", "NDCG"]) == pytest.approx(card["metrics"]["test"]["ndcg"])
+    assert float(offline.loc["validation", "NDCG"]) == pytest.approx(card["metrics"]["validation"]["ndcg"])
+    variants = dataframe_with(app, "variant", "source")
+    assert variants["model_id"].tolist() == [card["model_id"]]
 
 
 TEST_VARIANTS = ("dashtest-A", "dashtest-B")
