@@ -56,6 +56,26 @@ def test_history_loads_users_products_events_and_truth(fresh_database):
     assert window[0].isoformat() >= "2025-11-10T00:00:00+00:00"
 
 
+def test_the_truth_view_gives_the_world_models_affinity(fresh_database):
+    """truth.user_product_affinity (what `shop evaluate`'s truth NDCG reads) against the Python formula."""
+    from simulator.runner import params_from_json
+    from simulator.world import build_world
+
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    with fresh_database.connect() as conn:
+        (parameters,) = conn.execute("select parameters from truth.simulation_runs").fetchone()
+        rows = conn.execute(
+            "select user_id, product_id, affinity from truth.user_product_affinity "
+            "where user_id in (1, 2, 150, 300) order by user_id, product_id"
+        ).fetchall()
+    world = build_world(params_from_json(parameters))
+    assert len(rows) == 4 * 80
+    for user_id in (1, 2, 150, 300):
+        from_sql = [float(affinity) for uid, _, affinity in rows if uid == user_id]
+        assert [pid for uid, pid, _ in rows if uid == user_id] == list(range(1, 81))
+        assert from_sql == pytest.approx(world.affinity(user_id - 1).tolist(), abs=1e-9)
+
+
 def test_same_seed_same_rows_different_seed_different_rows(fresh_database):
     run_shop("simulate", *SMALL, env=fresh_database.env)
     first = _content_digest(fresh_database)

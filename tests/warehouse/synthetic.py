@@ -36,7 +36,9 @@ class ShopSize:
 
 def create_shop(conn: psycopg.Connection, size: ShopSize) -> None:
     """(Re)write users, products and the delivery plan; raw.interactions is emptied."""
-    conn.execute("truncate raw.interactions, raw.served_recommendations, raw.users, raw.products")
+    # A new shop: the marks of builds over the old one's raw rows no longer say anything.
+    conn.execute("truncate raw.interactions, raw.served_recommendations, raw.users, raw.products, "
+                 "shop_meta.warehouse_builds")
     conn.execute(
         """
         insert into raw.users (user_id, email, full_name, country, channel, signup_at)

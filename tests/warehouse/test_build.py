@@ -171,3 +171,15 @@ def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home) -> No
     )
     assert not result.success
     assert "SHOP_TEST_LOADED_AFTER must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)
+
+
+def test_dropping_the_warehouse_forgets_its_builds(built, warehouse_env, dbt_home) -> None:
+    """After drop_warehouse the next build tests every recent row, not only those loaded after an old mark."""
+    from shop import build_marks
+
+    assert build_marks.begin(warehouse_env).previous is not None  # `built` recorded its build
+    drop_warehouse(warehouse_env)
+    start = build_marks.begin(warehouse_env)
+    assert start.previous is None and start.test_loaded_after() is None
+    build_ok(warehouse_env, dbt_home)
+    assert build_marks.begin(warehouse_env).previous is not None

@@ -24,6 +24,8 @@ QUERIES = (
 
 
 def test_marts_stay_readable_during_builds(warehouse_env, dbt_home) -> None:
+    """Readers never fail, and never see an empty or half-built mart: every answer a reader gets is the
+    answer the same query gives after one of the builds (each model's data commits at once)."""
     drop_warehouse(warehouse_env)
     with psycopg.connect(conninfo(warehouse_env)) as conn:
         synthetic.create_shop(conn, SIZE)
@@ -32,19 +34,28 @@ def test_marts_stay_readable_during_builds(warehouse_env, dbt_home) -> None:
 
     stop = threading.Event()
     errors: list[str] = []
-    counts = {"queries": 0}
+    seen: list[tuple[int, tuple]] = []  # (query number, its rows)
+    committed: list[set[tuple]] = [set() for _ in QUERIES]  # each query's answer after each build
+
+    def answers(conn: psycopg.Connection) -> list[tuple]:
+        return [tuple(conn.execute(query).fetchall()) for query in QUERIES]
+
+    def record_committed() -> None:
+        with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+            for number, rows in enumerate(answers(conn)):
+                committed[number].add(rows)
 
     def reader() -> None:
         with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
             while not stop.is_set():
-                for query in QUERIES:
+                for number, query in enumerate(QUERIES):
                     try:
-                        conn.execute(query).fetchall()
-                        counts["queries"] += 1
+                        seen.append((number, tuple(conn.execute(query).fetchall())))
                     except psycopg.Error as exc:  # any failure is the bug this test looks for
                         errors.append(f"{type(exc).__name__}: {exc}")
                 time.sleep(0.005)
 
+    record_committed()
     threads = [threading.Thread(target=reader, daemon=True) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -53,12 +64,20 @@ def test_marts_stay_readable_during_builds(warehouse_env, dbt_home) -> None:
             with psycopg.connect(conninfo(warehouse_env)) as conn:
                 synthetic.load_chunk(conn, SIZE, chunk)
             build_ok(warehouse_env, dbt_home, exclude=["test_type:unit"])
+            record_committed()
         build_ok(warehouse_env, dbt_home, full_refresh=True, exclude=["test_type:unit"])
+        record_committed()
         build_ok(warehouse_env, dbt_home, exclude=["test_type:unit"])
+        record_committed()
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
 
     assert not errors, errors[:5]
-    assert counts["queries"] > 50
+    assert len(seen) > 50
+    assert len(committed[0]) == SIZE.chunks  # each load changed the marts: the readers saw builds happen
+    empty = [(number, rows) for number, rows in seen if number < 2 and rows[0][0] == 0]
+    assert not empty, empty[:3]
+    half_built = [(QUERIES[number], rows) for number, rows in seen if rows not in committed[number]]
+    assert not half_built, half_built[:3]
