@@ -123,6 +123,10 @@ class DbtResult:
 ProgressCallback = Callable[[NodeProgress], None]
 
 
+class NothingSelected(ShopError):
+    """A build's selection names nothing in the project (dbt itself would only warn and succeed)."""
+
+
 def _keep_build_results(target: Path, home: Path | None) -> None:
     """Copy a finished build's run_results.json next to target/ (atomically: readers never see half)."""
     source = target / "run_results.json"
@@ -317,6 +321,9 @@ def build(
         # In the environment, not --vars: a var that changes every build makes dbt re-parse the project.
         env = {**env, "SHOP_TEST_LOADED_AFTER": ("" if full_refresh else start.test_loaded_after()) or ""}
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False)
+    if select and result.success and not result.nodes and result.exception is None:
+        raise NothingSelected(f"--select {' '.join(select)} matches no model, test or seed of the project: "
+                              "nothing was built. See `dbt ls` for the names.")
     if result.target_dir is not None and result.nodes:
         _keep_build_results(result.target_dir, home)
     if start is not None and result.success:

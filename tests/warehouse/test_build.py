@@ -10,6 +10,7 @@ import pytest
 
 from shop import dbt_runner
 from shopcore import dbt_artifacts
+from tests.support import run_shop
 
 from . import synthetic
 from .support import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
@@ -183,3 +184,10 @@ def test_dropping_the_warehouse_forgets_its_builds(built, warehouse_env, dbt_hom
     assert start.previous is None and start.test_loaded_after() is None
     build_ok(warehouse_env, dbt_home)
     assert build_marks.begin(warehouse_env).previous is not None
+
+
+def test_a_selection_that_matches_nothing_is_an_error(database) -> None:
+    """dbt only warns about a selection that names nothing; `shop build` says so and exits 1."""
+    result = run_shop("build", "--select", "nosuch_model", env=database.env, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "--select nosuch_model matches no model" in result.stderr
