@@ -6,6 +6,7 @@ batch, so the warehouse and the API see events within a second or two.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import psycopg
 from rich.console import Console
 
 from shopcore import db as shop_db
@@ -195,6 +197,79 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
+class _LiveWriter:
+    """Writes the live stream's batches; rides out a database that goes away.
+
+    A batch that cannot be written (the server stopped or restarted) stays pending with the users it
+    introduced, the stream keeps generating, and the writer reconnects with a doubling back-off; when
+    the database answers again every pending row goes in, in one transaction, so nothing generated is
+    lost. After `give_up_after` without a database the stream stops with one line that says why.
+    """
+
+    def __init__(self, info: ConnectionInfo, world: World, console: Console, stop: threading.Event,
+                 give_up_after: timedelta = timedelta(minutes=10)) -> None:
+        self.info, self.world, self.console, self.stop = info, world, console, stop
+        self.give_up_after = give_up_after
+        self.conn: psycopg.Connection | None = shop_db.connect(info, autocommit=True)
+        self.pending_users: list[np.ndarray] = []
+        self.pending_batches: list = []
+        self.down_since: float | None = None
+        self.next_try = 0.0
+        self.backoff = 1.0
+
+    def write(self, new_user_ids: np.ndarray, batches: list, *, force: bool = False) -> int:
+        """Write these rows and any pending ones; returns the events written now (0 while the database
+        is away). Between tries only `force` (the stream's last write) skips the back-off."""
+        if len(new_user_ids):
+            self.pending_users.append(new_user_ids)
+        self.pending_batches.extend(batches)
+        if self.down_since is not None and time.monotonic() < self.next_try and not force:
+            return 0
+        if self.down_since is not None:
+            # Rows held back reach the warehouse now: loaded_at says so, or an incremental build that
+            # ran since the restart (its watermark past their generation time) would never read them.
+            arrived = np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us")
+            for batch in self.pending_batches:
+                batch.loaded_at = np.maximum(batch.loaded_at.astype("datetime64[us]"), arrived)
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = shop_db.connect(self.info, autocommit=True)
+            with self.conn.transaction():
+                for user_ids in self.pending_users:
+                    loader.copy_world_rows(self.conn, self.world, user_ids)
+                written = loader.copy_events(self.conn, self.pending_batches)
+        except (psycopg.OperationalError, ShopError) as exc:
+            self._went_away(exc)
+            return 0
+        if self.down_since is not None:
+            self.console.print(f"The database is back after {time.monotonic() - self.down_since:.0f} s: "
+                               f"wrote the {written:,} events generated meanwhile.")
+        self.pending_users, self.pending_batches = [], []
+        self.down_since, self.backoff = None, 1.0
+        return written
+
+    def _went_away(self, exc: Exception) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        now = time.monotonic()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self.down_since is None:
+            self.down_since = now
+            self.console.print(f"[yellow]The database is unavailable ({reason}).[/] Keeping the generated events "
+                               "and retrying with back-off; Ctrl-C stops.")
+        elif now - self.down_since > self.give_up_after.total_seconds():
+            raise ShopError(f"The database has been unavailable for {now - self.down_since:.0f} s ({reason}); "
+                            f"stopped the live stream. {sum(len(b) for b in self.pending_batches):,} generated "
+                            "events were not written. Start the database (`shop db start`) and run it again.")
+        self.next_try = now + self.backoff
+        self.backoff = min(self.backoff * 2, 30.0)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
 def run_live(
     info: ConnectionInfo,
     params: SimulationParams,
@@ -240,12 +315,13 @@ def run_live(
         generate_window(world, sim_state, warm_from, started, rng=rng,
                         rate_multiplier=rate / warm_rate if warm_rate > 0 else 1.0)
         loop = ClosedLoop(world, sim_state, recommendations, rng) if recommendations is not None else None
-        total = 0
+        total = 0  # events written
+        generated = 0  # events generated (more than written while the database is away)
         users_added = 0
         window_start = started
         last_report = time.monotonic()
         console.print(f"Streaming about {rate:g} events/s into raw.interactions. Ctrl-C stops after the current batch.")
-        with _StopFlag() as stop:
+        with _StopFlag() as stop, contextlib.closing(_LiveWriter(info, world, console, stop.event)) as writer:
             deadline = time.monotonic() + max_seconds if max_seconds is not None else None
             while not stop.event.is_set():
                 stop.event.wait(tick_seconds)
@@ -253,7 +329,7 @@ def run_live(
                 expected = expected_events_per_second(world, now)
                 # The estimate is approximate: steer by what was really streamed so far.
                 elapsed = (now - started).total_seconds()
-                correction = min(2.0, max(0.5, (rate * elapsed + 50) / (total + 50)))
+                correction = min(2.0, max(0.5, (rate * elapsed + 50) / (generated + 50)))
                 multiplier = rate / expected * correction if expected > 0 else 1.0
                 n_new = int(rng.poisson(signups_per_second * (now - window_start).total_seconds()))
                 new_ids = _add_users(world, [now] * n_new)
@@ -265,10 +341,8 @@ def run_live(
                     # Asked outside the transaction: the API may take a moment.
                     loop.start_sessions(loop.sessions_due(len(batches[0])), now_us)
                     batches.append(loop.release(now_us))
-                with conn.transaction():
-                    if len(new_ids):
-                        loader.copy_world_rows(conn, world, new_ids)
-                    total += loader.copy_events(conn, batches)
+                generated += sum(len(batch) for batch in batches)
+                total += writer.write(new_ids, batches)
                 users_added += len(new_ids)
                 window_start = now
                 if time.monotonic() - last_report >= 10:
@@ -284,9 +358,16 @@ def run_live(
                     last_report = time.monotonic()
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-        ended = datetime.now(timezone.utc)
-        with conn.transaction():
-            loader.record_run(conn, seed=world.params.seed, parameters=world.params.to_json_dict(), mode="live",
-                              window_start=started, window_end=ended, events=total)
+            ended = datetime.now(timezone.utc)
+            if writer.pending_batches:
+                total += writer.write(np.empty(0, dtype=np.int64), [], force=True)
+            unwritten = sum(len(batch) for batch in writer.pending_batches)
+            if unwritten:
+                console.print(f"[yellow]The database is still unavailable: {unwritten:,} generated events were not "
+                              "written.[/]")
+            else:
+                with shop_db.connect(info, autocommit=True) as final, final.transaction():
+                    loader.record_run(final, seed=world.params.seed, parameters=world.params.to_json_dict(),
+                                      mode="live", window_start=started, window_end=ended, events=total)
     console.print(f"Stopped: streamed {total:,} events and {users_added} new users in {(ended - started).total_seconds():.0f} s.")
     return total

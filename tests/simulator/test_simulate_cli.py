@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import signal
 import subprocess
 import sys
@@ -241,6 +242,64 @@ def test_live_streams_now_timestamped_events_and_stops_cleanly_on_ctrl_c(fresh_d
         total = conn.execute("select count(*) from raw.interactions").fetchone()[0]
     assert lag < 600  # occurred now-ish (the stream ran for seconds)
     assert run[0] == "live" and run[1] == total - events_before
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("SHOP_DATABASE_URL")), reason="stops and starts the embedded server")
+def test_live_rides_out_a_database_restart_and_loses_no_event(tmp_path):
+    """The stream keeps what it generates while the database is down, says so, and writes it when the
+    database is back: the events it reports equal the rows it added."""
+    import shutil
+
+    from shopcore import db as shop_db
+    from shopcore import embedded
+    from shopcore.settings import Settings
+    from tests.support import private_home
+
+    home = private_home("shop-live-restart-")
+    env = {"SHOP_HOME": str(home), "SHOP_DATABASE_URL": ""}
+    settings = Settings(home=home, database_url=None)
+
+    def events() -> int:
+        with shop_db.connect(shop_db.resolve(settings, start=False)) as conn:
+            return conn.execute("select count(*) from raw.interactions").fetchone()[0]
+
+    try:
+        run_shop("simulate", *SMALL, env=env)
+        before = events()
+        log = tmp_path / "live.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, "-m", "shop", "simulate", "--live", "--rate", "200"],
+                                       env={**os.environ, "COLUMNS": "200", **env}, cwd=REPO_ROOT,
+                                       stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while events() < before + 100 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            run_shop("db", "stop", env=env)
+            deadline = time.monotonic() + 30
+            while "unavailable" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.3)
+            run_shop("db", "start", env=env)
+            deadline = time.monotonic() + 60
+            while "is back" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.3)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        output = log.read_text()
+        assert process.returncode == 0, output
+        assert "The database is unavailable" in output and "The database is back" in output, output
+        streamed = int(re.search(r"Stopped: streamed ([\d,]+) events", output).group(1).replace(",", ""))
+        assert streamed > 100 and events() - before == streamed, output
+        with shop_db.connect(shop_db.resolve(settings, start=False)) as conn:
+            run = conn.execute("select mode, events from truth.simulation_runs order by run_id desc limit 1").fetchone()
+        assert run == ("live", streamed)
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_an_end_in_the_future_is_refused(fresh_database):
