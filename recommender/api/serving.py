@@ -1,4 +1,4 @@
-"""Rankers the routes call: a trained model prepared for serving, and the popularity baseline.
+"""Recommenders the routes call: a trained model prepared for serving, and the popularity baseline.
 
 ``ServingModel`` wraps the engine's ``TrainedModel`` (recommender.model). At load time, in a
 worker thread, it ranks the top products of every known user in batches (the engine's own
@@ -23,7 +23,7 @@ from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
 from recommender.algorithms import top_k
-from recommender.api.catalogue import Catalogue
+from recommender.api.catalogue import ProductCatalogue
 from recommender.api.fresh import FreshEvent
 from recommender.model import TrainedModel
 
@@ -50,7 +50,7 @@ class Ranked(NamedTuple):
     reason: Reason
 
 
-def reason_text(reason: Reason, catalogue: Catalogue, category: str) -> str:
+def reason_text(reason: Reason, catalogue: ProductCatalogue, category: str) -> str:
     anchor = catalogue.products.get(reason.anchor) if reason.anchor is not None else None
     if reason.kind == "rebuy":
         return "buy it again: you bought this before"
@@ -65,7 +65,10 @@ def reason_text(reason: Reason, catalogue: Catalogue, category: str) -> str:
     return f"popular in {category}" if category else "popular right now"
 
 
-class Ranker(Protocol):
+class Recommender(Protocol):
+    """What a route asks of the source of one variant's lists (a served model or the popularity
+    baseline). Not ``recommender.algorithms.Ranker``, the learned ranking algorithm."""
+
     model_id: str | None
     watermark_us: int | None
 
@@ -74,13 +77,13 @@ class Ranker(Protocol):
     def similar(self, product_id: int, k: int) -> tuple[list[Ranked], str] | None: ...
 
 
-class PopularityRanker:
+class PopularityRecommender:
     """The in-package baseline: popular products from the warehouse (no model needed)."""
 
     model_id = None
     watermark_us = None
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: ProductCatalogue) -> None:
         self.catalogue = catalogue
 
     def personalised(self, user_id: int, fresh: Sequence[FreshEvent], k: int) -> list[Ranked] | None:

@@ -83,16 +83,16 @@ class Answer(NamedTuple):
 def build_answer(state: ApiState, variant: str, user_id: int, k: int, fresh: list) -> Answer:
     """Rank (or fall back to popular products) and serialise: what a cache miss costs."""
     catalogue = require_catalogue(state)
-    ranker = state.ranker(variant)
-    ranked = ranker.personalised(user_id, fresh, k)
+    rec = state.recommender(variant)
+    ranked = rec.personalised(user_id, fresh, k)
     strategy = "personalised"
     if not ranked:
         strategy = "popular"
-        ranked = ranker.popular(k + MARGIN, None) or state.popularity.popular(k + MARGIN, None)
+        ranked = rec.popular(k + MARGIN, None) or state.popularity.popular(k + MARGIN, None)
     items, product_ids = items_json(ranked, catalogue, k)
-    tail = (f',"strategy":"{strategy}","variant":{json.dumps(variant)},"model_id":{json.dumps(ranker.model_id)},'
+    tail = (f',"strategy":"{strategy}","variant":{json.dumps(variant)},"model_id":{json.dumps(rec.model_id)},'
             f'"fresh_events":{len(fresh)},"items":{items}}}')
-    return Answer(tail.encode(), row_tail(variant, ranker.model_id, strategy, product_ids), strategy)
+    return Answer(tail.encode(), row_tail(variant, rec.model_id, strategy, product_ids), strategy)
 
 
 @router.get(
@@ -110,7 +110,7 @@ async def recommendations(
     data watermark; popular products (strategy "popular") for a user without history."""
     state: ApiState = request.app.state.api
     variant = state.variant_for(user_id).name
-    fresh = state.fresh.for_user(user_id, state.ranker(variant).watermark_us)
+    fresh = state.fresh.for_user(user_id, state.recommender(variant).watermark_us)
     key = (variant, user_id, k, len(fresh), fresh[-1].event_id if fresh else None)
     answers = state.answers
     answer = answers.get(key)
