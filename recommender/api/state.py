@@ -203,8 +203,10 @@ class ApiState:
         if source == CURRENT:
             return artifacts.current_path(models_dir)
         path = models_dir / source
-        if artifacts.read_card(path) is None:
-            raise artifacts.NoModelError(f"{path} is not a complete model artifact (SHOP_API_VARIANTS names it)")
+        try:
+            artifacts.require_card(path)
+        except artifacts.NoModelError as exc:
+            raise artifacts.NoModelError(f"{exc} (SHOP_API_VARIANTS names it)") from None
         return path
 
     async def _update_floor(self) -> None:
