@@ -13,9 +13,11 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from recommender import artifacts
 from recommender.api import metrics
@@ -30,6 +32,32 @@ from recommender.api.variants import Assigner
 log = logging.getLogger("shop.api")
 
 ANSWER_CACHE = 20_000
+
+
+class AnswerCache:
+    """Finished answers by key (the route's inputs), the least recently used dropped past ``size``.
+
+    The one cache of the API: a served model's answer for the same inputs does not change until
+    a model or the catalogue does, and then the state starts a new cache (``ApiState._rebuild``).
+    """
+
+    def __init__(self, size: int = ANSWER_CACHE) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+        answers = self._answers
+        answer = answers.get(key)
+        if answer is None:
+            answer = answers[key] = build()
+            if len(answers) > self.size:
+                answers.popitem(last=False)
+        else:
+            answers.move_to_end(key)
+        return answer
 
 
 @dataclass
@@ -77,10 +105,8 @@ class ApiState:
         }
         self.popularity = PopularityRecommender(self.catalogue)
         self.recommenders = Recommenders(default=settings.variants[0].name)
+        self.answers = AnswerCache()
         self._rebuild()
-        # Finished answers (routes.recommendations.Answer) per (variant, user, k, fresh events): a model's answer
-        # for the same inputs does not change until a model or the catalogue does (_rebuild).
-        self.answers: OrderedDict[tuple, tuple] = OrderedDict()
         self.started_at = time.time()
         self._tasks: list[asyncio.Task] = []
         self._reload_lock = asyncio.Lock()
@@ -230,13 +256,7 @@ class ApiState:
             by_variant[spec.name] = slot.model if slot is not None and slot.model is not None else popular
         self.popularity = popular
         self.recommenders = Recommenders(by_variant, self.settings.variants[0].name)
-        self.answers = OrderedDict()
-
-    def remember(self, key: tuple, answer: tuple) -> None:
-        answers = self.answers
-        answers[key] = answer
-        if len(answers) > ANSWER_CACHE:
-            answers.popitem(last=False)
+        self.answers = AnswerCache()  # answers of the previous models or catalogue do not hold
 
     # ------------------------------------------------------------------ lookups for handlers
 

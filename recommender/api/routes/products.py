@@ -37,7 +37,9 @@ async def popular(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown category {category!r}; known categories: {known}")
     variant = state.variant_for(user_id)
     rec = state.recommender(variant.name)
-    ranked = rec.popular(k + MARGIN, category) or state.popularity.popular(k + MARGIN, category)
+    ranked = state.answers.get_or_build(
+        ("popular", variant.name, k, category),
+        lambda: rec.popular(k + MARGIN, category) or state.popularity.popular(k + MARGIN, category))
     return ProductListOut.model_construct(strategy="popular", variant=variant.name, model_id=rec.model_id,
                                           items=items_of(ranked, catalogue, k))
 

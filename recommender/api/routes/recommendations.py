@@ -1,7 +1,7 @@
 """GET /recommendations/{user_id}: the storefront's per-page-view call. Memory only.
 
 The hot path of the API, so each answer is built once and kept (``ApiState.answers``, keyed by
-variant, user, k and the user's fresh events; cleared when a model or the catalogue changes):
+variant, user, k and the user's fresh events; a new cache when a model or the catalogue changes):
 the response's bytes after the per-request head (request id and user), the served-log row's
 COPY text, and the strategy. A request then costs a dictionary look-up, a request id and one
 bytes join. The answer is returned as a Response, which FastAPI sends as it is;
@@ -112,13 +112,7 @@ async def recommendations(
     variant = state.variant_for(user_id).name
     fresh = state.fresh.for_user(user_id, state.recommender(variant).watermark_us)
     key = (variant, user_id, k, len(fresh), fresh[-1].event_id if fresh else None)
-    answers = state.answers
-    answer = answers.get(key)
-    if answer is None:
-        answer = build_answer(state, variant, user_id, k, fresh)
-        state.remember(key, answer)
-    else:
-        answers.move_to_end(key)
+    answer: Answer = state.answers.get_or_build(key, lambda: build_answer(state, variant, user_id, k, fresh))
     request_id = state.request_ids.next()
     state.served.record((request_id, user_id, time.time(), answer.log_tail))
     metrics.recommendation_served(variant, answer.strategy)
