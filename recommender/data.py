@@ -1,7 +1,7 @@
 """Training data from the warehouse: the marts the recommender reads, as numpy columns.
 
 Rows come over binary COPY and are decoded by numpy in bulk (every column is fixed-width and
-NOT NULL), so 5M rows take seconds, not a Python loop per row.
+NOT NULL), not by a Python loop per row: the interaction mart has millions of rows.
 
 * ``marts.user_item_interactions``: training on all data (``load_interactions``)
 * ``marts.interaction_events``: event times, for the temporal split (``load_events``)
