@@ -105,6 +105,14 @@ class PopularityRecommender:
         return ranked, "popular_in_category"
 
 
+def _contains(sorted_items: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Whether each of ``items`` is in ``sorted_items`` (sorted, as a CSR row's indices are)."""
+    if not len(sorted_items):
+        return np.zeros(len(items), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_items, items), len(sorted_items) - 1)
+    return sorted_items[at] == items
+
+
 def item_embedding(confidence: sp.csr_matrix, dim: int = EMBEDDING_DIM) -> np.ndarray:
     """Unit vectors per item whose dot products approximate the cosine similarity of the
     items' columns in the training matrix (who interacted with them)."""
@@ -214,7 +222,7 @@ class ServingModel:
             weights = (0.5 + 0.5 * values / values.max()).astype(np.float32) if len(values) else values
             purchases = self.model.data.purchases
             trained_bought = purchases.indices[purchases.indptr[row]:purchases.indptr[row + 1]]
-            verbs = np.where(np.isin(held, trained_bought), PURCHASE, 0)
+            verbs = np.where(_contains(trained_bought, held), PURCHASE, 0)
         else:
             held, weights, verbs = _NO_ITEMS, np.empty(0, np.float32), _NO_ITEMS
         if len(items):
