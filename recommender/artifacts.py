@@ -9,6 +9,10 @@ one filesystem), and only then is ``current`` replaced (write, fsync, rename). `
 records the size and SHA-256 of ``arrays.npz``; a directory whose card is missing, unreadable
 or does not match its arrays is not a model. The loader takes ``current`` when it is good and
 otherwise falls back to the newest good model, so a crash at any point leaves a servable state.
+
+``card.json`` also records the format version: an artifact of another version (written by
+another version of the code) is refused with a request to train a new model; nothing converts
+one.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.algorithms import make
-from recommender.matrix import TIMING, IdMap, UserItemData, WeightConfig
+from recommender.matrix import ROW_MATRICES, IdMap, UserItemData, WeightConfig
 from recommender.model import TrainedModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every matrix of UserItemData is stored (ROW_MATRICES)
 CARD = "card.json"
 ARRAYS = "arrays.npz"
 CURRENT = "current"
@@ -37,6 +41,9 @@ CURRENT = "current"
 
 class NoModelError(LookupError):
     """No complete model exists in the models directory."""
+
+
+RETRAIN = "train a new model with `shop train`"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -70,10 +77,9 @@ def _data_arrays(data: UserItemData) -> dict[str, np.ndarray]:
     for name in ("item_brand", "item_price"):
         if getattr(data, name) is not None:
             out[name] = getattr(data, name)
-    for name in ("strength", "purchases", "recency", *TIMING, "visits", "views"):
-        m: sp.csr_matrix | None = getattr(data, name)
-        if m is not None:
-            out |= {f"{name}.data": m.data, f"{name}.indices": m.indices, f"{name}.indptr": m.indptr}
+    for name in ROW_MATRICES:
+        m: sp.csr_matrix = getattr(data, name)
+        out |= {f"{name}.data": m.data, f"{name}.indices": m.indices, f"{name}.indptr": m.indptr}
     return out
 
 
@@ -86,16 +92,12 @@ def _data_from(arrays: dict[str, np.ndarray], card: dict[str, Any]) -> UserItemD
 
     info = card["data"]
     return UserItemData(
-        users=users, items=items, strength=csr("strength"), purchases=csr("purchases"), recency=csr("recency"),
+        users=users, items=items, **{name: csr(name) for name in ROW_MATRICES},
         item_category=arrays["item_category"], category_names=arrays["category_names"],
-        reference_us=int(info["reference_us"]), watermark_us=info.get("watermark_us"),
+        reference_us=int(info["reference_us"]), watermark_us=info["watermark_us"],
         config=WeightConfig(**card["weighting"]),
-        # Artifacts written before purchase timing was stored have none (models fall back).
-        **{name: csr(name) if f"{name}.data" in arrays else None for name in TIMING},
-        # Older artifacts have no item metadata, nor visits or views.
+        # The catalogue's metadata: absent when the catalogue had none.
         item_brand=arrays.get("item_brand"), item_price=arrays.get("item_price"),
-        visits=csr("visits") if "visits.data" in arrays else None,
-        views=csr("views") if "views.data" in arrays else None,
     )
 
 
@@ -168,11 +170,18 @@ def set_current(models_dir: Path, model_id: str) -> None:
 
 
 def read_card(path: Path, *, verify: bool = True) -> dict[str, Any] | None:
-    """The card of a complete artifact directory, or None when it is partial or damaged."""
+    """The card of a complete artifact directory of this format version, or None when it is
+    partial, damaged or of another version."""
+    card = _complete_card(path, verify=verify)
+    return card if card is not None and card.get("format_version") == FORMAT_VERSION else None
+
+
+def _complete_card(path: Path, *, verify: bool = True) -> dict[str, Any] | None:
+    """The card of a complete artifact directory of any format version, None when partial or damaged."""
     try:
         card = json.loads((path / CARD).read_text())
         files = card["files"]
-        if card.get("format_version") != FORMAT_VERSION or ARRAYS not in files:
+        if ARRAYS not in files:
             return None
         for name, meta in files.items():
             f = path / name
@@ -194,11 +203,22 @@ def good_models(models_dir: Path) -> list[Path]:
     return [p for _, p in sorted(good, reverse=True)]
 
 
-def load(path: Path) -> TrainedModel:
+def require_card(path: Path) -> dict[str, Any]:
+    """The card of the artifact at ``path``; NoModelError when it is not a complete artifact of
+    this format version."""
     path = Path(path)
-    card = read_card(path)
+    card = _complete_card(path)
     if card is None:
         raise NoModelError(f"{path} is not a complete model artifact")
+    if card.get("format_version") != FORMAT_VERSION:
+        raise NoModelError(f"{path} is a model of format version {card.get('format_version')}, this version of "
+                           f"shop reads version {FORMAT_VERSION}: {RETRAIN}")
+    return card
+
+
+def load(path: Path) -> TrainedModel:
+    path = Path(path)
+    card = require_card(path)
     with np.load(path / ARRAYS, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     data = _data_from({k[5:]: v for k, v in arrays.items() if k.startswith("data.")}, card)
@@ -217,9 +237,11 @@ def current_path(models_dir: Path) -> Path:
     if name and "/" not in name and not name.startswith(".") and read_card(models_dir / name) is not None:
         return models_dir / name
     good = good_models(models_dir)
-    if not good:
-        raise NoModelError(f"No trained model in {models_dir}. Run `shop train` first.")
-    return good[0]
+    if good:
+        return good[0]
+    if name and "/" not in name and not name.startswith(".") and _complete_card(models_dir / name) is not None:
+        require_card(models_dir / name)  # complete but of another version: say so
+    raise NoModelError(f"No trained model in {models_dir}. Run `shop train` first.")
 
 
 def load_current(models_dir: Path) -> TrainedModel:

@@ -1,7 +1,7 @@
 """Training data from the warehouse: the marts the recommender reads, as numpy columns.
 
 Rows come over binary COPY and are decoded by numpy in bulk (every column is fixed-width and
-NOT NULL), so 5M rows take seconds, not a Python loop per row.
+NOT NULL), not by a Python loop per row: the interaction mart has millions of rows.
 
 * ``marts.user_item_interactions``: training on all data (``load_interactions``)
 * ``marts.interaction_events``: event times, for the temporal split (``load_events``)
@@ -34,49 +34,31 @@ def require_mart(conn: psycopg.Connection, name: str) -> None:
         raise ShopError(f"The warehouse has no {name} yet. {EMPTY_HINT}")
 
 
-# Purchase timing per pair, read when the mart has it (see load_interactions).
-PURCHASE_TIMING_COLUMNS = ("first_purchase_at", "last_purchase_at", "last_purchase_units")
-
-
-def _columns(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
-    rows = conn.execute(
-        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
-        (schema, table)).fetchall()
-    return {r[0] for r in rows}
-
-
 def load_interactions(conn: psycopg.Connection) -> Interactions:
     """All of ``marts.user_item_interactions``; the watermark is the newest ``max_loaded_at``.
 
-    The re-buy timing of the default model reads ``first_purchase_at``, ``last_purchase_at``
-    (timestamps, NULL when never bought) and ``last_purchase_units`` (units of the pair's last
-    purchase, NULL when never bought) when the mart has them; without them it approximates the
-    purchase times by the first/last interaction (less precise re-buy timing).
+    The re-buy timing reads ``first_purchase_at``, ``last_purchase_at`` and
+    ``last_purchase_units`` (NULL when never bought: the interaction times and 0 stand in, and
+    are never read).
     """
     require_mart(conn, "marts.user_item_interactions")
-    timed = set(PURCHASE_TIMING_COLUMNS) <= _columns(conn, "marts", "user_item_interactions")
-    timing = sql.SQL("""
-        , coalesce(first_purchase_at, first_interaction_at), coalesce(last_purchase_at, last_interaction_at),
-          coalesce(last_purchase_units, 0)
-    """) if timed else sql.SQL("")
     query = sql.SQL("""
         select user_id, product_id, views, add_to_carts, purchases, coalesce(units_purchased, 0),
-               first_interaction_at, last_interaction_at, max_loaded_at {}
+               first_interaction_at, last_interaction_at, max_loaded_at,
+               coalesce(first_purchase_at, first_interaction_at), coalesce(last_purchase_at, last_interaction_at),
+               coalesce(last_purchase_units, 0)
         from marts.user_item_interactions
         where user_id is not null and product_id is not null
-    """).format(timing)
-    cols = read_columns(conn, query, ["i8"] * (12 if timed else 9))
-    user, product, views, carts, purchases, units, first, last, loaded = cols[:9]
+    """)
+    (user, product, views, carts, purchases, units, first, last, loaded,
+     first_buy, last_buy, last_units) = read_columns(conn, query, ["i8"] * 12)
     if len(user) == 0:
         raise ShopError(f"marts.user_item_interactions is empty: there is nothing to learn from. {EMPTY_HINT}")
-    extra = {}
-    if timed:
-        first_buy, last_buy, last_units = cols[9:]
-        extra = {"first_purchase_us": unix_us(first_buy), "last_purchase_us": unix_us(last_buy), "last_purchase_units": last_units}
     return Interactions(
         user_id=user, product_id=product, views=views, add_to_carts=carts, purchases=purchases,
         units_purchased=units, first_us=unix_us(first), last_us=unix_us(last),
-        watermark_us=int(unix_us(loaded).max()), **extra,
+        watermark_us=int(unix_us(loaded).max()), first_purchase_us=unix_us(first_buy),
+        last_purchase_us=unix_us(last_buy), last_purchase_units=last_units,
     )
 
 

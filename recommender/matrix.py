@@ -26,7 +26,6 @@ from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
 from shopcore.timeunits import US_PER_DAY
 
 MIN_AGE_DAYS = 1e-6  # ages are stored > 0, so that a purchase "just now" stays a stored entry
-TIMING = ("purchase_age", "last_units", "gap_per_unit")
 
 
 # --------------------------------------------------------------------------- id maps
@@ -146,21 +145,15 @@ class Interactions:
     units_purchased: np.ndarray
     first_us: np.ndarray
     last_us: np.ndarray
-    watermark_us: int | None = None  # newest loaded_at among the rows used
+    watermark_us: int | None  # newest loaded_at among the rows used
     # Purchase timing per pair (meaningful where purchases > 0): when the pair was first and
-    # last bought, and how many units the last purchase had. Optional: without them (an older
-    # warehouse) build_data approximates them from first_us / last_us and the mean units.
-    first_purchase_us: np.ndarray | None = None
-    last_purchase_us: np.ndarray | None = None
-    last_purchase_units: np.ndarray | None = None
+    # last bought, and how many units the last purchase had.
+    first_purchase_us: np.ndarray
+    last_purchase_us: np.ndarray
+    last_purchase_units: np.ndarray
 
     def __len__(self) -> int:
         return len(self.user_id)
-
-    @property
-    def has_purchase_timing(self) -> bool:
-        return (self.first_purchase_us is not None and self.last_purchase_us is not None
-                and self.last_purchase_units is not None)
 
     @classmethod
     def empty(cls) -> Interactions:
@@ -246,19 +239,19 @@ class UserItemData:
     category_names: np.ndarray  # str
     reference_us: int  # "now" for decay: the newest interaction used
     watermark_us: int | None
+    # Purchase timing, same sparsity as purchases:
+    purchase_age: sp.csr_matrix  # days from the last purchase to reference_us (> 0)
+    last_units: sp.csr_matrix  # units bought in the last purchase (>= 1)
+    gap_per_unit: sp.csr_matrix  # mean days between purchases per unit bought; NaN if bought once
+    # Visits per category, shared among the items touched (recommender.visits).
+    visits: sp.csr_matrix
+    # Raw view counts, undecayed: counts that a likelihood can read.
+    views: sp.csr_matrix
     config: WeightConfig = field(default_factory=WeightConfig)
     _confidence: sp.csr_matrix | None = field(default=None, repr=False)
-    # Purchase timing, same sparsity as purchases (None in artifacts written before it existed):
-    purchase_age: sp.csr_matrix | None = None  # days from the last purchase to reference_us (> 0)
-    last_units: sp.csr_matrix | None = None  # units bought in the last purchase (>= 1)
-    gap_per_unit: sp.csr_matrix | None = None  # mean days between purchases per unit bought; NaN if bought once
     # Item metadata from the catalogue (None when it has none): brand code (-1 unknown), list price (NaN unknown).
     item_brand: np.ndarray | None = None
     item_price: np.ndarray | None = None
-    # Visits per category, shared among the items touched (recommender.visits; None in older artifacts).
-    visits: sp.csr_matrix | None = None
-    # Raw view counts, undecayed (None in older artifacts): counts that a likelihood can read.
-    views: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -277,17 +270,12 @@ class UserItemData:
     def rows(self, user_index: np.ndarray) -> UserRows:
         """The training rows of known users (by matrix index)."""
         idx = np.asarray(user_index, dtype=np.int64)
-        timing = {name: getattr(self, name)[idx] for name in TIMING if getattr(self, name) is not None}
-        return UserRows(
-            strength=self.strength[idx],
-            purchases=self.purchases[idx],
-            recency=self.recency[idx],
-            index=idx,
-            folded=False,
-            visits=self.visits[idx] if self.visits is not None else None,
-            views=self.views[idx] if self.views is not None else None,
-            **timing,
-        )
+        return UserRows(**{name: getattr(self, name)[idx] for name in ROW_MATRICES}, index=idx, folded=False)
+
+    def all_rows(self) -> UserRows:
+        """Every user's training row (the matrices themselves, not copies)."""
+        return UserRows(**{name: getattr(self, name) for name in ROW_MATRICES},
+                        index=np.arange(self.n_users), folded=False)
 
     def category_index(self, category: str) -> int:
         hits = np.flatnonzero(self.category_names == category)
@@ -305,33 +293,32 @@ class UserRows:
     strength: sp.csr_matrix
     purchases: sp.csr_matrix
     recency: sp.csr_matrix
+    # Purchase timing, visits and views as in UserItemData.
+    purchase_age: sp.csr_matrix
+    last_units: sp.csr_matrix
+    gap_per_unit: sp.csr_matrix
+    visits: sp.csr_matrix
+    views: sp.csr_matrix
     index: np.ndarray  # training row of each user, -1 when unknown
     folded: bool
-    # Purchase timing as in UserItemData (optional: None when the model's data has none).
-    purchase_age: sp.csr_matrix | None = None
-    last_units: sp.csr_matrix | None = None
-    gap_per_unit: sp.csr_matrix | None = None
-    visits: sp.csr_matrix | None = None  # as in UserItemData (None when the model's data has none)
-    views: sp.csr_matrix | None = None  # as in UserItemData (None when the model's data has none)
 
     def __len__(self) -> int:
         return self.strength.shape[0]
 
-    def purchase_timing(self, rebuy_half_life_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def purchase_timing(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per stored purchase entry (the order of ``purchases.tocoo()``): days since the last
         purchase, units of the last purchase and observed days per unit between purchases (NaN
-        when bought once). Without stored timing: age from ``recency`` (the last interaction),
-        one unit, no observed gap."""
-        if self.purchase_age is not None and self.last_units is not None and self.gap_per_unit is not None:
-            return (self.purchase_age.tocoo().data.astype(np.float64), self.last_units.tocoo().data.astype(np.float64),
-                    self.gap_per_unit.tocoo().data.astype(np.float64))
-        recency = self.recency.tocoo().data.astype(np.float64)
-        age = -rebuy_half_life_days * np.log2(np.maximum(recency, 1e-12))
-        return np.maximum(age, MIN_AGE_DAYS), np.ones_like(age), np.full_like(age, np.nan)
+        when bought once)."""
+        return (self.purchase_age.tocoo().data.astype(np.float64), self.last_units.tocoo().data.astype(np.float64),
+                self.gap_per_unit.tocoo().data.astype(np.float64))
 
     @property
     def confidence(self) -> sp.csr_matrix:
         return confidence(self.strength)
+
+
+# The users x items matrices a row of UserRows carries, in UserItemData and UserRows alike.
+ROW_MATRICES = ("strength", "purchases", "recency", "purchase_age", "last_units", "gap_per_unit", "visits", "views")
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -377,11 +364,6 @@ def build_data(
     purchases = _csr(row[bought], col[bought], inter.purchases[bought], shape)
     recency = _csr(row[bought], col[bought], config.decay(age[bought], config.rebuy_half_life_days), shape)
     age_days, last_units, gap_per_unit = _purchase_timing(restrict(inter, bought), reference_us)
-    timing = {
-        "purchase_age": _csr(row[bought], col[bought], age_days, shape),
-        "last_units": _csr(row[bought], col[bought], last_units, shape),
-        "gap_per_unit": _csr(row[bought], col[bought], gap_per_unit, shape),
-    }
 
     category_names, item_category = _categories(catalogue, items)
     item_brand, item_price = _metadata(catalogue, items)
@@ -398,12 +380,14 @@ def build_data(
         category_names=category_names,
         reference_us=int(reference_us),
         watermark_us=inter.watermark_us,
+        purchase_age=_csr(row[bought], col[bought], age_days, shape),
+        last_units=_csr(row[bought], col[bought], last_units, shape),
+        gap_per_unit=_csr(row[bought], col[bought], gap_per_unit, shape),
+        visits=visits,
+        views=views,
         config=config,
         item_brand=item_brand,
         item_price=item_price,
-        visits=visits,
-        views=views,
-        **timing,
     )
 
 
@@ -425,15 +409,10 @@ def _metadata(catalogue: Catalogue, items: IdMap) -> tuple[np.ndarray | None, np
 
 def _purchase_timing(bought: Interactions, reference_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Days since the last purchase, units of the last purchase and mean days per unit between
-    the first and the last purchase (NaN for pairs bought once) of pairs that were bought.
-    Without the mart's purchase timing columns: the first/last interaction and the mean units."""
+    the first and the last purchase (NaN for pairs bought once) of pairs that were bought."""
     count = bought.purchases.astype(np.float64)
-    if bought.has_purchase_timing:
-        first, last = bought.first_purchase_us, bought.last_purchase_us
-        last_units = np.maximum(bought.last_purchase_units.astype(np.float64), 1.0)
-    else:
-        first, last = bought.first_us, bought.last_us
-        last_units = np.maximum(bought.units_purchased / np.maximum(count, 1.0), 1.0)
+    first, last = bought.first_purchase_us, bought.last_purchase_us
+    last_units = np.maximum(bought.last_purchase_units.astype(np.float64), 1.0)
     age = np.maximum((reference_us - last) / US_PER_DAY, MIN_AGE_DAYS)
     # The units bought before the last purchase were used up between the first and the last.
     earlier_units = np.maximum(bought.units_purchased - last_units, count - 1.0)
@@ -458,71 +437,59 @@ def fold_in(
     product_id: np.ndarray,
     event_type: np.ndarray,
 ) -> UserRows:
-    """The row of ``user_id`` (empty if unknown) plus fresh events, undecayed (they are newer
-    than anything the model saw); products the model does not know are ignored."""
-    config = data.config
-    u = int(data.users.index(user_id)[0])
-    if u >= 0:
-        base = data.rows(np.array([u]))
-        strength, purchases, recency = base.strength.toarray()[0], base.purchases.toarray()[0], base.recency.toarray()[0]
-    else:
-        base = None
-        strength = np.zeros(data.n_items, dtype=np.float32)
-        purchases = np.zeros(data.n_items, dtype=np.float32)
-        recency = np.zeros(data.n_items, dtype=np.float32)
-    has_timing = all(getattr(data, name) is not None for name in TIMING)
-    if has_timing:
-        age, units, gap = (np.zeros(data.n_items), np.zeros(data.n_items), np.full(data.n_items, np.nan))
-        if base is not None:
-            bought_before = base.purchases.indices
-            age[bought_before], units[bought_before], gap[bought_before] = base.purchase_timing(
-                config.rebuy_half_life_days)
-    col = data.items.index(np.asarray(product_id, dtype=np.int64))
-    kind = np.asarray(event_type, dtype=np.int64)
-    ok = col >= 0
-    col, kind = col[ok], kind[ok]
-    weights = np.array([config.view, config.add_to_cart, config.purchase], dtype=np.float64)[kind]
-    np.add.at(strength, col, weights)
-    bought = col[kind == PURCHASE]
-    timing = {}
-    if has_timing:
-        # A fresh purchase happened just now (one unit: events carry no quantity here); when
-        # the item was bought before, the time since then is one observed gap.
-        again = np.unique(bought[purchases[bought] > 0])
-        gap[again] = np.where(np.isnan(gap[again]), age[again] / np.maximum(units[again], 1.0), gap[again])
-        age[bought], units[bought] = MIN_AGE_DAYS, 1.0
+    """The row of ``user_id`` (empty if unknown) plus fresh events (``fold``); products the model
+    does not know are ignored."""
+    items = data.items.index(np.asarray(product_id, dtype=np.int64))
+    known = items >= 0
+    return fold(data, int(data.users.index(user_id)[0]), items[known], np.asarray(event_type, dtype=np.int64)[known])
+
+
+def fold(data: UserItemData, user: int, items: np.ndarray, kinds: np.ndarray) -> UserRows:
+    """Training row ``user`` (-1: a user unknown at training time, an empty row) plus fresh events
+    on item indices ``items`` of type codes ``kinds``, undecayed: they are newer than anything the
+    model saw."""
+    config, n = data.config, data.n_items
+
+    def dense(m: sp.csr_matrix, dtype: type = np.float32, fill: float = 0.0) -> np.ndarray:
+        out = np.full(n, fill, dtype=dtype)
+        if user >= 0:
+            lo, hi = m.indptr[user], m.indptr[user + 1]
+            out[m.indices[lo:hi]] = m.data[lo:hi]
+        return out
+
+    strength, purchases, recency = dense(data.strength), dense(data.purchases), dense(data.recency)
+    age, units = dense(data.purchase_age, np.float64), dense(data.last_units, np.float64)
+    gap = dense(data.gap_per_unit, np.float64, np.nan)
+    views, visits = dense(data.views), dense(data.visits)
+
+    np.add.at(strength, items, np.array([config.view, config.add_to_cart, config.purchase], dtype=np.float64)[kinds])
+    np.add.at(views, items[kinds == VIEW], 1.0)
+    visits += fresh_visit(items, data.item_category, n)  # the fresh events are one more visit
+    bought = items[kinds == PURCHASE]
+    # A fresh purchase happened just now (one unit: events carry no quantity here); when the
+    # item was bought before, the time since then is one observed gap.
+    again = np.unique(bought[purchases[bought] > 0])
+    gap[again] = np.where(np.isnan(gap[again]), age[again] / np.maximum(units[again], 1.0), gap[again])
+    age[bought], units[bought] = MIN_AGE_DAYS, 1.0
     np.add.at(purchases, bought, 1.0)
     recency[bought] = 1.0
-    if has_timing:
-        owned = np.flatnonzero(purchases > 0)
+    owned = np.flatnonzero(purchases > 0)
 
-        def row(values: np.ndarray) -> sp.csr_matrix:
-            return sp.csr_matrix((values[owned].astype(np.float32), owned, [0, len(owned)]), shape=(1, data.n_items))
+    def row(values: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix(values[None, :])
 
-        timing = {"purchase_age": row(age), "last_units": row(units), "gap_per_unit": row(gap)}
-    visits = None
-    if data.visits is not None:  # the fresh events are one more visit
-        stored = base.visits.toarray()[0] if base is not None else np.zeros(data.n_items, dtype=np.float32)
-        visits = sp.csr_matrix((stored + fresh_visit(col, data.item_category, data.n_items))[None, :])
-    views = None
-    if data.views is not None:
-        views = base.views.toarray()[0] if base is not None else np.zeros(data.n_items, dtype=np.float32)
-        np.add.at(views, col[kind == VIEW], 1.0)
-        views = sp.csr_matrix(views[None, :])
+    def owned_row(values: np.ndarray) -> sp.csr_matrix:  # the sparsity of purchases
+        return sp.csr_matrix((values[owned].astype(np.float32), owned, [0, len(owned)]), shape=(1, n))
+
     return UserRows(
-        strength=sp.csr_matrix(strength[None, :]),
-        purchases=sp.csr_matrix(purchases[None, :]),
-        recency=sp.csr_matrix(recency[None, :]),
-        index=np.array([u], dtype=np.int64),
-        folded=len(col) > 0 or u < 0,
-        visits=visits,
-        views=views,
-        **timing,
+        strength=row(strength), purchases=row(purchases), recency=row(recency),
+        purchase_age=owned_row(age), last_units=owned_row(units), gap_per_unit=owned_row(gap),
+        visits=row(visits), views=row(views),
+        index=np.array([user], dtype=np.int64), folded=len(items) > 0 or user < 0,
     )
 
 
 def restrict(interactions: Interactions, keep: np.ndarray) -> Interactions:
     """The rows of ``interactions`` where ``keep`` holds (watermark unchanged)."""
     return replace(interactions, **{f.name: getattr(interactions, f.name)[keep]
-                                    for f in fields(Interactions)
-                                    if f.name != "watermark_us" and getattr(interactions, f.name) is not None})
+                                    for f in fields(Interactions) if f.name != "watermark_us"})

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.matrix import UserItemData, UserRows
+from recommender.matrix import UserItemData, UserRows, confidence
 
 
 class Algorithm(ABC):
@@ -45,7 +45,11 @@ class Algorithm(ABC):
         data = self._fitted()
         one = sp.csr_matrix(([1.0], ([0], [item])), shape=(1, data.n_items), dtype=np.float32)
         empty = sp.csr_matrix((1, data.n_items), dtype=np.float32)
-        rows = UserRows(strength=one, purchases=empty, recency=empty, index=np.array([-1]), folded=True)
+        # Views and visits of the one look are its confidence, as they have been since the ranker
+        # first read them (an item row had none then): similar items stay what they were.
+        seen = confidence(one)
+        rows = UserRows(strength=one, purchases=empty, recency=empty, purchase_age=empty, last_units=empty,
+                        gap_per_unit=empty, visits=seen, views=seen, index=np.array([-1]), folded=True)
         scores = self.score(rows)[0]
         scores[item] = -np.inf
         top = top_k(scores[None, :], k)[0]

@@ -95,10 +95,7 @@ class RebuyTiming:
         n_items, n_cat = data.n_items, len(data.category_names)
         col = bought.col
         count = bought.data.astype(np.float64)
-        rows = UserRows(strength=data.strength, purchases=data.purchases, recency=data.recency,
-                        index=np.arange(data.n_users), folded=False, purchase_age=data.purchase_age,
-                        last_units=data.last_units, gap_per_unit=data.gap_per_unit)
-        age, units, gap = rows.purchase_timing(data.config.rebuy_half_life_days)
+        age, units, gap = data.all_rows().purchase_timing()
         cat = data.item_category
 
         # Days per unit: item means shrunk to the category, categories to the shop.
@@ -136,13 +133,12 @@ class RebuyTiming:
             conversion = (successes + conversion_prior * prior_rate) / (chances + conversion_prior)
         return cls(log_cycle=log_cycle, conversion=conversion, sigma=sigma)
 
-    def due(self, rows: UserRows, horizon_days: float, half_life_days: float,
-            pair_prior: float = 1.0) -> np.ndarray:
+    def due(self, rows: UserRows, horizon_days: float, pair_prior: float = 1.0) -> np.ndarray:
         """Per stored purchase entry of ``rows`` (order of ``purchases.tocoo()``): the probability
         that the user buys the item again within ``horizon_days`` from now, given no re-buy yet."""
         bought = rows.purchases.tocoo()
         col, count = bought.col, bought.data.astype(np.float64)
-        age, units, gap = rows.purchase_timing(half_life_days)
+        age, units, gap = rows.purchase_timing()
         # The user's own gaps say the most about their pace; the item's cycle fills in.
         own = np.isfinite(gap)
         n_gaps = np.where(own, count - 1.0, 0.0)
@@ -210,8 +206,7 @@ class Hybrid(Algorithm):
 
     def due(self, rows: UserRows) -> np.ndarray:
         """How due each of the users' past purchases is (order of ``rows.purchases.tocoo()``)."""
-        config = self._fitted().config
-        return self.timing.due(rows, float(self.params["horizon_days"]), config.rebuy_half_life_days)
+        return self.timing.due(rows, float(self.params["horizon_days"]))
 
     def blend(self, cf: np.ndarray, rows: UserRows) -> np.ndarray:
         p = self.params
@@ -236,11 +231,7 @@ class Hybrid(Algorithm):
     def load_state(self, data: UserItemData, state: dict[str, np.ndarray]) -> None:
         super().load_state(data, state)
         self.propensity = state["propensity"]
-        if "timing.log_cycle" in state:
-            self.timing = RebuyTiming(log_cycle=state["timing.log_cycle"], conversion=state["timing.conversion"],
-                                      sigma=float(state["timing.sigma"]))
-        else:  # an artifact from before re-buy timing: learn it from the stored data
-            self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
-                                          conversion_prior=float(self.params["conversion_prior"]))
+        self.timing = RebuyTiming(log_cycle=state["timing.log_cycle"], conversion=state["timing.conversion"],
+                                  sigma=float(state["timing.sigma"]))
         self.base = self._make_base()
         self.base.load_state(data, {k[5:]: v for k, v in state.items() if k.startswith("base.")})

@@ -3,8 +3,8 @@
 Collaborative filtering adds little when what drives a shopper is their own, stable taste
 (which categories, which brands, how price-conscious) plus the clock of their consumables. So
 the ranker models both directly, from the user's row and the catalogue's metadata. (Stacking
-user-kNN, item-kNN or EASE scores as extra features was measured on the default shop: at most
-+0.002 validation NDCG@10, and nothing once categories are read from visits.)
+user-kNN, item-kNN or EASE scores as extra features adds next to nothing on the default shop,
+and nothing once categories are read from visits.)
 
 * taste: a softmax over all items of a linear score of a few features (``FEATURES``): the
   user's smoothed share of their visits that went to the item's category (visits, not views:
@@ -43,7 +43,7 @@ from recommender.matrix import UserItemData, UserRows
 
 FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned")
 MIX = ("mix_bias", "mix_activity")
-FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds memory (~250 MB)
+FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds the dense features' memory
 MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
 
 
@@ -76,11 +76,6 @@ def _log_relative_price(price: np.ndarray | None, category: np.ndarray) -> np.nd
     return out
 
 
-def _views(rows: UserItemData | UserRows) -> sp.csr_matrix:
-    """View counts; rows without them (older artifacts, a bare item row) fall back to confidence."""
-    return rows.views if rows.views is not None else rows.confidence
-
-
 class Ranker(Algorithm):
     name = "ranker"
     defaults: dict[str, Any] = {
@@ -109,8 +104,7 @@ class Ranker(Algorithm):
         n_cat = int(cat.max(initial=-1)) + 1
         self.cat_onehot = _onehot(cat, n_cat)
         cat_total = np.bincount(cat, weights=total, minlength=n_cat)
-        visits = data.visits if data.visits is not None else conf
-        cat_visits = np.bincount(cat, weights=np.asarray(visits.sum(axis=0)).ravel(), minlength=n_cat)
+        cat_visits = np.bincount(cat, weights=np.asarray(data.visits.sum(axis=0)).ravel(), minlength=n_cat)
         # Laplace-smoothed, so that a category nobody visited yet keeps a finite (low) log share.
         self.cat_share = (cat_visits + 1.0) / (cat_visits.sum() + n_cat)
         self.item_in_cat = np.log((total + 0.5) / (cat_total[cat] + 0.5))
@@ -118,7 +112,7 @@ class Ranker(Algorithm):
         brand = data.item_brand if data.item_brand is not None else np.full(data.n_items, -1, dtype=np.int32)
         self.brand_group, group_category = brand_groups(brand.astype(np.int64), cat)
         self.group_onehot = group_onehot(self.brand_group, len(group_category))
-        views = _views(data)
+        views = data.views
         self.brand_lift = BrandLift.fit(views, self.group_onehot, group_category, self.cat_onehot)
         self.lrp = _log_relative_price(data.item_price, cat)
         # Where views sit on each category's price scale, and how widely they spread.
@@ -133,14 +127,13 @@ class Ranker(Algorithm):
         p = self.params
         n, m = len(rows), len(self.cat)
         conf = rows.confidence
-        # Category shares from visits (rows without them, e.g. older artifacts: from confidence).
-        visits = rows.visits if rows.visits is not None else conf
-        user_visits = np.asarray((visits @ self.cat_onehot).todense())
+        # Category shares from visits.
+        user_visits = np.asarray((rows.visits @ self.cat_onehot).todense())
         a = float(p["category_prior"])
         share = (user_visits + a * self.cat_share) / (user_visits.sum(axis=1, keepdims=True) + a)
         # Brand: the posterior lift of the brand in the user's views of its category (0 for
         # items of unknown brand); views are counts, as the lift's likelihood needs.
-        views = _views(rows)
+        views = rows.views
         brand = np.zeros((n, m))
         known = self.brand_group >= 0
         if known.any():
@@ -170,8 +163,7 @@ class Ranker(Algorithm):
         """Dense users x items chance of a re-buy within the horizon (0 for items never bought)."""
         out = np.zeros((len(rows), len(self.cat)))
         bought = rows.purchases.tocoo()
-        out[bought.row, bought.col] = self.timing.due(rows, float(self.params["horizon_days"]),
-                                                      self._fitted().config.rebuy_half_life_days)
+        out[bought.row, bought.col] = self.timing.due(rows, float(self.params["horizon_days"]))
         return out
 
     @staticmethod
@@ -226,8 +218,7 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
     most = max(FIT_CELLS // max(len(model.cat), 1), 100)
     if len(rows) > most:  # evenly spread users: deterministic, bounded memory
         pick = np.unique(np.linspace(0, len(rows) - 1, most).astype(np.int64))
-        rows = replace(rows, **{f.name: getattr(rows, f.name)[pick] for f in fields(rows)
-                                if f.name != "folded" and getattr(rows, f.name) is not None})
+        rows = replace(rows, **{f.name: getattr(rows, f.name)[pick] for f in fields(rows) if f.name != "folded"})
         positives = positives[pick]
     feats = model.features(rows)
     x = np.stack([feats[name] for name in FEATURES], axis=-1)

@@ -41,7 +41,11 @@ class CatalogueMissing(RuntimeError):
 
 
 @dataclass
-class Catalogue:
+class ProductCatalogue:
+    """The API's product details (names, prices, categories) and the warehouse's popularity order.
+
+    Not ``recommender.matrix.Catalogue``, the training side's product-to-category columns."""
+
     products: dict[int, Product]
     ranked: list[tuple[int, float]]  # every product, most popular first
     by_category: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
@@ -55,7 +59,7 @@ class Catalogue:
                               for pid, p in self.products.items()}
 
     @classmethod
-    def empty(cls) -> Catalogue:
+    def empty(cls) -> ProductCatalogue:
         return cls({}, [], {})
 
     def __len__(self) -> int:
@@ -73,7 +77,7 @@ class Catalogue:
         return np.fromiter(self.products, dtype=np.int64, count=len(self.products))
 
 
-async def load_catalogue(conn: psycopg.AsyncConnection) -> Catalogue:
+async def load_product_catalogue(conn: psycopg.AsyncConnection) -> ProductCatalogue:
     exists = await (await conn.execute(
         "select to_regclass('marts.products') is not null and to_regclass('marts.user_item_interactions') is not null"
     )).fetchone()
@@ -91,4 +95,4 @@ async def load_catalogue(conn: psycopg.AsyncConnection) -> Catalogue:
                                        category=category or "", brand=brand or "", price=round(price or 0.0, 2))
         ranked.append((product_id, score))
         by_category.setdefault(category or "", []).append((product_id, score))
-    return Catalogue(products, ranked, by_category)
+    return ProductCatalogue(products, ranked, by_category)

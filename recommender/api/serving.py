@@ -1,19 +1,20 @@
-"""Rankers the routes call: a trained model prepared for serving, and the popularity baseline.
+"""Recommenders the routes call: a trained model prepared for serving, and the popularity baseline.
 
 ``ServingModel`` wraps the engine's ``TrainedModel`` (recommender.model). At load time, in a
 worker thread, it ranks the top products of every known user in batches (the engine's own
 ``Algorithm.score`` and ``top_k``, so the lists equal ``TrainedModel.recommend``), so that a
-request for a user without fresh events is an array look-up. Users with fresh events go through
-``TrainedModel.recommend(..., recent_events=...)`` (fold-in), memoised per user and event set.
+request for a user without fresh events is an array look-up. A user's fresh events become item
+indices once, at the edge, and are folded into their training row once
+(``recommender.matrix.fold``): the model scores that row and the reasons read the same fold; the
+ranked items become product ids once, for the answer. Nothing is cached here: the API state
+keeps finished answers (``ApiState.answers``).
 Reasons ("because you viewed X") come from item-to-item cosine similarity of the training
 matrix, through a small truncated-SVD item embedding.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -23,16 +24,19 @@ from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
 from recommender.algorithms import top_k
-from recommender.api.catalogue import Catalogue
+from recommender.api.catalogue import ProductCatalogue
 from recommender.api.fresh import FreshEvent
+from recommender.matrix import fold
 from recommender.model import TrainedModel
+from shopcore.events import EVENT_TYPES, PURCHASE
 
 PRECOMPUTED = 100  # the largest k the API serves
 EMBEDDING_DIM = 32
 SCORE_BATCH = 512
-FOLD_IN_CACHE = 20_000
-_VERB = {"view": "viewed", "add_to_cart": "added", "purchase": "bought"}
-_STRENGTH = {"view": 0, "add_to_cart": 1, "purchase": 2}
+_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
+_VERBS = ("viewed", "added", "bought")  # by event code: a stronger event explains better
+FRESH_WEIGHT = 1.5  # the anchor weight of an item with fresh events (training items: 0.5 to 1)
+_NO_ITEMS = np.empty(0, dtype=np.int64)
 
 
 class Reason(NamedTuple):
@@ -50,7 +54,7 @@ class Ranked(NamedTuple):
     reason: Reason
 
 
-def reason_text(reason: Reason, catalogue: Catalogue, category: str) -> str:
+def reason_text(reason: Reason, catalogue: ProductCatalogue, category: str) -> str:
     anchor = catalogue.products.get(reason.anchor) if reason.anchor is not None else None
     if reason.kind == "rebuy":
         return "buy it again: you bought this before"
@@ -65,7 +69,10 @@ def reason_text(reason: Reason, catalogue: Catalogue, category: str) -> str:
     return f"popular in {category}" if category else "popular right now"
 
 
-class Ranker(Protocol):
+class Recommender(Protocol):
+    """What a route asks of the source of one variant's lists (a served model or the popularity
+    baseline). Not ``recommender.algorithms.Ranker``, the learned ranking algorithm."""
+
     model_id: str | None
     watermark_us: int | None
 
@@ -74,13 +81,13 @@ class Ranker(Protocol):
     def similar(self, product_id: int, k: int) -> tuple[list[Ranked], str] | None: ...
 
 
-class PopularityRanker:
+class PopularityRecommender:
     """The in-package baseline: popular products from the warehouse (no model needed)."""
 
     model_id = None
     watermark_us = None
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: ProductCatalogue) -> None:
         self.catalogue = catalogue
 
     def personalised(self, user_id: int, fresh: Sequence[FreshEvent], k: int) -> list[Ranked] | None:
@@ -96,6 +103,14 @@ class PopularityRanker:
         ranked = [Ranked(p, s, Reason("popular")) for p, s in self.catalogue.popular(k + 1, product.category)
                   if p != product_id][:k]
         return ranked, "popular_in_category"
+
+
+def _contains(sorted_items: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Whether each of ``items`` is in ``sorted_items`` (sorted, as a CSR row's indices are)."""
+    if not len(sorted_items):
+        return np.zeros(len(items), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_items, items), len(sorted_items) - 1)
+    return sorted_items[at] == items
 
 
 def item_embedding(confidence: sp.csr_matrix, dim: int = EMBEDDING_DIM) -> np.ndarray:
@@ -117,12 +132,21 @@ def item_embedding(confidence: sp.csr_matrix, dim: int = EMBEDDING_DIM) -> np.nd
     return np.ascontiguousarray(vectors / lengths, dtype=np.float32)
 
 
-@dataclass
-class _UserHistory:
-    items: np.ndarray  # item indices the user interacted with
-    weights: np.ndarray  # how much each counts as an anchor
-    verbs: list[str]
-    bought: np.ndarray  # item indices the user bought
+class _History(NamedTuple):
+    """The items that can explain a recommendation: the user's training row and fresh events."""
+
+    items: np.ndarray  # item indices: the training row's, then those only in fresh events (first seen first)
+    weights: np.ndarray  # float32, how much each counts as an anchor
+    verbs: np.ndarray  # event code of each item's strongest event (training: bought, else viewed)
+    bought: np.ndarray  # item indices the user bought (training row or fresh)
+
+
+class _Folded(NamedTuple):
+    """One user as a request sees them: their best items (indices, best first) and history."""
+
+    ranked: np.ndarray  # int32 item indices
+    scores: np.ndarray  # float32
+    history: _History
 
 
 class ServingModel:
@@ -133,15 +157,13 @@ class ServingModel:
         self.model_id: str | None = model.card.get("model_id") or (path.name if path else None)
         self.watermark_us: int | None = (model.card.get("data") or {}).get("watermark_us", model.data.watermark_us)
         self.depth = min(PRECOMPUTED, model.data.n_items)
-        self._fold_cache: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
         self.top: np.ndarray | None = None
         self.top_scores: np.ndarray | None = None
         self.embedding: np.ndarray | None = None
         self.listed: np.ndarray | None = None  # set by the state when the catalogue changes
-        self._popular_cache: dict[tuple, list[Ranked]] = {}
 
     def prepare(self) -> ServingModel:
-        """Rank every known user's top products and build the item embedding (seconds; run in a thread)."""
+        """Rank every known user's top products and build the item embedding (run in a thread)."""
         data, algorithm = self.model.data, self.model.algorithm
         n = data.n_users
         top = np.zeros((n, self.depth), dtype=np.int32)
@@ -157,101 +179,91 @@ class ServingModel:
         self.embedding = item_embedding(data.confidence)
         self.item_ids = data.items.ids
         self.user_row = {int(u): i for i, u in enumerate(data.users.ids.tolist())}
-        self.item_col = {int(p): i for i, p in enumerate(data.items.ids.tolist())}
         return self
 
     # ------------------------------------------------------------------ ranking
 
-    def _ranked_cols(self, user_id: int, fresh: Sequence[FreshEvent]) -> tuple[np.ndarray, np.ndarray] | None:
-        """Item indices and scores, best first (up to PRECOMPUTED); None for a user without history."""
-        row = self.user_row.get(user_id, -1)
-        usable = [e for e in fresh if e.product_id in self.item_col] if fresh else []
-        if row < 0 and not usable:
-            return None
-        if not usable:
-            return self.top[row], self.top_scores[row]
-        key = (user_id, len(usable), usable[-1].event_id)
-        hit = self._fold_cache.get(key)
-        if hit is not None:
-            self._fold_cache.move_to_end(key)
-            return hit
-        recs = self.model.recommend(user_id, self.depth, [(e.product_id, e.event_type) for e in usable])
-        cols = np.array([self.item_col[r.product_id] for r in recs], dtype=np.int32)
-        result = cols, np.array([r.score for r in recs], dtype=np.float32)
-        self._fold_cache[key] = result
-        if len(self._fold_cache) > FOLD_IN_CACHE:
-            self._fold_cache.popitem(last=False)
-        return result
+    def _fresh_items(self, fresh: Sequence[FreshEvent]) -> tuple[np.ndarray, np.ndarray]:
+        """Item indices and event codes of the fresh events on products the model knows."""
+        if not fresh:
+            return _NO_ITEMS, _NO_ITEMS
+        items = self.model.data.items.index(np.fromiter((e.product_id for e in fresh), np.int64, len(fresh)))
+        kinds = np.fromiter((_CODE[e.event_type] for e in fresh), np.int64, len(fresh))
+        known = items >= 0
+        return items[known], kinds[known]
 
-    def _history(self, user_id: int, fresh: Sequence[FreshEvent]) -> _UserHistory:
-        """The user's items (training row plus fresh events), how much each explains, and the verb."""
+    def _fold(self, user_id: int, fresh: Sequence[FreshEvent]) -> _Folded | None:
+        """The user's ranking (up to PRECOMPUTED) and history; None for a user without either."""
         data = self.model.data
         row = self.user_row.get(user_id, -1)
-        if row >= 0:
-            lo, hi = data.strength.indptr[row], data.strength.indptr[row + 1]
-            items = data.strength.indices[lo:hi].astype(np.int64)
-            values = data.strength.data[lo:hi]
-            weights = (0.5 + 0.5 * values / values.max()).astype(np.float32) if len(values) else values
-            plo, phi = data.purchases.indptr[row], data.purchases.indptr[row + 1]
-            bought = data.purchases.indices[plo:phi].astype(np.int64)
-            bought_set = set(bought.tolist())
-            verbs = ["bought" if i in bought_set else "viewed" for i in items.tolist()]
-        else:
-            items, weights, bought, verbs = (np.empty(0, np.int64), np.empty(0, np.float32),
-                                             np.empty(0, np.int64), [])
-        if fresh:
-            position = {int(c): i for i, c in enumerate(items)}
-            items, weights, bought = items.tolist(), weights.tolist(), bought.tolist()
-            for e in fresh:
-                col = self.item_col.get(e.product_id)
-                if col is None:
-                    continue
-                verb = _VERB[e.event_type]
-                i = position.get(col)
-                if i is None:
-                    position[col] = len(items)
-                    items.append(col)
-                    weights.append(1.5)  # fresh events explain best
-                    verbs.append(verb)
-                else:
-                    weights[i] = 1.5
-                    if _strength_of(verb) >= _strength_of(verbs[i]):
-                        verbs[i] = verb
-                if e.event_type == "purchase":
-                    bought.append(col)
-            items = np.array(items, dtype=np.int64)
-            weights = np.array(weights, dtype=np.float32)
-            bought = np.array(bought, dtype=np.int64)
-        return _UserHistory(items, weights, verbs, bought)
+        items, kinds = self._fresh_items(fresh)
+        if row < 0 and not len(items):
+            return None
+        if not len(items):
+            lo, hi = data.purchases.indptr[row], data.purchases.indptr[row + 1]
+            bought = data.purchases.indices[lo:hi].astype(np.int64)
+            return _Folded(self.top[row], self.top_scores[row], self._history(row, items, kinds, bought))
+        # As TrainedModel.recommend ranks it (scores as float64, non-finite ones dropped).
+        rows = fold(data, row, items, kinds)
+        scores = self.model.algorithm.score(rows)[0].astype(np.float64)
+        ranked = top_k(scores[None, :], self.depth)[0]
+        ranked = ranked[np.isfinite(scores[ranked])]
+        history = self._history(row, items, kinds, rows.purchases.indices.astype(np.int64))
+        return _Folded(ranked.astype(np.int32), scores[ranked].astype(np.float32), history)
 
-    def _reasons(self, user_id: int, fresh: Sequence[FreshEvent], cols: np.ndarray) -> list[Reason]:
-        history = self._history(user_id, fresh)
+    def _history(self, row: int, items: np.ndarray, kinds: np.ndarray, bought: np.ndarray) -> _History:
+        """Training row ``row`` (-1: none) plus fresh events (``items``, ``kinds``): the items,
+        how much each explains and by which verb; ``bought`` is the folded row's purchases."""
+        strength = self.model.data.strength
+        if row >= 0:
+            lo, hi = strength.indptr[row], strength.indptr[row + 1]
+            held = strength.indices[lo:hi].astype(np.int64)
+            values = strength.data[lo:hi]
+            weights = (0.5 + 0.5 * values / values.max()).astype(np.float32) if len(values) else values
+            purchases = self.model.data.purchases
+            trained_bought = purchases.indices[purchases.indptr[row]:purchases.indptr[row + 1]]
+            verbs = np.where(_contains(trained_bought, held), PURCHASE, 0)
+        else:
+            held, weights, verbs = _NO_ITEMS, np.empty(0, np.float32), _NO_ITEMS
+        if len(items):
+            only_fresh = items[~np.isin(items, held)]
+            _, first = np.unique(only_fresh, return_index=True)
+            held = np.concatenate((held, only_fresh[np.sort(first)]))
+            weights = np.concatenate((weights, np.zeros(len(held) - len(weights), np.float32)))
+            verbs = np.concatenate((verbs, np.full(len(held) - len(verbs), -1)))
+            order = np.argsort(held)
+            at = order[np.searchsorted(held, items, sorter=order)]
+            weights[at] = FRESH_WEIGHT  # fresh events explain best
+            np.maximum.at(verbs, at, kinds)
+        return _History(held, weights, verbs, bought)
+
+    def _reasons(self, history: _History, cols: np.ndarray) -> list[Reason]:
         if not len(history.items):
-            return [Reason("popular")] * len(cols)
+            return [_POPULAR] * len(cols)
         bought, held = set(history.bought.tolist()), set(history.items.tolist())
         sims = (self.embedding[cols] @ self.embedding[history.items].T) * history.weights
         best = np.argmax(sims, axis=1)
         best_sim = sims[np.arange(len(cols)), best]
+        anchors = self.item_ids[history.items[best]].tolist()
+        verbs = history.verbs[best].tolist()
         out: list[Reason] = []
-        ids = self.item_ids
         for r, col in enumerate(cols.tolist()):
             if col in bought:
                 out.append(_REBUY)
             elif col in held:
                 out.append(_SEEN)
             elif best_sim[r] > 0:
-                j = int(best[r])
-                out.append(Reason("anchor", int(ids[history.items[j]]), history.verbs[j]))
+                out.append(Reason("anchor", anchors[r], _VERBS[verbs[r]]))
             else:
                 out.append(_POPULAR)
         return out
 
     def personalised(self, user_id: int, fresh: Sequence[FreshEvent], k: int) -> list[Ranked] | None:
         """Top k for the user, leaving out products the catalogue does not list (``listed``)."""
-        ranked = self._ranked_cols(user_id, fresh)
-        if ranked is None:
+        folded = self._fold(user_id, fresh)
+        if folded is None:
             return None
-        cols, scores = ranked
+        cols, scores = folded.ranked, folded.scores
         ok = np.isfinite(scores)
         listed = self.listed
         if listed is not None:
@@ -259,7 +271,7 @@ class ServingModel:
         if not ok.all():
             cols, scores = cols[ok], scores[ok]
         cols, scores = cols[:k].astype(np.int64), scores[:k]
-        reasons = self._reasons(user_id, fresh, cols)
+        reasons = self._reasons(folded.history, cols)
         return [Ranked(p, s, why) for p, s, why in zip(self.item_ids[cols].tolist(), scores.tolist(), reasons)]
 
     def listed_mask(self, product_ids: np.ndarray) -> np.ndarray:
@@ -267,17 +279,11 @@ class ServingModel:
         return np.isin(self.item_ids, product_ids)
 
     def popular(self, k: int, category: str | None) -> list[Ranked]:
-        key = (k, category)
-        hit = self._popular_cache.get(key)
-        if hit is None:
-            try:
-                recs = self.model.popular(k, category)
-            except ValueError:  # a category the model has not seen
-                recs = []
-            hit = [Ranked(r.product_id, r.score, _POPULAR) for r in recs]
-            if len(self._popular_cache) < 10_000:
-                self._popular_cache[key] = hit
-        return hit
+        try:
+            recs = self.model.popular(k, category)
+        except ValueError:  # a category the model has not seen
+            recs = []
+        return [Ranked(r.product_id, r.score, _POPULAR) for r in recs]
 
     def similar(self, product_id: int, k: int) -> tuple[list[Ranked], str] | None:
         try:
@@ -285,7 +291,3 @@ class ServingModel:
         except KeyError:
             return None
         return [Ranked(r.product_id, r.score, Reason("similar", product_id)) for r in recs], "similar"
-
-
-def _strength_of(verb: str) -> int:
-    return {"viewed": 0, "added": 1, "bought": 2}.get(verb, 0)

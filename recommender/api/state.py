@@ -13,23 +13,51 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from recommender import artifacts
 from recommender.api import metrics
-from recommender.api.catalogue import Catalogue, CatalogueMissing, load_catalogue
+from recommender.api.catalogue import CatalogueMissing, ProductCatalogue, load_product_catalogue
 from recommender.api.database import Database, DatabaseUnavailable, conninfo_provider
 from recommender.api.fresh import FreshEvents, poll
 from recommender.api.served_log import RequestIds, ServedLog
-from recommender.api.serving import PopularityRanker, Ranker, ServingModel
+from recommender.api.serving import PopularityRecommender, Recommender, ServingModel
 from recommender.api.settings import CURRENT, POPULAR, ApiSettings, VariantSpec
 from recommender.api.variants import Assigner
 
 log = logging.getLogger("shop.api")
 
 ANSWER_CACHE = 20_000
+
+
+class AnswerCache:
+    """Finished answers by key (the route's inputs), the least recently used dropped past ``size``.
+
+    The one cache of the API: a served model's answer for the same inputs does not change until
+    a model or the catalogue does, and then the state starts a new cache (``ApiState._rebuild``).
+    """
+
+    def __init__(self, size: int = ANSWER_CACHE) -> None:
+        self.size = size
+        self._answers: OrderedDict[tuple, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+        answers = self._answers
+        answer = answers.get(key)
+        if answer is None:
+            answer = answers[key] = build()
+            if len(answers) > self.size:
+                answers.popitem(last=False)
+        else:
+            answers.move_to_end(key)
+        return answer
 
 
 @dataclass
@@ -44,8 +72,8 @@ class ModelSlot:
 
 
 @dataclass
-class Rankers:
-    by_variant: dict[str, Ranker] = field(default_factory=dict)
+class Recommenders:
+    by_variant: dict[str, Recommender] = field(default_factory=dict)
     default: str = "default"
 
 
@@ -65,7 +93,7 @@ class ApiState:
     def __init__(self, settings: ApiSettings, database: Database | None = None) -> None:
         self.settings = settings
         self.db = database or Database(conninfo_provider(settings))
-        self.catalogue = Catalogue.empty()
+        self.catalogue = ProductCatalogue.empty()
         self.catalogue_error: str | None = "not loaded yet"
         self.catalogue_loaded_at: float | None = None
         self.fresh = FreshEvents()
@@ -75,12 +103,10 @@ class ApiState:
         self.slots: dict[str, ModelSlot] = {
             spec.source: ModelSlot(spec.source) for spec in settings.variants if spec.source != POPULAR
         }
-        self.popularity = PopularityRanker(self.catalogue)
-        self.rankers = Rankers(default=settings.variants[0].name)
+        self.popularity = PopularityRecommender(self.catalogue)
+        self.recommenders = Recommenders(default=settings.variants[0].name)
+        self.answers = AnswerCache()
         self._rebuild()
-        # Finished answers (routes.recommendations.Answer) per (variant, user, k, fresh events): a model's answer
-        # for the same inputs does not change until a model or the catalogue does (_rebuild).
-        self.answers: OrderedDict[tuple, tuple] = OrderedDict()
         self.started_at = time.time()
         self._tasks: list[asyncio.Task] = []
         self._reload_lock = asyncio.Lock()
@@ -146,7 +172,7 @@ class ApiState:
     async def refresh_catalogue(self) -> None:
         try:
             async with self.db.connection() as conn:
-                catalogue = await load_catalogue(conn)
+                catalogue = await load_product_catalogue(conn)
         except DatabaseUnavailable as exc:
             if not len(self.catalogue):
                 self.catalogue_error = f"database unreachable: {exc}"
@@ -203,8 +229,10 @@ class ApiState:
         if source == CURRENT:
             return artifacts.current_path(models_dir)
         path = models_dir / source
-        if artifacts.read_card(path) is None:
-            raise artifacts.NoModelError(f"{path} is not a complete model artifact (SHOP_API_VARIANTS names it)")
+        try:
+            artifacts.require_card(path)
+        except artifacts.NoModelError as exc:
+            raise artifacts.NoModelError(f"{exc} (SHOP_API_VARIANTS names it)") from None
         return path
 
     async def _update_floor(self) -> None:
@@ -217,24 +245,18 @@ class ApiState:
                     await poll(conn, self.fresh)
 
     def _rebuild(self) -> None:
-        popular = PopularityRanker(self.catalogue)
+        popular = PopularityRecommender(self.catalogue)
         listed_ids = self.catalogue.product_ids()
         for slot in self.slots.values():
             if slot.model is not None:
                 slot.model.listed = slot.model.listed_mask(listed_ids) if len(listed_ids) else None
-        by_variant: dict[str, Ranker] = {}
+        by_variant: dict[str, Recommender] = {}
         for spec in self.settings.variants:
             slot = self.slots.get(spec.source)
             by_variant[spec.name] = slot.model if slot is not None and slot.model is not None else popular
         self.popularity = popular
-        self.rankers = Rankers(by_variant, self.settings.variants[0].name)
-        self.answers = OrderedDict()
-
-    def remember(self, key: tuple, answer: tuple) -> None:
-        answers = self.answers
-        answers[key] = answer
-        if len(answers) > ANSWER_CACHE:
-            answers.popitem(last=False)
+        self.recommenders = Recommenders(by_variant, self.settings.variants[0].name)
+        self.answers = AnswerCache()  # answers of the previous models or catalogue do not hold
 
     # ------------------------------------------------------------------ lookups for handlers
 
@@ -243,8 +265,8 @@ class ApiState:
             return self.settings.variants[0]
         return self.assigner.assign(user_id)
 
-    def ranker(self, variant: str) -> Ranker:
-        return self.rankers.by_variant[variant]
+    def recommender(self, variant: str) -> Recommender:
+        return self.recommenders.by_variant[variant]
 
     @property
     def current_slot(self) -> ModelSlot | None:

@@ -129,3 +129,15 @@ def test_a_ranker_artifact_from_before_visits_asks_for_retraining(trained) -> No
     state = {k: v for k, v in model.algorithm.state().items() if k not in ("lrp_centre", "lrp_var")}
     with pytest.raises(ValueError, match="shop train"):
         make("ranker", **model.algorithm.params).load_state(model.data, state)
+
+
+def test_an_artifact_of_another_format_version_asks_for_retraining(trained, tmp_path: Path) -> None:
+    path = artifacts.save(trained["popularity"], tmp_path)
+    card = json.loads((path / "card.json").read_text())
+    card["format_version"] = artifacts.FORMAT_VERSION - 1
+    (path / "card.json").write_text(json.dumps(card))
+    assert artifacts.read_card(path) is None and artifacts.good_models(tmp_path) == []
+    with pytest.raises(artifacts.NoModelError, match="train a new model with `shop train`"):
+        artifacts.load(path)
+    with pytest.raises(artifacts.NoModelError, match="train a new model with `shop train`"):
+        artifacts.current_path(tmp_path)

@@ -40,19 +40,6 @@ def test_events_and_pairs_round_trip(fresh_database, small_shop) -> None:
     assert catalogue.category.tolist() == small_shop.catalogue.category.tolist()
 
 
-def test_a_mart_without_purchase_timing_still_loads(fresh_database, small_shop) -> None:
-    """An older warehouse without the purchase timing columns: the pairs load without them
-    and the matrices approximate purchase times by interaction times."""
-    from recommender.matrix import build_data
-
-    with fresh_database.connect() as conn:
-        create_marts(conn, small_shop.events, small_shop.catalogue, purchase_timing=False)
-        pairs = data.load_interactions(conn)
-    assert not pairs.has_purchase_timing
-    built = build_data(pairs, small_shop.catalogue)
-    assert built.purchase_age.nnz == built.purchases.nnz
-
-
 def test_missing_marts_tell_the_user_to_simulate_and_build(fresh_database) -> None:
     with fresh_database.connect() as conn:
         with pytest.raises(ShopError, match=r"shop simulate.*shop build"):

@@ -82,7 +82,6 @@ def test_aggregate_and_build_keep_purchase_timing() -> None:
     ev = Events(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int8),
                 a[:, 4].astype(np.int32), at, at + 5)
     agg = ev.aggregate()
-    assert agg.has_purchase_timing
     assert agg.first_purchase_us[0] == 2 * US_PER_DAY and agg.last_purchase_us[0] == 12 * US_PER_DAY
     assert agg.last_purchase_units[:2].tolist() == [3, 1]
     data = build_data(agg, config=WeightConfig())
@@ -90,18 +89,13 @@ def test_aggregate_and_build_keep_purchase_timing() -> None:
     assert data.gap_per_unit.toarray()[0, 0] == pytest.approx(5.0)  # 10 days for the first 2 units
     assert np.isnan(data.gap_per_unit[1, 0])  # bought once: no gap observed
     assert data.last_units.toarray()[0, 0] == 3.0
-    # Without the timing columns (an older mart) the pair's interaction times stand in.
-    from dataclasses import replace
-
-    old = build_data(replace(agg, first_purchase_us=None, last_purchase_us=None, last_purchase_units=None))
-    assert old.purchase_age.toarray()[0, 0] == pytest.approx(5.0)  # last interaction on day 15
 
 
 def test_fold_in_marks_a_fresh_purchase_as_just_bought() -> None:
     ev = _events([(1, 1, 2, 0), (1, 2, 0, 10), (2, 1, 0, 20)])
     data = build_data(ev.aggregate())
     rows = fold_in(data, 1, np.array([1, 2]), np.array([2, 2]))
-    age, units, gap = rows.purchase_timing(data.config.rebuy_half_life_days)
+    age, units, gap = rows.purchase_timing()
     assert rows.purchases.toarray()[0].tolist() == [2.0, 1.0]
     assert age.tolist() == pytest.approx([0.0, 0.0], abs=1e-5)
     assert gap[0] == pytest.approx(20.0)  # bought 20 days before the model's "now", and again now

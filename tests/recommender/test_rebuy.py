@@ -127,7 +127,7 @@ def test_due_scores_purchases_by_where_they_are_in_their_cycle() -> None:
     timing = RebuyTiming.fit(data)
     users = data.users.index(np.array([101, 102, 103, 104]))
     rows = data.rows(users)
-    due = timing.due(rows, horizon_days=14.0, half_life_days=data.config.rebuy_half_life_days)
+    due = timing.due(rows, horizon_days=14.0)
     coo = rows.purchases.tocoo()
     item1 = coo.col == data.items.index(1)[0]
     per_user = dict(zip(users[coo.row[item1]].tolist(), due[item1].tolist()))
@@ -138,7 +138,7 @@ def test_due_scores_purchases_by_where_they_are_in_their_cycle() -> None:
     assert stocked_up < due_now / 20  # three units last three cycles
     # The durable everyone bought is never due.
     regular = data.rows(data.users.index(np.array([1])))
-    regular_due = timing.due(regular, 14.0, data.config.rebuy_half_life_days)
+    regular_due = timing.due(regular, 14.0)
     assert regular_due[regular.purchases.tocoo().col == data.items.index(2)[0]][0] < 0.01
 
 

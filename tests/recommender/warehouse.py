@@ -25,46 +25,34 @@ create table marts.products (product_id bigint primary key, product_name text, c
 create table marts.user_item_interactions (
     user_id bigint not null, product_id bigint not null, views bigint, add_to_carts bigint, purchases bigint,
     units_purchased bigint, first_interaction_at timestamptz, last_interaction_at timestamptz,
-    feedback_score numeric(18, 4), max_loaded_at timestamptz, primary key (user_id, product_id));
-"""
-
-# The purchase timing columns the re-buy timing reads (recommender.data.PURCHASE_TIMING_COLUMNS).
-TIMING_DDL = """
-alter table marts.user_item_interactions
-    add column first_purchase_at timestamptz, add column last_purchase_at timestamptz,
-    add column last_purchase_units bigint;
+    feedback_score numeric(18, 4), max_loaded_at timestamptz, first_purchase_at timestamptz,
+    last_purchase_at timestamptz, last_purchase_units bigint, primary key (user_id, product_id));
 """
 
 BUILD_PAIRS = """
-insert into marts.user_item_interactions {columns}
+insert into marts.user_item_interactions
+    (user_id, product_id, views, add_to_carts, purchases, units_purchased, first_interaction_at,
+     last_interaction_at, feedback_score, max_loaded_at, first_purchase_at, last_purchase_at, last_purchase_units)
 select user_id, product_id,
        count(*) filter (where event_type = 'view'), count(*) filter (where event_type = 'add_to_cart'),
        count(*) filter (where event_type = 'purchase'),
        coalesce(sum(quantity) filter (where event_type = 'purchase'), 0),
-       min(occurred_at), max(occurred_at), 0, max(loaded_at) {timing}
+       min(occurred_at), max(occurred_at), 0, max(loaded_at),
+       min(occurred_at) filter (where event_type = 'purchase'), max(last_purchase_at),
+       sum(quantity) filter (where event_type = 'purchase' and occurred_at = last_purchase_at)
 from (select *, max(occurred_at) filter (where event_type = 'purchase')
                     over (partition by user_id, product_id) as last_purchase_at
       from marts.interaction_events) as events
 group by user_id, product_id
 """
-PAIR_COLUMNS = ("(user_id, product_id, views, add_to_carts, purchases, units_purchased, first_interaction_at, "
-                "last_interaction_at, feedback_score, max_loaded_at, first_purchase_at, last_purchase_at, "
-                "last_purchase_units)")
-TIMING_SELECT = (", min(occurred_at) filter (where event_type = 'purchase'), max(last_purchase_at), "
-                 "sum(quantity) filter (where event_type = 'purchase' and occurred_at = last_purchase_at)")
 
 
 def _ts(us: int) -> datetime:
     return datetime.fromtimestamp(int(us) // 1_000_000, timezone.utc).replace(microsecond=int(us) % 1_000_000)
 
 
-def create_marts(conn: psycopg.Connection, events: Events | None, catalogue: Catalogue | None,
-                 *, purchase_timing: bool = True) -> None:
-    """The marts; ``purchase_timing=False`` builds user_item_interactions without the purchase
-    timing columns (a warehouse from before they were added)."""
+def create_marts(conn: psycopg.Connection, events: Events | None, catalogue: Catalogue | None) -> None:
     conn.execute(DDL)
-    if purchase_timing:
-        conn.execute(TIMING_DDL)
     if catalogue is not None:
         brands = catalogue.brand if catalogue.brand is not None else ["brand"] * len(catalogue.product_id)
         prices = catalogue.price if catalogue.price is not None else [None] * len(catalogue.product_id)
@@ -80,8 +68,7 @@ def create_marts(conn: psycopg.Connection, events: Events | None, catalogue: Cat
                                          events.event_type.tolist(), events.quantity.tolist(),
                                          events.occurred_us.tolist(), events.loaded_us.tolist()):
                 copy.write_row((uuid.uuid4(), uuid.uuid4(), u, p, EVENT_TYPES[t], q, 9.99, _ts(o), _ts(lo)))
-        conn.execute(BUILD_PAIRS.format(columns=PAIR_COLUMNS if purchase_timing else "",
-                                        timing=TIMING_SELECT if purchase_timing else ""))
+        conn.execute(BUILD_PAIRS)
     conn.commit()
 
 

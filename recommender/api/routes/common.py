@@ -7,7 +7,7 @@ import math
 
 from fastapi import HTTPException, status
 
-from recommender.api.catalogue import Catalogue
+from recommender.api.catalogue import ProductCatalogue
 from recommender.api.schemas import RecommendedProduct
 from recommender.api.serving import Ranked, reason_text
 from recommender.api.state import ApiState
@@ -15,7 +15,7 @@ from recommender.api.state import ApiState
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def require_catalogue(state: ApiState) -> Catalogue:
+def require_catalogue(state: ApiState) -> ProductCatalogue:
     catalogue = state.catalogue
     if not len(catalogue):
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -23,13 +23,13 @@ def require_catalogue(state: ApiState) -> Catalogue:
     return catalogue
 
 
-def _listed(ranked: list[Ranked], catalogue: Catalogue, k: int) -> list[Ranked]:
+def _listed(ranked: list[Ranked], catalogue: ProductCatalogue, k: int) -> list[Ranked]:
     products = catalogue.products
     out = [r for r in ranked if r.product_id in products and math.isfinite(r.score)]
     return out[:k]
 
 
-def items_of(ranked: list[Ranked], catalogue: Catalogue, k: int) -> list[RecommendedProduct]:
+def items_of(ranked: list[Ranked], catalogue: ProductCatalogue, k: int) -> list[RecommendedProduct]:
     out = []
     for r in _listed(ranked, catalogue, k):
         product = catalogue.products[r.product_id]
@@ -38,7 +38,7 @@ def items_of(ranked: list[Ranked], catalogue: Catalogue, k: int) -> list[Recomme
     return out
 
 
-def items_json(ranked: list[Ranked], catalogue: Catalogue, k: int) -> tuple[str, list[int]]:
+def items_json(ranked: list[Ranked], catalogue: ProductCatalogue, k: int) -> tuple[str, list[int]]:
     """The items as a JSON array (the RecommendedProduct schema), and their product ids.
 
     Built from the catalogue's pre-serialised products: the hot path of the API."""

@@ -36,9 +36,11 @@ async def popular(
         known = ", ".join(catalogue.categories[:50])
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown category {category!r}; known categories: {known}")
     variant = state.variant_for(user_id)
-    ranker = state.ranker(variant.name)
-    ranked = ranker.popular(k + MARGIN, category) or state.popularity.popular(k + MARGIN, category)
-    return ProductListOut.model_construct(strategy="popular", variant=variant.name, model_id=ranker.model_id,
+    rec = state.recommender(variant.name)
+    ranked = state.answers.get_or_build(
+        ("popular", variant.name, k, category),
+        lambda: rec.popular(k + MARGIN, category) or state.popularity.popular(k + MARGIN, category))
+    return ProductListOut.model_construct(strategy="popular", variant=variant.name, model_id=rec.model_id,
                                           items=items_of(ranked, catalogue, k))
 
 
@@ -62,11 +64,11 @@ async def similar(
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"product {product_id} is not in the catalogue")
     variant = state.variant_for(user_id)
-    ranker = state.ranker(variant.name)
-    found = ranker.similar(product_id, k + MARGIN)
+    rec = state.recommender(variant.name)
+    found = rec.similar(product_id, k + MARGIN)
     if found is None or not found[0]:
         found = state.popularity.similar(product_id, k + MARGIN)
     ranked, strategy = found if found is not None else ([], "similar")
-    return SimilarOut.model_construct(strategy=strategy, variant=variant.name, model_id=ranker.model_id
+    return SimilarOut.model_construct(strategy=strategy, variant=variant.name, model_id=rec.model_id
                                       if strategy == "similar" else None, product=product,
                                       items=items_of(ranked, catalogue, k))

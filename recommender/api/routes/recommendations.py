@@ -1,7 +1,7 @@
 """GET /recommendations/{user_id}: the storefront's per-page-view call. Memory only.
 
 The hot path of the API, so each answer is built once and kept (``ApiState.answers``, keyed by
-variant, user, k and the user's fresh events; cleared when a model or the catalogue changes):
+variant, user, k and the user's fresh events; a new cache when a model or the catalogue changes):
 the response's bytes after the per-request head (request id and user), the served-log row's
 COPY text, and the strategy. A request then costs a dictionary look-up, a request id and one
 bytes join. The answer is returned as a Response, which FastAPI sends as it is;
@@ -83,16 +83,16 @@ class Answer(NamedTuple):
 def build_answer(state: ApiState, variant: str, user_id: int, k: int, fresh: list) -> Answer:
     """Rank (or fall back to popular products) and serialise: what a cache miss costs."""
     catalogue = require_catalogue(state)
-    ranker = state.ranker(variant)
-    ranked = ranker.personalised(user_id, fresh, k)
+    rec = state.recommender(variant)
+    ranked = rec.personalised(user_id, fresh, k)
     strategy = "personalised"
     if not ranked:
         strategy = "popular"
-        ranked = ranker.popular(k + MARGIN, None) or state.popularity.popular(k + MARGIN, None)
+        ranked = rec.popular(k + MARGIN, None) or state.popularity.popular(k + MARGIN, None)
     items, product_ids = items_json(ranked, catalogue, k)
-    tail = (f',"strategy":"{strategy}","variant":{json.dumps(variant)},"model_id":{json.dumps(ranker.model_id)},'
+    tail = (f',"strategy":"{strategy}","variant":{json.dumps(variant)},"model_id":{json.dumps(rec.model_id)},'
             f'"fresh_events":{len(fresh)},"items":{items}}}')
-    return Answer(tail.encode(), row_tail(variant, ranker.model_id, strategy, product_ids), strategy)
+    return Answer(tail.encode(), row_tail(variant, rec.model_id, strategy, product_ids), strategy)
 
 
 @router.get(
@@ -110,15 +110,9 @@ async def recommendations(
     data watermark; popular products (strategy "popular") for a user without history."""
     state: ApiState = request.app.state.api
     variant = state.variant_for(user_id).name
-    fresh = state.fresh.for_user(user_id, state.ranker(variant).watermark_us)
+    fresh = state.fresh.for_user(user_id, state.recommender(variant).watermark_us)
     key = (variant, user_id, k, len(fresh), fresh[-1].event_id if fresh else None)
-    answers = state.answers
-    answer = answers.get(key)
-    if answer is None:
-        answer = build_answer(state, variant, user_id, k, fresh)
-        state.remember(key, answer)
-    else:
-        answers.move_to_end(key)
+    answer: Answer = state.answers.get_or_build(key, lambda: build_answer(state, variant, user_id, k, fresh))
     request_id = state.request_ids.next()
     state.served.record((request_id, user_id, time.time(), answer.log_tail))
     metrics.recommendation_served(variant, answer.strategy)
