@@ -81,17 +81,17 @@ def funnel(views: float, add_to_carts: float, purchases: float) -> go.Figure:
     return _style(fig, height=280, legend=False)
 
 
+def _percent_hover(axis: str, label: str) -> str:
+    """Hover text of a rate trace: the value on `axis` as a percentage, the trace's label beside it."""
+    return f"%{{{axis}:{formatting.PLOTLY_PERCENT}}}<extra>{label}</extra>"
+
+
 def rates_by_day(frame: pd.DataFrame, rates: dict[str, str]) -> go.Figure:
     """Lines of rates (column -> label) per day, as percentages."""
     fig = go.Figure()
     for column, label in rates.items():
-        fig.add_scatter(
-            x=frame["activity_date"],
-            y=frame[column],
-            name=label,
-            mode="lines",
-            hovertemplate=f"%{{y:{formatting.PLOTLY_PERCENT}}}<extra>{label}</extra>",
-        )
+        fig.add_scatter(x=frame["activity_date"], y=frame[column], name=label, mode="lines",
+                        hovertemplate=_percent_hover("y", label))
     fig.update_yaxes(tickformat=formatting.PLOTLY_PERCENT, rangemode="tozero")
     return _style(fig)
 
@@ -99,13 +99,8 @@ def rates_by_day(frame: pd.DataFrame, rates: dict[str, str]) -> go.Figure:
 def rates_by_category(frame: pd.DataFrame, rates: dict[str, str]) -> go.Figure:
     fig = go.Figure()
     for column, label in rates.items():
-        fig.add_bar(
-            y=frame["category"],
-            x=frame[column],
-            name=label,
-            orientation="h",
-            hovertemplate=f"%{{x:{formatting.PLOTLY_PERCENT}}}<extra>{label}</extra>",
-        )
+        fig.add_bar(y=frame["category"], x=frame[column], name=label, orientation="h",
+                    hovertemplate=_percent_hover("x", label))
     fig.update_xaxes(tickformat=formatting.PLOTLY_PERCENT)
     fig.update_layout(barmode="group", hovermode="y unified")
     return _style(fig, height=max(HEIGHT, 40 * len(frame)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -32,6 +33,12 @@ def guarded() -> Iterator[None]:
 
 def empty(message: str) -> None:
     st.info(message, icon=":material/info:")
+
+
+def stop_with(message: str) -> NoReturn:
+    """The page has nothing to show: say why (an info box, not an error) and end this run of it."""
+    empty(message)
+    st.stop()
 
 
 def kpi_row(cards: Sequence[Kpi]) -> None:

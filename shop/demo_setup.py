@@ -11,29 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from recommender.evaluation import NotEnoughHistory
-from recommender.training import TrainingObserver, TrainOptions, TrainOutcome, train_and_save
+from recommender.training import (
+    TrainingObserver,
+    TrainOptions,
+    TrainOutcome,
+    train_and_save,
+)
 from shop import dbt_runner
 from shopcore import db as shop_db
 from shopcore.errors import ShopError
 from simulator import loader, runner
+from simulator.params import SimulationParams
 
 # The tables whose sizes the end of the set-up shows.
 SHOWN_TABLES = ("raw.interactions", "marts.orders", "marts.user_item_interactions")
-
-
-@dataclass(frozen=True)
-class NewShop:
-    """The shop to simulate when the database holds no events yet."""
-
-    users: int = 5000
-    products: int = 1000
-    days: int = 120
-    seed: int = 42
 
 
 class SetupView(Protocol):
@@ -60,14 +55,14 @@ class SetupView(Protocol):
     def trained(self, outcome: TrainOutcome) -> None: ...
 
 
-def set_up(info: shop_db.ConnectionInfo, models_dir: Path, new_shop: NewShop, view: SetupView) -> None:
-    """Simulate (or append up to now), build, train; a ShopError says which step failed and why."""
+def set_up(info: shop_db.ConnectionInfo, models_dir: Path, new_shop: SimulationParams, view: SetupView) -> None:
+    """Simulate `new_shop` (or append up to now), build, train; a ShopError says which step failed and why."""
     simulate(info, new_shop, view)
     build(info, view)
     train(info, models_dir, view)
 
 
-def simulate(info: shop_db.ConnectionInfo, new_shop: NewShop, view: SetupView) -> None:
+def simulate(info: shop_db.ConnectionInfo, new_shop: SimulationParams, view: SetupView) -> None:
     with shop_db.connect(info) as conn:
         state = loader.raw_state(conn)
     append = bool(state.events)
@@ -76,10 +71,8 @@ def simulate(info: shop_db.ConnectionInfo, new_shop: NewShop, view: SetupView) -
     else:
         view.step(f"Simulating a shop: {new_shop.users:,} users, {new_shop.products:,} products, {new_shop.days} days")
     # An append continues the recorded shop and reads only the end (now) from these parameters.
-    params = runner.make_params(users=new_shop.users, products=new_shop.products, days=new_shop.days,
-                                seed=new_shop.seed, end=None)
     with view.simulating() as on_day:
-        result = runner.run_history(info, params, append=append, on_day=on_day)
+        result = runner.run_history(info, new_shop, append=append, on_day=on_day)
     view.simulated(result, info)
 
 

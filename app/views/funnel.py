@@ -30,8 +30,7 @@ with ui.guarded():
     choice = filters.sidebar(queries.categories())
     by_day = queries.funnel_by_day(choice.period, choice.category)
     if by_day.empty:
-        ui.empty(f"No product views, carts or purchases in {choice.period.label()}. Pick another date range.")
-        st.stop()
+        ui.stop_with(f"No product views, carts or purchases in {choice.period.label()}. Pick another date range.")
     totals = with_rates(by_day[["views", "add_to_carts", "purchases"]].sum().to_frame().T).iloc[0]
 
     st.caption(f"Product events, {choice.describe()}.")

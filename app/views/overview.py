@@ -43,8 +43,7 @@ with ui.guarded():
     choice = filters.sidebar(queries.categories())
     span = queries.activity_range().iloc[0]
     if not span["days"]:
-        ui.empty(ui.EMPTY_WAREHOUSE)
-        st.stop()
+        ui.stop_with(ui.EMPTY_WAREHOUSE)
     live_kpis(choice)
     if span["last_day"] < choice.period.start or span["first_day"] > choice.period.end:
         ui.empty(

@@ -40,8 +40,7 @@ with ui.guarded():
     choice = filters.sidebar(queries.categories())
     sales = queries.product_sales(choice.period, choice.category)
     if sales.empty:
-        ui.empty(f"No product activity in {choice.period.label()} ({choice.describe()}). Pick another date range.")
-        st.stop()
+        ui.stop_with(f"No product activity in {choice.period.label()} ({choice.describe()}). Pick another date range.")
     st.caption(f"Products with activity, {choice.describe()}.")
 
     by_revenue, by_units = st.columns(2)

@@ -236,8 +236,7 @@ with ui.guarded():
     choice = filters.sidebar()
     user_id = pick_user()
     if user_id is None:
-        ui.empty(ui.EMPTY_WAREHOUSE)
-        st.stop()
+        ui.stop_with(ui.EMPTY_WAREHOUSE)
     profile(user_id)
     left, right = st.columns(2)
     with left:

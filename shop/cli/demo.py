@@ -58,10 +58,11 @@ def demo(
 ) -> None:
     """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C."""
     from recommender.api.settings import parse_variants
-    from shop.demo_setup import NewShop, set_up
+    from shop.demo_setup import set_up
     from shop.live_demo import LiveOptions
     from shop.live_demo import run as run_live
     from shop.ports import check_ports_free
+    from simulator.runner import make_params
 
     started = time.monotonic()
     # Everything that can be wrong with the flags fails now, not after minutes of set-up.
@@ -76,7 +77,7 @@ def demo(
     settings = get_settings()
     was_running = settings.database_url is not None or embedded.status(settings.home_dir).running
     info = shop_db.ready(settings)
-    new_shop = NewShop(users=users, products=products, days=days, seed=seed)
+    new_shop = make_params(users=users, products=products, days=days, seed=seed, end=None)
     set_up(info, settings.home_dir / "models", new_shop, _ConsoleSetup())
 
     if setup_only:

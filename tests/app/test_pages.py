@@ -63,6 +63,14 @@ def close(shown: str, expected: float | Decimal, decimals: int) -> bool:
     )
 
 
+def open_cleanly(page: str) -> AppTest:
+    """Open a page and insist that it shows neither an exception nor an error box."""
+    app = open_app(page)
+    assert not app.exception, [item.value for item in app.exception]
+    assert not app.error, [item.value for item in app.error]
+    return app
+
+
 def dataframe_with(app: AppTest, *columns: str):
     """The one dataframe of the page holding all these columns (pages are found by content, not position)."""
     found = [item.value for item in app.dataframe if set(columns) <= set(item.value.columns)]
@@ -83,9 +91,7 @@ def last_fortnight(shop) -> tuple[date, date, date, date]:
 @pytest.mark.parametrize("page", list(PAGES))
 def test_every_page_renders_without_exception_or_error(built_shop, point_app_at, page):
     point_app_at(built_shop)
-    app = open_app(page)
-    assert not app.exception, [item.value for item in app.exception]
-    assert not app.error, [item.value for item in app.error]
+    app = open_cleanly(page)
     assert app.title[0].value == PAGES[page]
 
 
@@ -456,9 +462,7 @@ EMPTY_STATES = {
 @pytest.mark.parametrize("page", list(PAGES))
 def test_an_empty_warehouse_gives_clear_empty_states(empty_shop, point_app_at, page):
     point_app_at(empty_shop)
-    app = open_app(page)
-    assert not app.exception, [item.value for item in app.exception]
-    assert not app.error, [item.value for item in app.error]
+    app = open_cleanly(page)
     shown = " | ".join(item.value for item in app.info)
     missing = [text for text in EMPTY_STATES[page] if text not in shown]
     assert not missing, (missing, shown)
