@@ -3,7 +3,7 @@
     with home_lock.hold(home, "build"):                  # waits for the current holder, then holds
         ...
     with home_lock.hold(home, "train", wait=False):      # or fails fast with HomeBusy:
-        ...                                              #   "a build is already running under ... (pid 1234, ...)"
+        ...                                              #   "a build is already running under ... (pid 1234)"
 
 The lock is `fcntl.flock` on `SHOP_HOME/.lock-<name>`: the kernel releases it when the holder exits,
 however it exits, so a crash never leaves a stale lock behind. While held, the file records the
@@ -50,11 +50,12 @@ class Holder:
     pid: int | None
     since: str | None = None
 
+    def details(self) -> str:
+        pid = f"pid {self.pid}" if self.pid else "pid unknown"
+        return f"{pid}, since {self.since}" if self.since else pid
+
     def describe(self) -> str:
-        bits = [f"pid {self.pid}" if self.pid else "pid unknown"]
-        if self.since:
-            bits.append(f"since {self.since}")
-        return f"{self.what} ({', '.join(bits)})"
+        return f"{self.what} ({self.details()})"
 
 
 class HomeBusy(ShopError):
@@ -137,7 +138,7 @@ def hold(
     # other threads wait here; only the outermost hold touches the file.
     if not entry.mutex.acquire(blocking=wait, timeout=-1 if timeout is None or not wait else timeout):
         holder = read_holder(path)
-        raise HomeBusy(f"{_article(holder.what)} is already running under {home}: {holder.describe()}.", holder)
+        raise HomeBusy(f"{_article(holder.what)} is already running under {home} ({holder.details()}).", holder)
     try:
         if entry.depth:
             entry.depth += 1
@@ -181,8 +182,8 @@ def _acquire(path: Path, home: Path, *, wait: bool, timeout: float | None,
                     raise
             holder = read_holder(path)
             if not wait:
-                raise HomeBusy(f"{_article(holder.what)} is already running under {home}: "
-                               f"{holder.describe()}. Wait for it to finish, or stop it.", holder)
+                raise HomeBusy(f"{_article(holder.what)} is already running under {home} "
+                               f"({holder.details()}). Wait for it to finish, or stop it.", holder)
             if deadline is not None and time.monotonic() >= deadline:
                 raise HomeBusy(f"{_article(holder.what)} under {home} still holds the lock after "
                                f"{timeout:g} s: {holder.describe()}.", holder)
