@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from recommender.algorithms.base import Algorithm
 from recommender.matrix import UserItemData, UserRows
 
-EASE_MAX_ITEMS = 6000  # its dense item x item solve: 6,000 items is 290 MB and ~15 s on 2 cores
+EASE_MAX_ITEMS = 6000  # its dense item x item solve grows with the square (memory) and cube (time) of this
 
 
 class ALS(Algorithm):
