@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from recommender.api.database import DatabaseUnavailable
-from recommender.api.events import EventsRejected
+from recommender.api.events import EventsRejected, json_safe
 from recommender.api.metrics import MetricsMiddleware
 from recommender.api.routes import events, health, metrics, model, products, recommendations
 from recommender.api.schemas import EventIn
@@ -68,7 +68,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @app.exception_handler(EventsRejected)
     async def events_rejected(request: Request, exc: EventsRejected) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(exc.errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

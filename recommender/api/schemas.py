@@ -4,14 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shopcore.events import EVENT_TYPES, normalise_event_type
 
 MAX_BIGINT = 2**63 - 1
+
+
+
+def _clean_text(value: Any) -> Any:
+    """Text PostgreSQL can store and every client can read: no NUL, no lone UTF-16 surrogate.
+    (Before the string validation, which would refuse a surrogate without saying why.)"""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must not contain a lone surrogate (\\ud800-\\udfff): send valid Unicode") from None
+    return value
+
+
+# Every string field of a request: refused with a clear 422 rather than failing in the database.
+# (The pattern tells the OpenAPI document's readers about NUL; a lone surrogate can only arrive as a
+# JSON escape, since UTF-8 text cannot hold one.)
+CleanStr = Annotated[str, BeforeValidator(_clean_text), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 
 Strategy = Literal["personalised", "popular", "similar", "popular_in_category"]
 
@@ -58,16 +80,17 @@ class EventIn(BaseModel):
     event_id: UUID | None = Field(default=None, description="Identity of the event; generated when omitted. "
                                   "Resending the same event_id is safe (the warehouse de-duplicates).")
     session_id: UUID
-    user_id: int = Field(ge=1, le=MAX_BIGINT, description="A user in raw.users.")
-    product_id: int = Field(ge=1, le=MAX_BIGINT, description="A product in raw.products.")
-    event_type: str = Field(max_length=40, description="view, add_to_cart or purchase; case, spaces and hyphens "
+    # Strict integers: true is not user 1, and "42" or 42.0 are not whole numbers sent as such.
+    user_id: int = Field(strict=True, ge=1, le=MAX_BIGINT, description="A user in raw.users (a JSON integer).")
+    product_id: int = Field(strict=True, ge=1, le=MAX_BIGINT, description="A product in raw.products (a JSON integer).")
+    event_type: CleanStr = Field(max_length=40, description="view, add_to_cart or purchase; case, spaces and hyphens "
                             "are normalised ('Add to cart' is add_to_cart).")
-    quantity: int = Field(default=1, ge=1, le=10_000)
+    quantity: int = Field(default=1, strict=True, ge=1, le=10_000)
     unit_price: Decimal | None = Field(default=None, gt=0, le=Decimal("99999999.99"), decimal_places=2,
                                        description="Price at event time; omitted: the product's current list price.")
     order_id: UUID | None = Field(default=None, description="Required on purchases (one checkout is one order), "
                                   "absent otherwise.")
-    recommendation_variant: str | None = Field(default=None, min_length=1, max_length=64,
+    recommendation_variant: CleanStr | None = Field(default=None, min_length=1, max_length=64,
                                                description="The variant whose recommendation led to this event.")
     occurred_at: AwareDatetime | None = Field(default=None, description="When it happened, with a UTC offset; "
                                               "omitted: now. At most a few minutes in the future.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from recommender.api import metrics
 from recommender.api.deps import StateDep, require_api_key
-from recommender.api.events import PayloadTooLarge, parse_body, write_events
+from recommender.api.events import EventsRejected, PayloadTooLarge, parse_body, write_events
 from recommender.api.schemas import ErrorOut, EventsAccepted
 
 
@@ -64,9 +65,14 @@ def make_router(max_batch: int) -> APIRouter:
             events, batch = parse_body(body, max_batch=settings.api_max_batch)
         except PayloadTooLarge as exc:
             raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
-        async with state.db.connection() as conn:
-            loaded_at, written, ids = await write_events(conn, events, batch=batch,
-                                                         max_future_s=settings.api_max_future_skew_s)
+        try:
+            async with state.db.connection() as conn:
+                loaded_at, written, ids = await write_events(conn, events, batch=batch,
+                                                             max_future_s=settings.api_max_future_skew_s)
+        except psycopg.DataError as exc:  # validation should have caught it; the transaction rolled back
+            diag = exc.diag.message_primary or type(exc).__name__
+            raise EventsRejected([{"type": "value_error", "loc": ["body"],
+                                   "msg": f"the database refused a value ({diag}); nothing was written"}]) from None
         for user_id, event in written:
             state.fresh.add(user_id, event)
         metrics.EVENTS_ACCEPTED.inc(len(ids))
