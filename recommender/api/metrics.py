@@ -6,6 +6,7 @@ start, and /metrics aggregates every worker's values (prometheus_client's multip
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -13,6 +14,11 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from starlette.requests import ClientDisconnect
+
+log = logging.getLogger("shop.api")
+
+CLIENT_CLOSED = 499  # nginx's code for "the client closed the request": counted, never sent
 
 REQUESTS = Counter("shop_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -55,7 +61,10 @@ def render() -> tuple[bytes, str]:
 
 
 class MetricsMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): a few microseconds per request."""
+    """Pure ASGI (no BaseHTTPMiddleware): a few microseconds per request.
+
+    A client that disconnects before its request is read is not a server error: it is counted with
+    status 499 and logged at debug level, without a traceback."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -75,6 +84,9 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_with_status)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED
+            log.debug("client disconnected during %s %s", scope["method"], scope.get("path"))
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

@@ -76,6 +76,20 @@ class ApiSettings(BaseSettings):
     api_catalogue_refresh_s: float = Field(default=60.0, gt=0, description="How often product data is re-read.")
     api_log_flush_interval_s: float = Field(default=1.0, gt=0, le=60, description="How often served recommendations are written.")
     api_max_future_skew_s: float = Field(default=300.0, ge=0, description="How far in the future occurred_at may be.")
+    # Bounds on every wait, so that no request and no connection is held forever.
+    api_statement_timeout_s: float = Field(default=5.0, gt=0, le=3600,
+                                           description="Longest a statement of the API may run (PostgreSQL "
+                                           "statement_timeout); then 503 busy.")
+    api_lock_timeout_s: float = Field(default=1.0, gt=0, le=3600,
+                                      description="Longest the API waits for a table lock (lock_timeout); then "
+                                      "503 busy, nothing written.")
+    api_pool_size: int = Field(default=4, ge=1, le=100, description="Database connections per worker.")
+    api_pool_wait_s: float = Field(default=1.0, gt=0, le=60,
+                                   description="Longest a request waits for a free connection; then 503 busy.")
+    api_body_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                      description="Longest a request body may take to arrive; then 408.")
+    api_keep_alive_s: float = Field(default=5.0, gt=0, le=600,
+                                    description="An idle keep-alive connection is closed after this long.")
 
     @field_validator("database_url")
     @classmethod

@@ -22,7 +22,7 @@ from typing import Any
 from recommender import artifacts
 from recommender.api import metrics
 from recommender.api.catalogue import CatalogueMissing, ProductCatalogue, load_product_catalogue
-from recommender.api.database import Database, DatabaseUnavailable, conninfo_provider
+from recommender.api.database import Database, DatabaseBusy, DatabaseUnavailable
 from recommender.api.fresh import FreshEvents, poll
 from recommender.api.served_log import RequestIds, ServedLog
 from recommender.api.serving import PopularityRecommender, Recommender, ServingModel
@@ -92,7 +92,7 @@ def _signature(models_dir: Path) -> tuple:
 class ApiState:
     def __init__(self, settings: ApiSettings, database: Database | None = None) -> None:
         self.settings = settings
-        self.db = database or Database(conninfo_provider(settings))
+        self.db = database or Database.for_settings(settings)
         self.catalogue = ProductCatalogue.empty()
         self.catalogue_error: str | None = "not loaded yet"
         self.catalogue_loaded_at: float | None = None
@@ -164,6 +164,11 @@ class ApiState:
         try:
             async with self.db.connection() as conn:
                 await poll(conn, self.fresh)
+        except DatabaseBusy:
+            # Busy is not down, unless a connection of our own cannot reach it either.
+            if not await self.db.probe():
+                metrics.DATABASE_UP.set(0)
+            return
         except DatabaseUnavailable:
             metrics.DATABASE_UP.set(0)
             return
@@ -175,7 +180,7 @@ class ApiState:
                 catalogue = await load_product_catalogue(conn)
         except DatabaseUnavailable as exc:
             if not len(self.catalogue):
-                self.catalogue_error = f"database unreachable: {exc}"
+                self.catalogue_error = str(exc)
             return
         except CatalogueMissing as exc:
             self.catalogue_error = str(exc)
