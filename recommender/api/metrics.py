@@ -30,7 +30,12 @@ EVENTS_ACCEPTED = Counter("shop_api_events_accepted_total", "Events written to r
 MODEL_RELOADS = Counter("shop_api_model_reloads_total", "Model loads after a change on disk", ["result"])
 SERVED_LOGGED = Counter("shop_api_served_log_rows_total", "Rows written to raw.served_recommendations")
 SERVED_DROPPED = Counter("shop_api_served_log_dropped_total",
-                         "Served-recommendation rows dropped because the buffer was full (database down)")
+                         "Impressions not written to raw.served_recommendations, by reason: rate (over "
+                         "SHOP_API_IMPRESSIONS_PER_S), unknown_rate (over SHOP_API_UNKNOWN_IMPRESSIONS_PER_S), "
+                         "buffer (database down too long), error (the write failed)", ["reason"])
+SERVED_REPEATS = Counter("shop_api_impressions_repeated_total",
+                         "Answers identical to one the same user got within SHOP_API_IMPRESSION_WINDOW_S: "
+                         "the same impression, not logged again")
 DATABASE_UP = Gauge("shop_api_database_up", "1 when the database is reachable", multiprocess_mode="min")
 FRESH_EVENTS = Gauge("shop_api_fresh_events", "Events newer than the model watermark held in memory",
                      multiprocess_mode="max")

@@ -52,7 +52,9 @@ class RecommendedProduct(Product):
 
 
 class RecommendationsOut(BaseModel):
-    request_id: UUID = Field(description="Identifies this response in raw.served_recommendations.")
+    request_id: UUID = Field(description="Identifies the impression in raw.served_recommendations: the same "
+                             "answer to the same user within SHOP_API_IMPRESSION_WINDOW_S repeats the first one's id "
+                             "(one impression). An answer over the logging ceiling has an id that is not logged.")
     user_id: int
     strategy: Strategy = Field(description="'personalised' from the user's history, 'popular' for users without one.")
     variant: str = Field(description="The A/B variant the user is assigned to (SHOP_API_VARIANTS).")

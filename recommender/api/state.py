@@ -97,8 +97,10 @@ class ApiState:
         self.catalogue_error: str | None = "not loaded yet"
         self.catalogue_loaded_at: float | None = None
         self.fresh = FreshEvents()
-        self.served = ServedLog()
         self.request_ids = RequestIds()
+        self.served = ServedLog(self.request_ids, window_s=settings.api_impression_window_s,
+                                rows_per_s=settings.api_impressions_per_s,
+                                unknown_rows_per_s=settings.api_unknown_impressions_per_s)
         self.assigner = Assigner(settings.variants)
         self.slots: dict[str, ModelSlot] = {
             spec.source: ModelSlot(spec.source) for spec in settings.variants if spec.source != POPULAR
@@ -195,6 +197,7 @@ class ApiState:
             self._rebuild()
 
     async def flush_served(self) -> None:
+        self.served.forget_old(time.time())
         await self.served.flush(self.db)
 
     # ------------------------------------------------------------------ models
@@ -269,6 +272,13 @@ class ApiState:
         if user_id is None:
             return self.settings.variants[0]
         return self.assigner.assign(user_id)
+
+    def knows(self, user_id: int) -> bool:
+        """Whether the API has any history of the user: in a served model's data or with fresh
+        events (the same answer for every variant, so that impression logging treats arms alike)."""
+        if user_id in self.fresh.by_user:
+            return True
+        return any(s.model is not None and user_id in s.model.user_row for s in self.slots.values())
 
     def recommender(self, variant: str) -> Recommender:
         return self.recommenders.by_variant[variant]
