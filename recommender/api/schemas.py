@@ -122,7 +122,9 @@ class ReadinessCheck(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"] = Field(
+        description="ready (200); degraded (200: serving, but a check says what is wrong, e.g. a broken `current` "
+                    "pointer); not ready (503)")
     checks: dict[str, ReadinessCheck]
 
 
@@ -134,7 +136,9 @@ class VariantModel(BaseModel):
     loaded_at: datetime | None
     card: dict[str, Any] | None = Field(description="The model card: algorithm, parameters, data watermark, "
                                         "metrics, trained_at.")
-    error: str | None = Field(description="Why the last load failed, if it did (the previous model keeps serving).")
+    error: str | None = Field(description="What is wrong with this variant's model, if anything: why the last load "
+                              "failed (the previous model keeps serving), or why `current` is not served (another "
+                              "model is); null when it serves what it should.")
 
 
 class ModelOut(BaseModel):

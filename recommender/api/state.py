@@ -69,6 +69,8 @@ class ModelSlot:
     loaded_at: datetime | None = None
     error: str | None = "not loaded yet"
     signature: tuple | None = None
+    # Serving, but not what was asked for: `current` is broken and another model is served.
+    warning: str | None = None
 
 
 @dataclass
@@ -212,7 +214,11 @@ class ApiState:
                 if slot.signature == signature:
                     continue
                 try:
-                    path = await asyncio.to_thread(self._resolve, slot.source, models_dir)
+                    path, warning = await asyncio.to_thread(self._resolve, slot.source, models_dir)
+                    warning = self.public(warning)
+                    if warning and warning != slot.warning:
+                        log.warning("model %s: %s", slot.source, warning)
+                    slot.warning = warning
                     if slot.model is None or slot.model.path != path:
                         model = await asyncio.to_thread(lambda p=path: ServingModel(artifacts.load(p), p).prepare())
                         slot.model, slot.loaded_at, changed = model, datetime.now(timezone.utc), True
@@ -221,10 +227,10 @@ class ApiState:
                     slot.error = None
                     slot.signature = signature
                 except artifacts.NoModelError as exc:
-                    slot.error = str(exc)
+                    slot.error = self.public(str(exc))
                     slot.signature = signature
                 except Exception as exc:  # noqa: BLE001 - a bad artifact must not take serving down
-                    slot.error = f"loading the model failed: {type(exc).__name__}: {exc}"
+                    slot.error = self.public(f"loading the model failed: {type(exc).__name__}: {exc}")
                     slot.signature = signature
                     metrics.MODEL_RELOADS.labels("failed").inc()
                     log.exception("could not load a model for %s", slot.source)
@@ -233,15 +239,25 @@ class ApiState:
                 self._rebuild()
 
     @staticmethod
-    def _resolve(source: str, models_dir: Path) -> Path:
+    def _resolve(source: str, models_dir: Path) -> tuple[Path, str | None]:
         if source == CURRENT:
-            return artifacts.current_path(models_dir)
+            return artifacts.resolve_current(models_dir)
         path = models_dir / source
         try:
             artifacts.require_card(path)
         except artifacts.NoModelError as exc:
             raise artifacts.NoModelError(f"{exc} (SHOP_API_VARIANTS names it)") from None
-        return path
+        return path, None
+
+    def public(self, text: str | None) -> str | None:
+        """``text`` for clients: SHOP_HOME's location replaced by its name."""
+        if not text:
+            return text
+        home = self.settings.home_dir
+        for spelling in {str(home), str(self.settings.home.expanduser())}:
+            if spelling not in ("", ".", "/"):
+                text = text.replace(spelling, "SHOP_HOME")
+        return text
 
     async def _update_floor(self) -> None:
         watermarks = [s.model.watermark_us for s in self.slots.values() if s.model is not None]
