@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from recommender import artifacts
-from tests.api.support import ApiServer, Shop, new_user, view, wait_until
+from tests.api.support import ApiServer, Shop, new_user, untouched_users, view, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,8 @@ def engine(shop: Shop):
 
 
 def known_users(shop: Shop, n: int) -> list[int]:
-    return [r[0] for r in shop.query("select user_id from marts.user_item_interactions group by user_id "
-                                     "order by count(*) desc, user_id limit %s", (n,))]
+    """The most active users that no test has sent events for (their answers have no fresh events)."""
+    return untouched_users(shop, n)
 
 
 def ranked(body: dict) -> list[tuple[int, float]]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import random
 import re
 
-from tests.api.support import ApiServer, Shop, view, wait_until
+from tests.api.support import ApiServer, Shop, untouched_users, view, wait_until
 
 
-def known_users(shop: Shop, n: int, skip: int = 0) -> list[int]:
-    return [r[0] for r in shop.query("select user_id from marts.user_item_interactions group by user_id "
-                                     "order by user_id desc limit %s offset %s", (n, skip))]
+def known_users(shop: Shop, n: int) -> list[int]:
+    """Users with history that no test has sent events for (the least active first)."""
+    return untouched_users(shop, n, most_active=False)
 
 
 def rows_since(shop: Shop, start, users: list[int]) -> list[tuple]:
@@ -44,7 +44,7 @@ def flushed_through(server: ApiServer, shop: Shop, marker_user: int) -> None:
 
 def test_repeats_within_the_window_are_one_impression(start_server, shop: Shop) -> None:
     server = start_server(SHOP_API_IMPRESSION_WINDOW_S="600")
-    user, marker = known_users(shop, 2, skip=3)
+    user, marker = known_users(shop, 2)
     product_ids = [r[0] for r in shop.query("select product_id from marts.products order by product_id desc")]
     start = shop.query("select now()")[0][0]
     answers = [server.get(f"/recommendations/{user}", params={"k": 5}).json() for _ in range(10)]
@@ -75,7 +75,7 @@ def test_repeats_within_the_window_are_one_impression(start_server, shop: Shop) 
 
 def test_the_same_answer_after_the_window_is_a_new_impression(start_server, shop: Shop) -> None:
     server = start_server(SHOP_API_IMPRESSION_WINDOW_S="0.5")
-    user, marker = known_users(shop, 2, skip=6)
+    user, marker = known_users(shop, 2)
     start = shop.query("select now()")[0][0]
     first = server.get(f"/recommendations/{user}", params={"k": 4}).json()
     later = wait_until(lambda: (b := server.get(f"/recommendations/{user}", params={"k": 4}).json())["request_id"]
@@ -87,7 +87,7 @@ def test_the_same_answer_after_the_window_is_a_new_impression(start_server, shop
 
 def test_window_zero_logs_every_answer(start_server, shop: Shop) -> None:
     server = start_server(SHOP_API_IMPRESSION_WINDOW_S="0")
-    user, marker = known_users(shop, 2, skip=9)
+    user, marker = known_users(shop, 2)
     start = shop.query("select now()")[0][0]
     ids = [server.get(f"/recommendations/{user}", params={"k": 3}).json()["request_id"] for _ in range(4)]
     assert len(set(ids)) == 4
@@ -106,7 +106,7 @@ def test_the_ceilings_bound_what_is_logged_and_count_what_is_dropped(start_serve
         response = server.get(f"/recommendations/{user_id}")
         assert response.status_code == 200 and response.json()["strategy"] == "popular"
     assert counter(server, "shop_api_served_log_dropped_total", reason="unknown_rate") == 200
-    users = known_users(shop, 5, skip=12)
+    users = known_users(shop, 5)
     bodies = [server.get(f"/recommendations/{u}", params={"k": 2}).json() for u in users]
     assert all(b["strategy"] == "personalised" for b in bodies)
     rows = wait_until(lambda: rows_since(shop, start, users), message="the one impression within the ceiling")

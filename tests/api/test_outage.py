@@ -55,6 +55,12 @@ def test_database_outage_and_recovery(start_server, shop: Shop) -> None:
         embedded.start(shop.home)
 
     wait_until(lambda: server.get("/health/ready").status_code == 200, message="readiness after the outage")
+    # Every other server of the session (the shared one included) is back on the database too, so
+    # that the tests after this one, in whatever order, start from a reachable database.
+    for other in start_server.servers:
+        if other.process.poll() is None:
+            wait_until(lambda o=other: o.get("/health/ready").json()["checks"]["database"]["ok"],
+                       message=f"the server on port {other.port} to reconnect")
     accepted = wait_until(lambda: (r := server.post("/events", json=view(newcomer, product_id))).status_code == 201
                           and r, message="events to be accepted again")
     after = server.get(f"/recommendations/{newcomer}").json()
