@@ -40,6 +40,7 @@ log = logging.getLogger("shop.api")
 MAX_PENDING = 200_000
 MAX_RECENT = 200_000  # impressions remembered for the window (the oldest are forgotten first)
 CHUNK_ROWS = 500  # rows per write to the COPY stream (under a millisecond of formatting)
+FLUSH_ROWS = 20_000  # rows per transaction
 _COPY = ("copy raw.served_recommendations "
          "(request_id, user_id, variant, model_id, strategy, product_ids, served_at) from stdin")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -162,26 +163,29 @@ class ServedLog:
             self._drop("buffer", excess)
 
     async def flush(self, db: Database) -> int:
-        if not self.pending:
-            return 0
-        rows, self.pending = self.pending, []
-        try:
-            async with db.connection() as conn:
-                async with conn.cursor() as cur:
-                    async with cur.copy(_COPY) as copy:
-                        for start in range(0, len(rows), CHUNK_ROWS):
-                            await copy.write(copy_lines(rows[start:start + CHUNK_ROWS]))
-                            await asyncio.sleep(0)  # let waiting requests in between chunks
-        except DatabaseUnavailable:
-            self.pending[:0] = rows  # keep them for the next try
-            self._trim()
-            return 0
-        except Exception:  # noqa: BLE001 - never let logging take the service down
-            log.exception("could not write %d served-recommendation rows; dropping them", len(rows))
-            self._drop("error", len(rows))
-            return 0
-        metrics.SERVED_LOGGED.inc(len(rows))
-        return len(rows)
+        """Write what is pending, in transactions of at most FLUSH_ROWS rows (so that a backlog after
+        an outage stays within the statement timeout); what could not be written yet stays pending."""
+        written = 0
+        while self.pending:
+            rows, self.pending = self.pending[:FLUSH_ROWS], self.pending[FLUSH_ROWS:]
+            try:
+                async with db.connection() as conn:
+                    async with conn.cursor() as cur:
+                        async with cur.copy(_COPY) as copy:
+                            for start in range(0, len(rows), CHUNK_ROWS):
+                                await copy.write(copy_lines(rows[start:start + CHUNK_ROWS]))
+                                await asyncio.sleep(0)  # let waiting requests in between chunks
+            except DatabaseUnavailable:  # down or busy: keep them for the next try
+                self.pending[:0] = rows
+                self._trim()
+                return written
+            except Exception:  # noqa: BLE001 - never let logging take the service down
+                log.exception("could not write %d served-recommendation rows; dropping them", len(rows))
+                self._drop("error", len(rows))
+                continue
+            metrics.SERVED_LOGGED.inc(len(rows))
+            written += len(rows)
+        return written
 
 
 def copy_lines(rows: Sequence[Served]) -> bytes:
