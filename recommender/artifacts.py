@@ -5,10 +5,13 @@
         current                           the name of the directory to serve
 
 A model is written into a hidden temporary directory, fsynced, renamed into place (atomic on
-one filesystem), and only then is ``current`` replaced (write, fsync, rename). ``card.json``
+one filesystem), and only then is ``current`` replaced (write, fsync, rename). What a crash leaves
+behind (a ``.tmp-*`` directory, a ``.current.*`` file) is removed by the next save or load once it is
+older than STALE_AFTER_S, so that a save in progress in another process is never touched. ``card.json``
 records the size and SHA-256 of ``arrays.npz``; a directory whose card is missing, unreadable
 or does not match its arrays is not a model. The loader takes ``current`` when it is good and
-otherwise falls back to the newest good model, so a crash at any point leaves a servable state.
+otherwise falls back to the newest good model, so a crash at any point leaves a servable state;
+``resolve_current`` says when it did and why (the API reports it), ``current_path`` only where.
 
 ``card.json`` also records the format version: an artifact of another version (written by
 another version of the code) is refused with a request to train a new model; nothing converts
@@ -20,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,10 @@ FORMAT_VERSION = 2  # 2: every matrix of UserItemData is stored (ROW_MATRICES)
 CARD = "card.json"
 ARRAYS = "arrays.npz"
 CURRENT = "current"
+
+
+STALE_AFTER_S = 3600.0  # a leftover untouched this long is not a save in progress
+_LEFTOVER = re.compile(r"^\.tmp-\d{8}T\d{12}Z-[A-Za-z0-9_.-]+-[0-9a-f]{6}$|^\.current\.[0-9a-f]{8}$")
 
 
 class NoModelError(LookupError):
@@ -105,6 +114,46 @@ def _iso(us: int | None) -> str | None:
     return None if us is None else datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat()
 
 
+def _newest_mtime(path: Path) -> float:
+    """The newest modification time of ``path`` and, for a directory, of what is in it (not
+    following symbolic links)."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for child in path.iterdir():
+            newest = max(newest, child.lstat().st_mtime)
+    return newest
+
+
+def clean_stale(models_dir: Path, *, older_than_s: float = STALE_AFTER_S) -> list[str]:
+    """Remove what interrupted saves left in ``models_dir`` (``.tmp-<model id>`` directories and
+    ``.current.<hex>`` files) once untouched for ``older_than_s``; returns the names removed.
+
+    Safe against concurrent saves (they touch their files far more often) and best effort: a name
+    another process removed first, or one this process may not remove, is left alone. Only names of
+    exactly those two shapes are considered, and a symbolic link is removed, never followed."""
+    models_dir = Path(models_dir)
+    removed: list[str] = []
+    try:
+        entries = list(models_dir.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for path in entries:
+        if not _LEFTOVER.match(path.name):
+            continue
+        try:
+            if now - _newest_mtime(path) < older_than_s:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path.name)
+    return removed
+
+
 def save(
     model: TrainedModel, models_dir: Path, *, metrics: dict[str, Any] | None = None,
     train_seconds: float | None = None, make_current: bool = True,
@@ -112,6 +161,7 @@ def save(
     """Write ``model`` as a new artifact directory (and point ``current`` at it); returns its path."""
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(models_dir)
     now = datetime.now(timezone.utc)
     model_id = f"{now:%Y%m%dT%H%M%S%fZ}-{model.name}-{secrets.token_hex(3)}"
     tmp = models_dir / f".tmp-{model_id}"
@@ -227,21 +277,44 @@ def load(path: Path) -> TrainedModel:
     return TrainedModel(algorithm, data, card)
 
 
-def current_path(models_dir: Path) -> Path:
-    """The directory to serve: ``current`` if it names a complete model, else the newest good one."""
+def resolve_current(models_dir: Path) -> tuple[Path, str | None]:
+    """The directory to serve and, when it is not the one ``current`` names, why not (None when it
+    is): ``current`` if it names a complete model, else the newest good one. Cleans stale leftovers
+    of interrupted saves first."""
     models_dir = Path(models_dir)
+    clean_stale(models_dir)
     try:
         name = (models_dir / CURRENT).read_text().strip()
-    except OSError:
-        name = ""
-    if name and "/" not in name and not name.startswith(".") and read_card(models_dir / name) is not None:
-        return models_dir / name
+        problem = None if name else "the `current` pointer is empty"
+    except FileNotFoundError:
+        name, problem = "", "there is no `current` pointer"
+    except (OSError, UnicodeDecodeError) as exc:
+        name, problem = "", f"the `current` pointer cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    valid_name = bool(name) and "/" not in name and not name.startswith(".")
+    other_version = False
+    if name and not valid_name:
+        problem = f"`current` names {name[:80]!r}, which is not a model directory"
+    elif valid_name:
+        if read_card(models_dir / name) is not None:
+            return models_dir / name, None
+        card = _complete_card(models_dir / name)
+        if card is None:
+            problem = f"`current` names {name}, which is missing or not a complete model"
+        else:
+            other_version = True
+            problem = (f"`current` names {name}, a model of format version {card.get('format_version')} "
+                       f"(this version reads {FORMAT_VERSION}): {RETRAIN}")
     good = good_models(models_dir)
     if good:
-        return good[0]
-    if name and "/" not in name and not name.startswith(".") and _complete_card(models_dir / name) is not None:
+        return good[0], f"{problem}; serving the newest complete model, {good[0].name}, instead"
+    if other_version:
         require_card(models_dir / name)  # complete but of another version: say so
     raise NoModelError(f"No trained model in {models_dir}. Run `shop train` first.")
+
+
+def current_path(models_dir: Path) -> Path:
+    """The directory to serve: ``current`` if it names a complete model, else the newest good one."""
+    return resolve_current(models_dir)[0]
 
 
 def load_current(models_dir: Path) -> TrainedModel:

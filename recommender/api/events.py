@@ -1,7 +1,8 @@
 """POST /events: parse and validate a body of one event or a batch, then write it to
 raw.interactions in one transaction (COPY) and hand the events to the in-memory fold-in.
 
-Validation, in order: body size (413), JSON syntax (422), shape (an object or a non-empty array
+Validation, in order: body size (413), JSON syntax (422; also numbers that are not finite doubles,
+integers of more than MAX_INT_DIGITS digits and nesting deeper than MAX_DEPTH), shape (an object or a non-empty array
 of at most SHOP_API_MAX_BATCH objects, else 413/422), each event's fields (422, every problem
 listed with its location), then against the database in the same transaction: the user must be
 in raw.users and the product in raw.products (the warehouse's relationship tests fail the build
@@ -12,6 +13,7 @@ All SQL is parameterised.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -25,6 +27,8 @@ from recommender.api.schemas import EventIn
 _COPY = ("copy raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity, unit_price, "
          "order_id, recommendation_variant, occurred_at) from stdin")
 _EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_DEPTH = 32  # an event is two levels deep (a batch of objects): anything far deeper is not one
+MAX_INT_DIGITS = 100  # far above any bigint, far below Python's own 4300-digit limit
 
 
 class EventsRejected(Exception):
@@ -46,16 +50,80 @@ def _error(loc: Sequence[str | int], msg: str, kind: str, value: Any = None) -> 
     return out
 
 
+class _BadNumber(ValueError):
+    pass
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_body(body: bytes, *, max_batch: int) -> tuple[list[EventIn], bool]:
-    """The events in ``body`` and whether it was a batch; raises EventsRejected or PayloadTooLarge."""
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadNumber(f"the number {text[:40]} is out of range: numbers must be finite (at most about 1.8e308)")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _BadNumber(f"an integer of {len(text.lstrip('-'))} digits is out of range: numbers must be finite "
+                         f"and integers at most {MAX_INT_DIGITS} digits long")
+    return int(text)
+
+
+def _too_deep(payload: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep (iterative: no recursion to exhaust)."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _deep_error() -> EventsRejected:
+    return EventsRejected([_error(["body"], f"the JSON is nested too deep: at most {MAX_DEPTH} levels of arrays "
+                                  "and objects (an event needs two)", "json_too_deep")])
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of ``body``; raises EventsRejected for anything that is not plain, finite JSON."""
     try:
-        payload = json.loads(body, parse_constant=_reject_constant)
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float,
+                             parse_int=_bounded_int)
+    except RecursionError:
+        raise _deep_error() from None
+    except _BadNumber as exc:
+        raise EventsRejected([_error(["body"], str(exc), "finite_number")]) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise EventsRejected([_error(["body"], f"the body is not valid JSON: {exc}", "json_invalid")]) from None
+    if isinstance(payload, (dict, list)) and _too_deep(payload):
+        raise _deep_error()
+    return payload
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` made encodable as strict JSON in UTF-8, for echoing input back in an error: lone
+    surrogates become their \\u escape as text, numbers that are not finite become text."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if depth > MAX_DEPTH:
+        return "..."
+    if isinstance(value, dict):
+        return {json_safe(k, depth + 1): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, depth + 1) for v in value]
+    return value
+
+
+def parse_body(body: bytes, *, max_batch: int) -> tuple[list[EventIn], bool]:
+    """The events in ``body`` and whether it was a batch; raises EventsRejected or PayloadTooLarge."""
+    payload = parse_json(body)
     if isinstance(payload, dict):
         items, batch = [payload], False
     elif isinstance(payload, list):

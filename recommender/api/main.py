@@ -12,8 +12,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from recommender.api.database import DatabaseUnavailable
-from recommender.api.events import EventsRejected
+from recommender.api.database import DatabaseBusy, DatabaseUnavailable
+from recommender.api.events import EventsRejected, json_safe
 from recommender.api.metrics import MetricsMiddleware
 from recommender.api.routes import events, health, metrics, model, products, recommendations
 from recommender.api.schemas import EventIn
@@ -21,6 +21,9 @@ from recommender.api.settings import ApiSettings
 from recommender.api.state import ApiState
 
 log = logging.getLogger("shop.api")
+
+UNAVAILABLE_RETRY_S = 5  # Retry-After when the database is down
+BUSY_RETRY_S = 1  # ... and when it is up but busy
 
 DESCRIPTION = """
 Recommendations for the shop's storefront, served from memory: personalised products folding in
@@ -62,13 +65,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @app.exception_handler(DatabaseUnavailable)
     async def database_unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
         return JSONResponse(
-            {"detail": f"the database is unreachable ({exc}); nothing was written, retry later"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"},
+            {"detail": f"{exc}; nothing was written, retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
         )
+
+    @app.exception_handler(DatabaseBusy)  # the more specific class: Starlette looks handlers up by MRO
+    async def database_busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": str(BUSY_RETRY_S)})
 
     @app.exception_handler(EventsRejected)
     async def events_rejected(request: Request, exc: EventsRejected) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(exc.errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

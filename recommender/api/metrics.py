@@ -6,6 +6,7 @@ start, and /metrics aggregates every worker's values (prometheus_client's multip
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -13,6 +14,11 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from starlette.requests import ClientDisconnect
+
+log = logging.getLogger("shop.api")
+
+CLIENT_CLOSED = 499  # nginx's code for "the client closed the request": counted, never sent
 
 REQUESTS = Counter("shop_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -24,7 +30,12 @@ EVENTS_ACCEPTED = Counter("shop_api_events_accepted_total", "Events written to r
 MODEL_RELOADS = Counter("shop_api_model_reloads_total", "Model loads after a change on disk", ["result"])
 SERVED_LOGGED = Counter("shop_api_served_log_rows_total", "Rows written to raw.served_recommendations")
 SERVED_DROPPED = Counter("shop_api_served_log_dropped_total",
-                         "Served-recommendation rows dropped because the buffer was full (database down)")
+                         "Impressions not written to raw.served_recommendations, by reason: rate (over "
+                         "SHOP_API_IMPRESSIONS_PER_S), unknown_rate (over SHOP_API_UNKNOWN_IMPRESSIONS_PER_S), "
+                         "buffer (database down too long), error (the write failed)", ["reason"])
+SERVED_REPEATS = Counter("shop_api_impressions_repeated_total",
+                         "Answers identical to one the same user got within SHOP_API_IMPRESSION_WINDOW_S: "
+                         "the same impression, not logged again")
 DATABASE_UP = Gauge("shop_api_database_up", "1 when the database is reachable", multiprocess_mode="min")
 FRESH_EVENTS = Gauge("shop_api_fresh_events", "Events newer than the model watermark held in memory",
                      multiprocess_mode="max")
@@ -55,7 +66,10 @@ def render() -> tuple[bytes, str]:
 
 
 class MetricsMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware): a few microseconds per request."""
+    """Pure ASGI (no BaseHTTPMiddleware): a few microseconds per request.
+
+    A client that disconnects before its request is read is not a server error: it is counted with
+    status 499 and logged at debug level, without a traceback."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -75,6 +89,9 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_with_status)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED
+            log.debug("client disconnected during %s %s", scope["method"], scope.get("path"))
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shopcore.events import EVENT_TYPES, normalise_event_type
 
 MAX_BIGINT = 2**63 - 1
+
+
+
+def _clean_text(value: Any) -> Any:
+    """Text PostgreSQL can store and every client can read: no NUL, no lone UTF-16 surrogate.
+    (Before the string validation, which would refuse a surrogate without saying why.)"""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must not contain a lone surrogate (\\ud800-\\udfff): send valid Unicode") from None
+    return value
+
+
+# Every string field of a request: refused with a clear 422 rather than failing in the database.
+# (The pattern tells the OpenAPI document's readers about NUL; a lone surrogate can only arrive as a
+# JSON escape, since UTF-8 text cannot hold one.)
+CleanStr = Annotated[str, BeforeValidator(_clean_text), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 
 Strategy = Literal["personalised", "popular", "similar", "popular_in_category"]
 
@@ -30,7 +52,9 @@ class RecommendedProduct(Product):
 
 
 class RecommendationsOut(BaseModel):
-    request_id: UUID = Field(description="Identifies this response in raw.served_recommendations.")
+    request_id: UUID = Field(description="Identifies the impression in raw.served_recommendations: the same "
+                             "answer to the same user within SHOP_API_IMPRESSION_WINDOW_S repeats the first one's id "
+                             "(one impression). An answer over the logging ceiling has an id that is not logged.")
     user_id: int
     strategy: Strategy = Field(description="'personalised' from the user's history, 'popular' for users without one.")
     variant: str = Field(description="The A/B variant the user is assigned to (SHOP_API_VARIANTS).")
@@ -58,16 +82,17 @@ class EventIn(BaseModel):
     event_id: UUID | None = Field(default=None, description="Identity of the event; generated when omitted. "
                                   "Resending the same event_id is safe (the warehouse de-duplicates).")
     session_id: UUID
-    user_id: int = Field(ge=1, le=MAX_BIGINT, description="A user in raw.users.")
-    product_id: int = Field(ge=1, le=MAX_BIGINT, description="A product in raw.products.")
-    event_type: str = Field(max_length=40, description="view, add_to_cart or purchase; case, spaces and hyphens "
+    # Strict integers: true is not user 1, and "42" or 42.0 are not whole numbers sent as such.
+    user_id: int = Field(strict=True, ge=1, le=MAX_BIGINT, description="A user in raw.users (a JSON integer).")
+    product_id: int = Field(strict=True, ge=1, le=MAX_BIGINT, description="A product in raw.products (a JSON integer).")
+    event_type: CleanStr = Field(max_length=40, description="view, add_to_cart or purchase; case, spaces and hyphens "
                             "are normalised ('Add to cart' is add_to_cart).")
-    quantity: int = Field(default=1, ge=1, le=10_000)
+    quantity: int = Field(default=1, strict=True, ge=1, le=10_000)
     unit_price: Decimal | None = Field(default=None, gt=0, le=Decimal("99999999.99"), decimal_places=2,
                                        description="Price at event time; omitted: the product's current list price.")
     order_id: UUID | None = Field(default=None, description="Required on purchases (one checkout is one order), "
                                   "absent otherwise.")
-    recommendation_variant: str | None = Field(default=None, min_length=1, max_length=64,
+    recommendation_variant: CleanStr | None = Field(default=None, min_length=1, max_length=64,
                                                description="The variant whose recommendation led to this event.")
     occurred_at: AwareDatetime | None = Field(default=None, description="When it happened, with a UTC offset; "
                                               "omitted: now. At most a few minutes in the future.")
@@ -97,7 +122,9 @@ class ReadinessCheck(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"] = Field(
+        description="ready (200); degraded (200: serving, but a check says what is wrong, e.g. a broken `current` "
+                    "pointer); not ready (503)")
     checks: dict[str, ReadinessCheck]
 
 
@@ -109,7 +136,9 @@ class VariantModel(BaseModel):
     loaded_at: datetime | None
     card: dict[str, Any] | None = Field(description="The model card: algorithm, parameters, data watermark, "
                                         "metrics, trained_at.")
-    error: str | None = Field(description="Why the last load failed, if it did (the previous model keeps serving).")
+    error: str | None = Field(description="What is wrong with this variant's model, if anything: why the last load "
+                              "failed (the previous model keeps serving), or why `current` is not served (another "
+                              "model is); null when it serves what it should.")
 
 
 class ModelOut(BaseModel):

@@ -34,6 +34,7 @@ def serve(*, port: int = 8000, workers: int = 1, host: str = "127.0.0.1", access
     uvicorn.run(
         "recommender.api.main:create_app", factory=True, host=host, port=port, workers=workers,
         access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10,
+        timeout_keep_alive=settings.api_keep_alive_s,  # idle keep-alive connections are closed after this
     )
 
 

@@ -74,8 +74,33 @@ class ApiSettings(BaseSettings):
     api_poll_interval_s: float = Field(default=0.25, gt=0, le=60, description="How often new events are read.")
     api_reload_interval_s: float = Field(default=1.0, gt=0, le=3600, description="How often the model pointer is checked.")
     api_catalogue_refresh_s: float = Field(default=60.0, gt=0, description="How often product data is re-read.")
-    api_log_flush_interval_s: float = Field(default=1.0, gt=0, le=60, description="How often served recommendations are written.")
+    api_log_flush_interval_s: float = Field(default=1.0, gt=0, le=60, description="How often served recommendations "
+                                            "are written (what a crash or kill -9 can lose).")
+    # Impressions (raw.served_recommendations): see the README, "Impressions and A/B counting".
+    api_impression_window_s: float = Field(default=30.0, ge=0, le=86_400,
+                                           description="The same answer to the same user within this long is one "
+                                           "impression (logged once); 0: every answer is logged.")
+    api_impressions_per_s: float = Field(default=200.0, gt=0, le=1_000_000,
+                                         description="Ceiling on impression rows logged per second (per worker); "
+                                         "rows over it are dropped and counted in /metrics.")
+    api_unknown_impressions_per_s: float = Field(default=20.0, ge=0, le=1_000_000,
+                                                 description="Of those, the ceiling for users the API has no history "
+                                                 "of (new sign-ups or made-up ids); 0: never logged.")
     api_max_future_skew_s: float = Field(default=300.0, ge=0, description="How far in the future occurred_at may be.")
+    # Bounds on every wait, so that no request and no connection is held forever.
+    api_statement_timeout_s: float = Field(default=5.0, gt=0, le=3600,
+                                           description="Longest a statement of the API may run (PostgreSQL "
+                                           "statement_timeout); then 503 busy.")
+    api_lock_timeout_s: float = Field(default=1.0, gt=0, le=3600,
+                                      description="Longest the API waits for a table lock (lock_timeout); then "
+                                      "503 busy, nothing written.")
+    api_pool_size: int = Field(default=4, ge=1, le=100, description="Database connections per worker.")
+    api_pool_wait_s: float = Field(default=1.0, gt=0, le=60,
+                                   description="Longest a request waits for a free connection; then 503 busy.")
+    api_body_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                      description="Longest a request body may take to arrive; then 408.")
+    api_keep_alive_s: float = Field(default=5.0, gt=0, le=600,
+                                    description="An idle keep-alive connection is closed after this long.")
 
     @field_validator("database_url")
     @classmethod

@@ -22,7 +22,7 @@ from typing import Any
 from recommender import artifacts
 from recommender.api import metrics
 from recommender.api.catalogue import CatalogueMissing, ProductCatalogue, load_product_catalogue
-from recommender.api.database import Database, DatabaseUnavailable, conninfo_provider
+from recommender.api.database import Database, DatabaseBusy, DatabaseUnavailable
 from recommender.api.fresh import FreshEvents, poll
 from recommender.api.served_log import RequestIds, ServedLog
 from recommender.api.serving import PopularityRecommender, Recommender, ServingModel
@@ -69,6 +69,8 @@ class ModelSlot:
     loaded_at: datetime | None = None
     error: str | None = "not loaded yet"
     signature: tuple | None = None
+    # Serving, but not what was asked for: `current` is broken and another model is served.
+    warning: str | None = None
 
 
 @dataclass
@@ -92,13 +94,15 @@ def _signature(models_dir: Path) -> tuple:
 class ApiState:
     def __init__(self, settings: ApiSettings, database: Database | None = None) -> None:
         self.settings = settings
-        self.db = database or Database(conninfo_provider(settings))
+        self.db = database or Database.for_settings(settings)
         self.catalogue = ProductCatalogue.empty()
         self.catalogue_error: str | None = "not loaded yet"
         self.catalogue_loaded_at: float | None = None
         self.fresh = FreshEvents()
-        self.served = ServedLog()
         self.request_ids = RequestIds()
+        self.served = ServedLog(self.request_ids, window_s=settings.api_impression_window_s,
+                                rows_per_s=settings.api_impressions_per_s,
+                                unknown_rows_per_s=settings.api_unknown_impressions_per_s)
         self.assigner = Assigner(settings.variants)
         self.slots: dict[str, ModelSlot] = {
             spec.source: ModelSlot(spec.source) for spec in settings.variants if spec.source != POPULAR
@@ -164,6 +168,11 @@ class ApiState:
         try:
             async with self.db.connection() as conn:
                 await poll(conn, self.fresh)
+        except DatabaseBusy:
+            # Busy is not down, unless a connection of our own cannot reach it either.
+            if not await self.db.probe():
+                metrics.DATABASE_UP.set(0)
+            return
         except DatabaseUnavailable:
             metrics.DATABASE_UP.set(0)
             return
@@ -175,7 +184,7 @@ class ApiState:
                 catalogue = await load_product_catalogue(conn)
         except DatabaseUnavailable as exc:
             if not len(self.catalogue):
-                self.catalogue_error = f"database unreachable: {exc}"
+                self.catalogue_error = str(exc)
             return
         except CatalogueMissing as exc:
             self.catalogue_error = str(exc)
@@ -190,6 +199,7 @@ class ApiState:
             self._rebuild()
 
     async def flush_served(self) -> None:
+        self.served.forget_old(time.time())
         await self.served.flush(self.db)
 
     # ------------------------------------------------------------------ models
@@ -204,7 +214,11 @@ class ApiState:
                 if slot.signature == signature:
                     continue
                 try:
-                    path = await asyncio.to_thread(self._resolve, slot.source, models_dir)
+                    path, warning = await asyncio.to_thread(self._resolve, slot.source, models_dir)
+                    warning = self.public(warning)
+                    if warning and warning != slot.warning:
+                        log.warning("model %s: %s", slot.source, warning)
+                    slot.warning = warning
                     if slot.model is None or slot.model.path != path:
                         model = await asyncio.to_thread(lambda p=path: ServingModel(artifacts.load(p), p).prepare())
                         slot.model, slot.loaded_at, changed = model, datetime.now(timezone.utc), True
@@ -213,10 +227,10 @@ class ApiState:
                     slot.error = None
                     slot.signature = signature
                 except artifacts.NoModelError as exc:
-                    slot.error = str(exc)
+                    slot.error = self.public(str(exc))
                     slot.signature = signature
                 except Exception as exc:  # noqa: BLE001 - a bad artifact must not take serving down
-                    slot.error = f"loading the model failed: {type(exc).__name__}: {exc}"
+                    slot.error = self.public(f"loading the model failed: {type(exc).__name__}: {exc}")
                     slot.signature = signature
                     metrics.MODEL_RELOADS.labels("failed").inc()
                     log.exception("could not load a model for %s", slot.source)
@@ -225,15 +239,25 @@ class ApiState:
                 self._rebuild()
 
     @staticmethod
-    def _resolve(source: str, models_dir: Path) -> Path:
+    def _resolve(source: str, models_dir: Path) -> tuple[Path, str | None]:
         if source == CURRENT:
-            return artifacts.current_path(models_dir)
+            return artifacts.resolve_current(models_dir)
         path = models_dir / source
         try:
             artifacts.require_card(path)
         except artifacts.NoModelError as exc:
             raise artifacts.NoModelError(f"{exc} (SHOP_API_VARIANTS names it)") from None
-        return path
+        return path, None
+
+    def public(self, text: str | None) -> str | None:
+        """``text`` for clients: SHOP_HOME's location replaced by its name."""
+        if not text:
+            return text
+        home = self.settings.home_dir
+        for spelling in {str(home), str(self.settings.home.expanduser())}:
+            if spelling not in ("", ".", "/"):
+                text = text.replace(spelling, "SHOP_HOME")
+        return text
 
     async def _update_floor(self) -> None:
         watermarks = [s.model.watermark_us for s in self.slots.values() if s.model is not None]
@@ -264,6 +288,13 @@ class ApiState:
         if user_id is None:
             return self.settings.variants[0]
         return self.assigner.assign(user_id)
+
+    def knows(self, user_id: int) -> bool:
+        """Whether the API has any history of the user: in a served model's data or with fresh
+        events (the same answer for every variant, so that impression logging treats arms alike)."""
+        if user_id in self.fresh.by_user:
+            return True
+        return any(s.model is not None and user_id in s.model.user_row for s in self.slots.values())
 
     def recommender(self, variant: str) -> Recommender:
         return self.recommenders.by_variant[variant]

@@ -36,6 +36,7 @@ def shop() -> Iterator[Shop]:
     assert result.success, f"dbt build failed: {result.failing_names}\n" + "\n".join(result.errors[-20:])
     s = Shop(home, info)
     s.train("hybrid")
+    s.ready_at = s.query("select now()")[0][0]
     try:
         yield s
     finally:
@@ -53,6 +54,7 @@ def start_server(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         servers.append(server)
         return server
 
+    start.servers = servers  # type: ignore[attr-defined]  (the outage test waits for each to recover)
     yield start
     for server in servers:
         server.stop()

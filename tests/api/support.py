@@ -24,6 +24,10 @@ FAST = {  # background intervals short enough for tests to wait on them
     "SHOP_API_POLL_INTERVAL_S": "0.1",
     "SHOP_API_RELOAD_INTERVAL_S": "0.2",
     "SHOP_API_LOG_FLUSH_INTERVAL_S": "0.2",
+    # No test but those of the ceilings (which set their own) depends on how many impressions
+    # earlier tests logged in the same second.
+    "SHOP_API_IMPRESSIONS_PER_S": "1000000",
+    "SHOP_API_UNKNOWN_IMPRESSIONS_PER_S": "1000000",
     "OPENBLAS_NUM_THREADS": "1",
 }
 
@@ -48,6 +52,7 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30, interval: f
 class Shop:
     home: Path
     info: shop_db.ConnectionInfo
+    ready_at: object = None  # the database's now() once the shop was built and trained
 
     @property
     def env(self) -> dict[str, str]:
@@ -128,6 +133,19 @@ class ApiServer:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def untouched_users(shop: Shop, n: int, *, min_items: int = 1, max_items: int = 1_000_000,
+                    most_active: bool = True) -> list[int]:
+    """Users with history in the warehouse who have no events from any test: what a test that reads
+    or changes a known user's recommendations picks, so that no earlier test (in any order) has
+    folded events into them. A test that posts events for one of them makes it touched for the rest."""
+    return [r[0] for r in shop.query(
+        "select u.user_id from marts.user_item_interactions u "
+        "where not exists (select 1 from raw.interactions i where i.user_id = u.user_id and i.loaded_at > %s) "
+        "group by u.user_id having count(*) between %s and %s "
+        "order by case when %s then -count(*) else count(*) end, u.user_id limit %s",
+        (shop.ready_at, min_items, max_items, most_active, n))]
 
 
 def new_user(shop: Shop) -> int:

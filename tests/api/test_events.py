@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.api.support import ApiServer, Shop, new_user, view, wait_until
+from tests.api.support import ApiServer, Shop, new_user, untouched_users, view, wait_until
 
 
 def product_ids(shop: Shop, n: int = 3) -> list[int]:
@@ -145,8 +145,7 @@ def test_a_new_users_events_change_the_next_recommendation(server: ApiServer, sh
 
 
 def test_a_known_users_new_events_are_folded_in(server: ApiServer, shop: Shop) -> None:
-    user_id = shop.query("select user_id from marts.user_item_interactions group by user_id "
-                         "having count(*) between 2 and 6 order by user_id limit 1")[0][0]
+    user_id = untouched_users(shop, 1, min_items=2, max_items=6, most_active=False)[0]
     before = server.get(f"/recommendations/{user_id}", params={"k": 20}).json()
     assert before["strategy"] == "personalised" and before["fresh_events"] == 0
     seen = {r[0] for r in shop.query("select product_id from marts.user_item_interactions where user_id = %s",

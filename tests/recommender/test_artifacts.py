@@ -141,3 +141,82 @@ def test_an_artifact_of_another_format_version_asks_for_retraining(trained, tmp_
         artifacts.load(path)
     with pytest.raises(artifacts.NoModelError, match="train a new model with `shop train`"):
         artifacts.current_path(tmp_path)
+
+
+def _age(path: Path, seconds: float) -> None:
+    """Make ``path`` (and what is in it) look untouched for ``seconds``."""
+    import time
+
+    when = time.time() - seconds
+    for p in [*path.rglob("*"), path] if path.is_dir() else [path]:
+        os.utime(p, (when, when), follow_symlinks=False)
+
+
+def test_stale_leftovers_of_interrupted_saves_are_cleaned_and_fresh_ones_kept(trained, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    first = artifacts.save(trained["popularity"], models)
+    stale_tmp = models / ".tmp-20240101T000000000000Z-hybrid-abcdef"
+    shutil.copytree(first, stale_tmp)
+    stale_pointer = models / ".current.0badcafe"
+    stale_pointer.write_text(first.name + "\n")
+    fresh_tmp = models / ".tmp-20990101T000000000000Z-ranker-123456"  # a save in progress elsewhere
+    shutil.copytree(first, fresh_tmp)
+    fresh_pointer = models / ".current.12345678"
+    fresh_pointer.write_text(first.name + "\n")
+    # A directory whose own mtime is old but whose file was just written is in progress too.
+    busy_tmp = models / ".tmp-20240102T000000000000Z-als-fedcba"
+    busy_tmp.mkdir()
+    (busy_tmp / "arrays.npz").write_bytes(b"being written")
+    os.utime(busy_tmp, (0, 0))
+    # Names of other shapes are not ours to remove; a link is removed, never followed.
+    others = [models / ".tmpnotes", models / "notes.txt", models / ".current"]
+    for p in others:
+        p.write_text("keep")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep")
+    link = models / ".tmp-20240103T000000000000Z-hybrid-0a0b0c"
+    link.symlink_to(outside, target_is_directory=True)
+    for p in (stale_tmp, stale_pointer, link, outside, *others):
+        _age(p, artifacts.STALE_AFTER_S + 60)
+
+    second = artifacts.save(trained["popularity"], models)  # cleans at save time
+    assert not stale_tmp.exists() and not stale_pointer.exists() and not link.is_symlink()
+    assert (outside / "precious").read_text() == "keep"
+    assert fresh_tmp.is_dir() and fresh_pointer.exists() and busy_tmp.is_dir()
+    assert all(p.read_text() == "keep" for p in others)
+    assert artifacts.good_models(models) == [second, first]
+
+    # ... and at load time, once they have gone stale.
+    for p in (fresh_tmp, fresh_pointer, busy_tmp):
+        _age(p, artifacts.STALE_AFTER_S + 60)
+    assert artifacts.resolve_current(models) == (second, None)
+    assert sorted(p.name for p in models.iterdir()) == sorted([first.name, second.name, "current", ".tmpnotes",
+                                                               "notes.txt", ".current"])
+
+
+def test_a_broken_current_pointer_is_reported_with_the_model_served_instead(trained, tmp_path: Path) -> None:
+    good = artifacts.save(trained["popularity"], tmp_path)
+    assert artifacts.resolve_current(tmp_path) == (good, None)
+    pointer = tmp_path / "current"
+    cases = {
+        "20990101T000000000000Z-gone-000000\n": "`current` names 20990101T000000000000Z-gone-000000, which is missing",
+        "\n": "the `current` pointer is empty",
+        "../elsewhere\n": "which is not a model directory",
+    }
+    for text, words in cases.items():
+        pointer.write_text(text)
+        path, problem = artifacts.resolve_current(tmp_path)
+        assert path == good
+        assert words in problem and f"serving the newest complete model, {good.name}, instead" in problem, problem
+        assert artifacts.current_path(tmp_path) == good
+    pointer.unlink()
+    assert "there is no `current` pointer" in artifacts.resolve_current(tmp_path)[1]
+    older = tmp_path / "20000101T000000000000Z-popularity-000001"
+    shutil.copytree(good, older)
+    card = json.loads((older / "card.json").read_text())
+    card["format_version"] = artifacts.FORMAT_VERSION - 1
+    (older / "card.json").write_text(json.dumps(card))
+    pointer.write_text(older.name)
+    path, problem = artifacts.resolve_current(tmp_path)
+    assert path == good and "format version" in problem and "shop train" in problem

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from recommender.api import metrics
 from recommender.api.deps import StateDep, require_api_key
-from recommender.api.events import PayloadTooLarge, parse_body, write_events
+from recommender.api.events import EventsRejected, PayloadTooLarge, parse_body, write_events
 from recommender.api.schemas import ErrorOut, EventsAccepted
 
 
@@ -18,18 +21,27 @@ def request_body_schema(max_batch: int) -> dict:
     }}}}}
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The body, at most ``limit`` bytes (413), arrived within ``timeout_s`` (408; the connection is
+    closed). A client that disconnects raises starlette's ClientDisconnect, which the metrics
+    middleware counts as 499 (nobody is left to answer)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                             f"the body has {int(declared):,} bytes; the limit is {limit:,} (send smaller batches)")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                                f"the body is larger than {limit:,} bytes (send smaller batches)")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                        f"the body is larger than {limit:,} bytes (send smaller batches)")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPException(status.HTTP_408_REQUEST_TIMEOUT,
+                            f"the request body did not arrive within {timeout_s:g} s; nothing was written",
+                            headers={"Connection": "close"}) from None
     return b"".join(chunks)
 
 
@@ -45,10 +57,15 @@ def make_router(max_batch: int) -> APIRouter:
         openapi_extra=request_body_schema(max_batch),
         responses={
             401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key (when SHOP_API_KEY is set)"},
+            408: {"model": ErrorOut, "description": "The body did not arrive within SHOP_API_BODY_TIMEOUT_S; "
+                  "the connection is closed"},
             413: {"model": ErrorOut, "description": "Too many events or too large a body"},
             415: {"model": ErrorOut, "description": "The body is not JSON"},
             422: {"description": "Invalid events: every problem with its location"},
-            503: {"model": ErrorOut, "description": "The database is unreachable; retry later"},
+            503: {"model": ErrorOut, "description": "The database is unreachable, or busy (no free connection, "
+                  "a lock or a statement timed out); nothing was written, retry after Retry-After seconds",
+                  "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
+                                              "schema": {"type": "integer"}}}},
         },
     )
     async def post_events(request: Request, state: StateDep) -> EventsAccepted:
@@ -59,14 +76,19 @@ def make_router(max_batch: int) -> APIRouter:
         if content_type not in ("application/json", "") and not content_type.endswith("+json"):
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                                 f"send the events as JSON (Content-Type: application/json), not {content_type}")
-        body = await _read_body(request, settings.api_max_body_bytes)
+        body = await _read_body(request, settings.api_max_body_bytes, settings.api_body_timeout_s)
         try:
             events, batch = parse_body(body, max_batch=settings.api_max_batch)
         except PayloadTooLarge as exc:
             raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
-        async with state.db.connection() as conn:
-            loaded_at, written, ids = await write_events(conn, events, batch=batch,
-                                                         max_future_s=settings.api_max_future_skew_s)
+        try:
+            async with state.db.connection() as conn:
+                loaded_at, written, ids = await write_events(conn, events, batch=batch,
+                                                             max_future_s=settings.api_max_future_skew_s)
+        except psycopg.DataError as exc:  # validation should have caught it; the transaction rolled back
+            diag = exc.diag.message_primary or type(exc).__name__
+            raise EventsRejected([{"type": "value_error", "loc": ["body"],
+                                   "msg": f"the database refused a value ({diag}); nothing was written"}]) from None
         for user_id, event in written:
             state.fresh.add(user_id, event)
         metrics.EVENTS_ACCEPTED.inc(len(ids))

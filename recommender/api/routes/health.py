@@ -17,10 +17,11 @@ async def live() -> Liveness:
     return _LIVE
 
 
-@router.get("/ready", response_model=Readiness, summary="Model loaded and database reachable",
+@router.get("/ready", response_model=Readiness, summary="Model loaded and database reachable (200 ready or degraded)",
             responses={503: {"model": Readiness, "description": "Not ready: the checks say why"}})
 async def ready(state: StateDep, response: Response) -> Readiness:
     checks: dict[str, ReadinessCheck] = {}
+    degraded = False
     problem = await state.db.ping()
     checks["database"] = ReadinessCheck(ok=problem is None, detail=problem or "reachable")
     for source, slot in state.slots.items():
@@ -28,7 +29,10 @@ async def ready(state: StateDep, response: Response) -> Readiness:
         if slot.model is not None:
             detail = f"serving {slot.model.model_id}"
             if slot.error:
-                detail += f" (the newest load failed: {slot.error})"
+                detail += f" (degraded: the newest load failed: {slot.error})"
+            elif slot.warning:
+                detail += f" (degraded: {slot.warning})"
+            degraded = degraded or bool(slot.error or slot.warning)
             checks[name] = ReadinessCheck(ok=True, detail=detail)
         else:
             checks[name] = ReadinessCheck(ok=False, detail=slot.error or "no model loaded")
@@ -40,4 +44,4 @@ async def ready(state: StateDep, response: Response) -> Readiness:
     ok = all(c.ok for c in checks.values())
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Readiness(status="ready" if ok else "not ready", checks=checks)
+    return Readiness(status=("degraded" if degraded else "ready") if ok else "not ready", checks=checks)

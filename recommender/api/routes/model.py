@@ -21,7 +21,7 @@ async def model(state: StateDep) -> ModelOut:
             model_id=served.model_id if served else None,
             loaded_at=slot.loaded_at if slot is not None else None,
             card=served.card if served else None,
-            error=slot.error if slot is not None else None,
+            error=(slot.error or slot.warning) if slot is not None else None,
         ))
     current = state.current_slot
     current_model = current.model if current is not None else None

@@ -78,6 +78,7 @@ class Answer(NamedTuple):
     body_tail: bytes  # ',"strategy":...,"items":[...]}': the response after request_id and user_id
     log_tail: str  # served_log.row_tail(...)
     strategy: str
+    known: bool  # the API has history of the user (ApiState.knows)
 
 
 def build_answer(state: ApiState, variant: str, user_id: int, k: int, fresh: list) -> Answer:
@@ -92,7 +93,8 @@ def build_answer(state: ApiState, variant: str, user_id: int, k: int, fresh: lis
     items, product_ids = items_json(ranked, catalogue, k)
     tail = (f',"strategy":"{strategy}","variant":{json.dumps(variant)},"model_id":{json.dumps(rec.model_id)},'
             f'"fresh_events":{len(fresh)},"items":{items}}}')
-    return Answer(tail.encode(), row_tail(variant, rec.model_id, strategy, product_ids), strategy)
+    return Answer(tail.encode(), row_tail(variant, rec.model_id, strategy, product_ids), strategy,
+                  state.knows(user_id))
 
 
 @router.get(
@@ -113,8 +115,7 @@ async def recommendations(
     fresh = state.fresh.for_user(user_id, state.recommender(variant).watermark_us)
     key = (variant, user_id, k, len(fresh), fresh[-1].event_id if fresh else None)
     answer: Answer = state.answers.get_or_build(key, lambda: build_answer(state, variant, user_id, k, fresh))
-    request_id = state.request_ids.next()
-    state.served.record((request_id, user_id, time.time(), answer.log_tail))
+    request_id = state.served.impression(user_id, answer.log_tail, answer.known, time.time())
     metrics.recommendation_served(variant, answer.strategy)
     return Response(b'{"request_id":"%s","user_id":%d%s' % (request_id.encode(), user_id, answer.body_tail),
                     media_type="application/json")
