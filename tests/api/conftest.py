@@ -45,7 +45,8 @@ def shop() -> Iterator[Shop]:
 
 
 @pytest.fixture(scope="session")
-def start_server(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ApiServer]]:
+def server_pool(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ApiServer]]:
+    """Starts servers over the shop; every server still running stops at the end of the session."""
     servers: list[ApiServer] = []
 
     def start(workers: int = 1, **env: str) -> ApiServer:
@@ -60,7 +61,25 @@ def start_server(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def start_server(server_pool: Callable[..., ApiServer]) -> Iterator[Callable[..., ApiServer]]:
+    """Servers of one test module (its own settings); they stop when the module's tests are done, so
+    idle servers polling the database do not pile up over the session."""
+    started: list[ApiServer] = []
+
+    def start(workers: int = 1, **env: str) -> ApiServer:
+        server = server_pool(workers=workers, **env)
+        started.append(server)
+        return server
+
+    start.servers = server_pool.servers  # type: ignore[attr-defined]
+    yield start
+    for server in started:
+        server.stop()
+        server_pool.servers.remove(server)
+
+
 @pytest.fixture(scope="session")
-def server(start_server) -> ApiServer:
+def server(server_pool: Callable[..., ApiServer]) -> ApiServer:
     """The shared server: the shop's model, no API key, one variant."""
-    return start_server()
+    return server_pool()
