@@ -125,7 +125,7 @@ def _as_strings(batch: pa.RecordBatch) -> pa.RecordBatch:
         elif pa.types.is_timestamp(column.type):
             # ISO text with the zone (naive Parquet timestamps are read as UTC)
             utc = column if column.type.tz else pc.assume_timezone(column, "UTC")
-            arrays.append(pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S.%f%z"))
+            arrays.append(pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S%z"))
         elif pa.types.is_null(column.type):
             arrays.append(pa.nulls(len(column), pa.string()))
         elif pa.types.is_binary(column.type) or pa.types.is_fixed_size_binary(column.type):
