@@ -82,3 +82,41 @@ def raw_files(directory: Path) -> list[Path]:
         "00000000-0000-0000-0000-000000000004,00000000-0000-0000-0000-0000000000bb,3,12,view,,,,2024-01-04T10:00:00Z",
     ]) + "\n")
     return [users, products, interactions]
+
+
+def big_rees46(path: Path, rows: int, seed: int = 7) -> Path:
+    """A REES46-layout file of `rows` generated events (for kill tests and benchmarks), written in blocks."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    rng = np.random.default_rng(seed)
+    block = 500_000
+    start = np.datetime64("2019-10-01T00:00:00", "s")
+    with pa_csv.CSVWriter(path, pa.schema([(c, pa.string()) for c in REES46_HEADER.split(",")])) as writer:
+        for offset in range(0, rows, block):
+            n = min(block, rows - offset)
+            seconds = np.sort(rng.integers(0, 30 * 86400, n)) + offset
+            times = pa.array((start + seconds).astype(str)).cast(pa.string())
+            times = pa.compute.binary_join_element_wise(pa.compute.replace_substring(times, "T", " "), " UTC", "")
+            kinds = rng.choice(np.array(["view", "cart", "purchase", "remove_from_cart"]), n, p=[0.9, 0.06, 0.03, 0.01])
+            product = rng.integers(1_000_000, 1_050_000, n)
+            user = rng.integers(500_000_000, 500_300_000, n)
+            price = (rng.integers(100, 100_000, n) / 100).round(2)
+            session = [str(uuid) for uuid in _uuids(rng, n)]
+            writer.write_table(pa.table({
+                "event_time": times, "event_type": pa.array(kinds),
+                "product_id": pa.array(product.astype(str)), "category_id": pa.array((product % 97).astype(str)),
+                "category_code": pa.array(np.char.add("cat.", (product % 31).astype(str))),
+                "brand": pa.array(np.char.add("b", (product % 53).astype(str))),
+                "price": pa.array(price.astype(str)), "user_id": pa.array(user.astype(str)),
+                "user_session": pa.array(session),
+            }).cast(pa.schema([(c, pa.string()) for c in REES46_HEADER.split(",")])))
+    return path
+
+
+def _uuids(rng, n):
+    import uuid
+
+    raw = rng.bytes(16 * n)
+    return (uuid.UUID(bytes=raw[i * 16:(i + 1) * 16]) for i in range(n))
