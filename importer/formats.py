@@ -157,6 +157,7 @@ class Prepared:
     products: pa.Table | None = None
     properties: pa.Table | None = None
     tree: pa.Table | None = None
+    # users seen with attributes (Shopify); every event's user is derived from the events in SQL
     rejects: list[tuple[int, str]] = field(default_factory=list)  # (row in batch, reason)
     skipped: Counter = field(default_factory=Counter)
     sessionless: bool = False
@@ -323,7 +324,6 @@ class Parser:
                               now=self.now)
         return Prepared(
             rows=n, events=events, rejects=checks.rejects(), sessionless=bool((no_session & good).any()),
-            users=_seen_users(good, user_id, occurred_at),
             products=_seen_products(good, product_id, occurred_at, price_cents=price_cents, has_price=has_price),
         )
 
@@ -423,7 +423,6 @@ class Parser:
         return Prepared(
             rows=n, events=events, rejects=checks.rejects(), skipped=skipped,
             sessionless=bool((good & ~has_session).any()),
-            users=_seen_users(good, user_id, occurred_at),
             products=_seen_products(good, product_id, occurred_at, price_cents=price_cents, has_price=has_price,
                                     category=pc.utf8_lower(values.text(c["category_code"])),
                                     brand=values.text(c["brand"])),
@@ -456,7 +455,6 @@ class Parser:
                               order_id=order_id, has_order=has_order, variant=None, occurred_at=occurred_at,
                               now=self.now)
         return Prepared(rows=n, events=events, rejects=checks.rejects(), sessionless=bool(good.any()),
-                        users=_seen_users(good, user_id, occurred_at),
                         products=_seen_products(good, product_id, occurred_at))
 
     def _retailrocket_properties(self, c: dict[str, pa.Array], n: int) -> Prepared:

@@ -1,8 +1,13 @@
-"""`run_import`: stream files into temporary stage tables, then move what is new into raw.* in the
-same transaction. Either the whole import commits or nothing does (a killed import rolls back).
+"""`run_import`: stream files into raw.* in one transaction. Either the whole import commits or
+nothing does (a killed import rolls back).
+
+Events whose session is known go straight into raw.interactions by binary COPY, batch by batch (the
+fast path); afterwards one pass over the days they touched finds event ids that were already there
+(or repeated in the files) and removes this import's extra copies. Events without a session (the
+session rule needs all of a user's events) and every event of a dry run go through a stage table:
 
     stage (pg_temp)                           raw
-    import_events   --anti-join on event_id-->  raw.interactions   (sessions and orders derived here)
+    import_events   --anti-join on event_id-->  raw.interactions   (sessions and their orders derived here)
     import_users    --newest attributes------>  raw.users
     import_products --newest attributes------>  raw.products
     import_rejects  ------------------------->  raw.rejected_rows  (+ one row in shop_meta.imports)
@@ -23,6 +28,7 @@ Rules (README.md, "Bring your own data"):
 from __future__ import annotations
 
 import bisect
+import hashlib
 import io
 import queue
 import threading
@@ -101,7 +107,8 @@ class ImportResult:
     dry_run: bool
     files: list[FileReport]
     rows_read: int = 0
-    events_staged: int = 0
+    events_staged: int = 0  # events read and valid (direct + staged)
+    events_direct: int = 0  # of which copied straight into raw.interactions
     events_new: int = 0
     events_present: int = 0
     users_new: int = 0
@@ -152,17 +159,31 @@ def _copy_table(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
             copy.write(view[offset : offset + _WRITE_CHUNK])
 
 
-def _copy_events(conn: psycopg.Connection, rows: formats.EventRows) -> None:
+def _copy_events(conn: psycopg.Connection, rows: formats.EventRows, table: str = "import_events") -> None:
     if len(rows) == 0:
         return
-    statement = sql.SQL("copy import_events ({}) from stdin (format binary)").format(
-        sql.SQL(", ").join(map(sql.Identifier, INTERACTION_COLUMNS)))
+    statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(map(sql.Identifier, INTERACTION_COLUMNS)))
     data = memoryview(encode_interactions(rows))
     with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         copy.write(HEADER)
         for offset in range(0, len(data), _WRITE_CHUNK):
             copy.write(data[offset : offset + _WRITE_CHUNK])
         copy.write(TRAILER)
+
+
+def _subset(rows: formats.EventRows, keep: np.ndarray) -> formats.EventRows:
+    return formats.EventRows(**{name: getattr(rows, name)[keep] for name in formats.EventRows.__dataclass_fields__})
+
+
+def _with_orders(rows: formats.EventRows) -> None:
+    """A purchase without an order id: the order of its session and user, md5('order:<user>:<session>')
+    as a uuid, the same id the stage path's SQL gives."""
+    needs = np.flatnonzero((rows.event_type == "purchase") & ~rows.has_order)
+    for i in needs.tolist():
+        session = uuid.UUID(bytes=rows.session_id[i].tobytes())
+        rows.order_id[i] = np.frombuffer(hashlib.md5(f"order:{rows.user_id[i]}:{session}".encode()).digest(), np.uint8)
+        rows.has_order[i] = True
 
 
 def _prefetched(items: Iterator, depth: int = _PREFETCH) -> Iterator:
@@ -251,22 +272,27 @@ def run_import(
                           files=[FileReport(source.path, role) for source, role in opened])
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    now = np.datetime64(started.replace(tzinfo=None), "us")
 
     with home_lock.hold(home, "import"), shop_db.connect(info) as conn:
         try:
             with conn.transaction():
                 for statement in _STAGE_DDL:
                     conn.execute(statement)
+                # loaded_at of every row: the transaction's start, as the column's default gives
+                now = np.datetime64(conn.execute("select now()").fetchone()[0].astimezone(UTC).replace(tzinfo=None), "us")
                 sessionless = False
+                days: set = set()
                 for (source, role), report in zip(opened, result.files):
                     if on_file is not None:
                         on_file(source.path, role, source.total_rows)
-                    sessionless |= _stage_file(conn, source, role, report, result, now, max_rejected, on_progress)
+                    sessionless |= _stage_file(conn, source, role, report, result, now, max_rejected, on_progress,
+                                               direct_days=None if dry_run else days)
                 if not max_rejected.allows(result.rows_rejected, result.rows_read):
                     raise TooManyRejected(
                         f"{result.rows_rejected:,} of {result.rows_read:,} rows failed validation, more than "
                         f"--max-rejected allows ({max_rejected.describe()}): nothing was imported.", result)
+                if days:
+                    _drop_repeated(conn, result, sorted(days))
                 _finish(conn, result, sessionless=sessionless, started=started, dry_run=dry_run)
                 if dry_run:
                     raise _DryRun
@@ -285,7 +311,7 @@ class _DryRun(Exception):
 
 
 def _stage_file(conn, source: sources.Opened, role, report: FileReport, result: ImportResult, now,
-                limit: RejectLimit, on_progress: Progress | None) -> bool:
+                limit: RejectLimit, on_progress: Progress | None, direct_days: set | None) -> bool:
     name = str(source.path)
     malformed: list[tuple[int | None, str, str]] = []
 
@@ -337,10 +363,19 @@ def _stage_file(conn, source: sources.Opened, role, report: FileReport, result: 
                 {k: [r[j] for r in reject_rows] for j, k in enumerate(("source_file", "line", "reason", "raw_text"))},
                 schema=pa.schema([("source_file", pa.string()), ("line", pa.int64()), ("reason", pa.string()),
                                   ("raw_text", pa.string())])))
-        if prepared.events is not None:
-            _copy_events(conn, prepared.events)
-            result.events_staged += len(prepared.events)
-            sessionless |= prepared.sessionless
+        if prepared.events is not None and len(prepared.events):
+            events = prepared.events
+            result.events_staged += len(events)
+            if direct_days is not None:
+                known = events.session_id.any(axis=1)
+                direct = _subset(events, known)
+                _with_orders(direct)
+                _copy_events(conn, direct, "raw.interactions")
+                result.events_direct += len(direct)
+                direct_days.update(np.unique(direct.occurred_at.astype("datetime64[D]")).tolist())
+                events = _subset(events, ~known)
+            _copy_events(conn, events)
+            sessionless |= bool(len(events)) and prepared.sessionless
         _copy_table(conn, "import_users", prepared.users)
         _copy_table(conn, "import_products", prepared.products)
         _copy_table(conn, "import_properties", prepared.properties)
@@ -511,25 +546,72 @@ _PRODUCTS = """
          + (select count(*) filter (where inserted) from upsert_seen)"""
 
 
+# One pass over the days this import's direct rows touched: this import's extra copies of an event
+# (the first copy stays, whoever wrote it) are deleted, and the users of its rows are staged.
+_REPEATED = """
+    with mine as (
+        select (pg_current_xact_id()::text::bigint %% 4294967296)::text::xid as xid
+    ),
+    rows_of_days as materialized (
+        select r.ctid, r.event_id, cast(r.occurred_at at time zone 'UTC' as date) as day,
+               r.xmin = (select xid from mine) as ours, r.user_id, r.occurred_at
+        from raw.interactions as r
+        where cast(r.occurred_at at time zone 'UTC' as date) = any(%(days)s)
+    ),
+    repeated as (
+        select event_id, day from rows_of_days group by event_id, day having count(*) > 1 and bool_or(ours)
+    ),
+    ranked as (
+        select d.ctid, d.ours,
+               row_number() over (partition by d.event_id, d.day order by d.ours, d.ctid) as copy_no
+        from rows_of_days as d join repeated using (event_id, day)
+    ),
+    users as (
+        insert into import_users (user_id, first_seen, last_seen, authoritative)
+        select user_id, min(occurred_at), max(occurred_at), false from rows_of_days where ours group by user_id
+    ),
+    dropped as (
+        delete from raw.interactions as r using ranked
+        where r.ctid = ranked.ctid and ranked.ours and ranked.copy_no > 1
+        returning 1
+    )
+    select count(*) from dropped"""
+_USERS_OF_STAGED = """
+    insert into import_users (user_id, first_seen, last_seen, authoritative)
+    select user_id, min(occurred_at), max(occurred_at), false from import_events group by user_id"""
+
+
+def _drop_repeated(conn: psycopg.Connection, result: ImportResult, days: list) -> None:
+    """Remove this import's copies of events already in raw.interactions (or earlier in the files):
+    the first copy stays, whoever wrote it. One pass over the days the import touched."""
+    conn.execute("set local work_mem = '256MB'")
+    removed = conn.execute(_REPEATED, {"days": days}).fetchone()[0]
+    result.events_new += result.events_direct - removed
+
+
 def _finish(conn: psycopg.Connection, result: ImportResult, *, sessionless: bool, started: datetime,
             dry_run: bool) -> None:
     conn.execute("set local work_mem = '256MB'")
-    conn.execute("analyze import_events")
+    if result.events_staged - result.events_direct:
+        conn.execute("analyze import_events")
     body = _STAGED + (_SESSIONS if sessionless else "")
     select = (_SELECT_DERIVED if sessionless else _SELECT_PLAIN) + _NEW_ONLY
     params = {"gap": SESSION_GAP_MINUTES}
+    staged = result.events_staged - result.events_direct
     if dry_run:
         query = "with " + body + ", fresh as (" + select + ") select count(*) from fresh"
-        result.events_new = conn.execute(query, params).fetchone()[0] if result.events_staged else 0
+        result.events_new = conn.execute(query, params).fetchone()[0] if staged else 0
     else:
         conn.execute(_CATEGORIES)
+        if staged:
+            conn.execute(_USERS_OF_STAGED)
         result.products_new = conn.execute(_PRODUCTS).fetchone()[0]
         result.users_new = conn.execute(_USERS).fetchone()[0]
-        if result.events_staged:
+        if staged:
             columns = ("event_id, session_id, user_id, product_id, event_type, quantity, unit_price, order_id, "
                        "recommendation_variant, occurred_at")
             query = f"insert into raw.interactions ({columns}) with " + body + select
-            result.events_new = conn.execute(query, params).rowcount
+            result.events_new += conn.execute(query, params).rowcount
     result.events_present = result.events_staged - result.events_new
     if dry_run:
         return

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from importer.errors import UnreadableFile
 
 BATCH_ROWS = 256 * 1024
-CSV_BLOCK_BYTES = 16 << 20
+CSV_BLOCK_BYTES = 32 << 20
 _HEADER_PROBE_BYTES = 1 << 20
 
 Malformed = Callable[[int | None, str, str], None]  # (line, reason, text)

@@ -124,7 +124,9 @@ def test_shopify_orders(fresh_database, tmp_path):
 
 def test_raw_csv_gz_parquet_and_ndjson(fresh_database, tmp_path):
     out = shop_import(fresh_database, *files.raw_files(tmp_path)).text
-    assert "added 4 new events" in out
+    assert "added 4 new events, 1 already present" in out  # event 1 is delivered twice in the file
+    assert fresh_database.scalar("select count(*) from raw.interactions where event_id = "
+                                 "'00000000-0000-0000-0000-000000000001'") == 1
     with fresh_database.connect() as conn:
         assert conn.execute("select email, country, channel from raw.users where user_id = 2").fetchone() == (None, None, None)
         assert conn.execute("select signup_at::text from raw.users where user_id = 3").fetchone() == ("2024-01-04 10:00:00+00",)
