@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from importer import ids, values
 from importer.errors import MissingColumns, UnknownFormat
-from shopcore.events import ADD_TO_CART, EVENT_TYPES, PURCHASE, VIEW, normalise_event_type
+from shopcore.events import EVENT_TYPES, normalise_event_type
 
 FORMATS = ("raw", "rees46", "retailrocket", "shopify-orders")
 RAW_TABLES = ("users", "products", "interactions")

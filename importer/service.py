@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import io
+import json
 import queue
 import threading
 import time
@@ -40,7 +41,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import json
 import numpy as np
 import psycopg
 import pyarrow as pa
@@ -49,7 +49,7 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from importer import formats, sources
-from importer.errors import ImportFailed, TooManyRejected, UnreadableFile
+from importer.errors import ImportFailed, TooManyRejected
 from shopcore import db as shop_db
 from shopcore import home_lock
 from shopcore.copy_binary import HEADER, INTERACTION_COLUMNS, TRAILER, encode_interactions
