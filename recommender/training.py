@@ -18,6 +18,7 @@ from recommender.evaluation import NotEnoughHistory
 from recommender.pipeline import Report, default_params, run_evaluation
 from recommender.pipeline import train as fit_all
 from shopcore import db as shop_db
+from shopcore import home_lock
 from shopcore.errors import ShopError
 
 AUTO = "auto"  # the algorithm best on validation
@@ -107,11 +108,18 @@ def evaluate_shop(
 
 
 def train_and_save(
-    info: shop_db.ConnectionInfo, models_dir: Path, options: TrainOptions, observer: TrainingObserver | None = None
+    info: shop_db.ConnectionInfo, home: Path, options: TrainOptions, observer: TrainingObserver | None = None
 ) -> TrainOutcome:
     """Fit the chosen algorithm (AUTO: the best on validation) on all of marts.user_item_interactions
-    and save it under `models_dir` as the current model."""
-    observer = observer or TrainingObserver()
+    and save it under SHOP_HOME/models as the current model. Holds the home's work lock (one build,
+    train or import at a time), waiting for the current holder if there is one."""
+    with home_lock.hold(home, "train"):
+        return _train_and_save(info, Path(home) / "models", options, observer or TrainingObserver())
+
+
+def _train_and_save(
+    info: shop_db.ConnectionInfo, models_dir: Path, options: TrainOptions, observer: TrainingObserver
+) -> TrainOutcome:
     algorithm = options.algorithm
     if algorithm == AUTO and not options.evaluate:
         algorithm = DEFAULT

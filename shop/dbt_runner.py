@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from shop import build_marks
-from shopcore.dbt_artifacts import FAILED_STATUSES, PROJECT_DIR, dbt_home, last_build_results_path
+from shopcore import home_lock
+from shopcore.dbt_artifacts import (
+    FAILED_STATUSES,
+    PROJECT_DIR,
+    dbt_home,
+    last_build_results_path,
+)
 from shopcore.errors import ShopError
+from shopcore.settings import get_settings
 
 PROFILE_TEMPLATE = PROJECT_DIR / "profiles.example.yml"
 
@@ -316,6 +323,14 @@ def build(
     if exclude:
         args += ["--exclude", *exclude]
     args += list(extra_args)
+    # One build, train or import at a time under a home: two dbt builds would race for the same
+    # relations (`__dbt_backup` / `__dbt_tmp` names) and the same target/.
+    with home_lock.hold(settings_home(home), "build"):
+        return _build(args, env, select=select, full_refresh=full_refresh, home=home, on_progress=on_progress)
+
+
+def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | None, full_refresh: bool,
+           home: Path | None, on_progress: ProgressCallback | None) -> DbtResult:
     start = build_marks.begin(env) if not select else None
     if start is not None:
         # In the environment, not --vars: a var that changes every build makes dbt re-parse the project.
@@ -332,5 +347,12 @@ def build(
 
 
 def generate_docs(env: Mapping[str, str], *, home: Path | None = None) -> DbtResult:
-    """`dbt docs generate`: writes index.html, manifest.json and catalog.json to SHOP_HOME/dbt/target."""
-    return run_dbt(["docs", "generate"], env, home=home)
+    """`dbt docs generate`: writes index.html, manifest.json and catalog.json to SHOP_HOME/dbt/target
+    (under the home's work lock: a build writes the same target/)."""
+    with home_lock.hold(settings_home(home), "docs generate"):
+        return run_dbt(["docs", "generate"], env, home=home)
+
+
+def settings_home(home: Path | None) -> Path:
+    """The SHOP_HOME a dbt run writes under: `home`, or the settings' one."""
+    return Path(home) if home is not None else get_settings().home_dir

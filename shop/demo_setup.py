@@ -55,11 +55,11 @@ class SetupView(Protocol):
     def trained(self, outcome: TrainOutcome) -> None: ...
 
 
-def set_up(info: shop_db.ConnectionInfo, models_dir: Path, new_shop: SimulationParams, view: SetupView) -> None:
+def set_up(info: shop_db.ConnectionInfo, home: Path, new_shop: SimulationParams, view: SetupView) -> None:
     """Simulate `new_shop` (or append up to now), build, train; a ShopError says which step failed and why."""
     simulate(info, new_shop, view)
     build(info, view)
-    train(info, models_dir, view)
+    train(info, home, view)
 
 
 def simulate(info: shop_db.ConnectionInfo, new_shop: SimulationParams, view: SetupView) -> None:
@@ -85,14 +85,14 @@ def build(info: shop_db.ConnectionInfo, view: SetupView) -> None:
         raise ShopError("The warehouse build failed (see above); fix it and run `shop demo` again.")
 
 
-def train(info: shop_db.ConnectionInfo, models_dir: Path, view: SetupView) -> None:
+def train(info: shop_db.ConnectionInfo, home: Path, view: SetupView) -> None:
     view.step("Training the recommender")
     try:
-        outcome = train_and_save(info, models_dir, TrainOptions(), view.training)
+        outcome = train_and_save(info, home, TrainOptions(), view.training)
     except NotEnoughHistory as exc:
         # A shop too short for a validation and a test window: train the default without them.
         view.training_without_evaluation(exc)
-        outcome = train_and_save(info, models_dir, TrainOptions(evaluate=False), view.training)
+        outcome = train_and_save(info, home, TrainOptions(evaluate=False), view.training)
     view.trained(outcome)
 
 

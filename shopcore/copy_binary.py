@@ -4,7 +4,7 @@ Out (`encode_interactions`): the simulator's (or an import's) event rows into `r
 In (`read_columns`): the fixed-width columns of a query, as the recommender reads its marts.
 
 Every field of `raw.interactions` has a fixed width except the two text columns and the nullable
-ones, so rows are grouped by (event type text, order present, variant text): inside a group every
+ones, so rows are grouped by (event type text, order present, price known, variant text): inside a group every
 row has the same layout and one numpy structured array packs the whole group at C speed. Row order
 inside a COPY carries no meaning, so grouping is free.
 """
@@ -58,6 +58,8 @@ class InteractionRows(Protocol):
     recommendation_variant: np.ndarray  # text or None
     occurred_at: np.ndarray  # datetime64, UTC
     loaded_at: np.ndarray
+    # Optional (an import's rows): has_unit_price, bool per row, False where the price is unknown
+    # (NULL since migration 0008). A batch without the attribute has every price known.
 
     def __len__(self) -> int: ...
 
@@ -98,7 +100,7 @@ def _categorical(values: np.ndarray, n: int) -> tuple[list, np.ndarray]:
     return list(vocabulary), codes
 
 
-def _group_dtype(event_type: bytes, with_order: bool, variant: bytes | None) -> np.dtype:
+def _group_dtype(event_type: bytes, with_order: bool, variant: bytes | None, with_price: bool = True) -> np.dtype:
     fields: list[tuple] = [
         ("nfields", ">i2"),
         ("l_event", ">i4"), ("event_id", "u1", (16,)),
@@ -107,10 +109,11 @@ def _group_dtype(event_type: bytes, with_order: bool, variant: bytes | None) -> 
         ("l_product", ">i4"), ("product_id", ">i8"),
         ("l_type", ">i4"), ("event_type", f"S{len(event_type)}"),
         ("l_quantity", ">i4"), ("quantity", ">i4"),
-        # numeric: ndigits, weight, sign, dscale, then the digit groups
-        ("l_price", ">i4"), ("n_head", ">i2", (4,)), ("price_digits", ">i2", (3,)),
-        ("l_order", ">i4"),
+        ("l_price", ">i4"),
     ]
+    if with_price:  # numeric: ndigits, weight, sign, dscale, then the digit groups
+        fields += [("n_head", ">i2", (4,)), ("price_digits", ">i2", (3,))]
+    fields.append(("l_order", ">i4"))
     if with_order:
         fields.append(("order_id", "u1", (16,)))
     fields.append(("l_variant", ">i4"))
@@ -129,17 +132,19 @@ def encode_interactions(batch: InteractionRows) -> bytes:
     if n == 0:
         return b""
     has_order = np.asarray(batch.has_order, dtype=bool)
+    known = getattr(batch, "has_unit_price", None)
+    has_price = np.ones(n, dtype=bool) if known is None else np.asarray(known, dtype=bool)
     # Small integer codes for the grouping key: distinct texts are few (event types, variant names).
     type_values, type_codes = _categorical(batch.event_type, n)
     variant_values, variant_codes = _categorical(batch.recommendation_variant, n)
-    group_key = (type_codes.astype(np.int64) * len(variant_values) + variant_codes) * 2 + has_order
+    group_key = ((type_codes.astype(np.int64) * len(variant_values) + variant_codes) * 2 + has_order) * 2 + has_price
     order = np.argsort(group_key, kind="stable")
     sorted_keys = group_key[order]
     boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
     starts = np.concatenate(([0], boundaries))
     ends = np.concatenate((boundaries, [n]))
 
-    price = numeric_digits(np.asarray(batch.unit_price_cents))
+    price = numeric_digits(np.where(has_price, np.asarray(batch.unit_price_cents), 0))
     occurred = pg_timestamps(np.asarray(batch.occurred_at))
     loaded = pg_timestamps(np.asarray(batch.loaded_at))
 
@@ -147,11 +152,13 @@ def encode_interactions(batch: InteractionRows) -> bytes:
     for start, end in zip(starts, ends):
         rows = order[start:end]
         key = int(sorted_keys[start])
+        with_price = bool(key % 2)
+        key //= 2
         with_order = bool(key % 2)
         variant_text = variant_values[(key // 2) % len(variant_values)]
         event_type = str(type_values[(key // 2) // len(variant_values)]).encode()
         variant = None if variant_text is None else str(variant_text).encode()
-        packed = np.empty(len(rows), dtype=_group_dtype(event_type, with_order, variant))
+        packed = np.empty(len(rows), dtype=_group_dtype(event_type, with_order, variant, with_price))
         packed["nfields"] = len(INTERACTION_COLUMNS)
         packed["l_event"] = 16
         packed["event_id"] = batch.event_id[rows]
@@ -165,9 +172,12 @@ def encode_interactions(batch: InteractionRows) -> bytes:
         packed["event_type"] = event_type
         packed["l_quantity"] = 4
         packed["quantity"] = batch.quantity[rows]
-        packed["l_price"] = 14
-        packed["n_head"] = (3, 1, 0, 2)  # ndigits, weight, sign (positive), dscale
-        packed["price_digits"] = price[rows]
+        if with_price:
+            packed["l_price"] = 14
+            packed["n_head"] = (3, 1, 0, 2)  # ndigits, weight, sign (positive), dscale
+            packed["price_digits"] = price[rows]
+        else:
+            packed["l_price"] = -1
         if with_order:
             packed["l_order"] = 16
             packed["order_id"] = batch.order_id[rows]

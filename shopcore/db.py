@@ -6,6 +6,7 @@ set, that server is used as it is. Nothing else changes between the two.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,6 +52,15 @@ class ConnectionInfo:
         if self.host.startswith("/"):  # a Unix socket directory goes in the query string
             return f"postgresql://{auth}@/{quote(self.dbname, safe='')}?host={quote(self.host)}&port={self.port}"
         return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+
+    def describe(self) -> str:
+        """Names the database for messages that others may read (API health, 503 bodies): no socket
+        path, no SHOP_HOME, no user or password."""
+        if self.embedded:
+            return f"the embedded PostgreSQL (database {self.dbname!r})"
+        if self.host.startswith("/"):
+            return f"PostgreSQL database {self.dbname!r} on a local socket"
+        return f"PostgreSQL database {self.dbname!r} at {self.host}:{self.port}"
 
     def env(self) -> dict[str, str]:
         """libpq environment variables: what plain psql, dbt (profiles.example.yml) and the apps read."""
@@ -124,10 +134,13 @@ def connect(info: ConnectionInfo, *, autocommit: bool = False, **kwargs: object)
 
 
 def _ensure_embedded_database(info: ConnectionInfo) -> None:
-    with psycopg.connect(info.conninfo(dbname="postgres"), autocommit=True) as conn:
+    with connect(dataclasses.replace(info, dbname="postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (info.dbname,)).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(info.dbname)))
+            try:
+                conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(info.dbname)))
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another process (a concurrent `shop db start`) created it between our check and now
 
 
 def resolve(settings: Settings | None = None, *, start: bool = True) -> ConnectionInfo:

@@ -20,10 +20,11 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
-    from shop.cli import build, db, demo, evaluate, serve, simulate, train
+    from shop.cli import build, db, demo, evaluate, importing, serve, simulate, train
 
     app.add_typer(db.app, name="db")
     app.command("simulate")(simulate.simulate)
+    app.command("import")(importing.import_files)
     app.command("build")(build.build)
     app.command("train")(train.train)
     app.command("evaluate")(evaluate.evaluate)

@@ -78,7 +78,7 @@ def demo(
     was_running = settings.database_url is not None or embedded.status(settings.home_dir).running
     info = shop_db.ready(settings)
     new_shop = make_params(users=users, products=products, days=days, seed=seed, end=None)
-    set_up(info, settings.home_dir / "models", new_shop, _ConsoleSetup())
+    set_up(info, settings.home_dir, new_shop, _ConsoleSetup())
 
     if setup_only:
         _print_where(settings, info)

@@ -37,5 +37,5 @@ def train(
     options = TrainOptions(algorithm=algorithm, evaluate=evaluate_first, test_days=test_days,
                            validation_days=validation_days, seed=seed, threads=threads)
     shown = TrainingReport(console)
-    outcome = train_and_save(shop_db.ready(), get_settings().home_dir / "models", options, shown)
+    outcome = train_and_save(shop_db.ready(), get_settings().home_dir, options, shown)
     shown.saved(outcome)

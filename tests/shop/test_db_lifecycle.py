@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import psycopg
@@ -107,7 +106,12 @@ def test_stop_refuses_an_external_server(tmp_path: Path):
     assert result.returncode == 1 and "not ours to stop" in result.stderr
 
 
-def test_psql_passes_through_exit_status(home):
-    result = run_shop("db", "psql", "-Atc", "select * from no_such_table", env=home, check=False)
-    assert result.returncode != 0
-    assert isinstance(result, subprocess.CompletedProcess)
+def test_psql_passes_through_exit_status(home, tmp_path: Path):
+    ok = run_shop("db", "psql", "-Atc", "select 41 + 1", env=home, check=False)
+    assert (ok.returncode, ok.stdout.strip()) == (0, "42")
+    failed = run_shop("db", "psql", "-Atc", "select * from no_such_table", env=home, check=False)
+    assert failed.returncode == 1 and "no_such_table" in failed.stderr  # psql's own code for a failed command
+    script = tmp_path / "stop_on_error.sql"
+    script.write_text("select 1;\nselect * from no_such_table;\nselect 2;\n")
+    stopped = run_shop("db", "psql", "-At", "-v", "ON_ERROR_STOP=1", "-f", str(script), env=home, check=False)
+    assert stopped.returncode == 3 and stopped.stdout.split() == ["1"]  # psql's code for a script stopped on error

@@ -12,8 +12,10 @@ renamed as (
         cast(product_id as {{ dbt.type_bigint() }}) as product_id,
         trim(sku) as sku,
         trim(name) as product_name,
-        lower(trim(category)) as category,
-        trim(brand) as brand,
+        -- an imported shop may not know a product's category: an explicit 'unknown' group, so every
+        -- category breakdown (funnel, order lines, dashboard filters) keeps its rows
+        coalesce(nullif(lower(trim(category)), ''), 'unknown') as category,
+        nullif(trim(brand), '') as brand,
         cast(price as numeric(10, 2)) as list_price,
         created_at,
         updated_at

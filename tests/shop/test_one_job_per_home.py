@@ -1,0 +1,58 @@
+"""Builds and trains on one SHOP_HOME run one at a time: the second waits and says for whom."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shopcore import home_lock
+from tests.support import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _shop(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    out = open(log, "w")  # noqa: SIM115 - closed by the child's exit; read back by name
+    return subprocess.Popen([sys.executable, "-m", "shop", *args], env={**os.environ, "COLUMNS": "200", **env},
+                            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_text(log: Path, text: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"no {text!r} in:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("command", [["build"], ["train", "--no-evaluate"]])
+def test_a_job_waits_for_the_homes_current_job_and_names_it(database, tmp_path, command):
+    home = Path(database.env["SHOP_HOME"])
+    log = tmp_path / "second.log"
+    with home_lock.hold(home, "import"):
+        process = _shop(command, database.env, log)
+        _wait_for_text(log, "Waiting for import (pid ", process)
+        time.sleep(1.0)
+        assert process.poll() is None, log.read_text()  # still waiting: it did not run beside the holder
+    process.wait(timeout=300)
+    output = log.read_text()
+    assert "__dbt_backup" not in output and "__dbt_tmp" not in output
+    if command == ["build"]:
+        assert process.returncode == 0, output
+    else:  # ran after the wait, and got as far as the (empty) warehouse
+        assert "user_item_interactions" in output, output
+
+
+def test_two_builds_at_once_both_succeed_one_after_the_other(database, tmp_path):
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    processes = [_shop(["build"], database.env, log) for log in logs]
+    for process in processes:
+        process.wait(timeout=600)
+    outputs = [log.read_text() for log in logs]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert sum("Waiting for build (pid " in output for output in outputs) == 1, outputs
