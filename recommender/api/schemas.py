@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from shopcore.events import EVENT_TYPES, normalise_event_type
+from shopcore.events import EVENT_TYPES, SYNONYMS, event_type_pattern, normalise_event_type
 
 MAX_BIGINT = 2**63 - 1
 
@@ -74,6 +74,10 @@ class SimilarOut(ProductListOut):
     product: Product
 
 
+EVENT_TYPE_HINT = (f"event_type must be one of {', '.join(EVENT_TYPES)} or a synonym ({', '.join(SYNONYMS)}); "
+                   "letter case, spaces around it and a space or hyphen for an underscore do not matter")
+
+
 class EventIn(BaseModel):
     """One interaction, in the shape of raw.interactions (loaded_at is set by the server)."""
 
@@ -85,8 +89,12 @@ class EventIn(BaseModel):
     # Strict integers: true is not user 1, and "42" or 42.0 are not whole numbers sent as such.
     user_id: int = Field(strict=True, ge=1, le=MAX_BIGINT, description="A user in raw.users (a JSON integer).")
     product_id: int = Field(strict=True, ge=1, le=MAX_BIGINT, description="A product in raw.products (a JSON integer).")
-    event_type: CleanStr = Field(max_length=40, description="view, add_to_cart or purchase; case, spaces and hyphens "
-                            "are normalised ('Add to cart' is add_to_cart).")
+    # The pattern is made from the vocabulary (dbt_project.yml's vars, shopcore.events): the server
+    # accepts exactly what it matches, and the OpenAPI document declares it.
+    event_type: Annotated[str, BeforeValidator(_clean_text)] = Field(
+        max_length=40, pattern=event_type_pattern(),
+        description=f"{', '.join(EVENT_TYPES)} or a synonym ({', '.join(SYNONYMS)}), in any letter case, a space "
+                    "or hyphen for each underscore, spaces around allowed: normalised ('Add to cart' is add_to_cart). Exactly the spellings the pattern matches are accepted.")
     quantity: int = Field(default=1, strict=True, ge=1, le=10_000)
     unit_price: Decimal | None = Field(default=None, gt=0, le=Decimal("99999999.99"), decimal_places=2,
                                        description="Price at event time; omitted: the product's current list price.")
@@ -101,8 +109,8 @@ class EventIn(BaseModel):
     @classmethod
     def _known_type(cls, value: str) -> str:
         name = normalise_event_type(value)
-        if name not in EVENT_TYPES:
-            raise ValueError(f"event_type must be one of {', '.join(EVENT_TYPES)} (got {value!r})")
+        if name not in EVENT_TYPES:  # the pattern admits none: a vocabulary error, not the client's
+            raise ValueError(f"{EVENT_TYPE_HINT} (got {value!r})")
         return name
 
 
@@ -149,3 +157,75 @@ class ModelOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+# ---------------------------------------------------------------- live integration (shop -> API)
+
+Money = Annotated[Decimal, Field(gt=0, le=Decimal("99999999.99"), decimal_places=2)]
+
+
+class ProductIn(BaseModel):
+    """A product's attributes as the shop sends them (PUT /products/{id}). An omitted field keeps its
+    current value (a new product: unknown, and active); null makes it unknown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: CleanStr | None = Field(default=None, min_length=1, max_length=500)
+    category: CleanStr | None = Field(default=None, min_length=1, max_length=200)
+    brand: CleanStr | None = Field(default=None, min_length=1, max_length=200)
+    price: Money | None = Field(default=None, description="Current list price (> 0, two decimals).")
+    active: bool = Field(default=True, strict=True, description="false: no longer sold; it is never recommended "
+                         "again (its history stays). true reactivates it.")
+
+
+class ProductUpsert(ProductIn):
+    """One product of a POST /products batch: its id and its attributes."""
+
+    product_id: int = Field(strict=True, ge=1, le=MAX_BIGINT)
+
+
+class ProductOut(BaseModel):
+    """A row of raw.products after the write."""
+
+    product_id: int
+    sku: str | None
+    name: str | None
+    category: str | None
+    brand: str | None
+    price: float | None
+    active: bool
+    created: bool = Field(description="Whether this request created the product.")
+    updated_at: datetime
+
+
+class ProductsUpserted(BaseModel):
+    upserted: int
+    created: int
+    products: list[ProductOut]
+
+
+class UserIn(BaseModel):
+    """A user's attributes as the shop knows them (PUT /users/{id}). An omitted field keeps its
+    current value (a new user: unknown; signup_at: now); null makes it unknown (not signup_at)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: CleanStr | None = Field(default=None, min_length=3, max_length=320)
+    full_name: CleanStr | None = Field(default=None, min_length=1, max_length=500)
+    country: str | None = Field(default=None, pattern="^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case.")
+    channel: CleanStr | None = Field(default=None, min_length=1, max_length=64,
+                                     description="Acquisition channel (organic, paid_search, ...).")
+    signup_at: AwareDatetime | None = Field(default=None, description="When they signed up, with a UTC offset; "
+                                            "not in the future.")
+
+
+class UserOut(BaseModel):
+    """A row of raw.users after the write."""
+
+    user_id: int
+    email: str | None
+    full_name: str | None
+    country: str | None
+    channel: str | None
+    signup_at: datetime
+    created: bool = Field(description="Whether this request created the user.")
