@@ -54,12 +54,14 @@ def _spelling_pattern(cleaned: str) -> str:
     return "".join(out)
 
 
-def event_type_pattern() -> str:
+def event_type_pattern(only: tuple[str, ...] = EVENT_TYPES) -> str:
     """The event_type spellings the API accepts, as one anchored regex made from the vocabulary: an
     event type or a synonym in any letter case, each '_' also as ' ' or '-', with optional spaces
     around. Every spelling it matches normalises (normalise_event_type) to one of EVENT_TYPES; the
-    API accepts exactly these, and its OpenAPI document declares this pattern."""
-    spellings = sorted({*EVENT_TYPES, *SYNONYMS}, key=lambda s: (-len(s), s))
+    API accepts exactly these, and its OpenAPI document declares this pattern. ``only``: the
+    spellings of these types only."""
+    spellings = sorted((s for s in {*EVENT_TYPES, *SYNONYMS} if normalise_event_type(s) in only or s in only),
+                       key=lambda s: (-len(s), s))
     for spelling in spellings:
         if normalise_event_type(spelling) not in EVENT_TYPES:
             raise RuntimeError(f"dbt_project.yml: the synonym {spelling!r} maps to {SYNONYMS[spelling]!r}, "

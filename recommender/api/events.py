@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from decimal import Decimal
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -59,10 +60,18 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: a float, or the exact integer when it is a whole
+    number (JSON Schema's "integer" counts 42.0 as 42, so the server does too)."""
     value = float(text)
     if not math.isfinite(value):
         raise _BadNumber(f"the number {text[:40]} is out of range: numbers must be finite (at most about 1.8e308)")
+    exact = Decimal(text)
+    if exact == exact.to_integral_value():
+        if exact.adjusted() >= MAX_INT_DIGITS:
+            raise _BadNumber(f"the number {text[:40]} is out of range: numbers must be finite and integers at "
+                             f"most {MAX_INT_DIGITS} digits long")
+        return int(exact)
     return value
 
 

@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg import sql
 
-from recommender.api.events import EventsRejected
 from recommender.api.schemas import ProductIn, ProductOut, UserIn, UserOut
 
 OVERLAP_S = 2.0  # a transaction's now() is its start: re-read this much before the newest row seen
@@ -77,16 +76,10 @@ async def upsert_products(conn: psycopg.AsyncConnection, items: list[tuple[int, 
     return out
 
 
-async def upsert_user(conn: psycopg.AsyncConnection, user_id: int, user: UserIn, max_future_s: float) -> UserOut:
+async def upsert_user(conn: psycopg.AsyncConnection, user_id: int, user: UserIn) -> UserOut:
     values = {f: getattr(user, f) for f in _USER_FIELDS if f in user.model_fields_set}
     if values.get("signup_at", 0) is None:  # signup_at is never unknown: null keeps it
         del values["signup_at"]
-    if "signup_at" in values:
-        now = (await (await conn.execute("select now()")).fetchone())[0]
-        if values["signup_at"] > now + timedelta(seconds=max_future_s):
-            raise EventsRejected([{"type": "less_than_equal", "loc": ["body", "signup_at"],
-                                   "msg": f"signup_at is in the future (the server time is "
-                                          f"{now.isoformat(timespec='seconds')}); check the sender's clock"}])
     statement = _upsert("users", "user_id", user_id, values, {"signup_at": sql.SQL("now()")}, _USER_OUT,
                         touch=False)
     row = await (await conn.execute(statement, {"user_id": user_id, **values})).fetchone()

@@ -102,8 +102,11 @@ def make_router(max_batch: int) -> APIRouter:
     router = APIRouter(tags=["live integration"], dependencies=[Depends(require_api_key)])
     batch_adapter = TypeAdapter(list[ProductUpsert])
 
-    @router.put("/products/{product_id}", response_model=ProductOut, summary="Create or update a product",
-                responses=_responses(), openapi_extra=_body_schema(_ref(ProductIn)))
+    # {product_id:int}: PUT /products/popular is a 405 (GET /products/popular exists), not an invalid id.
+    @router.put("/products/{product_id:int}", response_model=ProductOut, summary="Create or update a product",
+                responses={**_responses(), 404: {"model": ErrorOut, "description": "The product id is not a "
+                                                 "whole number of digits (no such resource)"}},
+                openapi_extra=_body_schema(_ref(ProductIn)))
     async def put_product(product_id: ProductId, request: Request, state: StateDep) -> ProductOut:
         """Upserts raw.products (omitted fields keep their value; `updated_at` moves). The next
         answers follow at once: new details are served, and an inactive product is never
@@ -115,7 +118,8 @@ def make_router(max_batch: int) -> APIRouter:
                  responses=_responses(batch=True), openapi_extra=_body_schema(
                      {"type": "array", "items": _ref(ProductUpsert), "minItems": 1, "maxItems": max_batch}))
     async def post_products(request: Request, state: StateDep) -> ProductsUpserted:
-        """Upserts each product as PUT /products/{id} does, in one transaction (all or nothing)."""
+        """Upserts each product as PUT /products/{id} does, in order (a product named twice ends as
+        the later says), in one transaction (all or nothing)."""
         payload = await _payload(request, state)
         if isinstance(payload, list) and len(payload) > max_batch:
             raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -124,11 +128,6 @@ def make_router(max_batch: int) -> APIRouter:
             raise EventsRejected([{"type": "too_short", "loc": ["body"], "msg": "the batch is empty: send at "
                                    "least one product"}])
         products = _validate(batch_adapter, payload)
-        ids = [p.product_id for p in products]
-        if len(set(ids)) != len(ids):
-            twice = sorted({i for i in ids if ids.count(i) > 1})
-            raise EventsRejected([{"type": "value_error", "loc": ["body"], "msg": "the batch names product(s) "
-                                   f"{', '.join(map(str, twice[:20]))} more than once"}])
         written = await _write_products(state, [(p.product_id, p) for p in products])
         return ProductsUpserted(upserted=len(written), created=sum(p.created for p in written), products=written)
 
@@ -140,7 +139,7 @@ def make_router(max_batch: int) -> APIRouter:
         user = _validate(_USER, await _payload(request, state))
         try:
             async with state.db.connection() as conn:
-                return await upsert_user(conn, user_id, user, state.settings.api_max_future_skew_s)
+                return await upsert_user(conn, user_id, user)
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise _database_refused(exc) from None
 
