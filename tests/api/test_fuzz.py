@@ -26,7 +26,21 @@ DOCUMENT = create_app(ApiSettings(api_variants=None, api_key=None)).openapi()
 OPERATIONS = [f"{method.upper()} {path}" for path, methods in DOCUMENT["paths"].items() for method in methods]
 WITH_INPUT = {f"{method.upper()} {path}" for path, methods in DOCUMENT["paths"].items()
               for method, op in methods.items() if op.get("parameters") or op.get("requestBody")}
+PRODUCTS = "select product_id, sku, name, category, brand, price, active from raw.products order by product_id"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shop_as_it_was(shop: Shop, server: ApiServer):
+    """The fuzzers write products and users (PUT/POST /products, PUT /users, with random ids and
+    values, deactivating products too): afterwards the shop's products are put back as they were, so
+    that the tests that follow, in any order, see the shop they expect."""
+    products = shop.query(PRODUCTS)
+    popular = server.get("/products/popular", params={"k": 100}).json()["items"]
+    yield
+    restore_products(shop, products)
+    wait_until(lambda: server.get("/products/popular", params={"k": 100}).json()["items"] == popular,
+               timeout=30, message="the server to serve the shop's products as before the fuzzing")
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +73,10 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
-def restore_products_and_users(shop: Shop, products: list[tuple], user_ids: set[int]) -> None:
-    """Undo what the fuzzer's writes did to the shared shop: the products it changed get their values
-    back (updated_at moves, so every server's poll follows), the ones it made are deactivated (events
-    may name them), the users it made and their events stay (harmless: ids no other test picks)."""
+def restore_products(shop: Shop, products: list[tuple]) -> None:
+    """Undo what the fuzzers' writes did to the shared shop: the products they changed get their values
+    back (updated_at moves, so every server's poll follows), the ones they made are deactivated (events
+    may name them). The users they made and their events stay (ids no other test picks)."""
     with shop.connect() as conn:
         conn.execute("create temp table before_fuzz (product_id bigint primary key, sku text, name text, "
                      "category text, brand text, price numeric(10, 2), active boolean)")
@@ -80,7 +94,6 @@ def restore_products_and_users(shop: Shop, products: list[tuple], user_ids: set[
                      "and not exists (select 1 from before_fuzz b where b.product_id = p.product_id)")
 
 
-PRODUCTS = "select product_id, sku, name, category, brand, price, active from raw.products order by product_id"
 
 
 @pytest.mark.slow
@@ -90,7 +103,6 @@ def test_schemathesis_run_with_every_check_finds_nothing(start_server, shop: Sho
     exit status is 0 only when no check failed and no error occurred."""
     server = start_server(SHOP_API_KEY=FUZZ_KEY)
     products = shop.query(PRODUCTS)
-    users = {r[0] for r in shop.query("select user_id from raw.users")}
     popular = server.get("/products/popular", params={"k": 100}).json()["items"]
     command = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{server.url}/openapi.json", "--checks", "all",
                "-H", f"X-API-Key: {FUZZ_KEY}", "--max-examples", "25", "--seed", "16", "--workers", "1",
@@ -99,7 +111,7 @@ def test_schemathesis_run_with_every_check_finds_nothing(start_server, shop: Sho
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     finally:
-        restore_products_and_users(shop, products, users)
+        restore_products(shop, products)
         wait_until(lambda: server.get("/products/popular", params={"k": 100}).json()["items"] == popular,
                    timeout=30, message="the servers to serve the shop's products as before the run")
     report = result.stdout[result.stdout.find("FAILURES"):] if "FAILURES" in result.stdout else result.stdout
