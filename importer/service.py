@@ -56,7 +56,7 @@ from shopcore.copy_binary import HEADER, INTERACTION_COLUMNS, TRAILER, encode_in
 
 SESSION_GAP_MINUTES = 30
 _WRITE_CHUNK = 4 << 20
-_PREFETCH = 2  # parsed batches waiting for the database: bounds memory
+_PREFETCH = 1  # parsed batches waiting for the database: bounds memory
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,11 @@ import pyarrow.parquet as pq
 
 from importer.errors import UnreadableFile
 
-BATCH_ROWS = 256 * 1024
-CSV_BLOCK_BYTES = 32 << 20
+BATCH_ROWS = 128 * 1024
+# Arrow's streaming CSV reader reads up to 32 blocks ahead in the background, so the block size
+# bounds its memory (32 x 2 MiB); blocks are then joined into batches of about BATCH_ROWS rows,
+# large enough to amortise the work per batch (one COPY, one group-by of products).
+CSV_BLOCK_BYTES = 2 << 20
 _HEADER_PROBE_BYTES = 1 << 20
 
 Malformed = Callable[[int | None, str, str], None]  # (line, reason, text)
@@ -139,6 +142,19 @@ def _as_strings(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
+def _rebatched(reader: Iterator[pa.RecordBatch], rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
+    if count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
 def batches(opened: Opened, on_malformed: Malformed, *, newlines_in_values: bool = False) -> Iterator[pa.RecordBatch]:
     """The file's rows as record batches of string columns, in file order."""
     path = opened.path
@@ -174,8 +190,7 @@ def batches(opened: Opened, on_malformed: Malformed, *, newlines_in_values: bool
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
             ),
         )
-        for batch in reader:
-            yield batch
+        yield from _rebatched(reader)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "UTF8" in message or "UTF-8" in message or "utf8" in message:

@@ -34,7 +34,9 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.failing == []
     assert built.skipped == []
     assert built.models == 20
-    assert built.data_tests >= 110
+    # 109 since `shop import` (migration 0008): not_null on users' email, country and channel and on
+    # products' sku and list_price no longer hold for imported shops, so staging no longer tests them
+    assert built.data_tests >= 105
     assert built.unit_tests >= 13
 
 
