@@ -71,6 +71,7 @@ PRODUCTS_SCHEMA = pa.schema([
     pa.field("price", _MONEY, nullable=False),
     pa.field("created_at", _TIMESTAMP, nullable=False),
     pa.field("updated_at", _TIMESTAMP, nullable=False),
+    pa.field("active", pa.bool_(), nullable=False),
 ])
 
 SERVED_RECOMMENDATIONS_SCHEMA = pa.schema([
@@ -149,6 +150,7 @@ def products_table(world) -> pa.Table:
             cents_to_decimal(products["price_cents"]),
             _timestamps(products["created_at"]),
             _timestamps(products["updated_at"]),
+            pa.array(np.ones(len(products["product_id"]), dtype=bool), type=pa.bool_()),
         ],
         schema=PRODUCTS_SCHEMA,
     )

@@ -11,13 +11,15 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
+from recommender.api.schemas import ErrorOut
 from recommender.api.settings import ApiSettings
 from recommender.api.state import ApiState
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False,
-    description="Required on POST /events when the server has SHOP_API_KEY set.",
+    description="Required on the write routes (POST /events, PUT and POST /products, PUT /users) when the "
+                "server has SHOP_API_KEY set.",
 )
 
 
@@ -33,6 +35,12 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
+AUTH_RESPONSES = {
+    401: {"model": ErrorOut, "description": "No X-API-Key header (when the server has SHOP_API_KEY set)"},
+    403: {"model": ErrorOut, "description": "The X-API-Key header does not match the server's SHOP_API_KEY"},
+}
+
+
 async def require_api_key(
     settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None,
 ) -> None:
@@ -44,5 +52,5 @@ async def require_api_key(
                             f"this server requires an API key: send it in the {API_KEY_HEADER} header",
                             headers={"WWW-Authenticate": API_KEY_HEADER})
     if not hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"the {API_KEY_HEADER} header does not match "
-                            "the server's SHOP_API_KEY", headers={"WWW-Authenticate": API_KEY_HEADER})
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {API_KEY_HEADER} header does not match "
+                            "the server's SHOP_API_KEY")

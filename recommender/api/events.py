@@ -4,9 +4,10 @@ raw.interactions in one transaction (COPY) and hand the events to the in-memory 
 Validation, in order: body size (413), JSON syntax (422; also numbers that are not finite doubles,
 integers of more than MAX_INT_DIGITS digits and nesting deeper than MAX_DEPTH), shape (an object or a non-empty array
 of at most SHOP_API_MAX_BATCH objects, else 413/422), each event's fields (422, every problem
-listed with its location), then against the database in the same transaction: the user must be
-in raw.users and the product in raw.products (the warehouse's relationship tests fail the build
-otherwise); an omitted unit_price is the product's current list price from raw.products.
+listed with its location), then against the database in the same transaction: the product must be in
+raw.products (the warehouse's relationship tests fail the build otherwise: 422 naming the products,
+nothing written), and a user not in raw.users is created there (unknown attributes, signed up at
+their first event; ``on conflict do nothing``); an omitted unit_price is the product's current list price from raw.products.
 All SQL is parameterised.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from decimal import Decimal
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from recommender.api.fresh import FreshEvent
-from recommender.api.schemas import EventIn
+from recommender.api.schemas import EVENT_TYPE_HINT, EventIn
 
 _COPY = ("copy raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity, unit_price, "
          "order_id, recommendation_variant, occurred_at) from stdin")
@@ -35,7 +37,7 @@ class EventsRejected(Exception):
     """422 with FastAPI's validation-error shape: a list of {loc, msg, type}."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(errors)} problem(s) in the events")
+        super().__init__(f"{len(errors)} problem(s) in the request")
         self.errors = errors
 
 
@@ -58,10 +60,18 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: a float, or the exact integer when it is a whole
+    number (JSON Schema's "integer" counts 42.0 as 42, so the server does too)."""
     value = float(text)
     if not math.isfinite(value):
         raise _BadNumber(f"the number {text[:40]} is out of range: numbers must be finite (at most about 1.8e308)")
+    exact = Decimal(text)
+    if exact == exact.to_integral_value():
+        if exact.adjusted() >= MAX_INT_DIGITS:
+            raise _BadNumber(f"the number {text[:40]} is out of range: numbers must be finite and integers at "
+                             f"most {MAX_INT_DIGITS} digits long")
+        return int(exact)
     return value
 
 
@@ -143,7 +153,10 @@ def parse_body(body: bytes, *, max_batch: int) -> tuple[list[EventIn], bool]:
             event = EventIn.model_validate(item)
         except ValidationError as exc:
             for e in exc.errors(include_url=False):
-                detail = {"type": e["type"], "loc": prefix + list(e["loc"]), "msg": e["msg"]}
+                msg = e["msg"]
+                if e["type"] == "string_pattern_mismatch" and tuple(e["loc"]) == ("event_type",):
+                    msg = f"{EVENT_TYPE_HINT} (got {e['input']!r})"  # not the regex, which reads badly
+                detail = {"type": e["type"], "loc": prefix + list(e["loc"]), "msg": msg}
                 if "input" in e and not isinstance(e["input"], (dict, list)):
                     detail["input"] = e["input"]
                 errors.append(detail)
@@ -189,23 +202,27 @@ async def write_events(conn, events: list[EventIn], *, batch: bool,
     now, now_us = await (await conn.execute(
         "select now(), (extract(epoch from now()) * 1000000)::int8")).fetchone()
     check_times(events, now, max_future_s, batch)
-    users = list({e.user_id for e in events})
     products = list({e.product_id for e in events})
-    known_users = {r[0] for r in await (await conn.execute(
-        "select user_id from raw.users where user_id = any(%s)", (users,))).fetchall()}
     prices = dict(await (await conn.execute(
         "select product_id, price from raw.products where product_id = any(%s)", (products,))).fetchall())
     errors = []
     for i, e in enumerate(events):
         prefix: list[str | int] = ["body", i] if batch else ["body"]
-        if e.user_id not in known_users:
-            errors.append(_error(prefix + ["user_id"], f"user {e.user_id} does not exist (not in raw.users)",
-                                 "unknown_user", e.user_id))
         if e.product_id not in prices:
             errors.append(_error(prefix + ["product_id"], f"product {e.product_id} does not exist (not in raw.products)",
                                  "unknown_product", e.product_id))
     if errors:
         raise EventsRejected(errors)
+    # Anonymous visitors arrive before the shop tells us about them: a user it has never seen is
+    # created with unknown attributes, signed up at their first event (a known user is left alone).
+    first_seen: dict[int, datetime] = {}
+    for e in events:
+        at = e.occurred_at or now
+        if e.user_id not in first_seen or at < first_seen[e.user_id]:
+            first_seen[e.user_id] = at
+    await conn.execute(
+        "insert into raw.users (user_id, signup_at) select * from unnest(%s::int8[], %s::timestamptz[]) "
+        "on conflict (user_id) do nothing", (list(first_seen), list(first_seen.values())))
     written: list[tuple[int, FreshEvent]] = []
     ids: list[uuid.UUID] = []
     async with conn.cursor() as cur:

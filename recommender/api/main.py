@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from recommender.api.database import DatabaseBusy, DatabaseUnavailable
 from recommender.api.events import EventsRejected, json_safe
 from recommender.api.metrics import MetricsMiddleware
-from recommender.api.routes import events, health, metrics, model, products, recommendations
+from recommender.api.routes import events, health, live, metrics, model, products, recommendations
 from recommender.api.schemas import EventIn
 from recommender.api.settings import ApiSettings
 from recommender.api.state import ApiState
@@ -28,7 +28,8 @@ BUSY_RETRY_S = 1  # ... and when it is up but busy
 DESCRIPTION = """
 Recommendations for the shop's storefront, served from memory: personalised products folding in
 each user's newest events, similar and popular products, event collection into `raw.interactions`,
-health, the model card and Prometheus metrics.
+health, the model card and Prometheus metrics; the shop's products and users as they change (the live
+integration: `PUT /products/{id}`, `POST /products`, `PUT /users/{id}`).
 """
 
 
@@ -58,6 +59,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(recommendations.router)
     app.include_router(products.router)
     app.include_router(events.make_router(settings.api_max_batch))
+    app.include_router(live.make_router(settings.api_max_batch))
     app.include_router(health.router)
     app.include_router(model.router)
     app.include_router(metrics.router)
@@ -82,7 +84,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components["EventIn"] = EventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            for model in (EventIn, *live.SCHEMAS):  # request bodies the routes read themselves
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(model_schema.pop("$defs", {}))
+                components[model.__name__] = model_schema
             app.openapi_schema = schema
         return app.openapi_schema
 

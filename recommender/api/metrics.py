@@ -26,6 +26,8 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 RECOMMENDATIONS = Counter("shop_api_recommendations_total", "Recommendation lists served", ["variant", "strategy"])
+CATALOGUE_UPDATES = Counter("shop_api_catalogue_updates_total",
+                            "Catalogue changes from the shop's product writes (this worker's or polled)")
 EVENTS_ACCEPTED = Counter("shop_api_events_accepted_total", "Events written to raw.interactions")
 MODEL_RELOADS = Counter("shop_api_model_reloads_total", "Model loads after a change on disk", ["result"])
 SERVED_LOGGED = Counter("shop_api_served_log_rows_total", "Rows written to raw.served_recommendations")

@@ -24,6 +24,7 @@ from recommender.api import metrics
 from recommender.api.catalogue import CatalogueMissing, ProductCatalogue, load_product_catalogue
 from recommender.api.database import Database, DatabaseBusy, DatabaseUnavailable
 from recommender.api.fresh import FreshEvents, poll
+from recommender.api.live import ProductPoll, ProductRow
 from recommender.api.served_log import RequestIds, ServedLog
 from recommender.api.serving import PopularityRecommender, Recommender, ServingModel
 from recommender.api.settings import CURRENT, POPULAR, ApiSettings, VariantSpec
@@ -99,6 +100,10 @@ class ApiState:
         self.catalogue_error: str | None = "not loaded yet"
         self.catalogue_loaded_at: float | None = None
         self.fresh = FreshEvents()
+        # The shop's product rows as this worker last read them (the live integration): applied over
+        # every catalogue loaded from marts.products, which may be older (see ``apply_products``).
+        self.product_poll = ProductPoll()
+        self.live_products: dict[int, ProductRow] = {}
         self.request_ids = RequestIds()
         self.served = ServedLog(self.request_ids, window_s=settings.api_impression_window_s,
                                 rows_per_s=settings.api_impressions_per_s,
@@ -168,6 +173,7 @@ class ApiState:
         try:
             async with self.db.connection() as conn:
                 await poll(conn, self.fresh)
+                products = await self.product_poll.read(conn)
         except DatabaseBusy:
             # Busy is not down, unless a connection of our own cannot reach it either.
             if not await self.db.probe():
@@ -177,6 +183,8 @@ class ApiState:
             metrics.DATABASE_UP.set(0)
             return
         metrics.FRESH_EVENTS.set(len(self.fresh))
+        if products:
+            self.apply_products(products)
 
     async def refresh_catalogue(self) -> None:
         try:
@@ -192,11 +200,30 @@ class ApiState:
         if not len(catalogue):
             self.catalogue_error = "marts.products is empty: run `shop simulate` and `shop build`"
             return
+        catalogue = catalogue.with_rows(self.live_products.values()) or catalogue
         unchanged = catalogue.fragments == self.catalogue.fragments and catalogue.ranked == self.catalogue.ranked
         self.catalogue_error, self.catalogue_loaded_at = None, time.time()
         if not unchanged:  # keep the cached answers when nothing changed
             self.catalogue = catalogue
             self._rebuild()
+
+    def apply_products(self, rows: list[ProductRow]) -> bool:
+        """The shop's newest product rows (a write of this worker, or the poll): the catalogue
+        follows them at once (new details served, an inactive product never recommended again) and a
+        new answer cache starts. True when the catalogue changed."""
+        for row in rows:
+            held = self.live_products.get(row.product_id)
+            if held is None or row.updated_at >= held.updated_at:
+                self.live_products[row.product_id] = row
+        if not len(self.catalogue):  # not loaded yet: refresh_catalogue applies them when it is
+            return False
+        catalogue = self.catalogue.with_rows(self.live_products[r.product_id] for r in rows)
+        if catalogue is None:
+            return False
+        self.catalogue = catalogue
+        self._rebuild()
+        metrics.CATALOGUE_UPDATES.inc()
+        return True
 
     async def flush_served(self) -> None:
         self.served.forget_old(time.time())

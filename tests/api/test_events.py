@@ -77,7 +77,6 @@ def errors_of(response) -> list[tuple[tuple, str]]:
     ({"loaded_at": "2020-01-01T00:00:00Z"}, ("body", "loaded_at"), "Extra inputs"),
     ({"event_type": "purchase"}, ("body", "order_id"), "a purchase needs an order_id"),
     ({"order_id": str(uuid.uuid4())}, ("body", "order_id"), "only purchases have an order_id"),
-    ({"user_id": 9_000_000_000}, ("body", "user_id"), "does not exist"),
     ({"product_id": 9_000_000_000}, ("body", "product_id"), "does not exist"),
 ])
 def test_bad_event_is_422_with_a_message(server: ApiServer, shop: Shop, change: dict, loc: tuple, words: str) -> None:
@@ -185,7 +184,7 @@ def test_api_key_is_required_when_set(start_server, shop: Shop) -> None:
     assert missing.status_code == 401
     assert "X-API-Key" in missing.json()["detail"]
     wrong = server.post("/events", json=event, headers={"X-API-Key": "guess"})
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     assert "does not match" in wrong.json()["detail"]
     right = server.post("/events", json=event, headers={"X-API-Key": "s3cret-key"})
     assert right.status_code == 201, right.text

@@ -102,12 +102,16 @@ def test_booleans_are_not_numbers(server: ApiServer, shop: Shop, product_id: int
 
 
 def test_integers_stay_integers(server: ApiServer, shop: Shop, product_id: int) -> None:
-    """Strict: a whole number is sent as a JSON integer, not as a string or a float."""
+    """Strict: a whole number is a JSON number, not a string nor a number with a fraction. (42.0 is
+    the number 42: JSON Schema's "integer" accepts it, and so does the server.)"""
     user_id = new_user(shop)
-    for value in (str(user_id), float(user_id)):
+    for value in (str(user_id), user_id + 0.5):
         response = server.post("/events", json={**view(user_id, product_id), "user_id": value})
         assert response.status_code == 422, (value, response.text)
-    assert server.post("/events", json=view(user_id, product_id)).status_code == 201
+    event = {**view(user_id, product_id, event_id=str(uuid.uuid4())), "user_id": float(user_id)}
+    assert server.post("/events", json=event).status_code == 201
+    assert shop.query("select user_id from raw.interactions where event_id = %s", (event["event_id"],)) == [
+        (user_id,)]
 
 
 # ---------------------------------------------------------------------------------------- fuzzing

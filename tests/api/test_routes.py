@@ -125,6 +125,7 @@ def test_metrics_are_prometheus_text(server: ApiServer) -> None:
 def test_openapi_documents_every_route_with_a_response_model(server: ApiServer) -> None:
     schema = server.get("/openapi.json").json()
     expected = {"/recommendations/{user_id}", "/products/popular", "/products/{product_id}/similar", "/events",
+                "/products/{product_id}", "/products", "/users/{user_id}",
                 "/health/live", "/health/ready", "/model", "/metrics"}
     assert set(schema["paths"]) == expected
     for path, methods in schema["paths"].items():

@@ -39,6 +39,7 @@ final as (
         products.category,
         products.brand,
         products.list_price,
+        products.active,
         coalesce(lifetime.views, 0) as views,
         coalesce(lifetime.add_to_carts, 0) as add_to_carts,
         coalesce(lifetime.purchases, 0) as purchases,

@@ -17,6 +17,9 @@ renamed as (
         coalesce(nullif(lower(trim(category)), ''), 'unknown') as category,
         nullif(trim(brand), '') as brand,
         cast(price as numeric(10, 2)) as list_price,
+        -- false once the shop stops selling it (the API's PUT /products): kept for its history,
+        -- never recommended
+        coalesce(active, true) as active,
         created_at,
         updated_at
 

@@ -8,7 +8,7 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from recommender.api import metrics
-from recommender.api.deps import StateDep, require_api_key
+from recommender.api.deps import AUTH_RESPONSES, StateDep, require_api_key
 from recommender.api.events import EventsRejected, PayloadTooLarge, parse_body, write_events
 from recommender.api.schemas import ErrorOut, EventsAccepted
 
@@ -56,12 +56,14 @@ def make_router(max_batch: int) -> APIRouter:
         dependencies=[Depends(require_api_key)],
         openapi_extra=request_body_schema(max_batch),
         responses={
-            401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key (when SHOP_API_KEY is set)"},
+            **AUTH_RESPONSES,
             408: {"model": ErrorOut, "description": "The body did not arrive within SHOP_API_BODY_TIMEOUT_S; "
                   "the connection is closed"},
-            413: {"model": ErrorOut, "description": "Too many events or too large a body"},
+            413: {"model": ErrorOut, "description": "Too many events (more than SHOP_API_MAX_BATCH in a batch) or "
+                  "too large a body (SHOP_API_MAX_BODY_BYTES)"},
             415: {"model": ErrorOut, "description": "The body is not JSON"},
-            422: {"description": "Invalid events: every problem with its location"},
+            422: {"description": "Invalid events, every problem with its location; an event for a product not in "
+                  "raw.products is refused naming the product (nothing of the batch is written)"},
             503: {"model": ErrorOut, "description": "The database is unreachable, or busy (no free connection, "
                   "a lock or a statement timed out); nothing was written, retry after Retry-After seconds",
                   "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
@@ -70,7 +72,9 @@ def make_router(max_batch: int) -> APIRouter:
     )
     async def post_events(request: Request, state: StateDep) -> EventsAccepted:
         """Validates the events (see EventIn) and writes them to raw.interactions; answers 201 once
-        they are committed. A user's next recommendation reflects them."""
+        they are committed. A user's next recommendation reflects them. A user the shop has not seen
+        yet (an anonymous visitor) is created in raw.users, attributes unknown, signed up at their
+        first event; a product must be in raw.products."""
         settings = state.settings
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type not in ("application/json", "") and not content_type.endswith("+json"):
