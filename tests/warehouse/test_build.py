@@ -92,6 +92,12 @@ def test_rebuilt_tables_get_statistics_for_the_columns_their_readers_use(built, 
         product_columns = conn.execute(
             "select count(*) from information_schema.columns where table_schema = 'marts' and table_name = 'products'"
         ).fetchone()[0]
+        (autoanalyzed,) = conn.execute(
+            "select last_autoanalyze is not null from pg_stat_user_tables "
+            "where schemaname = 'marts' and relname = 'customers'"
+        ).fetchone()
+    if autoanalyzed:  # autovacuum's own analyze (every column) came after the build's: pg_stats no longer shows it
+        pytest.skip("autovacuum analyzed marts.customers after the build; its statistics say nothing of the build")
     assert analyzed["customers"] == ["last_seen_at", "rfm_segment", "user_id"]  # meta.analyze_columns
     assert len(analyzed["products"]) == product_columns  # no list: every column
 
