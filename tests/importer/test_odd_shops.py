@@ -1,5 +1,6 @@
 """Shops that look nothing like the simulator, end to end: import, build, train (or a clear refusal
-naming what is missing), and the API answering with the model or with popularity.
+naming what is missing), the API answering with the model or with popularity, and every dashboard
+page rendering without an exception or an error box.
 
 Each shape is a small file in an import format, a database of its own on the session's server, one
 warehouse build (in process, as `shop build` runs it, without dbt's unit tests: they read fixed
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import streamlit as st
 
 from importer.service import run_import
 from recommender.evaluation import NotEnoughHistory
@@ -21,6 +23,7 @@ from recommender.training import TrainOptions, train_and_save
 from shop import dbt_runner
 from shopcore.errors import ShopError
 from tests.api.support import ApiServer
+from tests.app.test_pages import PAGES, open_cleanly
 from tests.support import TestDatabase, create_database, drop_database, private_home
 
 from . import files
@@ -81,7 +84,8 @@ def train(shop: TestDatabase, home: Path, shape: Shape) -> tuple[str | None, str
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
-def test_an_odd_shop_imports_builds_trains_and_is_served(odd_shop, tmp_path: Path, shape: Shape) -> None:
+def test_an_odd_shop_imports_builds_trains_and_is_served(odd_shop, tmp_path: Path, shape: Shape,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     shop, home = odd_shop
     imported = run_import(shop.info, shape.write(tmp_path), home=home)
     assert imported.committed and imported.events_new > 0 and not imported.rejected, imported
@@ -108,6 +112,11 @@ def test_an_odd_shop_imports_builds_trains_and_is_served(odd_shop, tmp_path: Pat
         assert stranger["strategy"] == "popular" and stranger["items"], stranger
         for item in known["items"] + stranger["items"]:
             assert "None" not in item["reason"] and "unknown" not in item["reason"], item
+        for key, value in {**shop.env, "SHOP_HOME": str(home), "SHOP_API_URL": server.url}.items():
+            monkeypatch.setenv(key, value)
+        st.cache_data.clear()
+        for page in PAGES:
+            assert open_cleanly(page).title[0].value == PAGES[page]
     finally:
         server.stop()
     if shape.name.startswith("one category"):

@@ -208,3 +208,11 @@ def test_demo_no_stream_serves_the_imported_shop_without_simulating(shop: Import
                 os.killpg(demo.pid, signal.SIGKILL)
                 demo.wait()
     assert "Stopped." in log.read_text()
+
+
+def test_demo_no_stream_refuses_a_database_without_events(fresh_database: TestDatabase) -> None:
+    refused = run_shop("demo", "--no-stream", "--setup-only", env=fresh_database.env, check=False)
+    text = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.returncode == 1, text
+    assert "holds no events to serve" in text and "shop import" in text and "Traceback" not in text
+    assert fresh_database.scalar("select count(*) from raw.interactions") == 0  # nothing simulated
