@@ -134,6 +134,21 @@ def test_the_api_answers_with_the_model_and_honest_unknowns(api: ApiServer) -> N
     assert similar.status_code == 200 and similar.json()["items"], similar.text
 
 
+def test_without_a_model_the_api_answers_with_popularity(shop: ImportedShop, tmp_path: Path) -> None:
+    home = tmp_path / "no-model-home"  # the same shop, a home where nothing was trained
+    (home / "models").mkdir(parents=True)
+    server = ApiServer({**shop.env, "SHOP_HOME": str(home)}, tmp_path / "api.log")
+    try:
+        answer = server.get(f"/recommendations/{VISITOR}?k=10").json()
+        assert answer["strategy"] == "popular" and answer["model_id"] is None and answer["items"], answer
+        assert all(i["reason"] in ("popular right now",) or i["reason"].startswith("popular in ")
+                   for i in answer["items"]), answer
+        ready = server.get("/health/ready")
+        assert ready.json()["checks"]["model"]["detail"].startswith("No trained model"), ready.text
+    finally:
+        server.stop()
+
+
 @pytest.fixture()
 def app_env(shop: ImportedShop, api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in {**shop.env, "SHOP_API_URL": api.url}.items():
