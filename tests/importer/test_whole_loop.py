@@ -22,6 +22,7 @@ import pytest
 import streamlit as st
 
 from tests.api.support import ApiServer, free_port, wait_until
+from tests.app import browser as harness
 from tests.app.test_pages import PAGES, open_cleanly
 from tests.support import REPO_ROOT, TestDatabase, create_database, drop_database, private_home, run_shop
 
@@ -170,6 +171,23 @@ def test_recommendations_page_shows_the_apis_answer(app_env, api: ApiServer) -> 
     expected = api.get(f"/recommendations/{user_id}?k=10").json()["items"]
     shown = next(d.value for d in app.dataframe if "reason" in d.value.columns)
     assert shown["reason"].tolist() == [item["reason"] for item in expected]
+
+
+@pytest.mark.skipif(not harness.CHROMIUM.is_file(), reason="Debian's Chromium (/usr/bin/chromium) is missing")
+def test_the_recommendations_page_in_chromium(shop: ImportedShop, api: ApiServer, tmp_path: Path) -> None:
+    pytest.importorskip("playwright.sync_api", reason="Playwright (the dev extra) is not installed")
+    with harness.serve({**shop.env, "SHOP_API_URL": api.url}) as url, harness.browser_page() as page:
+        page.goto(url)
+        page.wait_for_selector('h1:has-text("Overview")', timeout=90_000)
+        harness.wait_until_idle(page)
+        harness.open_page(page, "Recommendations")
+        assert harness.error_boxes(page) == []
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        # the user's unknown name, country and channel read "unknown"; the API's answer is shown
+        assert "None" not in text.split() and "unknown · unknown · via unknown" in text, text[:2000]
+        assert "Strategy personalised" in text or "Strategy popular" in text, text[:2000]
+        page.screenshot(path=tmp_path / "recommendations.png", full_page=True)
+    assert (tmp_path / "recommendations.png").stat().st_size > 10_000
 
 
 def test_a_live_deactivation_survives_the_next_build(shop: ImportedShop, api: ApiServer) -> None:
