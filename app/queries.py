@@ -233,8 +233,8 @@ def funnel_by_category(period: Period, category: str | None) -> pd.DataFrame:
 def product_sales(period: Period, category: str | None) -> pd.DataFrame:
     """Every product with activity in the period: revenue, units, views, purchases."""
     query = """
-        select products.product_id, coalesce(products.product_name, 'product ' || products.product_id) as product_name, products.category, products.brand,
-               products.list_price,
+        select products.product_id, coalesce(products.product_name, 'product ' || products.product_id) as product_name,
+               products.category, products.brand, products.list_price,
                sum(days.revenue) as revenue, sum(days.units_sold) as units_sold,
                sum(days.views) as views, sum(days.add_to_carts) as add_to_carts,
                sum(days.purchases) as purchases

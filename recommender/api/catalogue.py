@@ -123,8 +123,9 @@ def _product(product_id: int, name: str | None, category: str | None, brand: str
              price: float | None) -> Product:
     # A name is what a list shows, so an unknown one gets the product's id as its label; an unknown
     # brand or price stays null (not "" or 0, which a client would take for real values).
-    return Product(product_id=product_id, name=name or f"product {product_id}", category=category or UNKNOWN_CATEGORY,
-                   brand=brand or None, price=None if price is None else round(price, 2))
+    return Product(product_id=product_id, name=name or f"product {product_id}",
+                   category=category or UNKNOWN_CATEGORY, brand=brand or None,
+                   price=None if price is None else round(price, 2))
 
 
 def _fragment(product: Product) -> str:
