@@ -57,7 +57,8 @@ def demo(
     ] = False,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Serve the shop the database holds (e.g. an imported one): "
-                                               "build, train if the data allows, serve; simulate nothing.")
+                                               "build, train if the data allows, serve; simulate nothing "
+                                               "(--users, --products, --days, --seed and --rate do not apply).")
     ] = False,
 ) -> None:
     """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C.
