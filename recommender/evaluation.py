@@ -80,7 +80,8 @@ def split_points(events: Events, *, test_days: float, validation_days: float) ->
         span = (end - first) / US_PER_DAY
         raise NotEnoughHistory(
             f"{span:.1f} days of events are too few for {validation_days:g} validation and {test_days:g} "
-            "test days plus training history; simulate more days or shorten the windows")
+            "test days plus training history; import or simulate more days, or shorten the windows "
+            "(--validation-days, --test-days)")
     return SplitPoints(val_cut, test_cut, end)
 
 
