@@ -183,6 +183,11 @@ def model_card(api_down: ApiUnavailable | None) -> None:
             windows = metrics.get("windows") or {}
             if windows:
                 st.caption(", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in windows.items()))
+            reason = (metrics.get("choice") or {}).get("reason")
+            if reason:
+                st.caption(f"Why this model: {reason}.")
+            for warning in metrics.get("warnings") or []:
+                st.caption(f"Caution: {warning}.")
     if served.variants:
         st.markdown("**Variants served**")
         ui.table(pd.DataFrame(served.variants, columns=VARIANT_MODEL_COLUMNS))
