@@ -40,6 +40,8 @@ def run_shop(*args: str, env: dict[str, str], check: bool = True, timeout: float
 class TestDatabase:
     """The session's database: how to connect, and the environment that points `shop` at it."""
 
+    __test__ = False  # a helper, not a test class, wherever a test module imports it
+
     def __init__(self, info: shop_db.ConnectionInfo, env: dict[str, str]):
         self.info = info
         self.env = env
