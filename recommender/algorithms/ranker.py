@@ -1,10 +1,10 @@
 """The default model: a learned ranker that mixes what a user likes with what they are due to re-buy.
 
-Collaborative filtering adds little when what drives a shopper is their own, stable taste
-(which categories, which brands, how price-conscious) plus the clock of their consumables. So
-the ranker models both directly, from the user's row and the catalogue's metadata. (Stacking
-user-kNN, item-kNN or EASE scores as extra features adds next to nothing on the default shop,
-and nothing once categories are read from visits.)
+Where what drives a shopper is their own, stable taste (which categories, which brands, how
+price-conscious) plus the clock of their consumables, the ranker models both directly, from the
+user's row and the catalogue's metadata. Where the catalogue says little (one category, no brands,
+one price), the signal is in which items go together, so an item-kNN score is a feature too; each
+shop's data decides the weights, and features that are constant on a shop are dropped from the fit.
 
 * taste: a softmax over all items of a linear score of a few features (``FEATURES``): the
   user's smoothed share of their visits that went to the item's category (visits, not views:
@@ -13,7 +13,8 @@ and nothing once categories are read from visits.)
   of their views in its category, under a prior of lifts learned from the whole shop,
   ``brand_lift``), price fit (the user's price tilt, read from their views, times the item's
   relative price), the user's own history with the item (seen, bought, and owned: bought, scaled
-  by how unlikely a re-buy of the item is);
+  by how unlikely a re-buy of the item is), and the item-kNN score of the item for the user
+  (cosine item-item similarity over the shop's interactions, scaled so the user's best is 1);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
   again within ``horizon_days``.
 
@@ -36,12 +37,13 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from recommender.algorithms.base import Algorithm
+from recommender.algorithms.base import Algorithm, row_max_normalise
 from recommender.algorithms.brand_lift import BrandLift, brand_groups, group_onehot
 from recommender.algorithms.hybrid import RebuyTiming
+from recommender.algorithms.neighbours import ItemKNN
 from recommender.matrix import UserItemData, UserRows
 
-FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned")
+FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned", "cf")
 MIX = ("mix_bias", "mix_activity")
 FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds the dense features' memory
 MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
@@ -80,7 +82,7 @@ class Ranker(Algorithm):
     name = "ranker"
     defaults: dict[str, Any] = {
         "weights": {"category": 1.18, "item": 1.13, "brand": 0.66, "price_fit": 0.70, "price": -0.22,
-                    "seen": 0.17, "bought": -0.08, "owned": -0.59},
+                    "seen": 0.17, "bought": -0.08, "owned": -0.59, "cf": 0.0},
         "mix_bias": 5.39,
         "mix_activity": -0.94,
         "category_prior": 3.0,  # pseudo-visits pulling a user's category shares to the shop's
@@ -88,6 +90,8 @@ class Ranker(Algorithm):
         "horizon_days": 14.0,
         "cycle_prior": 2.0,
         "conversion_prior": 5.0,
+        "cf_neighbours": 100,
+        "dropped": (),  # features constant on the shop the weights were learned on (fixed at 0)
     }
 
     def __init__(self, **params: Any) -> None:
@@ -119,6 +123,7 @@ class Ranker(Algorithm):
         self.lrp_centre, self.lrp_var = _weighted_moments(self.lrp, np.asarray(views.sum(axis=0)).ravel(), cat, n_cat)
         self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
                                       conversion_prior=float(self.params["conversion_prior"]))
+        self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"])).fit(data)
 
     # ------------------------------------------------------------------ features
 
@@ -157,6 +162,7 @@ class Ranker(Algorithm):
             # sofa one owns is never carted again, so it must sink far; a coffee's re-buy is the
             # timing term's business.
             "owned": (bought > 0) * -np.log(np.maximum(self.timing.conversion, MIN_CONVERSION)),
+            "cf": row_max_normalise(self.neighbours.score(rows)).astype(np.float64),
         }
 
     def due(self, rows: UserRows) -> np.ndarray:
@@ -193,12 +199,14 @@ class Ranker(Algorithm):
                 "brand_group": self.brand_group, "brand_lift.share": b.share, "brand_lift.weights": b.weights,
                 "brand_lift.group_category": b.group_category, "lrp": self.lrp,
                 "lrp_centre": self.lrp_centre, "lrp_var": self.lrp_var, "timing.log_cycle": t.log_cycle,
-                "timing.conversion": t.conversion, "timing.sigma": np.array(t.sigma)}
+                "timing.conversion": t.conversion, "timing.sigma": np.array(t.sigma),
+                **{f"cf.{name}": value for name, value in self.neighbours.state().items()}}
 
     def load_state(self, data: UserItemData, state: dict[str, np.ndarray]) -> None:
-        if "lrp_centre" not in state or "brand_lift.weights" not in state:
-            raise ValueError("this ranker artifact predates the visit-based features or the learned brand lifts "
-                             "and its weights do not fit them; train a new model with `shop train`")
+        if "lrp_centre" not in state or "brand_lift.weights" not in state or "cf.sim_data" not in state:
+            raise ValueError("this ranker artifact predates the visit-based features, the learned brand lifts or "
+                             "the item-kNN feature, and its weights do not fit them; train a new model with "
+                             "`shop train`")
         super().load_state(data, state)
         self.cat, self.cat_share, self.item_in_cat = state["cat"], state["cat_share"], state["item_in_cat"]
         self.cat_onehot = _onehot(self.cat, len(self.cat_share))
@@ -209,6 +217,8 @@ class Ranker(Algorithm):
         self.lrp_centre, self.lrp_var = state["lrp_centre"], state["lrp_var"]
         self.timing = RebuyTiming(log_cycle=state["timing.log_cycle"], conversion=state["timing.conversion"],
                                   sigma=float(state["timing.sigma"]))
+        self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"]))
+        self.neighbours.load_state(data, {name[3:]: value for name, value in state.items() if name.startswith("cf.")})
 
 
 def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: float = 1e-3) -> dict[str, Any]:
@@ -223,6 +233,9 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
     feats = model.features(rows)
     x = np.stack([feats[name] for name in FEATURES], axis=-1)
     del feats
+    # A feature that is the same for every item of every user cannot move a softmax over items: its
+    # weight is fixed at 0 and the feature named as dropped (one category, no brands, one price).
+    varies = [bool((np.ptp(x[..., j], axis=1) > 1e-9).any()) for j in range(x.shape[-1])]
     y = positives.toarray() > 0
     n_pos = max(int(y.sum()), 1)
     due = model.due(rows)
@@ -249,9 +262,11 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
         return float(loss), np.concatenate((grad_w, grad_b))
 
     p = model.params
-    start = np.array([p["weights"].get(f, 0.0) for f in FEATURES] + [p["mix_bias"], p["mix_activity"]], dtype=np.float64)
-    result = minimize(loss_grad, start, jac=True, method="L-BFGS-B",
-                      bounds=[(None, None)] * k + [(-20.0, 20.0), (-5.0, 5.0)])
+    start = np.array([p["weights"].get(f, 0.0) if v else 0.0 for f, v in zip(FEATURES, varies)]
+                     + [p["mix_bias"], p["mix_activity"]], dtype=np.float64)
+    bounds = [(None, None) if v else (0.0, 0.0) for v in varies] + [(-20.0, 20.0), (-5.0, 5.0)]
+    result = minimize(loss_grad, start, jac=True, method="L-BFGS-B", bounds=bounds)
     theta = result.x
     return {"weights": {f: round(float(v), 4) for f, v in zip(FEATURES, theta[:k])},
-            "mix_bias": round(float(theta[k]), 4), "mix_activity": round(float(theta[k + 1]), 4)}
+            "mix_bias": round(float(theta[k]), 4), "mix_activity": round(float(theta[k + 1]), 4),
+            "dropped": [f for f, v in zip(FEATURES, varies) if not v]}

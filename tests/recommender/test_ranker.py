@@ -10,7 +10,9 @@ from recommender.algorithms import make
 from recommender.algorithms.ranker import FEATURES, fit_weights
 from recommender.evaluation import evaluate, split_points, temporal_split
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data
+from recommender.pipeline import run_evaluation
 from shopcore.timeunits import US_PER_DAY
+from tests.recommender.planted import planted_shop
 
 
 def _splits(shop):
@@ -149,3 +151,16 @@ def test_price_tilt_follows_the_prices_a_user_picks() -> None:
     assert price_fit[3] == pytest.approx(price_fit[1]) and price_fit[4] == 0.0  # item 5: alone in d, at its median
     others = make("ranker").fit(data).features(data.rows(data.users.index(np.array([1]))))["price_fit"][0]
     assert abs(others[1]) < abs(price_fit[1])  # users who view every price have (almost) no tilt
+
+
+def test_without_metadata_the_ranker_drops_constant_features_and_learns_the_collaborative_signal() -> None:
+    """Six latent tastes the catalogue does not tell (one category for all, no brands, no prices):
+    only which items go together shows them, and the ranker's learned weights must find that."""
+    shop = planted_shop(users=300, items=120, categories=6, days=90, seed=3)
+    hidden = Catalogue(shop.catalogue.product_id, np.full(len(shop.catalogue.product_id), "all"))
+    report = run_evaluation(shop.events, hidden, algorithms=["popularity", "user_knn", "ranker"])
+    ranker = report.result("ranker")
+    assert {"category", "brand", "price_fit", "price"} <= set(ranker.params["dropped"])
+    assert all(ranker.params["weights"][name] == 0 for name in ranker.params["dropped"])
+    assert ranker.params["weights"]["cf"] > 0
+    assert ranker.test.ndcg > 1.2 * report.result("popularity").test.ndcg
