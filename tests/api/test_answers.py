@@ -4,6 +4,7 @@ logged once per impression, with the right values, in raw.served_recommendations
 
 from __future__ import annotations
 
+import shutil
 import uuid
 
 import pytest
@@ -161,3 +162,30 @@ def test_plain_and_other_spellings_of_a_request_get_the_same_answer(server: ApiS
         response = server.get(bad)
         assert response.status_code == 422, (bad, response.text)
         assert response.json()["detail"][0]["loc"][-1] == loc, (bad, response.text)
+
+
+def test_a_collaborative_winner_folds_fresh_events_in(start_server, shop: Shop, tmp_path) -> None:
+    """Whatever `auto` serves folds fresh events in: here ALS, whose user factors are recomputed
+    from the folded row (implicit's recalculate_user), not read from training."""
+    home = tmp_path / "home"
+    models = home / "models"
+    models.mkdir(parents=True)
+    trained = shop.train("als", make_current=False, factors=16, iterations=5)
+    shutil.copytree(trained, models / trained.name)
+    artifacts.set_current(models, trained.name)
+    server = start_server(SHOP_HOME=str(home), SHOP_DATABASE_URL=shop.info.url())
+    als = artifacts.load(models / trained.name)
+    assert server.get("/model").json()["card"]["algorithm"] == "als"
+    user_id = known_users(shop, 60)[-1]
+    before = server.get(f"/recommendations/{user_id}", params={"k": 10}).json()
+    assert_same_ranking(ranked(before), expected(als, user_id, 10))
+    unseen = [r[0] for r in shop.query(
+        "select product_id from marts.products where product_id not in "
+        "(select product_id from marts.user_item_interactions where user_id = %s) order by product_id", (user_id,))]
+    events = [(unseen[0], "add_to_cart"), (unseen[1], "add_to_cart")]
+    for product_id, kind in events:
+        assert server.post("/events", json=view(user_id, product_id, kind)).status_code == 201
+    after = server.get(f"/recommendations/{user_id}", params={"k": 10}).json()
+    assert after["fresh_events"] == 2 and after["items"] != before["items"]
+    assert_same_ranking(ranked(after), expected(als, user_id, 10, events))
+    assert all(item["reason"] for item in after["items"])
