@@ -43,11 +43,15 @@ def test_a_broken_current_pointer_is_reported_as_degraded(start_server, shop: Sh
 
 
 def test_without_a_model_readiness_says_so_without_paths(start_server, shop: Shop, tmp_path: Path) -> None:
+    """No model yet (a new shop, or one whose history cannot train one): the API serves popularity,
+    so it is ready to take traffic, degraded, and says why."""
     home = tmp_path / "empty-home"
     (home / "models").mkdir(parents=True)
     server = start_server(SHOP_HOME=str(home), SHOP_DATABASE_URL=shop.info.url())
     ready = server.get("/health/ready")
-    assert ready.status_code == 503 and ready.json()["status"] == "not ready"
-    assert ready.json()["checks"]["model"]["detail"] == "No trained model in SHOP_HOME/models. Run `shop train` first."
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["model"]["detail"] == ("No trained model in SHOP_HOME/models. Run `shop train` first. "
+                                                         "Serving popularity until a model loads.")
+    assert server.get("/recommendations/12345").json()["strategy"] == "popular"
     assert_no_home(ready.text, home)
     assert_no_home(server.get("/model").text, home)

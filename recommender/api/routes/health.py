@@ -17,7 +17,8 @@ async def live() -> Liveness:
     return _LIVE
 
 
-@router.get("/ready", response_model=Readiness, summary="Model loaded and database reachable (200 ready or degraded)",
+@router.get("/ready", response_model=Readiness,
+            summary="Database reachable, products loaded, a model or popularity until one loads (200 ready or degraded)",
             responses={503: {"model": Readiness, "description": "Not ready: the checks say why"}})
 async def ready(state: StateDep, response: Response) -> Readiness:
     checks: dict[str, ReadinessCheck] = {}
@@ -34,8 +35,10 @@ async def ready(state: StateDep, response: Response) -> Readiness:
                 detail += f" (degraded: {slot.warning})"
             degraded = degraded or bool(slot.error or slot.warning)
             checks[name] = ReadinessCheck(ok=True, detail=detail)
-        else:
-            checks[name] = ReadinessCheck(ok=False, detail=slot.error or "no model loaded")
+        else:  # popularity answers everyone until a model loads: degraded, not down
+            degraded = True
+            checks[name] = ReadinessCheck(
+                ok=True, detail=f"{slot.error or 'no model loaded'} Serving popularity until a model loads.")
     catalogue = state.catalogue
     checks["products"] = ReadinessCheck(
         ok=len(catalogue) > 0,
