@@ -77,6 +77,7 @@ def query(
     with shop_db.connect(info) as conn:
         # A filter is SQL the user wrote: it runs in a transaction that cannot write.
         conn.execute("set transaction read only")
+        conn.execute("set timezone = 'UTC'")  # metric_time's days are UTC days, as in the warehouse
         columns, rows = layer.run(conn, request)
     print_rows(columns, rows, output)
 

@@ -18,7 +18,7 @@ from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
 from app import filters, queries
-from shopcore import dbt_artifacts
+from shopcore import dbt_artifacts, semantic
 from tests.support import REPO_ROOT
 
 ENTRYPOINT = str(REPO_ROOT / "app" / "streamlit_app.py")
@@ -132,6 +132,38 @@ def test_overview_kpis_equal_sql_over_the_marts(built_shop, point_app_at):
         }
 
     assert_cards_match(metrics(app), figures(start, end), figures(previous_start, previous_end), "Conversion")
+
+
+def test_overview_cards_follow_a_changed_metric_definition(built_shop, point_app_at, tmp_path):
+    """The cards read the metrics' definitions: rewrite `revenue` (as units, under another label) in
+    the semantic manifest and the next run of the page shows the new definition, without a restart."""
+    manifest = dbt_artifacts.target_dir(tmp_path) / "semantic_manifest.json"
+    manifest.parent.mkdir(parents=True)
+    shutil.copyfile(semantic.semantic_manifest_path(built_shop.home), manifest)
+    point_app_at(built_shop, SHOP_HOME=str(tmp_path))
+    start, end, _, _ = last_fortnight(built_shop)
+    revenue, units = built_shop.one(
+        "select sum(revenue), sum(units_sold) from marts.sales_summary where activity_date between %s and %s",
+        (start, end))
+    app = choose_range(open_app(), start, end)
+    assert close(metrics(app)["Revenue"][0], revenue, 2)
+
+    definitions = json.loads(manifest.read_text())
+    metric = next(m for m in definitions["metrics"] if m["name"] == "revenue")
+    units_measure = {"name": "units", "filter": None, "alias": None, "join_to_timespine": False,
+                     "fill_nulls_with": None}
+    metric["label"] = "Units (redefined)"
+    metric["type_params"]["measure"] = units_measure
+    metric["type_params"]["input_measures"] = [units_measure]
+    manifest.write_text(json.dumps(definitions))
+    app.run()
+    shown = metrics(app)
+    assert "Revenue" not in shown
+    assert close(shown["Units (redefined)"][0], units, 2) and units != revenue
+    # the average order value is revenue / orders: it follows the redefined revenue too
+    (orders,) = built_shop.one(
+        "select sum(orders) from marts.sales_summary where activity_date between %s and %s", (start, end))
+    assert close(shown["Average order value"][0], float(units) / float(orders), 2)
 
 
 def test_overview_category_filter_switches_cards_to_category_figures(built_shop, point_app_at):
