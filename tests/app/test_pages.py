@@ -18,6 +18,7 @@ from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
 from app import filters, queries
+from shop import dbt_runner
 from shopcore import dbt_artifacts, semantic
 from tests.support import REPO_ROOT
 
@@ -339,6 +340,36 @@ def test_data_health_shows_raw_freshness_from_the_warehouse_view(built_shop, poi
     for table, newest in expected:
         assert statuses[table] in ({"no data"} if newest is None else {"fresh", "stale"}), (table, newest)
     assert statuses["raw.interactions"] == "fresh"  # simulated up to now
+
+
+def test_data_health_shows_each_sources_freshness_status_from_dbt(fresh_database, point_app_at, tmp_path):
+    """Raw tables aged to each side of their thresholds, judged by a real `dbt source freshness`:
+    the page shows fresh, warn and error as dbt said, with the thresholds and the empty table's reason."""
+    now = datetime.now(timezone.utc)
+    with fresh_database.connect() as conn:
+        conn.execute("insert into raw.users values (1, 'a@b.c', 'A', 'FR', 'organic', %s)",
+                     (now - timedelta(days=10),))  # warn after 7 days, error after 30
+        conn.execute("insert into raw.products (product_id, sku, name, category, brand, price, created_at, "
+                     "updated_at) values (1, 's1', 'P', 'books', 'B', 9.5, %s, %s)",
+                     (now - timedelta(days=400), now - timedelta(days=200)))  # error after 180 days
+        conn.execute("insert into raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity, "
+                     "unit_price, occurred_at, loaded_at) values (gen_random_uuid(), gen_random_uuid(), 1, 1, 'view', "
+                     "1, 9.5, %s, %s)", (now - timedelta(hours=2), now - timedelta(hours=2)))  # fresh
+        conn.commit()  # raw.served_recommendations stays empty: error
+    checked = dbt_runner.source_freshness(fresh_database.info.env(), home=tmp_path)
+    assert checked.success, (checked.exception, checked.errors)
+    point_app_at(None, SHOP_DATABASE_URL=fresh_database.info.url(), SHOP_HOME=str(tmp_path))
+    app = open_app("views/data_health.py")
+    assert not app.exception, [item.value for item in app.exception]
+    raw = dataframe_with(app, "source_table", "status", "warn_after", "error_after")
+    shown = {row.source_table: row for row in raw.itertuples()}
+    assert {table: row.status for table, row in shown.items()} == {
+        "raw.interactions": "fresh", "raw.users": "warn", "raw.products": "error", "raw.served_recommendations": "error"}
+    assert (shown["raw.users"].warn_after, shown["raw.users"].error_after) == ("7 days", "30 days")
+    assert shown["raw.served_recommendations"].note == "the table has no rows"
+    assert shown["raw.products"].age == "200 d"
+    warnings = " ".join(item.value for item in app.warning)
+    assert "raw.products (error)" in warnings and "raw.users (warn)" in warnings and "interactions" not in warnings
 
 
 def test_data_health_without_the_freshness_view_says_so(built_shop, point_app_at):
