@@ -14,7 +14,9 @@ import psycopg
 import pytest
 
 from shop import dbt_runner
+from shopcore import db as shop_db
 from shopcore import dbt_artifacts, semantic
+from tests.support import run_shop
 
 from . import synthetic
 from .support import build_ok, conninfo, drop_warehouse
@@ -143,6 +145,35 @@ def test_bad_queries_say_what_is_wrong(layer) -> None:
         layer.sql(semantic.MetricQuery(metrics=("revenue", "no_such_metric")))
     with pytest.raises(semantic.BadMetricQuery, match="cannot resolve metric_time__fortnight.*metric_time__day"):
         layer.sql(semantic.MetricQuery(metrics=("revenue",), group_by=("metric_time__fortnight",)))
+
+
+def test_shop_metrics_query_prints_metrics_and_refuses_bad_input(layer, database, warehouse_env, dbt_home,
+                                                                  conn) -> None:
+    info = database.info
+    url = shop_db.ConnectionInfo(info.host, info.port, info.user, warehouse_env["PGDATABASE"], info.password).url()
+    env = {"SHOP_HOME": str(dbt_home), "SHOP_DATABASE_URL": url}
+    shown = run_shop("metrics", "query", "--metrics", "revenue,orders", "--group-by", "metric_time__week",
+                     "--format", "json", env=env)
+    weeks = json.loads(shown.stdout)
+    revenue, orders = conn.execute("select sum(revenue), sum(orders) from marts.sales_summary").fetchone()
+    assert sum(week["revenue"] for week in weeks) == pytest.approx(float(revenue))
+    assert sum(week["orders"] for week in weeks) == orders
+    assert all(date.fromisoformat(week["metric_time__week"]).weekday() == 0 for week in weeks)  # Mondays
+    as_csv = run_shop("metrics", "query", "--metrics", "customers", "--group-by", "order_line__category",
+                      "--format", "csv", env=env).stdout.splitlines()
+    assert as_csv[0] == "order_line__category,customers" and len(as_csv) > 2
+
+    unknown = run_shop("metrics", "query", "--metrics", "revenue,no_such_metric", env=env, check=False)
+    assert unknown.returncode == 1
+    assert "Unknown metric: no_such_metric. Known metrics: attributed_revenue" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    bad_group = run_shop("metrics", "query", "--metrics", "revenue", "--group-by", "metric_time__fortnight",
+                         env=env, check=False)
+    assert bad_group.returncode == 1 and "Traceback" not in bad_group.stderr
+    assert "cannot resolve metric_time__fortnight for the metric revenue" in bad_group.stderr
+    assert "metric_time__day" in bad_group.stderr
+    listed = run_shop("metrics", "list", env=env).stdout
+    assert "revenue_per_visitor" in listed and "Saved queries: overview_category_kpis" in listed
 
 
 def test_every_model_has_a_data_test(built, warehouse_env, dbt_home) -> None:
