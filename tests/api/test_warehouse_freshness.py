@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from recommender import artifacts
 from shopcore import dbt_artifacts
-from tests.api.support import Shop, wait_until
+from tests.api.support import Shop, serving_home, wait_until
 
 
 def write_sources(home: Path, statuses: dict[str, str]) -> None:
@@ -26,12 +24,7 @@ def write_sources(home: Path, statuses: dict[str, str]) -> None:
 
 
 def test_a_stale_source_makes_readiness_degraded_not_down(start_server, shop: Shop, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    models = home / "models"
-    models.mkdir(parents=True)
-    served = artifacts.current_path(shop.models_dir)
-    shutil.copytree(served, models / served.name)
-    artifacts.set_current(models, served.name)
+    home = serving_home(shop, tmp_path / "home")
     write_sources(home, {"interactions": "warn", "users": "pass", "products": "error"})
     server = start_server(SHOP_HOME=str(home), SHOP_DATABASE_URL=shop.info.url())
 

@@ -14,7 +14,7 @@ from shopcore import dbt_artifacts
 from tests.support import run_shop
 
 from . import synthetic
-from .support import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
+from .support import WAREHOUSE_SCHEMAS, build_ok, build_synthetic_shop, conninfo, drop_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +23,7 @@ SIZE = synthetic.ShopSize(events=8_000, users=200, products=40, days=20, chunks=
 
 @pytest.fixture(scope="module")
 def built(warehouse_env, dbt_home):
-    drop_warehouse(warehouse_env)
-    with psycopg.connect(conninfo(warehouse_env)) as conn:
-        synthetic.create_shop(conn, SIZE)
-        synthetic.load_chunk(conn, SIZE, SIZE.chunks - 1, upto=True)
-    return build_ok(warehouse_env, dbt_home, full_refresh=True)
+    return build_synthetic_shop(warehouse_env, dbt_home, SIZE)
 
 
 def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> None:

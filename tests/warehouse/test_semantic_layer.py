@@ -19,7 +19,7 @@ from shopcore import dbt_artifacts, semantic
 from tests.support import run_shop
 
 from . import synthetic
-from .support import build_ok, conninfo, drop_warehouse
+from .support import build_synthetic_shop, conninfo
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +28,7 @@ SIZE = synthetic.ShopSize(events=6_000, users=150, products=30, days=20, chunks=
 
 @pytest.fixture(scope="module")
 def built(warehouse_env, dbt_home):
-    drop_warehouse(warehouse_env)
-    with psycopg.connect(conninfo(warehouse_env)) as conn:
-        synthetic.create_shop(conn, SIZE)
-        synthetic.load_chunk(conn, SIZE, SIZE.chunks - 1, upto=True)
-    return build_ok(warehouse_env, dbt_home, full_refresh=True)
+    return build_synthetic_shop(warehouse_env, dbt_home, SIZE)
 
 
 @pytest.fixture(scope="module")
