@@ -7,8 +7,9 @@
 Protocol (timed as whole commands, as the refresh loop runs them, Python start and dbt's parse included):
 `shop simulate` a history of --days days ending at a fixed time, `shop build` (from nothing, untimed),
 `shop build --full-refresh` (timed: the full build), `shop simulate --append` one more day,
-`shop build` (timed: the incremental build). With --freshness (when the checkout has it) the next day
-is appended again and `shop build --freshness` is timed too. Everything runs under a SHOP_HOME of its
+`shop build` (timed: the incremental build). With --freshness (when the checkout has it) a build with
+no new rows is timed without and with `--freshness`: the refresh loop's fixed cost and what the
+freshness check adds to it. Everything runs under a SHOP_HOME of its
 own with its own embedded server, stopped at the end.
 
 Target: incremental / full <= 0.10.
@@ -70,8 +71,11 @@ def main() -> None:
         added = events(**run) - history
         rows.append((f"incremental build after {added:,} new events (`shop build`)", shop(["build"], **run)))
         if args.freshness:
-            shop(["simulate", "--append", "--end", (END + timedelta(days=2)).isoformat()], **run)
-            rows.append(("incremental build then source freshness (`shop build --freshness`)",
+            # The fixed cost of a refresh with nothing new, without and with the freshness check. (Not
+            # a second appended day: a second `simulate --append` + build fails a reconciliation test
+            # on main too, a bug of its own.)
+            rows.append(("no new rows (`shop build`)", shop(["build"], **run)))
+            rows.append(("no new rows, then source freshness (`shop build --freshness`)",
                          shop(["build", "--freshness"], **run)))
     finally:
         subprocess.run([args.python, "-m", "shop", "db", "stop"], cwd=run["repo"], env=env, capture_output=True)
