@@ -132,7 +132,7 @@ _ORDER_LINE_CATEGORY = "{{ Dimension('order_line__category') }} = %(category)s"
 _FUNNEL_CATEGORY = "{{ Dimension('category_day__category') }} = %(category)s"
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=2)  # the current manifest and the one before
 def _semantic_layer(path: str, fingerprint: str) -> semantic.SemanticLayer:
     """One MetricFlow engine per version of the manifest; it keeps the SQL of every query it planned."""
     return semantic.SemanticLayer.load(Path(path))

@@ -1,9 +1,11 @@
 {#
     One row per day: the time spine MetricFlow joins to when a metric is asked for by day, week,
     month or year (and for cumulative or offset metrics). A fixed span from before any simulated or
-    imported history to well past today; built once, a few thousand rows.
+    imported history to well past today. A view: a table would be rewritten by every build (the
+    refresh loop's fixed cost) for rows that never change, and a few thousand generated days cost
+    nothing to compute when a query needs them.
 #}
-{{ config(materialized='table') }}
+{{ config(materialized='view') }}
 
 with
 
