@@ -21,7 +21,8 @@ from shopcore.settings import Settings
 
 RESOLVE_TTL_S = 30
 # Every session is read-only, and a query that runs away is stopped rather than freezing the page.
-SESSION_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=20000"
+# UTC: the semantic layer's metric_time__day truncates in the session's time zone, and days are UTC days.
+SESSION_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=20000 -c timezone=UTC"
 
 
 def database_key() -> str:

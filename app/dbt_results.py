@@ -1,4 +1,4 @@
-"""The last dbt build's results as the Data health page shows them (a table of nodes).
+"""The last dbt build's results and source freshness check as the Data health page shows them.
 
 `shop build` keeps a copy of each finished build's run_results.json at
 SHOP_HOME/dbt/last_build/run_results.json, which other dbt commands (`dbt docs generate`, ...) leave
@@ -69,3 +69,28 @@ def load(path: Path | None = None) -> RunSummary | None:
         elapsed_s=run.elapsed_s,
         nodes=pd.DataFrame(rows, columns=NODE_COLUMNS),
     )
+
+
+SOURCE_COLUMNS = ["source_table", "status", "max_loaded_at", "warn_after", "error_after", "message"]
+
+
+@dataclass(frozen=True)
+class FreshnessSummary:
+    path: Path
+    generated_at: datetime | None
+    sources: pd.DataFrame  # SOURCE_COLUMNS, one row per source table
+
+
+def freshness_path(home: Path | None = None) -> Path:
+    """The newest `dbt source freshness` result (absent until `shop build --freshness`)."""
+    return dbt_artifacts.last_freshness_path(home or Settings().home_dir)
+
+
+def load_freshness(path: Path | None = None) -> FreshnessSummary | None:
+    """dbt's verdict on each source's freshness, or None when no check has run under this SHOP_HOME."""
+    path = path or freshness_path()
+    if not path.is_file():
+        return None
+    kept = dbt_artifacts.read_sources(path)
+    rows = [{column: asdict(source)[column] for column in SOURCE_COLUMNS} for source in kept.sources]
+    return FreshnessSummary(kept.path, kept.generated_at, pd.DataFrame(rows, columns=SOURCE_COLUMNS))

@@ -1,11 +1,12 @@
-"""The KPI cards of the Overview: what each one measures, and its change against the previous period.
+"""The KPI cards of the Overview: which metric each one shows, and its change against the previous period.
 
-Pure functions over the one-row totals of `queries.period_totals`, so the figures can be checked
-without Streamlit. Shop-wide cards follow the usual e-commerce definitions (revenue, orders,
-customers, average order value, session conversion). With a category filter, revenue, orders,
-customers and average order value count the orders holding the category's products
-(marts.order_lines), and conversion becomes the category's view-to-purchase rate (sessions are not
-per category).
+Each card is a metric of the dbt project's semantic layer (dbt_project/models/marts/_marts__metrics.yml):
+its value comes from the metric's SQL (app/queries.py compiles it through MetricFlow), its label and
+help from the metric's label and description, so a changed definition changes the card. Shop-wide
+cards: revenue, orders, customers, average order value, session conversion. With a category filter,
+revenue, orders, customers and average order value count the orders holding the category's products,
+and conversion becomes the category's view-to-purchase rate (sessions are not per category).
+Pure functions over one row of metric values, so the figures can be checked without Streamlit.
 """
 
 from __future__ import annotations
@@ -15,74 +16,37 @@ from dataclasses import dataclass
 
 from app import formatting
 
-Totals = Mapping[str, float]
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if not denominator else numerator / denominator
+Totals = Mapping[str, float | None]
 
 
 @dataclass(frozen=True)
 class KpiSpec:
-    label: str
-    measure: Callable[[Totals], float | None]
+    metric: str
     fmt: Callable[[float | None], str]
     is_rate: bool = False  # rates change in percentage points, amounts in percent
-    help: str = ""
+    zero_when_empty: bool = False  # a sum or count over no rows is 0; a ratio stays undefined
 
 
 SHOP_KPIS: tuple[KpiSpec, ...] = (
-    KpiSpec("Revenue", lambda t: t["revenue"], formatting.currency, help="Sum of quantity × price of every purchase."),
-    KpiSpec("Orders", lambda t: t["orders"], formatting.count, help="Checkouts (an order may hold several products)."),
-    KpiSpec("Customers", lambda t: t["customers"], formatting.count, help="Distinct buyers in the period."),
-    KpiSpec(
-        "Average order value",
-        lambda t: _ratio(t["revenue"], t["orders"]),
-        formatting.currency,
-        help="Revenue / orders.",
-    ),
-    KpiSpec(
-        "Conversion",
-        lambda t: _ratio(t["converting_sessions"], t["sessions"]),
-        formatting.percent,
-        is_rate=True,
-        help="Sessions with a purchase / all sessions.",
-    ),
+    KpiSpec("revenue", formatting.currency, zero_when_empty=True),
+    KpiSpec("orders", formatting.count, zero_when_empty=True),
+    KpiSpec("customers", formatting.count, zero_when_empty=True),
+    KpiSpec("average_order_value", formatting.currency),
+    KpiSpec("conversion_rate", formatting.percent, is_rate=True),
 )
 
 CATEGORY_KPIS: tuple[KpiSpec, ...] = (
-    KpiSpec(
-        "Revenue",
-        lambda t: t["revenue"],
-        formatting.currency,
-        help="Revenue of the category's products in the period's orders.",
-    ),
-    KpiSpec(
-        "Orders",
-        lambda t: t["orders"],
-        formatting.count,
-        help="Orders holding at least one of the category's products.",
-    ),
-    KpiSpec(
-        "Customers",
-        lambda t: t["customers"],
-        formatting.count,
-        help="Distinct buyers of the category's products in the period.",
-    ),
-    KpiSpec(
-        "Average order value",
-        lambda t: _ratio(t["revenue"], t["orders"]),
-        formatting.currency,
-        help="Category revenue / orders holding the category (what those orders spent on it).",
-    ),
-    KpiSpec(
-        "View-to-purchase",
-        lambda t: _ratio(t["order_lines"], t["views"]),
-        formatting.percent,
-        is_rate=True,
-        help="Purchases / product views of the category.",
-    ),
+    *SHOP_KPIS[:4],
+    KpiSpec("view_to_purchase_rate", formatting.percent, is_rate=True),
 )
+
+
+@dataclass(frozen=True)
+class MetricText:
+    """What the semantic layer says of a metric: the card's label and help."""
+
+    label: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -99,10 +63,23 @@ def kpi_specs(category: str | None) -> tuple[KpiSpec, ...]:
     return SHOP_KPIS if category is None else CATEGORY_KPIS
 
 
-def compute(current: Totals, previous: Totals, category: str | None) -> list[Kpi]:
+def metric_names(category: str | None) -> tuple[str, ...]:
+    return tuple(spec.metric for spec in kpi_specs(category))
+
+
+def _value(spec: KpiSpec, totals: Totals) -> float | None:
+    value = totals.get(spec.metric)
+    if value is None or value != value:  # None, or NaN from a NULL in a float column
+        return 0.0 if spec.zero_when_empty else None
+    return float(value)
+
+
+def compute(current: Totals, previous: Totals, category: str | None,
+            texts: Mapping[str, MetricText]) -> list[Kpi]:
     cards = []
     for spec in kpi_specs(category):
-        value, before = spec.measure(current), spec.measure(previous)
+        value, before = _value(spec, current), _value(spec, previous)
         delta = formatting.point_change(value, before) if spec.is_rate else formatting.change(value, before)
-        cards.append(Kpi(spec.label, value, before, spec.fmt(value), delta, spec.help))
+        text = texts.get(spec.metric, MetricText(spec.metric, ""))
+        cards.append(Kpi(text.label, value, before, spec.fmt(value), delta, text.description))
     return cards

@@ -9,6 +9,7 @@ Errors are not cached: a database that comes back is used on the next run.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,9 +18,12 @@ import streamlit as st
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from app import kpis
 from app.connection import connect, database_key
 from app.errors import DataUnavailable, WarehouseNotBuilt
 from app.periods import Period
+from shopcore import semantic
+from shopcore.settings import Settings
 
 LIVE_TTL_S = 5
 CHART_TTL_S = 60
@@ -121,81 +125,79 @@ def last_event() -> pd.DataFrame:
     )
 
 
-# --- overview ------------------------------------------------------------------------------------
+# --- overview: through the semantic layer --------------------------------------------------------
 
-_SHOP_TOTALS = """
-select
-    coalesce(sum(revenue), 0) as revenue,
-    coalesce(sum(orders), 0) as orders,
-    coalesce(sum(units_sold), 0) as units_sold,
-    coalesce(sum(purchases), 0) as order_lines,
-    coalesce(sum(views), 0) as views,
-    coalesce(sum(sessions), 0) as sessions,
-    coalesce(sum(converting_sessions), 0) as converting_sessions,
-    (
-        -- distinct buyers over the whole period: daily unique customers would count a repeat buyer twice
-        select count(distinct user_id) from marts.orders
-        where order_date between %(start)s and %(end)s
-    ) as customers
-from marts.sales_summary
-where activity_date between %(start)s and %(end)s
-"""
+# The category filter of each semantic model the Overview asks (its category dimension's name).
+_ORDER_LINE_CATEGORY = "{{ Dimension('order_line__category') }} = %(category)s"
+_FUNNEL_CATEGORY = "{{ Dimension('category_day__category') }} = %(category)s"
 
-_CATEGORY_TOTALS = """
-select
-    orders.revenue,
-    orders.orders,
-    orders.customers,
-    orders.units_sold,
-    funnel.order_lines,
-    funnel.views
-from (
-    -- true orders of the category: checkouts holding at least one of its products
-    select
-        coalesce(sum(revenue), 0) as revenue,
-        count(distinct order_id) as orders,
-        count(distinct user_id) as customers,
-        coalesce(sum(quantity), 0) as units_sold
-    from marts.order_lines
-    where order_date between %(start)s and %(end)s and category = %(category)s
-) as orders
-cross join (
-    select coalesce(sum(purchases), 0) as order_lines, coalesce(sum(views), 0) as views
-    from marts.daily_category_funnel
-    where activity_date between %(start)s and %(end)s and category = %(category)s
-) as funnel
-"""
+
+@st.cache_resource(show_spinner=False, max_entries=2)  # the current manifest and the one before
+def _semantic_layer(path: str, fingerprint: str) -> semantic.SemanticLayer:
+    """One MetricFlow engine per version of the manifest; it keeps the SQL of every query it planned."""
+    return semantic.SemanticLayer.load(Path(path))
+
+
+def semantic_layer() -> semantic.SemanticLayer:
+    """The semantic layer of the current semantic_manifest.json: a rewritten manifest (`shop build`
+    after a metric changed) is loaded on the next run; otherwise nothing is planned again."""
+    path = semantic.semantic_manifest_path(Settings().home_dir)
+    try:
+        return _semantic_layer(str(path), semantic.manifest_fingerprint(path))
+    except FileNotFoundError as exc:
+        raise WarehouseNotBuilt(
+            f"The metrics' definitions are not compiled yet ({path} is missing). Build the warehouse with "
+            "`shop build`, then reload this page."
+        ) from exc
+    except semantic.SemanticLayerUnavailable as exc:
+        raise WarehouseNotBuilt(f"{exc}. Rebuild with `shop build`, then reload this page.") from exc
+
+
+def metric_texts() -> dict[str, kpis.MetricText]:
+    return {info.name: kpis.MetricText(info.label, info.description) for info in semantic_layer().metrics()}
+
+
+def _metric_frame(fetch, query: semantic.MetricQuery, params: Params) -> pd.DataFrame:
+    try:
+        sql_text = semantic_layer().sql(query)
+    except semantic.BadMetricQuery as exc:
+        raise WarehouseNotBuilt(f"The dashboard's metric query no longer fits the definitions: {exc}") from exc
+    return fetch(database_key(), sql_text, params)
 
 
 def period_totals(period: Period, category: str | None) -> pd.DataFrame:
-    """One row of sums over the period: shop-wide, or for one category.
+    """One row: the value of each Overview card's metric over the period, shop-wide or for one category.
 
-    For a category, revenue, orders, customers and units come from marts.order_lines (orders
-    holding one of the category's products, by order date) and views and purchases from the
-    category funnel (for view-to-purchase conversion).
+    For a category, revenue, orders, customers and average order value are filtered on the order
+    lines' category (orders holding one of its products, by order date) and view-to-purchase on the
+    category funnel's.
     """
+    where = (semantic.PERIOD_FILTER,)
     if category is None:
-        return _fetch_live(database_key(), _SHOP_TOTALS, _period(period))
-    return _fetch_live(database_key(), _CATEGORY_TOTALS, {**_period(period), "category": category})
+        query = semantic.MetricQuery(saved_query="overview_kpis", where=where)
+        return _metric_frame(_fetch_live, query, _period(period))
+    params = {**_period(period), "category": category}
+    orders = _metric_frame(_fetch_live, semantic.MetricQuery(
+        saved_query="overview_category_kpis", where=(*where, _ORDER_LINE_CATEGORY)), params)
+    funnel = _metric_frame(_fetch_live, semantic.MetricQuery(
+        metrics=("view_to_purchase_rate",), where=(*where, _FUNNEL_CATEGORY)), params)
+    return pd.concat([orders, funnel], axis=1)
 
 
 def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
-    """Revenue per day with orders (shop-wide) or units sold (one category); days without rows absent."""
+    """Revenue, orders and units per day (shop-wide: the overview_daily saved query; for one category,
+    the orders holding it); days without orders absent."""
+    where = (semantic.PERIOD_FILTER,)
     if category is None:
-        query = """
-            select activity_date, revenue, orders, units_sold
-            from marts.sales_summary
-            where activity_date between %(start)s and %(end)s
-            order by activity_date
-        """
-        return _fetch(database_key(), query, _period(period))
-    query = """
-        select activity_date, revenue, purchases as order_lines, units_sold
-        from marts.daily_category_funnel
-        where activity_date between %(start)s and %(end)s and category = %(category)s
-        order by activity_date
-    """
-    return _fetch(database_key(), query, {**_period(period), "category": category})
+        query = semantic.MetricQuery(saved_query="overview_daily", where=where)
+        params = _period(period)
+    else:
+        query = semantic.MetricQuery(metrics=("revenue", "orders", "units"), group_by=("metric_time__day",),
+                                     where=(*where, _ORDER_LINE_CATEGORY))
+        params = {**_period(period), "category": category}
+    frame = _metric_frame(_fetch, query, params)
+    days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
+    return frame.drop(columns="metric_time__day").assign(activity_date=days).sort_values("activity_date")
 
 
 # --- funnel --------------------------------------------------------------------------------------

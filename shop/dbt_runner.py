@@ -8,13 +8,14 @@ which profiles.example.yml reads with env_var(): the caller passes them in `env`
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from shopcore.dbt_artifacts import (
     PROJECT_DIR,
     dbt_home,
     last_build_results_path,
+    last_freshness_path,
+    read_sources,
 )
+from shopcore.semantic import semantic_manifest_path
 from shopcore.errors import ShopError
 from shopcore.settings import get_settings
 
@@ -136,10 +140,12 @@ class NothingSelected(ShopError):
 
 def _keep_build_results(target: Path, home: Path | None) -> None:
     """Copy a finished build's run_results.json next to target/ (atomically: readers never see half)."""
-    source = target / "run_results.json"
+    _keep(target / "run_results.json", last_build_results_path(home))
+
+
+def _keep(source: Path, destination: Path) -> None:
     if not source.is_file():
         return
-    destination = last_build_results_path(home)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
     shutil.copyfile(source, partial)
@@ -245,13 +251,16 @@ def run_dbt(
     on_progress: ProgressCallback | None = None,
     quiet: bool = True,
     write_manifest: bool = True,
+    results_file: str = "run_results.json",
+    silent: bool = False,
 ) -> DbtResult:
     """Invoke one dbt command (e.g. ["build", "--select", "marts"]) in-process and summarise it.
 
     `env` holds the connection (PG* variables, as `shop db env` prints them); it is set in os.environ
     for the run only. Paths: the project at the repository root, profiles/target/logs in SHOP_HOME/dbt.
     `write_manifest=False` skips target/manifest.json (dbt writes it twice per command, both times
-    on the critical path); target/run_results.json is still written.
+    on the critical path); target/`results_file` is still written (run_results.json, or sources.json
+    for `source freshness`).
     """
     from dbt.cli.main import dbtRunner
 
@@ -271,6 +280,9 @@ def run_dbt(
         str(logs),
     ]
     global_flags = ["--quiet"] if quiet else []
+    if silent:
+        # Not even dbt's error lines on the console: the caller reports the outcome itself.
+        global_flags += ["--log-level", "none"]
     if not write_manifest:
         # dbt has one switch for all its JSON artifacts; run_results.json is written below.
         global_flags.append("--no-write-json")
@@ -280,7 +292,7 @@ def run_dbt(
     with _RUN_LOCK, _environment(values):
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
-            outcome.result.write(str(target / "run_results.json"))
+            outcome.result.write(str(target / results_file))
     elapsed = time.perf_counter() - started
     nodes = _node_results(outcome.result)
     exception = None
@@ -343,6 +355,73 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
         _keep_build_results(result.target_dir, home)
     if start is not None and result.success:
         build_marks.record(env, start, full_refresh=full_refresh)
+    if result.success:
+        ensure_semantic_manifest(env, home=home)
+    return result
+
+
+def source_freshness(env: Mapping[str, str], *, home: Path | None = None) -> DbtResult:
+    """`dbt source freshness`: every source's newest load against its thresholds.
+
+    The result (sources.json) is kept at SHOP_HOME/dbt/last_freshness/sources.json for the Data health
+    page and the API. A stale source is a finding, not a failure of the command: `success` is False
+    only when dbt could not check (a runtime error), not when a source is past its error threshold.
+    """
+    with home_lock.hold(settings_home(home), "source freshness"):
+        result = run_dbt(["source", "freshness"], env, home=home, write_manifest=False, results_file="sources.json",
+                         silent=True)
+    if result.target_dir is not None and result.nodes:
+        _keep(result.target_dir / "sources.json", last_freshness_path(home))
+    checked = result.exception is None and all(node.status != "runtime error" for node in result.nodes)
+    return replace(result, success=checked)
+
+
+def freshness_summary(home: Path | None = None) -> list[tuple[str, str, str]]:
+    """(source table, status, age) of the kept sources.json, for the CLI's table."""
+    kept = read_sources(last_freshness_path(home))
+    return [(source.source_table, source.status, _age(source.age_s)) for source in kept.sources]
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "no rows"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+# The files whose change can change the semantic manifest: the project file and every YAML of it.
+def _project_fingerprint() -> str:
+    files = [PROJECT_DIR / "dbt_project.yml", *sorted((PROJECT_DIR / "dbt_project").rglob("*.yml"))]
+    digest = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def ensure_semantic_manifest(env: Mapping[str, str], *, home: Path | None = None,
+                             locked: bool = False) -> DbtResult | None:
+    """Write target/semantic_manifest.json with `dbt parse` when the project's YAML changed since.
+
+    Builds skip dbt's JSON artifacts (see `build`), semantic_manifest.json among them; the dashboard
+    and `shop metrics` compile their queries from it. A parse only when a YAML file changed keeps the
+    refresh loop's builds free of it. None when the manifest was already current. `locked` takes the
+    home's work lock for the parse (a build, which already holds it, passes False).
+    """
+    manifest = semantic_manifest_path(home)
+    stamp = manifest.with_suffix(".fingerprint")
+    fingerprint = _project_fingerprint()
+    if manifest.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == fingerprint:
+        return None
+    if locked:
+        with home_lock.hold(settings_home(home), "dbt parse"):
+            result = run_dbt(["parse"], env, home=home)
+    else:
+        result = run_dbt(["parse"], env, home=home)
+    if result.success and manifest.is_file():
+        stamp.write_text(fingerprint, encoding="utf-8")
     return result
 
 

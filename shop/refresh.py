@@ -1,4 +1,5 @@
-"""The live demo's refresh loop: an incremental `shop build` every N seconds, a retrain now and then.
+"""The live demo's refresh loop: an incremental `shop build --freshness` every N seconds (the products
+snapshot, the models and their tests, then each source's freshness), a retrain now and then.
 
 One thread runs the jobs one after another, so a build never overlaps another build (or a
 retrain): when a build takes longer than the interval, the next one starts when it ends. A failed
@@ -93,7 +94,7 @@ class RefreshLoop(threading.Thread):
         next_train = time.monotonic() + self.retrain_every_s if self.retrain_every_s else None
         while not self.stopping.wait(max(0.0, next_build - time.monotonic())):
             started = time.monotonic()
-            self._with_retries("build", [sys.executable, "-m", "shop", "build"])
+            self._with_retries("build", [sys.executable, "-m", "shop", "build", "--freshness"])
             self.builds += 1
             if next_train is not None and time.monotonic() >= next_train and not self.stopping.is_set():
                 self._with_retries("train", [sys.executable, "-m", "shop", "train", "--no-evaluate"])

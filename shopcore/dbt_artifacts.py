@@ -1,4 +1,4 @@
-"""Where dbt writes under SHOP_HOME, and the one reader of its run_results.json.
+"""Where dbt writes under SHOP_HOME, and the one reader of its run_results.json and sources.json.
 
 The warehouse build (shop/dbt_runner.py), the refresh loop and the dashboard's Data health page all
 read a build's outcome through `read_run_results`, and judge a node with the statuses below.
@@ -44,6 +44,15 @@ def last_build_results_path(home: Path | None = None) -> Path:
     the last build whatever ran since. Absent until the first build.
     """
     return dbt_home(home) / "last_build" / "run_results.json"
+
+
+def last_freshness_path(home: Path | None = None) -> Path:
+    """SHOP_HOME/dbt/last_freshness/sources.json: the newest `dbt source freshness` result.
+
+    Kept beside the last build's results for the same reason; absent until `shop build --freshness`
+    (or the live demo's refresh loop) has run once.
+    """
+    return dbt_home(home) / "last_freshness" / "sources.json"
 
 
 @dataclass(frozen=True)
@@ -129,4 +138,75 @@ def read_run_results(path: Path) -> RunResults:
         generated_at=_timestamp(metadata.get("generated_at")),
         elapsed_s=float(data.get("elapsed_time") or 0.0),
         nodes=tuple(_node(result) for result in data.get("results", [])),
+    )
+
+
+# dbt's freshness statuses, and the words the Data health page and the API use for them.
+FRESHNESS_STATUS_WORDS = {"pass": "fresh", "warn": "warn", "error": "error", "runtime error": "error"}
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One source table's freshness: dbt's verdict against its warn/error thresholds."""
+
+    source_table: str  # schema.table as the raw contract names it (raw.interactions)
+    status: str  # fresh, warn or error
+    max_loaded_at: datetime | None
+    snapshotted_at: datetime | None
+    age_s: float | None
+    warn_after: str | None
+    error_after: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    path: Path
+    generated_at: datetime | None
+    sources: tuple[SourceStatus, ...]
+
+    @property
+    def worst(self) -> str:
+        """error when any source errs, else warn when any warns, else fresh."""
+        statuses = {source.status for source in self.sources}
+        return next((word for word in ("error", "warn") if word in statuses), "fresh")
+
+
+def _threshold(criteria: dict, key: str) -> str | None:
+    rule = criteria.get(key) or {}
+    if not rule.get("count") or not rule.get("period"):
+        return None
+    return f"{rule['count']} {rule['period']}{'s' if rule['count'] != 1 else ''}"
+
+
+def _source(result: dict) -> SourceStatus:
+    # unique_id: source.<project>.<source name>.<table>; the raw contract's schema is `raw`.
+    table = result["unique_id"].split(".")[-1]
+    criteria = result.get("criteria") or {}
+    status = str(result.get("status", "")).lower()
+    age = result.get("max_loaded_at_time_ago_in_s")
+    newest = _timestamp(result.get("max_loaded_at"))
+    message = result.get("error") or result.get("message")
+    if newest is not None and newest.year < 1000:  # dbt's stand-in for max() of an empty table
+        newest, age, message = None, None, message or "the table has no rows"
+    return SourceStatus(
+        source_table=f"raw.{table}",
+        status=FRESHNESS_STATUS_WORDS.get(status, status),
+        max_loaded_at=newest,
+        snapshotted_at=_timestamp(result.get("snapshotted_at")),
+        age_s=float(age) if age is not None else None,
+        warn_after=_threshold(criteria, "warn_after"),
+        error_after=_threshold(criteria, "error_after"),
+        message=message,
+    )
+
+
+def read_sources(path: Path) -> SourceFreshness:
+    """Parse a sources.json (OSError when it is missing, ValueError when it is not JSON)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    metadata = data.get("metadata") or {}
+    return SourceFreshness(
+        path=path,
+        generated_at=_timestamp(metadata.get("generated_at")),
+        sources=tuple(sorted((_source(result) for result in data.get("results", [])), key=lambda s: s.source_table)),
     )

@@ -1,7 +1,8 @@
 """Data health: how fresh the raw data and each mart are, and how the last dbt run went.
 
-Each section is one function reading one source (the warehouse's freshness view, the marts, the
-last dbt build's run_results.json, the refresh loop's shop_meta.refresh_runs).
+Each section is one function reading one source (dbt's source freshness result, sources.json, or
+without it the warehouse's freshness view; the marts; the last dbt build's run_results.json; the
+refresh loop's shop_meta.refresh_runs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import streamlit as st
 
 from app import dbt_results, formatting, queries, ui
 
-STALE_AFTER_S = 24 * 3600  # matches the raw source's warn_after in dbt (1 day)
+STALE_AFTER_S = 24 * 3600  # matches raw.interactions' warn_after in dbt (1 day)
 
 
 def status_of(age_s: float | None) -> str:
@@ -24,6 +25,16 @@ def status_of(age_s: float | None) -> str:
 
 def raw_freshness(now: datetime) -> None:
     st.subheader("Raw data")
+    try:
+        checked = dbt_results.load_freshness()
+    except ValueError as exc:  # a file being written right now, or a damaged one
+        checked = None
+        st.warning(f"Cannot read {dbt_results.freshness_path()}: {exc}. Reload in a moment.", icon=":material/warning:")
+    if checked is not None:
+        checked_freshness(checked, now)
+        return
+    st.caption("Thresholds not checked yet: `shop build --freshness` (the live demo runs it at every refresh) "
+               "judges each table against its warn and error thresholds. Until then, the newest rows:")
     if not queries.relation_exists(queries.SOURCE_FRESHNESS_MART):
         st.caption(
             f"The warehouse has no marts.{queries.SOURCE_FRESHNESS_MART} view yet, so the newest raw rows "
@@ -42,6 +53,29 @@ def raw_freshness(now: datetime) -> None:
         shown[["source_table", "newest_at", "age", "status"]],
         column_config={"source_table": "Raw table", "newest_at": "Newest row", "age": "Age", "status": "Status"},
     )
+
+
+def checked_freshness(checked: dbt_results.FreshnessSummary, now: datetime) -> None:
+    """Each source's status (fresh, warn, error) as `dbt source freshness` judged it."""
+    frame = checked.sources
+    ages = frame["max_loaded_at"].map(lambda moment: formatting.seconds_since(moment, now))
+    shown = frame.assign(
+        newest_at=frame["max_loaded_at"].map(formatting.timestamp),
+        age=ages.map(formatting.age),
+        note=frame["message"].fillna(""),
+    )
+    ui.table(
+        shown[["source_table", "status", "newest_at", "age", "warn_after", "error_after", "note"]],
+        column_config={"source_table": "Raw table", "status": "Status", "newest_at": "Newest row", "age": "Age",
+                       "warn_after": "Warn after", "error_after": "Error after", "note": "Note"},
+    )
+    late = frame[frame["status"] != "fresh"]
+    if not late.empty:
+        st.warning("Past their thresholds: " + ", ".join(f"{table} ({status})" for table, status
+                                                        in zip(late["source_table"], late["status"])),
+                   icon=":material/schedule:")
+    st.caption(f"`dbt source freshness` at {formatting.timestamp(checked.generated_at)} "
+               f"({formatting.age(formatting.seconds_since(checked.generated_at, now))} ago) · {checked.path}")
 
 
 def mart_freshness(now: datetime, last_run: dbt_results.RunSummary | None) -> None:

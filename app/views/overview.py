@@ -1,4 +1,6 @@
-"""Overview: the KPIs of the period against the previous one, kept live, and daily revenue and volume."""
+"""Overview: the KPIs of the period against the previous one, kept live, and daily revenue and volume.
+
+Cards and chart read the semantic layer's metrics (app/kpis.py, queries.period_totals and daily_sales)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ def live_kpis(choice: filters.Filters) -> None:
     with ui.guarded():
         current = queries.period_totals(choice.period, choice.category).iloc[0]
         previous = queries.period_totals(choice.period.previous(), choice.category).iloc[0]
-        ui.kpi_row(kpis.compute(current, previous, choice.category))
+        ui.kpi_row(kpis.compute(current, previous, choice.category, queries.metric_texts()))
         newest = queries.last_event().loc[0, "last_loaded_at"]
         ago = formatting.age(formatting.seconds_since(newest, datetime.now(timezone.utc)))
         compared = choice.period.previous().label()
@@ -35,7 +37,7 @@ def daily_chart(choice: filters.Filters) -> None:
         ui.chart(charts.revenue_and_volume(days, "orders", "Orders"), key="overview_daily")
     else:
         st.subheader(f"Daily revenue and units: {choice.category}")
-        ui.chart(charts.revenue_and_volume(days, "units_sold", "Units sold"), key="overview_daily")
+        ui.chart(charts.revenue_and_volume(days, "units", "Units sold"), key="overview_daily")
 
 
 st.title("Overview")

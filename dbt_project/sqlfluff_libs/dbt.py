@@ -43,3 +43,10 @@ def replace(field, old_chars, new_chars):
 
 def length(expression):
     return f"length({expression})"
+
+
+def date_spine(datepart, start_date, end_date):
+    return (
+        f"select cast(day as date) as date_{datepart} "
+        f"from generate_series({start_date}, {end_date}, interval '1 {datepart}') as days (day)"
+    )

@@ -185,7 +185,7 @@ class ReadinessCheck(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "degraded", "not ready"] = Field(
         description="ready (200); degraded (200: serving, but a check says what is wrong, e.g. a broken `current` "
-                    "pointer); not ready (503)")
+                    "pointer or a source past its freshness threshold); not ready (503)")
     checks: dict[str, ReadinessCheck]
 
 

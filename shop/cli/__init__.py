@@ -20,7 +20,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
-    from shop.cli import build, db, demo, evaluate, importing, serve, simulate, train
+    from shop.cli import build, db, demo, evaluate, importing, metrics, serve, simulate, train
 
     app.add_typer(db.app, name="db")
     app.command("simulate")(simulate.simulate)
@@ -28,6 +28,7 @@ def _register() -> None:
     app.command("build")(build.build)
     app.command("train")(train.train)
     app.command("evaluate")(evaluate.evaluate)
+    app.add_typer(metrics.app, name="metrics")
     app.add_typer(serve.app, name="serve")
     app.command("demo")(demo.demo)
 

@@ -70,8 +70,11 @@ def build(
     select: list[str] = typer.Option(
         None, "--select", "-s", help="dbt selection, e.g. --select marts or --select +sales_summary."
     ),
+    freshness: bool = typer.Option(
+        False, "--freshness", help="Then check every source's freshness against its thresholds (dbt source freshness)."
+    ),
 ) -> None:
-    """Build the warehouse: every dbt model, then its data tests and unit tests."""
+    """Build the warehouse: the products snapshot, every dbt model, then its data tests and unit tests."""
     env = shop_db.ready().env()
     with build_progress() as on_progress:
         result = dbt_runner.build(env, full_refresh=full_refresh, select=select or None, on_progress=on_progress)
@@ -80,3 +83,20 @@ def build(
         names = ", ".join(result.failing_names) or "see the log above"
         console.print(f"[bold red]build failed:[/] {names}")
         raise typer.Exit(1)
+    if freshness:
+        check_freshness(env)
+
+
+def check_freshness(env: dict[str, str]) -> None:
+    """Print each source's freshness; exit 1 only when dbt could not check (a stale source is a finding)."""
+    result = dbt_runner.source_freshness(env)
+    if not result.success:
+        console.print(f"[bold red]source freshness could not run:[/] {result.exception or ' '.join(result.errors)}")
+        raise typer.Exit(1)
+    table = Table(title="source freshness", show_header=True)
+    for column in ("source", "status", "newest row"):
+        table.add_column(column)
+    colours = {"fresh": "green", "warn": "yellow", "error": "red"}
+    for source, status, age in dbt_runner.freshness_summary():
+        table.add_row(source, f"[{colours.get(status, 'white')}]{status}[/]", age if age == "no rows" else f"{age} ago")
+    console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,6 +83,18 @@ class Shop:
         with threadpool_limits(1, "blas"):
             model = TrainedModel(make(algorithm, **params).fit(matrix), matrix, {})
         return artifacts.save(model, self.models_dir, make_current=make_current)
+
+
+def serving_home(shop: Shop, home: Path) -> Path:
+    """A SHOP_HOME of its own (so other tests keep their model) serving a copy of the shop's current model."""
+    from recommender import artifacts
+
+    models = home / "models"
+    models.mkdir(parents=True)
+    served = artifacts.current_path(shop.models_dir)
+    shutil.copytree(served, models / served.name)
+    artifacts.set_current(models, served.name)
+    return home
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from recommender import artifacts
-from tests.api.support import ApiServer, Shop, wait_until
+from tests.api.support import ApiServer, Shop, serving_home, wait_until
 
 
 class Hammer:
@@ -69,12 +69,9 @@ class Hammer:
 def test_new_models_are_served_without_a_restart_or_a_failed_request(
         start_server, shop: Shop, tmp_path: Path) -> None:
     # A SHOP_HOME of its own (so other tests keep their model), on the shop's database.
-    home = tmp_path / "home"
+    home = serving_home(shop, tmp_path / "home")
     models = home / "models"
-    models.mkdir(parents=True)
     first = artifacts.current_path(shop.models_dir)
-    shutil.copytree(first, models / first.name)
-    artifacts.set_current(models, first.name)
     server = start_server(SHOP_HOME=str(home), SHOP_DATABASE_URL=shop.info.url())
     users = [r[0] for r in shop.query("select distinct user_id from marts.user_item_interactions limit 200")]
     assert server.get("/model").json()["model_id"] == first.name

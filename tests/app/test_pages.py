@@ -18,7 +18,8 @@ from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
 from app import filters, queries
-from shopcore import dbt_artifacts
+from shop import dbt_runner
+from shopcore import dbt_artifacts, semantic
 from tests.support import REPO_ROOT
 
 ENTRYPOINT = str(REPO_ROOT / "app" / "streamlit_app.py")
@@ -132,6 +133,38 @@ def test_overview_kpis_equal_sql_over_the_marts(built_shop, point_app_at):
         }
 
     assert_cards_match(metrics(app), figures(start, end), figures(previous_start, previous_end), "Conversion")
+
+
+def test_overview_cards_follow_a_changed_metric_definition(built_shop, point_app_at, tmp_path):
+    """The cards read the metrics' definitions: rewrite `revenue` (as units, under another label) in
+    the semantic manifest and the next run of the page shows the new definition, without a restart."""
+    manifest = dbt_artifacts.target_dir(tmp_path) / "semantic_manifest.json"
+    manifest.parent.mkdir(parents=True)
+    shutil.copyfile(semantic.semantic_manifest_path(built_shop.home), manifest)
+    point_app_at(built_shop, SHOP_HOME=str(tmp_path))
+    start, end, _, _ = last_fortnight(built_shop)
+    revenue, units = built_shop.one(
+        "select sum(revenue), sum(units_sold) from marts.sales_summary where activity_date between %s and %s",
+        (start, end))
+    app = choose_range(open_app(), start, end)
+    assert close(metrics(app)["Revenue"][0], revenue, 2)
+
+    definitions = json.loads(manifest.read_text())
+    metric = next(m for m in definitions["metrics"] if m["name"] == "revenue")
+    units_measure = {"name": "units", "filter": None, "alias": None, "join_to_timespine": False,
+                     "fill_nulls_with": None}
+    metric["label"] = "Units (redefined)"
+    metric["type_params"]["measure"] = units_measure
+    metric["type_params"]["input_measures"] = [units_measure]
+    manifest.write_text(json.dumps(definitions))
+    app.run()
+    shown = metrics(app)
+    assert "Revenue" not in shown
+    assert close(shown["Units (redefined)"][0], units, 2) and units != revenue
+    # the average order value is revenue / orders: it follows the redefined revenue too
+    (orders,) = built_shop.one(
+        "select sum(orders) from marts.sales_summary where activity_date between %s and %s", (start, end))
+    assert close(shown["Average order value"][0], float(units) / float(orders), 2)
 
 
 def test_overview_category_filter_switches_cards_to_category_figures(built_shop, point_app_at):
@@ -307,6 +340,36 @@ def test_data_health_shows_raw_freshness_from_the_warehouse_view(built_shop, poi
     for table, newest in expected:
         assert statuses[table] in ({"no data"} if newest is None else {"fresh", "stale"}), (table, newest)
     assert statuses["raw.interactions"] == "fresh"  # simulated up to now
+
+
+def test_data_health_shows_each_sources_freshness_status_from_dbt(fresh_database, point_app_at, tmp_path):
+    """Raw tables aged to each side of their thresholds, judged by a real `dbt source freshness`:
+    the page shows fresh, warn and error as dbt said, with the thresholds and the empty table's reason."""
+    now = datetime.now(timezone.utc)
+    with fresh_database.connect() as conn:
+        conn.execute("insert into raw.users values (1, 'a@b.c', 'A', 'FR', 'organic', %s)",
+                     (now - timedelta(days=10),))  # warn after 7 days, error after 30
+        conn.execute("insert into raw.products (product_id, sku, name, category, brand, price, created_at, "
+                     "updated_at) values (1, 's1', 'P', 'books', 'B', 9.5, %s, %s)",
+                     (now - timedelta(days=400), now - timedelta(days=200)))  # error after 180 days
+        conn.execute("insert into raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity, "
+                     "unit_price, occurred_at, loaded_at) values (gen_random_uuid(), gen_random_uuid(), 1, 1, 'view', "
+                     "1, 9.5, %s, %s)", (now - timedelta(hours=2), now - timedelta(hours=2)))  # fresh
+        conn.commit()  # raw.served_recommendations stays empty: error
+    checked = dbt_runner.source_freshness(fresh_database.info.env(), home=tmp_path)
+    assert checked.success, (checked.exception, checked.errors)
+    point_app_at(None, SHOP_DATABASE_URL=fresh_database.info.url(), SHOP_HOME=str(tmp_path))
+    app = open_app("views/data_health.py")
+    assert not app.exception, [item.value for item in app.exception]
+    raw = dataframe_with(app, "source_table", "status", "warn_after", "error_after")
+    shown = {row.source_table: row for row in raw.itertuples()}
+    assert {table: row.status for table, row in shown.items()} == {
+        "raw.interactions": "fresh", "raw.users": "warn", "raw.products": "error", "raw.served_recommendations": "error"}
+    assert (shown["raw.users"].warn_after, shown["raw.users"].error_after) == ("7 days", "30 days")
+    assert shown["raw.served_recommendations"].note == "the table has no rows"
+    assert shown["raw.products"].age == "200 d"
+    warnings = " ".join(item.value for item in app.warning)
+    assert "raw.products (error)" in warnings and "raw.users (warn)" in warnings and "interactions" not in warnings
 
 
 def test_data_health_without_the_freshness_view_says_so(built_shop, point_app_at):

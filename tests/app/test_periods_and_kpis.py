@@ -31,10 +31,23 @@ def test_bad_presets_and_periods_are_refused():
         Period(date(2026, 1, 2), date(2026, 1, 1))
 
 
+TEXTS = {
+    "revenue": kpis.MetricText("Revenue", "Sum of quantity x unit price."),
+    "orders": kpis.MetricText("Orders", ""),
+    "customers": kpis.MetricText("Customers", ""),
+    "average_order_value": kpis.MetricText("Average order value", ""),
+    "conversion_rate": kpis.MetricText("Conversion", ""),
+    "view_to_purchase_rate": kpis.MetricText("View-to-purchase", ""),
+}
+
+
 def test_shop_kpis_and_their_changes():
-    current = {"revenue": 1000.0, "orders": 20, "customers": 15, "sessions": 400, "converting_sessions": 20}
-    previous = {"revenue": 800.0, "orders": 20, "customers": 10, "sessions": 500, "converting_sessions": 20}
-    cards = {card.label: card for card in kpis.compute(current, previous, category=None)}
+    current = {"revenue": 1000.0, "orders": 20, "customers": 15, "average_order_value": 50.0,
+               "conversion_rate": 0.05}
+    previous = {"revenue": 800.0, "orders": 20, "customers": 10, "average_order_value": 40.0,
+                "conversion_rate": 0.04}
+    cards = {card.label: card for card in kpis.compute(current, previous, None, TEXTS)}
+    assert cards["Revenue"].help == "Sum of quantity x unit price."
     assert [card.display for card in cards.values()] == ["$1,000.00", "20", "15", "$50.00", "5.0%"]
     assert cards["Revenue"].delta == "+25.0%"
     assert cards["Orders"].delta == "+0.0%"
@@ -43,8 +56,10 @@ def test_shop_kpis_and_their_changes():
 
 
 def test_category_kpis_and_a_period_without_sales():
-    current = {"revenue": 0.0, "orders": 0, "customers": 0, "units_sold": 0, "order_lines": 0, "views": 0}
-    cards = kpis.compute(current, current, category="books")
+    # a period without rows: sums come back NULL from SQL, ratios undefined
+    current = {"revenue": None, "orders": 0, "customers": 0, "average_order_value": None,
+               "view_to_purchase_rate": None}
+    cards = kpis.compute(current, current, "books", TEXTS)
     assert [card.label for card in cards] == [
         "Revenue", "Orders", "Customers", "Average order value", "View-to-purchase"
     ]
@@ -53,9 +68,11 @@ def test_category_kpis_and_a_period_without_sales():
 
 
 def test_category_kpis_count_orders_holding_the_category():
-    current = {"revenue": 300.0, "orders": 4, "customers": 3, "units_sold": 9, "order_lines": 6, "views": 120}
-    previous = {"revenue": 200.0, "orders": 5, "customers": 5, "units_sold": 7, "order_lines": 5, "views": 100}
-    cards = {card.label: card for card in kpis.compute(current, previous, category="books")}
+    current = {"revenue": 300.0, "orders": 4, "customers": 3, "average_order_value": 75.0,
+               "view_to_purchase_rate": 0.05}
+    previous = {"revenue": 200.0, "orders": 5, "customers": 5, "average_order_value": 40.0,
+                "view_to_purchase_rate": 0.05}
+    cards = {card.label: card for card in kpis.compute(current, previous, "books", TEXTS)}
     assert cards["Average order value"].display == "$75.00" and cards["Average order value"].delta == "+87.5%"
     assert cards["View-to-purchase"].display == "5.0%" and cards["View-to-purchase"].delta == "+0.0 pp"
     assert cards["Customers"].delta == "-40.0%"

@@ -8,7 +8,7 @@ import psycopg
 
 from shop import dbt_runner
 
-WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts")
+WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
 
 
 def conninfo(env: dict[str, str], **overrides: str) -> str:
@@ -40,3 +40,15 @@ def build_ok(env: dict[str, str], home: Path, **kwargs) -> dbt_runner.DbtResult:
         f"dbt build failed: {result.failing_names} {result.exception or ''}\n" + "\n".join(result.errors[-20:])
     )
     return result
+
+
+def build_synthetic_shop(env: dict[str, str], home: Path, size) -> dbt_runner.DbtResult:
+    """A warehouse from nothing over a synthetic shop of `size` (tests/warehouse/synthetic.py), every
+    chunk loaded: the built shop a test module shares."""
+    from . import synthetic
+
+    drop_warehouse(env)
+    with psycopg.connect(conninfo(env)) as conn:
+        synthetic.create_shop(conn, size)
+        synthetic.load_chunk(conn, size, size.chunks - 1, upto=True)
+    return build_ok(env, home, full_refresh=True)

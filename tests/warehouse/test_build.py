@@ -1,4 +1,5 @@
-"""The whole warehouse builds and tests clean, with zero warnings, into exactly three schemas."""
+"""The whole warehouse builds and tests clean, with zero warnings, into its four schemas (staging,
+intermediate, marts, and snapshots for the products' history)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from shopcore import dbt_artifacts
 from tests.support import run_shop
 
 from . import synthetic
-from .support import WAREHOUSE_SCHEMAS, build_ok, conninfo, drop_warehouse
+from .support import WAREHOUSE_SCHEMAS, build_ok, build_synthetic_shop, conninfo, drop_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +23,14 @@ SIZE = synthetic.ShopSize(events=8_000, users=200, products=40, days=20, chunks=
 
 @pytest.fixture(scope="module")
 def built(warehouse_env, dbt_home):
-    drop_warehouse(warehouse_env)
-    with psycopg.connect(conninfo(warehouse_env)) as conn:
-        synthetic.create_shop(conn, SIZE)
-        synthetic.load_chunk(conn, SIZE, SIZE.chunks - 1, upto=True)
-    return build_ok(warehouse_env, dbt_home, full_refresh=True)
+    return build_synthetic_shop(warehouse_env, dbt_home, SIZE)
 
 
 def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> None:
     assert built.warning_count == 0, built.warnings
     assert built.failing == []
     assert built.skipped == []
-    assert built.models == 20
+    assert built.models == 22
     # 109 since `shop import` (migration 0008): not_null on users' email, country and channel and on
     # products' sku and list_price no longer hold for imported shops, so staging no longer tests them
     assert built.data_tests >= 105
@@ -78,7 +75,10 @@ def test_models_land_in_staging_intermediate_and_marts_only(built, warehouse_env
         "order_lines",
         "source_freshness",
         "recommendation_variant_daily",
+        "sessions",
+        "metricflow_time_spine",
     }
+    assert {name for schema, name in rows if schema == "snapshots"} == {"products_snapshot"}
 
 
 def test_rebuilt_tables_get_statistics_for_the_columns_their_readers_use(built, warehouse_env) -> None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from recommender.api.deps import StateDep
 from recommender.api.schemas import Liveness, Readiness, ReadinessCheck
+from recommender.api.warehouse_health import warehouse_check
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -44,6 +45,10 @@ async def ready(state: StateDep, response: Response) -> Readiness:
         ok=len(catalogue) > 0,
         detail=f"{len(catalogue)} products loaded" if len(catalogue) else (state.catalogue_error or "none loaded"),
     )
+    # A stale warehouse degrades, it does not stop: the loaded model still answers.
+    stale, detail = warehouse_check(state.settings.home_dir)
+    checks["warehouse"] = ReadinessCheck(ok=True, detail=detail)
+    degraded = degraded or stale
     ok = all(c.ok for c in checks.values())
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
