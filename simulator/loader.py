@@ -27,6 +27,10 @@ TRUTH_TABLES = (
     "truth.user_category_affinity",
     "truth.user_brand_affinity",
     "truth.products",
+    "truth.user_taste",
+    "truth.product_taste",
+    "truth.product_complements",
+    "truth.product_prices",
     "truth.simulation_runs",
 )
 
@@ -163,7 +167,7 @@ def copy_world_rows(conn: psycopg.Connection, world, user_ids: np.ndarray | None
     truth = world.truth_tables()
     if user_ids is not None:
         write_columns(conn, "raw.users", _rows_of(users, users["user_id"], user_ids))
-        for table in ("users", "user_category_affinity", "user_brand_affinity"):
+        for table in ("users", "user_category_affinity", "user_brand_affinity", "user_taste"):
             columns = truth[table]
             write_columns(conn, f"truth.{table}", _rows_of(columns, columns["user_id"], user_ids))
         return

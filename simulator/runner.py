@@ -37,11 +37,18 @@ _WARM_UP = timedelta(minutes=30)
 _WARM_UP_EVENTS = 300_000
 
 
-def make_params(*, users: int, products: int, days: int, seed: int, end: datetime | None) -> SimulationParams:
-    kwargs = {"users": users, "products": products, "days": days, "seed": seed}
+def make_params(
+    *, users: int | None, products: int, days: int, seed: int, end: datetime | None,
+    scenario: str = "general",
+) -> SimulationParams:
+    """Parameters of a new shop: the scenario's preset, with these values over it (``users``
+    None keeps the preset's number of accounts)."""
+    kwargs = {"products": products, "days": days, "seed": seed}
+    if users is not None:
+        kwargs["users"] = users
     if end is not None:
         kwargs["end"] = end
-    return SimulationParams(**kwargs)
+    return SimulationParams.for_scenario(scenario, **kwargs)
 
 
 def params_from_json(values: dict) -> SimulationParams:
