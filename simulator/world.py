@@ -438,10 +438,8 @@ def taste_term(
 
 
 def _vector_rows(key: str, ids: np.ndarray, vectors: np.ndarray) -> dict[str, np.ndarray]:
-    """Long form (id, dim, value) of one vector per id."""
-    n, d = vectors.shape
-    return {key: np.repeat(ids, d), "dim": np.tile(np.arange(d, dtype=np.int64), n),
-            "value": vectors.reshape(-1).astype(np.float64)}
+    """(id, taste) rows: one vector (a 2-D column, float64) per id."""
+    return {key: ids.copy(), "taste": vectors.astype(np.float64)}
 
 
 def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:

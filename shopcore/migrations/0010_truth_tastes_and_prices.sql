@@ -1,17 +1,14 @@
 -- A world like real shops (simulator/world.py documents the formula): every user and product has
 -- a position in a latent taste space, products have complements, and prices move.
+-- One vector (all of the taste space's dimensions) per user and per product.
 create table truth.user_taste (
-    user_id  bigint not null,
-    dim      bigint not null,
-    value    double precision not null,
-    primary key (user_id, dim)
+    user_id  bigint primary key,
+    taste    double precision[] not null
 );
 
 create table truth.product_taste (
-    product_id  bigint not null,
-    dim         bigint not null,
-    value       double precision not null,
-    primary key (product_id, dim)
+    product_id  bigint primary key,
+    taste       double precision[] not null
 );
 
 create table truth.product_complements (
@@ -48,9 +45,9 @@ left join truth.user_category_affinity as uca
     on tu.user_id = uca.user_id and p.category = uca.category
 left join truth.user_brand_affinity as uba
     on tu.user_id = uba.user_id and p.brand = uba.brand
+left join truth.user_taste as ut on tu.user_id = ut.user_id
+left join truth.product_taste as pt on tp.product_id = pt.product_id
 left join lateral (
-    select sum(ut.value * pt.value) as term
-    from truth.user_taste as ut
-    inner join truth.product_taste as pt on ut.dim = pt.dim
-    where ut.user_id = tu.user_id and pt.product_id = tp.product_id
+    select sum(v.u_value * v.p_value) as term
+    from unnest(ut.taste, pt.taste) as v (u_value, p_value)
 ) as taste on true;

@@ -86,7 +86,7 @@ def test_prices_move_and_the_truth_keeps_their_history(fresh_database):
         taste_rows = conn.execute("select count(*) from truth.user_taste").fetchone()[0]
     assert mismatched == 0 and current == 0
     assert promotions > 0 and changed == 80 and complements > 80
-    assert taste_rows == 300 * 16
+    assert taste_rows == 300
 
 
 def test_a_scenario_builds_its_own_kind_of_shop(fresh_database):

@@ -194,10 +194,11 @@ def test_affinity_follows_the_documented_formula_from_truth_tables(world: World)
         lrp[rows] = np.log(price[rows] / np.median(price[rows]))
     assert np.allclose(lrp, truth["products"]["log_relative_price"])
     quality = truth["products"]["quality"]
-    d = world.params.taste_dims
-    product_taste = truth["product_taste"]["value"].reshape(-1, d)
-    assert np.array_equal(truth["product_taste"]["product_id"][::d], products["product_id"])
-    user_taste = truth["user_taste"]["value"].reshape(-1, d)
+    product_taste = truth["product_taste"]["taste"]
+    assert product_taste.shape == (world.n_products, world.params.taste_dims)
+    assert np.array_equal(truth["product_taste"]["product_id"], products["product_id"])
+    user_taste = truth["user_taste"]["taste"]
+    assert np.array_equal(truth["user_taste"]["user_id"], truth["users"]["user_id"])
     for user_id in (1, 2, 777, 4321, 40000):
         cat_aff = {c: a for u, c, a in zip(uca["user_id"], uca["category"], uca["affinity"]) if u == user_id}
         brand_aff = {b: a for u, b, a in zip(uba["user_id"], uba["brand"], uba["affinity"]) if u == user_id}
