@@ -70,6 +70,10 @@ class SegmentTables:
     prob: np.ndarray  # (levels * 2 * M,) acceptance probability; table 0 = categories, 1 = brands
     alias: np.ndarray  # (levels * 2 * M,) sorted position to take when rejected
     log_mass: np.ndarray  # (levels, C + B, K): log of the total weight of each cell
+    # (levels, C + B, K): each cell's weight relative to its segment's heaviest cell, and the
+    # log of that heaviest (0 for an empty segment): log_mass = log(cell_weight) + segment_top.
+    cell_weight: np.ndarray
+    segment_top: np.ndarray  # (levels, C + B)
 
     @property
     def n_products(self) -> int:
@@ -143,7 +147,12 @@ def build_segment_tables(
                 prob[level, table, a:a + n] = p
                 alias[level, table, a:a + n] = al + a
                 log_mass[level, cell] = np.log(seg_w.sum())
+    log_mass = log_mass.reshape(levels, n_seg, k)
+    top = log_mass.max(axis=2)
+    top = np.where(np.isfinite(top), top, 0.0)
     return SegmentTables(
+        cell_weight=np.exp(log_mass - top[..., None]),
+        segment_top=top,
         order=np.stack(orders).astype(np.int64),
         cell_start=cell_start,
         cell_len=cell_len,
@@ -151,5 +160,5 @@ def build_segment_tables(
         n_clusters=k,
         prob=prob.reshape(-1),
         alias=alias.reshape(-1),
-        log_mass=log_mass.reshape(levels, n_seg, k),
+        log_mass=log_mass,
     )

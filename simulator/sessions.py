@@ -112,6 +112,7 @@ def _session_cells(
     k = tables.n_clusters
     n_s = len(s_user)
     level = users.price_level[s_user]
+    e_score = np.exp(score - score.max(axis=1, keepdims=True))  # (sessions, K)
     cells = np.empty((n_s, 2), dtype=np.int64)
     rows, slots = np.repeat(np.arange(n_s), 2), np.tile(np.arange(2), n_s)
     for _ in range(_THINNING_ROUNDS):
@@ -119,9 +120,7 @@ def _session_cells(
         cdf = users.interest_cdf[u]
         interest = np.minimum((cdf < rng.random(len(rows))[:, None]).sum(axis=1), cdf.shape[1] - 1)
         seg = users.interest_segment[u, interest]
-        logits = tables.log_mass[level[rows], seg] + score[rows]  # (rows, K)
-        w = np.exp(logits - logits.max(axis=1, keepdims=True))
-        c = np.cumsum(w, axis=1)
+        c = np.cumsum(tables.cell_weight[level[rows], seg] * e_score[rows], axis=1)  # (rows, K)
         cluster = np.minimum((c < rng.random(len(rows))[:, None] * c[:, -1:]).sum(axis=1), k - 1)
         cells[rows, slots] = seg * k + cluster
         if not moment.seasonal:

@@ -794,9 +794,7 @@ def _interest_tables(
     # the cells' masses relative to the segment's largest (no overflow, few exponentials).
     score_top = cluster_score.max(axis=1, keepdims=True).astype(np.float64)
     e_score = np.exp(cluster_score - score_top)
-    cell_top = tables.log_mass.max(axis=2)
-    cell_top = np.where(np.isfinite(cell_top), cell_top, 0.0)
-    relative = np.exp(tables.log_mass - cell_top[..., None])
+    cell_top, relative = tables.segment_top, tables.cell_weight
     total = np.empty((n, n_cat + MAX_LIKED_BRANDS))
     for level in np.unique(price_level):  # categories: one matrix product per price level
         rows = np.flatnonzero(price_level == level)
