@@ -28,7 +28,7 @@ class RecommendedItem:
     product_id: int
     name: str
     category: str
-    price: float
+    price: float | None  # None: the shop has not told it
     score: float
     reason: str
 
@@ -66,7 +66,7 @@ def _items(payload: Any) -> list[RecommendedItem]:
             product_id=int(item["product_id"]),
             name=str(item.get("name", "")),
             category=str(item.get("category", "")),
-            price=float(item.get("price") or 0),
+            price=None if item.get("price") is None else float(item["price"]),
             score=float(item.get("score") or 0),
             reason=str(item.get("reason", "")),
         )

@@ -1,7 +1,8 @@
 """Number formats shared by every page and chart, so a figure reads the same everywhere.
 
 Currency has a symbol, thousands separators and cents; rates are percentages with one decimal;
-counts are whole numbers with thousands separators. A missing value shows as an em dash.
+counts are whole numbers with thousands separators. A missing value shows as an em dash; an
+attribute the shop has not told (an imported shop's brand, country, name) shows as "unknown".
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 CURRENCY_SYMBOL = "$"
 MISSING = "—"
+UNKNOWN = "unknown"
 
 # Plotly's d3 formats for the same conventions (axes and hover labels).
 PLOTLY_CURRENCY = f"{CURRENCY_SYMBOL},.2f"
@@ -24,6 +26,11 @@ Number = int | float | Decimal
 def _missing(value: object) -> bool:
     # NaN and pandas' NaT are the only values not equal to themselves.
     return value is None or value != value
+
+
+def text(value: object) -> str:
+    """An attribute as text; "unknown" when the shop has not told it (never "None")."""
+    return UNKNOWN if _missing(value) or value == "" else str(value)
 
 
 def currency(value: Number | None) -> str:

@@ -233,8 +233,8 @@ def funnel_by_category(period: Period, category: str | None) -> pd.DataFrame:
 def product_sales(period: Period, category: str | None) -> pd.DataFrame:
     """Every product with activity in the period: revenue, units, views, purchases."""
     query = """
-        select products.product_id, products.product_name, products.category, products.brand,
-               products.list_price,
+        select products.product_id, coalesce(products.product_name, 'product ' || products.product_id) as product_name,
+               products.category, products.brand, products.list_price,
                sum(days.revenue) as revenue, sum(days.units_sold) as units_sold,
                sum(days.views) as views, sum(days.add_to_carts) as add_to_carts,
                sum(days.purchases) as purchases
@@ -261,12 +261,12 @@ def sales_mix(period: Period, category: str | None) -> pd.DataFrame:
         """
     else:
         query = """
-            select products.brand as segment, sum(days.revenue) as revenue,
+            select coalesce(products.brand, 'unknown') as segment, sum(days.revenue) as revenue,
                    sum(days.units_sold) as units_sold
             from marts.product_daily_performance as days
             inner join marts.products as products on days.product_id = products.product_id
             where days.activity_date between %(start)s and %(end)s and products.category = %(category)s
-            group by products.brand
+            group by coalesce(products.brand, 'unknown')
             order by revenue desc
         """
     return _fetch(database_key(), query, {**_period(period), "category": category})
@@ -274,7 +274,8 @@ def sales_mix(period: Period, category: str | None) -> pd.DataFrame:
 
 def product_profile(product_id: int) -> pd.DataFrame:
     query = """
-        select product_id, sku, product_name, category, brand, list_price, views, add_to_carts,
+        select product_id, sku, coalesce(product_name, 'product ' || product_id) as product_name, category,
+               brand, list_price, views, add_to_carts,
                purchases, units_sold, orders, revenue, view_to_cart_rate, cart_to_purchase_rate,
                conversion_rate, first_activity_date, last_activity_date
         from marts.products
@@ -373,7 +374,8 @@ def user_profile(user_id: int) -> pd.DataFrame:
 def user_history(user_id: int, limit: int = 20) -> pd.DataFrame:
     """The products the user touched most recently, with what they did to each."""
     query = """
-        select history.product_id, products.product_name, products.category, products.list_price,
+        select history.product_id, coalesce(products.product_name, 'product ' || products.product_id) as product_name,
+               products.category, products.list_price,
                history.views, history.add_to_carts, history.purchases, history.last_interaction_at
         from marts.user_item_interactions as history
         inner join marts.products as products on history.product_id = products.product_id

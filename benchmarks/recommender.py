@@ -74,6 +74,12 @@ def quality(seed: int) -> dict[str, dict]:
     console.print(f"best NDCG@10 {best.test.ndcg:.4f} = {best.test.ndcg / ndcg['popularity']:.2f}x popularity "
                   f"(target >= 2), {best.test.ndcg / ndcg['user_knn']:.2f}x user_knn (target >= 1.2); "
                   f"evaluation took {time.perf_counter() - started:.1f} s")
+    chosen = report.chosen
+    console.print(f"auto serves {chosen.algorithm}: NDCG@10 {chosen.test.ndcg:.4f} = "
+                  f"{chosen.test.ndcg / ndcg['popularity']:.2f}x popularity, "
+                  f"{chosen.test.ndcg / ndcg['user_knn']:.2f}x user_knn. {report.choice.reason}.")
+    for warning in report.warnings:
+        console.print(f"warning: {warning}")
     return {r.algorithm: r.params for r in report.results}
 
 

@@ -9,7 +9,7 @@ Test users are those with history before the cut-off and a positive after it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,7 +80,8 @@ def split_points(events: Events, *, test_days: float, validation_days: float) ->
         span = (end - first) / US_PER_DAY
         raise NotEnoughHistory(
             f"{span:.1f} days of events are too few for {validation_days:g} validation and {test_days:g} "
-            "test days plus training history; simulate more days or shorten the windows")
+            "test days plus training history; import or simulate more days, or shorten the windows "
+            "(--validation-days, --test-days)")
     return SplitPoints(val_cut, test_cut, end)
 
 
@@ -90,7 +91,11 @@ def temporal_split(
 ) -> Split:
     history = events.occurred_before(cutoff_us)
     data = build_data(history.aggregate(), catalogue, config, items=items, reference_us=cutoff_us)
-    future = events.occurred_between(cutoff_us, end_us)
+    return split_of(name, data, events.occurred_between(cutoff_us, end_us), items, cutoff_us, end_us)
+
+
+def split_of(name: str, data: UserItemData, future: Events, items: IdMap, cutoff_us: int, end_us: int) -> Split:
+    """The users of ``data`` with a cart or purchase among ``future`` events, and those positives."""
     positive = (future.event_type == ADD_TO_CART) | (future.event_type == PURCHASE)
     future = future.take(positive)
     row = data.users.index(future.user_id)
@@ -114,16 +119,27 @@ class Metrics:
     coverage: float
     truth_ndcg: float | None
     users: int
+    # Recall split by what the hits are made of: items the user had bought before the window
+    # (re-buys) and items they had not (new to them); None when no test user has such positives.
+    recall_rebuy: float | None = None
+    recall_new: float | None = None
+    # Each test user's NDCG, in the split's user order: what paired bootstrap intervals resample.
+    per_user_ndcg: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("per_user_ndcg")
+        return out
 
 
 def ranking_metrics(top: np.ndarray, positives: sp.csr_matrix) -> dict[str, np.ndarray]:
     """Per-user precision, recall, NDCG and average precision of ranked lists ``top`` (n x k
     item indices, best first) against binary ``positives`` (n x items)."""
+    return _per_user(top, positives.toarray() > 0)
+
+
+def _per_user(top: np.ndarray, dense: np.ndarray) -> dict[str, np.ndarray]:
     n, k = top.shape
-    dense = positives.toarray() > 0
     hits = np.take_along_axis(dense, top, axis=1).astype(np.float64)
     n_pos = dense.sum(axis=1).astype(np.float64)
     discount = 1.0 / np.log2(np.arange(k) + 2.0)
@@ -136,6 +152,13 @@ def ranking_metrics(top: np.ndarray, positives: sp.csr_matrix) -> dict[str, np.n
         "ndcg": safe((hits * discount).sum(axis=1), ideal),
         "ap": safe((precision_at * hits).sum(axis=1), np.minimum(n_pos, k)),
     }
+
+
+def _recall(top: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """Per-user recall of ``top`` against dense positives (0 for users without any)."""
+    n_pos = dense.sum(axis=1)
+    hits = np.take_along_axis(dense, top, axis=1).sum(axis=1)
+    return np.divide(hits, n_pos, out=np.zeros(len(n_pos)), where=n_pos > 0)
 
 
 def truth_ndcg(top: np.ndarray, affinity: np.ndarray) -> np.ndarray:
@@ -160,16 +183,23 @@ def evaluate_many(
     variants, ``scorer`` may return anything the variants understand (e.g. a tuple of arrays)."""
     variants = list(variants) if variants else [lambda scores, rows: scores]
     n_items = split.data.n_items
-    sums = [dict(precision=0.0, recall=0.0, ndcg=0.0, ap=0.0) for _ in variants]
+    sums = [dict(precision=0.0, recall=0.0, ap=0.0, rebuy=0.0, new=0.0) for _ in variants]
+    ndcg = [np.zeros(len(split.eval_rows)) for _ in variants]
     shown = [np.zeros(n_items, dtype=bool) for _ in variants]
     truth_sum = [0.0 for _ in variants]
     n_users = len(split.eval_rows)
+    with_rebuys = with_new = 0
     truth_pick = _truth_sample(n_users) if truth is not None else np.empty(0, dtype=np.int64)
     truth_n = len(truth_pick)
     for start in range(0, n_users, _BATCH):
         stop = min(start + _BATCH, n_users)
         rows = split.data.rows(split.eval_rows[start:stop])
         base = scorer(rows)
+        positives = split.positives[start:stop].toarray() > 0
+        rebuys = positives & (rows.purchases > 0).toarray()
+        new = positives & ~rebuys
+        with_rebuys += int(rebuys.any(axis=1).sum())
+        with_new += int(new.any(axis=1).sum())
         local_truth = truth_pick[(truth_pick >= start) & (truth_pick < stop)] - start
         affinity = (truth(split.eval_user_ids[start + local_truth], split.data.items)
                     if truth is not None and len(local_truth) else None)
@@ -177,9 +207,12 @@ def evaluate_many(
             # Variants get their own copy of array scores (other scorer outputs are passed as they are).
             scores = base.copy() if isinstance(base, np.ndarray) else base
             top = top_k(variant(scores, rows), k)
-            per_user = ranking_metrics(top, split.positives[start:stop])
-            for name, values in per_user.items():
-                sums[v][name] += float(values.sum())
+            per_user = _per_user(top, positives)
+            for name in ("precision", "recall", "ap"):
+                sums[v][name] += float(per_user[name].sum())
+            ndcg[v][start:stop] = per_user["ndcg"]
+            sums[v]["rebuy"] += float(_recall(top, rebuys).sum())
+            sums[v]["new"] += float(_recall(top, new).sum())
             shown[v][top.ravel()] = True
             if affinity is not None:
                 truth_sum[v] += float(truth_ndcg(top[local_truth], affinity).sum())
@@ -189,11 +222,14 @@ def evaluate_many(
         out.append(Metrics(
             precision=sums[v]["precision"] / denom,
             recall=sums[v]["recall"] / denom,
-            ndcg=sums[v]["ndcg"] / denom,
+            ndcg=float(ndcg[v].mean()) if n_users else 0.0,
             map=sums[v]["ap"] / denom,
             coverage=float(shown[v].sum()) / max(n_items, 1),
             truth_ndcg=truth_sum[v] / truth_n if truth is not None and truth_n else None,
             users=n_users,
+            recall_rebuy=sums[v]["rebuy"] / with_rebuys if with_rebuys else None,
+            recall_new=sums[v]["new"] / with_new if with_new else None,
+            per_user_ndcg=ndcg[v],
         ))
     return out
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recommender.algorithms import ALGORITHMS, BASELINES, COLLABORATIVE, DEFAULT, make
+from recommender.choice import Choice, choose
 from recommender.evaluation import (
     Metrics,
     NotEnoughHistory,
@@ -20,12 +21,13 @@ from recommender.evaluation import (
     SplitPoints,
     TruthFn,
     evaluate,
-    split_points,
     temporal_split,
 )
 from recommender.matrix import Catalogue, Events, IdMap, Interactions, WeightConfig, build_data
 from recommender.model import TrainedModel
 from recommender.tuning import Progress, applicable, tune
+from recommender.uncertainty import Interval, PairedBootstrap
+from recommender.windows import MIN_USERS, PROTOCOLS, last_basket_split, temporal_points
 
 EVALUATED = (*BASELINES, *COLLABORATIVE, "hybrid", "ranker")
 
@@ -49,6 +51,8 @@ class Result:
             "coverage": round(t.coverage, 6),
             "train_seconds": round(self.train_seconds, 3),
         }
+        for name, value in ((f"recall_rebuy_at_{k}", t.recall_rebuy), (f"recall_new_at_{k}", t.recall_new)):
+            out[name] = None if value is None else round(value, 6)
         if t.truth_ndcg is not None:
             out[f"truth_ndcg_at_{k}"] = round(t.truth_ndcg, 6)
         out[f"validation_ndcg_at_{k}"] = round(self.validation.ndcg, 6)
@@ -63,14 +67,38 @@ class Report:
     validation_users: int
     windows: dict[str, str] = field(default_factory=dict)
     events: int = 0  # events the evaluation read (before the split)
+    protocol: str = "temporal"
+    choice: Choice | None = None  # what `auto` serves, and why
+    # Paired bootstrap over the test users: each algorithm's NDCG@k, and its lead over the best
+    # baseline (the baseline with the highest test NDCG@k).
+    test_intervals: dict[str, Interval] = field(default_factory=dict)
+    baseline: str | None = None
+    lead_over_baseline: dict[str, Interval] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> Result:
         """The best algorithm on validation (the test split does not choose)."""
         return max(self.results, key=lambda r: r.validation.ndcg)
 
+    @property
+    def chosen(self) -> Result:
+        """What `auto` trains: the choice rule's pick (recommender.choice), else the best on validation."""
+        return self.result(self.choice.algorithm) if self.choice else self.best
+
     def rows(self) -> list[dict[str, Any]]:
-        return [r.row(self.k) for r in self.results]
+        rows = [r.row(self.k) for r in self.results]
+        for row in rows:
+            interval = self.test_intervals.get(row["algorithm"])
+            if interval is not None:
+                row[f"ndcg_at_{self.k}_low"] = round(interval.low, 6)
+                row[f"ndcg_at_{self.k}_high"] = round(interval.high, 6)
+            lead = self.lead_over_baseline.get(row["algorithm"])
+            if lead is not None:
+                row["lead_over_baseline"] = {"baseline": self.baseline, "estimate": round(lead.estimate, 6),
+                                             "low": round(lead.low, 6), "high": round(lead.high, 6)}
+            row["chosen"] = self.choice is not None and row["algorithm"] == self.choice.algorithm
+        return rows
 
     def result(self, algorithm: str) -> Result:
         return next(r for r in self.results if r.algorithm == algorithm)
@@ -84,26 +112,50 @@ def _iso(us: int) -> str:
 
 def run_evaluation(
     events: Events, catalogue: Catalogue, *, config: WeightConfig | None = None, k: int = 10,
-    test_days: float = 14.0, validation_days: float = 14.0, algorithms: list[str] | None = None,
+    test_days: float | None = None, validation_days: float | None = None, protocol: str = "temporal",
+    min_users: int = MIN_USERS, algorithms: list[str] | None = None,
     truth: TruthFn | None = None, seed: int = 42, threads: int = 1, progress: Progress | None = None,
 ) -> Report:
+    """Tune on validation, score on test. Windows: recommender.windows (sized by the data unless
+    ``test_days`` and ``validation_days`` are given; ``protocol`` "last-basket" holds out baskets)."""
     config = config or WeightConfig()
     say = progress or (lambda message: None)
     algorithms = list(algorithms or EVALUATED)
     for name in algorithms:
         if name not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {name!r}; choose from {', '.join(EVALUATED)}")
-    points = split_points(events, test_days=test_days, validation_days=validation_days)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     items = IdMap.of(catalogue.product_id, events.product_id)
-    validation = temporal_split("validation", events.occurred_before(points.test_cutoff_us), catalogue,
-                                config, points.validation_cutoff_us, points.test_cutoff_us, items)
-    test = temporal_split("test", events, catalogue, config, points.test_cutoff_us, points.end_us, items)
+    earlier: Split | None = None
+    if protocol == "last-basket":
+        if test_days is not None or validation_days is not None:
+            raise ValueError("--test-days and --validation-days apply to the temporal protocol only")
+        test, rest = last_basket_split("test", events, catalogue, config, items)
+        validation, _ = last_basket_split("validation", rest, catalogue, config, items)
+        windows = {"test": "each user's last basket", "validation": "the basket before it",
+                   "train_before": "each user's held-out basket"}
+    else:
+        points, sized = temporal_points(events, test_days=test_days, validation_days=validation_days,
+                                        min_users=min_users)
+        validation = temporal_split("validation", events.occurred_before(points.test_cutoff_us), catalogue,
+                                    config, points.validation_cutoff_us, points.test_cutoff_us, items)
+        test = temporal_split("test", events, catalogue, config, points.test_cutoff_us, points.end_us, items)
+        windows = {
+            "train_before": _iso(points.validation_cutoff_us),
+            "validation": f"{_iso(points.validation_cutoff_us)} .. {_iso(points.test_cutoff_us)}",
+            "test": f"{_iso(points.test_cutoff_us)} .. {_iso(points.end_us)}",
+            "sized_by": sized.sized_by,
+        }
+        if sized.sized_by == "data":
+            windows["shares"] = f"validation {sized.validation_share:.0%}, test {sized.test_share:.0%} of the events"
+        if "ranker" in algorithms:
+            earlier = _earlier_split(events, catalogue, config, points, items)
     if len(validation.eval_rows) == 0 or len(test.eval_rows) == 0:
         raise NotEnoughHistory("no user both has history and carts or buys in the validation/test window: "
                          "too little data to evaluate")
     algorithms = [a for a in algorithms if applicable(a, test.data.n_items)]
-    tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say,
-                 earlier=_earlier_split(events, catalogue, config, points, items) if "ranker" in algorithms else None)
+    tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say, earlier=earlier)
     results = []
     for name in algorithms:
         say(f"test: {name}")
@@ -113,11 +165,34 @@ def run_evaluation(
         seconds = time.perf_counter() - started
         results.append(Result(name, tuned[name].params, tuned[name].validation,
                               evaluate(test, model.score, k=k, truth=truth), seconds))
-    return Report(k, results, len(test.eval_rows), len(validation.eval_rows), {
-        "train_before": _iso(points.validation_cutoff_us),
-        "validation": f"{_iso(points.validation_cutoff_us)} .. {_iso(points.test_cutoff_us)}",
-        "test": f"{_iso(points.test_cutoff_us)} .. {_iso(points.end_us)}",
-    }, events=len(events))
+    report = Report(k, results, len(test.eval_rows), len(validation.eval_rows), windows, events=len(events),
+                    protocol=protocol, choice=choose(results, k=k, seed=seed))
+    _add_intervals(report, min_users=min_users, seed=seed)
+    return report
+
+
+def _add_intervals(report: Report, *, min_users: int, seed: int) -> None:
+    """Test intervals, leads over the best baseline, and warnings where the noise hides the order."""
+    bootstrap = PairedBootstrap(report.test_users, seed=seed)
+    by_name = {r.algorithm: r for r in report.results}
+    report.test_intervals = {name: bootstrap.mean(r.test.per_user_ndcg) for name, r in by_name.items()}
+    baselines = [by_name[name] for name in BASELINES if name in by_name]
+    if baselines:
+        baseline = max(baselines, key=lambda r: r.test.ndcg)
+        report.baseline = baseline.algorithm
+        report.lead_over_baseline = {
+            name: bootstrap.difference(r.test.per_user_ndcg, baseline.test.per_user_ndcg)
+            for name, r in by_name.items() if name != baseline.algorithm}
+        chosen = report.chosen.algorithm
+        lead = report.lead_over_baseline.get(chosen)
+        if lead is not None and lead.contains(0.0):
+            report.warnings.append(
+                f"the test window cannot separate {chosen} from {baseline.algorithm} ({report.test_users:,} users; "
+                f"lead {lead.estimate:+.4f}, 95% interval [{lead.low:+.4f}, {lead.high:+.4f}])")
+    for window, users in (("test", report.test_users), ("validation", report.validation_users)):
+        if users < min_users:
+            report.warnings.append(f"the {window} window holds only {users:,} users to evaluate (fewer than "
+                                   f"{min_users:,}): differences between algorithms are mostly noise")
 
 
 def _earlier_split(events: Events, catalogue: Catalogue, config: WeightConfig, points: SplitPoints,

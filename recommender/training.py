@@ -21,7 +21,7 @@ from shopcore import db as shop_db
 from shopcore import home_lock
 from shopcore.errors import ShopError
 
-AUTO = "auto"  # the algorithm best on validation
+AUTO = "auto"  # the choice rule's pick on validation (recommender.choice)
 
 
 class TrainingObserver:
@@ -43,8 +43,9 @@ class TrainingObserver:
 @dataclass(frozen=True)
 class EvaluateOptions:
     k: int = 10
-    test_days: float = 14.0
-    validation_days: float = 14.0
+    test_days: float | None = None  # None (with validation_days None): windows sized by the data
+    validation_days: float | None = None
+    protocol: str = "temporal"  # or "last-basket" (recommender.windows)
     algorithms: list[str] | None = None  # None: every evaluated algorithm
     seed: int = 42
     threads: int = 2
@@ -54,8 +55,9 @@ class EvaluateOptions:
 class TrainOptions:
     algorithm: str = AUTO
     evaluate: bool = True  # tune on validation and record test metrics in the model card
-    test_days: float = 14.0
-    validation_days: float = 14.0
+    test_days: float | None = None
+    validation_days: float | None = None
+    protocol: str = "temporal"
     seed: int = 42
     threads: int = 2
 
@@ -97,7 +99,8 @@ def evaluate_shop(
         try:
             report = run_evaluation(
                 events, catalogue, k=options.k, test_days=options.test_days,
-                validation_days=options.validation_days, algorithms=options.algorithms, truth=truth,
+                validation_days=options.validation_days, protocol=options.protocol,
+                algorithms=options.algorithms, truth=truth,
                 seed=options.seed, threads=options.threads, progress=observer.progress)
         except ValueError as exc:
             raise _cannot_evaluate(exc, f"Cannot evaluate: {exc}.") from exc
@@ -110,9 +113,9 @@ def evaluate_shop(
 def train_and_save(
     info: shop_db.ConnectionInfo, home: Path, options: TrainOptions, observer: TrainingObserver | None = None
 ) -> TrainOutcome:
-    """Fit the chosen algorithm (AUTO: the best on validation) on all of marts.user_item_interactions
-    and save it under SHOP_HOME/models as the current model. Holds the home's work lock (one build,
-    train or import at a time), waiting for the current holder if there is one."""
+    """Fit the chosen algorithm (AUTO: recommender.choice's pick on validation) on all of
+    marts.user_item_interactions and save it under SHOP_HOME/models as the current model. Holds the
+    home's work lock (one build, train or import at a time), waiting for the current holder if any."""
     with home_lock.hold(home, "train"):
         return _train_and_save(info, Path(home) / "models", options, observer or TrainingObserver())
 
@@ -137,8 +140,9 @@ def _train_and_save(
             try:
                 report = run_evaluation(
                     events, catalogue, test_days=options.test_days, validation_days=options.validation_days,
-                    algorithms=None if algorithm == AUTO else [algorithm], truth=data.truth_loader(conn),
-                    seed=options.seed, threads=options.threads, progress=observer.progress)
+                    protocol=options.protocol, algorithms=None if algorithm == AUTO else [algorithm],
+                    truth=data.truth_loader(conn), seed=options.seed, threads=options.threads,
+                    progress=observer.progress)
             except ValueError as exc:
                 raise _cannot_evaluate(exc, f"Cannot evaluate before training: {exc}. "
                                             "Use --no-evaluate to train without an evaluation.") from exc
@@ -148,10 +152,15 @@ def _train_and_save(
             if algorithm != AUTO and algorithm not in [r.algorithm for r in report.results]:
                 raise ShopError(f"{algorithm} does not apply to this catalogue ({len(catalogue.product_id):,} "
                                 "products); pick another --algorithm.")
-            chosen = report.best if algorithm == AUTO else report.result(algorithm)
+            chosen = report.chosen if algorithm == AUTO else report.result(algorithm)
             algorithm, params = chosen.algorithm, chosen.params
             metrics = {"k": report.k, "validation": chosen.validation.as_dict(), "test": chosen.test.as_dict(),
-                       "windows": report.windows}
+                       "windows": report.windows, "protocol": report.protocol,
+                       "test_users": report.test_users, "validation_users": report.validation_users,
+                       "warnings": report.warnings}
+            if report.choice is not None:
+                metrics["choice"] = (report.choice.as_dict() if options.algorithm == AUTO else
+                                     {"algorithm": algorithm, "reason": f"{algorithm} asked for with --algorithm"})
     observer.fitting(algorithm, len(interactions))
     try:
         model, seconds = fit_all(interactions, catalogue, algorithm=algorithm, params=params)

@@ -2,7 +2,9 @@
 
 A database without events gets a new simulated shop; one with events is brought up to now (an
 append), so a second demo resumes where the first stopped. Then a full warehouse build, then
-training, evaluated first unless the history is too short for that. What each step shows is up
+training, evaluated first unless the history is too short for that. `set_up_existing` (`shop demo
+--no-stream`) simulates nothing: it builds and trains on the shop the database holds (an imported
+one), and when no model can be trained the API serves popularity. What each step shows is up
 to a SetupView (shop/cli/demo.py prints it the way `shop simulate`, `shop build` and `shop train`
 do); the live part is shop/live_demo.py.
 """
@@ -54,12 +56,33 @@ class SetupView(Protocol):
 
     def trained(self, outcome: TrainOutcome) -> None: ...
 
+    def not_trained(self, reason: ShopError) -> None:
+        """No model could be trained (`set_up_existing` only): the API serves popularity."""
+        ...
+
 
 def set_up(info: shop_db.ConnectionInfo, home: Path, new_shop: SimulationParams, view: SetupView) -> None:
     """Simulate `new_shop` (or append up to now), build, train; a ShopError says which step failed and why."""
     simulate(info, new_shop, view)
     build(info, view)
     train(info, home, view)
+
+
+def set_up_existing(info: shop_db.ConnectionInfo, home: Path, view: SetupView) -> None:
+    """Build and train on the shop the database holds, simulating nothing; a database without
+    events is refused (there is nothing to serve)."""
+    with shop_db.connect(info) as conn:
+        events = loader.raw_state(conn).events
+    if not events:
+        raise ShopError("The database holds no events to serve: import a shop's history with `shop import` "
+                        "(see the README's \"Bring your own data\"), or run `shop demo` without --no-stream "
+                        "to simulate one.")
+    view.step(f"Serving the shop the database holds ({events:,} events); simulating nothing")
+    build(info, view)
+    try:
+        train(info, home, view)
+    except ShopError as exc:
+        view.not_trained(exc)
 
 
 def simulate(info: shop_db.ConnectionInfo, new_shop: SimulationParams, view: SetupView) -> None:

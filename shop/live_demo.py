@@ -2,7 +2,7 @@
 
 Order of start: the API, the dashboard and the docs site (in parallel; the docs child runs
 `dbt docs generate` first), then, once the API answers, the live stream whose closed-loop
-sessions ask it for recommendations, then the refresh loop (after the docs site has generated,
+sessions ask it for recommendations (none with `--no-stream`), then the refresh loop (after the docs site has generated,
 so two dbt commands never share the target directory at once). Order of stop: the stream first
 (it finishes its batch), the refresh loop (it lets a running build finish for a while), then the
 servers, and last the embedded database if this demo started it.
@@ -43,6 +43,7 @@ class LiveOptions:
     retrain_minutes: float | None = 10.0
     variants: str = "popular=popular:1,model=current:1"
     host: str = "127.0.0.1"
+    stream: bool = True  # False (`--no-stream`): serve the shop the database holds, simulate nothing
 
 
 def _children(opts: LiveOptions, logs: Path) -> tuple[list[Child], Child]:
@@ -75,8 +76,11 @@ def _status_table(servers: list[Child], stream: Child, opts: LiveOptions, logs: 
                   str(servers[0].log_path))
     table.add_row("dbt docs (lineage)", f"http://{shown}:{opts.docs_port}", str(servers[2].pid),
                   str(servers[2].log_path))
-    table.add_row("live stream", f"~{opts.rate:g} events/s, closed loop via the API", str(stream.pid),
-                  str(stream.log_path))
+    if opts.stream:
+        table.add_row("live stream", f"~{opts.rate:g} events/s, closed loop via the API", str(stream.pid),
+                      str(stream.log_path))
+    else:
+        table.add_row("live stream", "off (--no-stream): events come from `shop import` and POST /events", "", "")
     retrain = f", retrain every {opts.retrain_minutes:g} min" if opts.retrain_minutes else ""
     table.add_row("refresh loop", f"dbt build every {opts.refresh_seconds:g} s{retrain}", str(os.getpid()),
                   str(logs / "refresh.log"))
@@ -129,7 +133,8 @@ def run(settings: Settings, info: shop_db.ConnectionInfo, opts: LiveOptions, *, 
         if failed:
             details = "\n\n".join(f"{c.name} ({c.log_path}):\n{c.log_tail()}" for c in failed)
             raise ShopError(f"{', '.join(c.name for c in failed)} did not come up:\n{details}")
-        stream.start(env)
+        if opts.stream:
+            stream.start(env)
         refresh = RefreshLoop(
             info=info, home=home, env=env, log_path=logs / "refresh.log", interval_s=opts.refresh_seconds,
             retrain_every_s=opts.retrain_minutes * 60 if opts.retrain_minutes else None,
@@ -140,13 +145,14 @@ def run(settings: Settings, info: shop_db.ConnectionInfo, opts: LiveOptions, *, 
         console.print("Ctrl-C stops everything cleanly; `shop demo` again resumes on the same data.")
         reported: set[str] = set()
         while not interrupted.event.wait(1.0):
-            for child in (*servers, stream):
+            for child in (*servers, stream) if opts.stream else servers:
                 if not child.running() and child.name not in reported:
                     reported.add(child.name)
                     say(f"[bold red]{child.name} stopped[/] (exit code {child.process.returncode}); "
                         f"its log: {child.log_path}\n{child.log_tail(8)}")
     finally:
-        say("Stopping: the live stream, the refresh loop, the servers" + (", the database" if stop_database else ""))
+        say(("Stopping: the live stream, the refresh loop, the servers" if opts.stream else
+             "Stopping: the refresh loop, the servers") + (", the database" if stop_database else ""))
         quick = interrupted.count > 1
         stream.stop(timeout_s=3 if quick else 20)
         if refresh is not None:

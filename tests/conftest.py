@@ -19,7 +19,7 @@ from psycopg import sql
 from shopcore import db as shop_db
 from shopcore import embedded
 from shopcore.settings import Settings
-from tests.support import TestDatabase, private_home
+from tests.support import TestDatabase, create_database, drop_database, private_home
 
 
 @pytest.fixture(scope="session")
@@ -54,13 +54,6 @@ def database(shop_home: Path) -> Iterator[TestDatabase]:
 @pytest.fixture()
 def fresh_database(database: TestDatabase) -> Iterator[TestDatabase]:
     """An empty, migrated database of its own on the session's server, for tests that write."""
-    name = f"shop_t_{uuid.uuid4().hex[:10]}"
-    admin = database.info
-    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    info = shop_db.ConnectionInfo(admin.host, admin.port, admin.user, name, admin.password)
-    env = {**database.env, "SHOP_DATABASE_URL": info.url()}
-    shop_db.ready(Settings(home=Path(database.env["SHOP_HOME"]), database_url=info.url()))
-    yield TestDatabase(info, env)
-    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+    fresh = create_database(database, "shop_t")
+    yield fresh
+    drop_database(database, fresh)

@@ -8,9 +8,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import uuid
+
 import psycopg
+from psycopg import sql
 
 from shopcore import db as shop_db
+from shopcore.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,3 +56,18 @@ def private_home(prefix: str = "shop-test-") -> Path:
     """A SHOP_HOME outside pytest's own temp tree: pytest keeps that tree private (0700) and
     prunes old runs, while the embedded server runs as another OS user that must reach it."""
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def create_database(server: TestDatabase, prefix: str) -> TestDatabase:
+    """An empty, migrated database of its own on the session's server."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server.info.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    info = shop_db.ConnectionInfo(server.info.host, server.info.port, server.info.user, name, server.info.password)
+    shop_db.ready(Settings(home=Path(server.env["SHOP_HOME"]), database_url=info.url()))
+    return TestDatabase(info, {**server.env, "SHOP_DATABASE_URL": info.url()})
+
+
+def drop_database(server: TestDatabase, database: TestDatabase) -> None:
+    with psycopg.connect(server.info.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database.info.dbname)))

@@ -25,7 +25,8 @@ def drill_down(sales: pd.DataFrame, choice: filters.Filters) -> None:
         return
     item = profile.iloc[0]
     in_period = sales.loc[sales["product_id"] == product_id].iloc[0]
-    st.caption(f"{item['brand']} · {item['category']} · SKU {item['sku']} · list price {formatting.currency(item['list_price'])}")
+    st.caption(f"{formatting.text(item['brand'])} · {item['category']} · SKU {formatting.text(item['sku'])} · "
+               f"list price {formatting.currency(item['list_price'])}")
     cards = st.columns(4)
     cards[0].metric("Revenue in period", formatting.currency(in_period["revenue"]), border=True)
     cards[1].metric("Units in period", formatting.count(in_period["units_sold"]), border=True)

@@ -49,7 +49,7 @@ def pick_user() -> int | None:
     if users.empty:
         return None
     labels = {
-        int(row.user_id): f"#{row.user_id} · {row.full_name} · {plural(row.orders, 'order')}"
+        int(row.user_id): f"#{row.user_id} · {formatting.text(row.full_name)} · {plural(row.orders, 'order')}"
         for row in users.itertuples()
     }
     return st.selectbox(
@@ -64,7 +64,8 @@ def profile(user_id: int) -> None:
     user = found.iloc[0]
     segment = str(user["rfm_segment"]).replace("_", " ")
     st.caption(
-        f"{user['full_name']} · {user['country_code']} · via {str(user['acquisition_channel']).replace('_', ' ')} · "
+        f"{formatting.text(user['full_name'])} · {formatting.text(user['country_code'])} · "
+        f"via {formatting.text(user['acquisition_channel']).replace('_', ' ')} · "
         f"{segment} · {plural(user['orders'], 'order')} · {formatting.currency(user['lifetime_revenue'])} lifetime"
     )
 
@@ -182,6 +183,11 @@ def model_card(api_down: ApiUnavailable | None) -> None:
             windows = metrics.get("windows") or {}
             if windows:
                 st.caption(", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in windows.items()))
+            reason = (metrics.get("choice") or {}).get("reason")
+            if reason:
+                st.caption(f"Why this model: {reason}.")
+            for warning in metrics.get("warnings") or []:
+                st.caption(f"Caution: {warning}.")
     if served.variants:
         st.markdown("**Variants served**")
         ui.table(pd.DataFrame(served.variants, columns=VARIANT_MODEL_COLUMNS))

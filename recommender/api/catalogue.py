@@ -15,6 +15,7 @@ import psycopg
 from recommender.api.schemas import Product
 
 POPULARITY_DAYS = 30
+UNKNOWN_CATEGORY = "unknown"  # what staging.stg_shop__products calls a category the shop has not told
 
 # Popularity: interest in the last POPULARITY_DAYS days of the warehouse's data, each user's
 # interest in a product saturated (ln(1 + feedback score)) so that one heavy user cannot make an
@@ -120,8 +121,11 @@ class ProductCatalogue:
 
 def _product(product_id: int, name: str | None, category: str | None, brand: str | None,
              price: float | None) -> Product:
-    return Product(product_id=product_id, name=name or f"product {product_id}", category=category or "",
-                   brand=brand or "", price=round(price or 0.0, 2))
+    # A name is what a list shows, so an unknown one gets the product's id as its label; an unknown
+    # brand or price stays null (not "" or 0, which a client would take for real values).
+    return Product(product_id=product_id, name=name or f"product {product_id}",
+                   category=category or UNKNOWN_CATEGORY, brand=brand or None,
+                   price=None if price is None else round(price, 2))
 
 
 def _fragment(product: Product) -> str:
@@ -148,5 +152,5 @@ async def load_product_catalogue(conn: psycopg.AsyncConnection) -> ProductCatalo
     for product_id, name, category, brand, price, score in rows:
         products[product_id] = _product(product_id, name, category, brand, price)
         ranked.append((product_id, score))
-        by_category.setdefault(category or "", []).append((product_id, score))
+        by_category.setdefault(products[product_id].category, []).append((product_id, score))
     return ProductCatalogue(products, ranked, by_category)

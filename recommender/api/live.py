@@ -116,6 +116,13 @@ async def products_by_id(conn: psycopg.AsyncConnection, product_ids: list[int]) 
     return [ProductRow(*r) for r in await (await conn.execute(_PRODUCTS_BY_ID, (product_ids,))).fetchall()]
 
 
+async def current_products(conn: psycopg.AsyncConnection) -> list[ProductRow]:
+    """Every product as raw.products holds it now (through staging); none before the first build."""
+    if not await staging_ready(conn):
+        return []
+    return [ProductRow(*r) for r in await (await conn.execute(_PRODUCTS_SINCE, (None, None))).fetchall()]
+
+
 class ProductPoll:
     """Product rows changed since the last poll (``updated_at`` past the newest seen, less an overlap
     for transactions that committed late); the first poll reads them all."""

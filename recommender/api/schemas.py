@@ -80,10 +80,10 @@ Strategy = Literal["personalised", "popular", "similar", "popular_in_category"]
 
 class Product(BaseModel):
     product_id: int
-    name: str
-    category: str
-    brand: str
-    price: float = Field(description="Current list price.")
+    name: str = Field(description="The product's name; 'product <id>' when the shop has not told it.")
+    category: str = Field(description="Lower-case category; 'unknown' when the shop has not told it.")
+    brand: str | None = Field(description="The brand; null when unknown.")
+    price: float | None = Field(description="Current list price; null when unknown.")
 
 
 class RecommendedProduct(Product):

@@ -24,7 +24,7 @@ from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
 from recommender.algorithms import top_k
-from recommender.api.catalogue import ProductCatalogue
+from recommender.api.catalogue import UNKNOWN_CATEGORY, ProductCatalogue
 from recommender.api.fresh import FreshEvent
 from recommender.matrix import fold
 from recommender.model import TrainedModel
@@ -66,7 +66,8 @@ def reason_text(reason: Reason, catalogue: ProductCatalogue, category: str) -> s
         return f"because you {reason.verb or 'viewed'} {anchor.name}"
     if reason.kind == "similar" and anchor is not None:
         return f"similar to {anchor.name}"
-    return f"popular in {category}" if category else "popular right now"
+    # Products of unknown category are a group of the catalogue, not a category a shopper knows.
+    return f"popular in {category}" if category and category != UNKNOWN_CATEGORY else "popular right now"
 
 
 class Recommender(Protocol):

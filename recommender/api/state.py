@@ -24,7 +24,7 @@ from recommender.api import metrics
 from recommender.api.catalogue import CatalogueMissing, ProductCatalogue, load_product_catalogue
 from recommender.api.database import Database, DatabaseBusy, DatabaseUnavailable
 from recommender.api.fresh import FreshEvents, poll
-from recommender.api.live import ProductPoll, ProductRow
+from recommender.api.live import ProductPoll, ProductRow, current_products
 from recommender.api.served_log import RequestIds, ServedLog
 from recommender.api.serving import PopularityRecommender, Recommender, ServingModel
 from recommender.api.settings import CURRENT, POPULAR, ApiSettings, VariantSpec
@@ -190,6 +190,7 @@ class ApiState:
         try:
             async with self.db.connection() as conn:
                 catalogue = await load_product_catalogue(conn)
+                shop_rows = await current_products(conn)
         except DatabaseUnavailable as exc:
             if not len(self.catalogue):
                 self.catalogue_error = str(exc)
@@ -200,7 +201,22 @@ class ApiState:
         if not len(catalogue):
             self.catalogue_error = "marts.products is empty: run `shop simulate` and `shop build`"
             return
-        catalogue = catalogue.with_rows(self.live_products.values()) or catalogue
+        # The marts give the popularity order; each product's attributes are what raw.products holds
+        # now, read in the same breath. Rows polled before are not replayed over them: an import
+        # dates a product's row by the events it saw (an older updated_at), so a row held from an
+        # earlier poll could otherwise undo a change the warehouse already carries. A write newer
+        # than everything just read (it landed after the read) stays. (No rows: a warehouse whose
+        # staging predates the `active` column; what was polled is all there is.)
+        if shop_rows:
+            newest = max(r.updated_at for r in shop_rows)
+            later = [r for r in self.live_products.values() if r.updated_at > newest]
+            self.live_products = {r.product_id: r for r in [*shop_rows, *later]}
+        # Every product: prepared off the event loop; rows a poll applied meanwhile are added after.
+        held = dict(self.live_products)
+        catalogue = await asyncio.to_thread(lambda: catalogue.with_rows(list(held.values())) or catalogue)
+        meanwhile = [r for pid, r in self.live_products.items() if held.get(pid) is not r]
+        if meanwhile:
+            catalogue = catalogue.with_rows(meanwhile) or catalogue
         unchanged = catalogue.fragments == self.catalogue.fragments and catalogue.ranked == self.catalogue.ranked
         self.catalogue_error, self.catalogue_loaded_at = None, time.time()
         if not unchanged:  # keep the cached answers when nothing changed

@@ -56,10 +56,18 @@ def demo(
     setup_only: Annotated[
         bool, typer.Option("--setup-only", help="Simulate, build and train, then exit without going live.")
     ] = False,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Serve the shop the database holds (e.g. an imported one): "
+                                               "build, train if the data allows, serve; simulate nothing "
+                                               "(--scenario, --users, --products, --days, --seed and --rate do not apply).")
+    ] = False,
 ) -> None:
-    """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C."""
+    """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C.
+
+    With --no-stream, nothing is simulated: the shop the database holds is built, trained (or, when
+    its history cannot support a model, served by popularity) and served until Ctrl-C."""
     from recommender.api.settings import parse_variants
-    from shop.demo_setup import set_up
+    from shop.demo_setup import set_up, set_up_existing
     from shop.live_demo import LiveOptions
     from shop.live_demo import run as run_live
     from shop.ports import check_ports_free
@@ -78,9 +86,12 @@ def demo(
     settings = get_settings()
     was_running = settings.database_url is not None or embedded.status(settings.home_dir).running
     info = shop_db.ready(settings)
-    new_shop = make_params(users=users, products=products, days=days, seed=seed, end=None,
-                           scenario=scenario.value)
-    set_up(info, settings.home_dir, new_shop, _ConsoleSetup())
+    if no_stream:
+        set_up_existing(info, settings.home_dir, _ConsoleSetup())
+    else:
+        new_shop = make_params(users=users, products=products, days=days, seed=seed, end=None,
+                               scenario=scenario.value)
+        set_up(info, settings.home_dir, new_shop, _ConsoleSetup())
 
     if setup_only:
         _print_where(settings, info)
@@ -88,6 +99,7 @@ def demo(
     options = LiveOptions(
         api_port=api_port, dashboard_port=dashboard_port, docs_port=docs_port, rate=rate,
         refresh_seconds=refresh_seconds, retrain_minutes=retrain_minutes or None, variants=variants, host=host,
+        stream=not no_stream,
     )
     run_live(settings, info, options, started_at=started, stop_database=not was_running, console=console)
 
@@ -121,6 +133,9 @@ class _ConsoleSetup:
 
     def trained(self, outcome: TrainOutcome) -> None:
         self.training.saved(outcome)
+
+    def not_trained(self, reason: ShopError) -> None:
+        console.print(f"[yellow]No model: {reason}[/] The API serves popular products until a retrain succeeds.")
 
 
 def _print_where(settings, info) -> None:

@@ -1,4 +1,4 @@
-"""`shop evaluate`: the offline evaluation table of every algorithm on a temporal split."""
+"""`shop evaluate`: the offline evaluation table of every algorithm (windows: recommender.windows)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from shop.cli.windows import Protocol, ProtocolOption, TestDays, ValidationDays, check_windows
 from shopcore import db as shop_db
 
 console = Console(highlight=False)
@@ -16,8 +17,9 @@ err_console = Console(stderr=True, highlight=False)
 
 def evaluate(
     k: Annotated[int, typer.Option(min=1, max=1000, help="Length of the ranked lists (metrics @k).")] = 10,
-    test_days: Annotated[float, typer.Option(min=0.5, max=365, help="Days at the end held out as the test window.")] = 14.0,
-    validation_days: Annotated[float, typer.Option(min=0.5, max=365, help="Days before the test window used to tune.")] = 14.0,
+    test_days: TestDays = None,
+    validation_days: ValidationDays = None,
+    protocol: ProtocolOption = Protocol.temporal,
     algorithm: Annotated[
         list[str] | None, typer.Option("--algorithm", "-a", help="Evaluate only these (repeatable). Default: all.")
     ] = None,
@@ -29,8 +31,9 @@ def evaluate(
     from recommender.training import EvaluateOptions, evaluate_shop
     from shop.cli.reporting import EvaluationSpinner, describe, report_table
 
-    options = EvaluateOptions(k=k, test_days=test_days, validation_days=validation_days, algorithms=algorithm,
-                              seed=seed, threads=threads)
+    check_windows(test_days, validation_days, protocol)
+    options = EvaluateOptions(k=k, test_days=test_days, validation_days=validation_days, protocol=protocol.value,
+                              algorithms=algorithm, seed=seed, threads=threads)
     report = evaluate_shop(shop_db.ready(), options, EvaluationSpinner(err_console if as_json else console))
     if as_json:
         typer.echo(json.dumps(report.rows(), indent=2))

@@ -10,32 +10,60 @@ from recommender.training import TrainingObserver, TrainOutcome
 
 
 def report_table(report: Report, title: str) -> Table:
+    """One row per algorithm: test metrics with the NDCG interval and the lead over the best
+    baseline (paired bootstrap), recall split into re-buys and items new to the user, validation NDCG."""
     k = report.k
     table = Table(title=title, title_justify="left")
-    columns = ["algorithm", f"P@{k}", f"R@{k}", f"NDCG@{k}", f"MAP@{k}", "coverage"]
+    columns = [f"R@{k}", f"R@{k} re-buy", f"R@{k} new", f"NDCG@{k}", "95% interval"]
+    if report.baseline:
+        columns.append(f"vs {report.baseline}")
+    columns += [f"MAP@{k}", "coverage"]
     has_truth = any(r.test.truth_ndcg is not None for r in report.results)
     if has_truth:
         columns.append(f"truth NDCG@{k}")
     columns += [f"valid. NDCG@{k}", "train s"]
+    table.add_column("algorithm")
     for c in columns:
-        table.add_column(c, justify="left" if c == "algorithm" else "right")
-    best = report.best.algorithm
+        table.add_column(c, justify="right")
+    chosen = report.chosen.algorithm
     for r in report.results:
         t = r.test
-        cells = [r.algorithm + (" *" if r.algorithm == best else ""), f"{t.precision:.4f}", f"{t.recall:.4f}",
-                 f"{t.ndcg:.4f}", f"{t.map:.4f}", f"{t.coverage:.3f}"]
+        interval = report.test_intervals.get(r.algorithm)
+        cells = [r.algorithm + (" *" if r.algorithm == chosen else ""), f"{t.recall:.4f}",
+                 _maybe(t.recall_rebuy), _maybe(t.recall_new), f"{t.ndcg:.4f}",
+                 "-" if interval is None else f"{interval.low:.4f}-{interval.high:.4f}"]
+        if report.baseline:
+            lead = report.lead_over_baseline.get(r.algorithm)
+            cells.append("-" if lead is None else f"{lead.estimate:+.4f} [{lead.low:+.4f}, {lead.high:+.4f}]")
+        cells += [f"{t.map:.4f}", f"{t.coverage:.3f}"]
         if has_truth:
-            cells.append("-" if t.truth_ndcg is None else f"{t.truth_ndcg:.4f}")
+            cells.append(_maybe(t.truth_ndcg))
         cells += [f"{r.validation.ndcg:.4f}", f"{r.train_seconds:.2f}"]
         table.add_row(*cells)
     return table
 
 
+def _maybe(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def describe(report: Report) -> str:
+    """The protocol and its windows, how many users each holds, why the starred model won, warnings."""
     w = report.windows
-    return (f"train before {w.get('train_before', '?')} UTC, validation {w.get('validation', '?')}, "
-            f"test {w.get('test', '?')}; {report.test_users:,} test users, full ranking over all items. "
-            f"* = best on validation (parameters tuned on validation only).")
+    if report.protocol == "last-basket":
+        lines = [f"Protocol last-basket: test = each user's last basket ({report.test_users:,} users), "
+                 f"validation = the basket before it ({report.validation_users:,} users)."]
+    else:
+        sized = f" ({w['shares']})" if "shares" in w else " (fixed days)" if w.get("sized_by") == "days" else ""
+        lines = [f"Protocol temporal{sized}: train before {w.get('train_before', '?')} UTC, validation "
+                 f"{w.get('validation', '?')} ({report.validation_users:,} users), test {w.get('test', '?')} "
+                 f"({report.test_users:,} users)."]
+    lines.append("Full ranking over all items; re-buy / new: recall on items the user had / had not bought before; "
+                 "intervals: 95% paired bootstrap over the test users.")
+    if report.choice is not None:
+        lines.append(f"* {report.choice.reason}.")
+    lines += [f"Warning: {warning}." for warning in report.warnings]
+    return "\n".join(lines)
 
 
 class EvaluationSpinner(TrainingObserver):

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from shop.cli.windows import Protocol, ProtocolOption, TestDays, ValidationDays, check_windows
 from shopcore import db as shop_db
 from shopcore.settings import get_settings
 
@@ -15,15 +16,16 @@ console = Console(highlight=False)
 
 def train(
     algorithm: Annotated[
-        str, typer.Option(help="Algorithm to train, or 'auto' for the best on validation "
-                               "(popularity, buy_again, user_knn, item_knn, als, ease, hybrid, ranker).")
+        str, typer.Option(help="Algorithm to train, or 'auto': the best on validation, or a simpler one it "
+                               "does not beat beyond the noise (popularity, buy_again, user_knn, item_knn, als, ease, hybrid, ranker).")
     ] = "auto",
     evaluate_first: Annotated[
         bool, typer.Option("--evaluate/--no-evaluate",
                            help="Tune on a validation window and record test metrics in the model card.")
     ] = True,
-    test_days: Annotated[float, typer.Option(min=0.5, max=365, help="Test window (days) of the evaluation.")] = 14.0,
-    validation_days: Annotated[float, typer.Option(min=0.5, max=365, help="Validation window (days).")] = 14.0,
+    test_days: TestDays = None,
+    validation_days: ValidationDays = None,
+    protocol: ProtocolOption = Protocol.temporal,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the randomised algorithms.")] = 42,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Threads for implicit's models.")] = 2,
 ) -> None:
@@ -34,8 +36,9 @@ def train(
 
     if algorithm != AUTO and algorithm not in ALGORITHMS:
         raise typer.BadParameter(f"choose auto or one of {', '.join(sorted(ALGORITHMS))}", param_hint="--algorithm")
+    check_windows(test_days, validation_days, protocol)
     options = TrainOptions(algorithm=algorithm, evaluate=evaluate_first, test_days=test_days,
-                           validation_days=validation_days, seed=seed, threads=threads)
+                           validation_days=validation_days, protocol=protocol.value, seed=seed, threads=threads)
     shown = TrainingReport(console)
     outcome = train_and_save(shop_db.ready(), get_settings().home_dir, options, shown)
     shown.saved(outcome)

@@ -8,20 +8,15 @@ environment the dashboard reads its settings from (as in production) for one tes
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from shop import dbt_runner
-from shopcore import db as shop_db
-from shopcore.settings import Settings
 from tests.api.support import ApiServer
-from tests.support import TestDatabase, run_shop
+from tests.support import TestDatabase, create_database, drop_database, run_shop
 
 SHOP_SIZE = ("--users", "400", "--products", "80", "--days", "60", "--seed", "7")
 CLOSED_API_URL = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP there
@@ -44,48 +39,34 @@ class Shop:
         return self.rows(query, params)[0]
 
 
-def _create_database(server: TestDatabase, prefix: str) -> TestDatabase:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server.info.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    info = shop_db.ConnectionInfo(server.info.host, server.info.port, server.info.user, name, server.info.password)
-    shop_db.ready(Settings(home=Path(server.env["SHOP_HOME"]), database_url=info.url()))
-    return TestDatabase(info, {**server.env, "SHOP_DATABASE_URL": info.url()})
-
-
-def _drop_database(server: TestDatabase, database: TestDatabase) -> None:
-    with psycopg.connect(server.info.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database.info.dbname)))
-
-
 @pytest.fixture(scope="session")
 def built_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    shop_database = _create_database(database, "shop_app")
+    shop_database = create_database(database, "shop_app")
     home = tmp_path_factory.mktemp("app-shop-home")
     run_shop("simulate", *SHOP_SIZE, env={**shop_database.env, "SHOP_HOME": str(home)})
     result = dbt_runner.build(shop_database.info.env(), home=home)
     assert result.success, f"dbt build failed: {result.failing_names} {result.exception or ''}"
     yield Shop(shop_database, home)
-    _drop_database(database, shop_database)
+    drop_database(database, shop_database)
 
 
 @pytest.fixture(scope="session")
 def unbuilt_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """A migrated database with no warehouse: what a new install looks like before `shop build`."""
-    shop_database = _create_database(database, "shop_app_unbuilt")
+    shop_database = create_database(database, "shop_app_unbuilt")
     yield Shop(shop_database, tmp_path_factory.mktemp("app-unbuilt-home"))
-    _drop_database(database, shop_database)
+    drop_database(database, shop_database)
 
 
 @pytest.fixture(scope="session")
 def empty_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """The warehouse built over empty raw tables: every mart exists and holds no row."""
-    shop_database = _create_database(database, "shop_app_empty")
+    shop_database = create_database(database, "shop_app_empty")
     home = tmp_path_factory.mktemp("app-empty-home")
     result = dbt_runner.run_dbt(["run"], shop_database.info.env(), home=home)
     assert result.success, f"dbt run failed: {result.failing_names} {result.exception or ''}"
     yield Shop(shop_database, home)
-    _drop_database(database, shop_database)
+    drop_database(database, shop_database)
 
 
 @pytest.fixture()

@@ -369,6 +369,7 @@ def test_recommendations_page_shows_the_api_answers(built_shop, point_app_at, se
     assert float(offline.loc["validation", "NDCG"]) == pytest.approx(card["metrics"]["validation"]["ndcg"])
     variants = dataframe_with(app, "variant", "source")
     assert variants["model_id"].tolist() == [card["model_id"]]
+    assert f"Why this model: {card['metrics']['choice']['reason']}." in [caption.value for caption in app.caption]
 
 
 TEST_VARIANTS = ("dashtest-A", "dashtest-B")

@@ -121,3 +121,66 @@ def _uuids(rng, n):
 
     raw = rng.bytes(16 * n)
     return (uuid.UUID(bytes=raw[i * 16:(i + 1) * 16]) for i in range(n))
+
+
+def odd_rees46(path: Path, *, users: int, days: float, events_per_user: int, visits: int = 1, categories: int = 3,
+               brands: bool = True, price: str | None = None, products: int = 20, seed: int = 3) -> Path:
+    """A small REES46 file shaped unlike the simulator: `users` visitors over `days` days, each with
+    `visits` sessions of `events_per_user` events (views, carts, purchases) at random times.
+    One category and no brands, one price, visitors who come once, a week or two years of history."""
+    import random
+
+    rng = random.Random(seed)
+    start = 1_704_067_200  # 2024-01-01 00:00:00 UTC
+    rows = []
+    for user, visit in ((u, v) for u in range(users) for v in range(visits)):
+        at = start + int(rng.random() * days * 86_400)
+        session = f"00000000-0000-4000-{visit:04d}-{user:012d}"
+        for step in range(events_per_user):
+            product = 1_000 + rng.randrange(products)
+            kind = ("view", "cart", "purchase")[min(step % 4, 2)] if step else "view"
+            category = f"cat{product % categories}.things"
+            brand = f"brand{product % 5}" if brands else ""
+            rows.append((at + step * 30, kind, product, product % categories, category, brand,
+                         price or f"{5 + product % 17}.99", 500_000 + user, session))
+    rows.sort()
+    lines = [f"{_utc(at)},{kind},{product},{cid},{category},{brand},{cost},{user},{session}"
+             for at, kind, product, cid, category, brand, cost, user, session in rows]
+    return rees46(path, lines)
+
+
+def _utc(seconds: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def shopify_orders(path: Path, *, orders: int, customers: int, days: int, seed: int = 5) -> Path:
+    """A Shopify orders export: purchases only, one to three line items per order."""
+    import random
+
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SHOPIFY_HEADER)
+        for number in range(orders):
+            day = 1 + number * days // orders
+            created = f"2024-{1 + (day - 1) // 28:02d}-{1 + (day - 1) % 28:02d} 10:00:00 +0000"
+            email = f"customer{rng.randrange(customers)}@example.com"
+            for line in range(rng.randrange(1, 4)):
+                sku = f"SKU-{rng.randrange(12)}"
+                first = line == 0
+                writer.writerow([f"#{1000 + number}", email if first else "", "paid" if first else "",
+                                 created if first else "", "1", f"Item {sku}", f"{3 + int(sku[4:]) * 2}.50", sku,
+                                 "", "FR" if first else "", "", ""])
+    return path
+
+
+def big_catalogue(path: Path, products: int) -> Path:
+    """A raw products file of `products` rows (ids 1000 up), for a catalogue far larger than its history."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("product_id,sku,name,category,brand,price\n")
+        for i in range(products):
+            pid = 1_000 + i
+            handle.write(f"{pid},SK{pid},Item {pid},cat{pid % 3}.things,brand{pid % 5},{5 + pid % 17}.99\n")
+    return path

@@ -1,5 +1,5 @@
-"""An import killed with SIGKILL leaves the database as it was; `shop build` passes on an imported shop
-without brands, prices or e-mails."""
+"""An import killed with SIGKILL leaves the database as it was. (The whole loop on an imported shop,
+`shop build` included, is tests/importer/test_whole_loop.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.support import REPO_ROOT, run_shop
+from tests.support import REPO_ROOT
 
 from . import files
 from .test_import import counts, shop_import
@@ -50,20 +50,3 @@ def test_kill_9_mid_import_leaves_the_database_unchanged(fresh_database, tmp_pat
             process.kill()
             process.wait()
     assert counts(fresh_database) == before
-
-
-def test_shop_build_passes_on_an_imported_shop_without_brands_prices_or_emails(fresh_database, tmp_path):
-    events = files.write(tmp_path / "events.csv", files.RR_EVENTS)  # no prices, no brands, no e-mails
-    props = files.write(tmp_path / "item_properties.csv", files.RR_PROPERTIES)
-    tree = files.write(tmp_path / "category_tree.csv", files.RR_TREE)
-    rees = files.rees46(tmp_path / "oct.csv")  # a product without category, brand or price; a sessionless view
-    shop_import(fresh_database, events, props, tree, rees)
-    built = run_shop("build", env=fresh_database.env, check=False, timeout=900)
-    assert built.returncode == 0, built.stdout + built.stderr
-    with fresh_database.connect() as conn:
-        assert conn.execute("select category from marts.products where product_id = 44600062").fetchone() == ("unknown",)
-        assert conn.execute("select brand, list_price from marts.products where product_id = 355908").fetchone() == (None, None)
-        # a RetailRocket order has no price: its revenue is unknown (null), not zero
-        orders = conn.execute("select count(*), count(revenue) from marts.orders").fetchone()
-        assert orders[0] == 2 and orders[1] == 1
-        assert conn.execute("select count(*) from marts.customers where rfm_segment is null").fetchone() == (0,)

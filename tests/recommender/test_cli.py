@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from recommender import artifacts
-from tests.support import REPO_ROOT
 from tests.recommender.planted import planted_shop
 from tests.recommender.warehouse import create_marts
+from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +85,34 @@ def test_train_on_an_empty_warehouse_says_what_to_do(fresh_database, tmp_path: P
     assert result.returncode == 1
     assert "shop simulate" in result.stderr and "shop build" in result.stderr
     assert not (tmp_path / "models").exists()
+
+
+def test_evaluate_says_its_protocol_windows_and_choice_and_refuses_odd_windows(shop_db, tmp_path: Path) -> None:
+    temporal = run("evaluate", "--threads", "1", "-a", "popularity", "-a", "item_knn", env=shop_db.env, home=tmp_path)
+    assert temporal.returncode == 0, temporal.stderr
+    assert "Protocol temporal (validation " in temporal.stdout and "of the events)" in temporal.stdout
+    assert "95% interval" in temporal.stdout
+    # 150 users cannot fill windows of 200: they widened as far as they go, and the table says so.
+    assert "validation 30%, test 30%" in temporal.stdout and "fewer than 200" in temporal.stdout
+    assert "R@10 re-buy" in temporal.stdout and "chosen:" in temporal.stdout
+    baskets = run("evaluate", "--threads", "1", "--protocol", "last-basket", "--json", "-a", "buy_again",
+                  env=shop_db.env, home=tmp_path)
+    assert baskets.returncode == 0, baskets.stderr
+    rows = json.loads(baskets.stdout)
+    assert rows[0]["chosen"] and rows[0]["ndcg_at_10_low"] <= rows[0]["ndcg_at_10"] <= rows[0]["ndcg_at_10_high"]
+    for args, complaint in ((["--test-days", "7"], "both --test-days and --validation-days"),
+                            (["--protocol", "last-basket", "--test-days", "7", "--validation-days", "7"],
+                             "temporal only"),
+                            (["--protocol", "newest"], "newest")):
+        refused = run("evaluate", *args, env=shop_db.env, home=tmp_path)
+        assert refused.returncode == 2 and complaint in refused.stderr, refused.stderr
+
+
+def test_train_records_why_its_model_won(shop_db, tmp_path: Path) -> None:
+    result = run("train", "--threads", "1", env=shop_db.env, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = artifacts.load_current(tmp_path / "models").card["metrics"]
+    choice = metrics["choice"]
+    assert choice["algorithm"] == artifacts.load_current(tmp_path / "models").card["algorithm"]
+    assert choice["reason"] in result.stdout.replace("\n", " ") or choice["reason"][:60] in result.stdout
+    assert metrics["protocol"] == "temporal" and metrics["test_users"] > 0

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.spark import background
+
 MIN_JAVA = 17
+BUILD_KEY = pytest.StashKey[background.SparkBuild]()
 
 
 def java_version() -> int | None:
@@ -53,3 +56,29 @@ def spark_available() -> None:
     reason = spark_missing_reason()
     if reason:
         pytest.skip(reason)
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m deselection: only for a session that runs the test
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the parity test's Spark build in the background now, and run the test last, so the
+    build has the whole session's idle time (tests/spark/background.py says why)."""
+    parity = [item for item in items if item.name == background.PARITY_TEST]
+    if not parity or spark_missing_reason():
+        return
+    items[:] = [item for item in items if item.name != background.PARITY_TEST] + parity
+    config.stash[BUILD_KEY] = background.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    build = config.stash.get(BUILD_KEY, None)
+    if build is not None:
+        build.stop()
+
+
+@pytest.fixture()
+def spark_build(request: pytest.FixtureRequest, spark_available) -> background.SparkBuild:
+    """The session's background Spark build, or one started now when the session has none."""
+    build = request.config.stash.get(BUILD_KEY, None)
+    if build is None:
+        build = request.config.stash[BUILD_KEY] = background.start()
+    return build

@@ -6,29 +6,25 @@ with late arrivals for days it has already built, and redeliveries) and builds i
 builds once from all the events. Every intermediate table and every mart must then hold the same
 rows on both engines, up to float rounding: the incremental rule holds on Spark, and no model means
 something else there.
+
+The Spark side starts as the session begins, in the background at the lowest CPU priority
+(tests/spark/background.py), and this test runs last, collecting it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import pickle
-import subprocess
-import sys
-from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from shop import dbt_runner
-from tests.support import REPO_ROOT, run_shop
-from tests.spark.loads import split_into_two_loads, replace_raw_interactions
+from tests.support import run_shop
+from tests.spark.background import SECOND_LOAD_FROM, SHOP
+from tests.spark.loads import replace_raw_interactions
 from tests.spark.tables import postgres_tables, table_differences
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-SHOP = ("--users", "300", "--products", "80", "--days", "20", "--seed", "7", "--end", "2025-11-30T00:00")
-SECOND_LOAD_FROM = datetime(2025, 11, 26, tzinfo=timezone.utc)
 SCHEMAS = ("intermediate", "marts")
 MARTS = {
     "customers", "daily_category_funnel", "interaction_events", "order_lines", "orders", "product_daily_performance",
@@ -37,28 +33,10 @@ MARTS = {
 }
 
 
-def build_on_spark(tmp_path: Path, raw: Path, late: Path) -> tuple[dict, dict]:
-    """tests/spark/spark_build.py in a process of its own: (exported tables, timings)."""
-    export = tmp_path / "spark-tables.pickle"
-    command = [
-        sys.executable, "-m", "tests.spark.spark_build",
-        "--home", str(tmp_path / "spark-home"), "--raw", str(raw), "--late", str(late), "--export", str(export),
-    ]
-    done = subprocess.run(
-        command, cwd=REPO_ROOT, env={**os.environ, "TZ": "UTC"}, capture_output=True, text=True, timeout=1400
-    )
-    assert done.returncode == 0, f"Spark build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    with open(export, "rb") as handle:
-        tables = pickle.load(handle)
-    return tables, json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.timeout(1500)  # a loaded CI machine; about 3 minutes on 2 idle cores
-def test_every_table_built_on_spark_equals_the_postgresql_build(spark_available, fresh_database, tmp_path):
-    raw, late = tmp_path / "raw", tmp_path / "late"
-    run_shop("simulate", *SHOP, "--format", "parquet", "--out", str(raw), env=fresh_database.env)
+def test_every_table_built_on_spark_equals_the_postgresql_build(spark_build, fresh_database, tmp_path):
     run_shop("simulate", *SHOP, env=fresh_database.env)
-    first, second = split_into_two_loads(raw, late, SECOND_LOAD_FROM)
+    first, second = spark_build.first, spark_build.second
     second_ids = set(second.column("event_id").to_pylist())
     assert first.num_rows > 1000 and second.num_rows > 500
     assert second_ids & set(first.column("event_id").to_pylist()), "the second load redelivers events"
@@ -67,7 +45,7 @@ def test_every_table_built_on_spark_equals_the_postgresql_build(spark_available,
     conninfo = fresh_database.info.conninfo()
     assert replace_raw_interactions(conninfo, [first, second]) == first.num_rows + second.num_rows
 
-    spark_tables, timings = build_on_spark(tmp_path, raw, late)
+    spark_tables, timings = spark_build.result(timeout=1400)
     postgres = dbt_runner.run_dbt(["run"], fresh_database.info.env(), home=tmp_path / "postgres-home")
     assert postgres.success, postgres.failing_names or postgres.exception
     print(f"\nbuild times, {first.num_rows + second.num_rows} events: spark {timings}, postgres run {postgres.elapsed:.1f}s")

@@ -115,7 +115,8 @@ final as (
         session_months.last_seen_at,
         coalesce(order_months.orders, 0) as orders,
         coalesce(order_months.units, 0) as units,
-        {{ to_money('coalesce(order_months.revenue, 0)') }} as revenue,
+        -- no order: no revenue; orders whose prices the shop never told (an import): unknown, not zero
+        {{ to_money('case when order_months.orders is null then 0 else order_months.revenue end') }} as revenue,
         order_months.first_order_at,
         order_months.last_order_at,
         order_months.last_order_date,

@@ -60,7 +60,8 @@ customers as (
         totals.last_order_at,
         coalesce(totals.orders, 0) as orders,
         coalesce(totals.units, 0) as units,
-        {{ to_money('coalesce(totals.lifetime_revenue, 0)') }} as lifetime_revenue,
+        {{ to_money('case when coalesce(totals.orders, 0) = 0 then 0 else totals.lifetime_revenue end') }}
+            as lifetime_revenue,
         {{ to_money('totals.lifetime_revenue / nullif(totals.orders, 0)') }} as average_order_value,
         {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days
 
@@ -87,7 +88,10 @@ scored as (
         end as frequency_score,
         case
             when orders > 0 then
-                ntile(5) over (partition by {{ flag('orders > 0') }} order by lifetime_revenue, user_id)
+                ntile(5) over (
+                    -- unknown revenue (orders without prices) ranks lowest: no evidence of spend
+                    partition by {{ flag('orders > 0') }} order by lifetime_revenue nulls first, user_id
+                )
         end as monetary_score
 
     from customers
