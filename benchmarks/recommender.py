@@ -210,6 +210,7 @@ def scenarios(names: list[str], seed: int) -> None:
         started = time.perf_counter()
         shop = simulate(SimulationParams.for_scenario(name, seed=seed, end=END))
         report = run_evaluation(shop.events, shop.catalogue, truth=shop.truth, seed=seed, threads=2,
+                                test_days=14.0, validation_days=14.0,  # the oracles' split
                                 algorithms=["popularity", "item_knn", "als"])
         r = {x.algorithm: x.test for x in report.results}
         best = max(r["item_knn"].ndcg, r["als"].ndcg)
