@@ -101,6 +101,18 @@ def _add_month_mover(conn: psycopg.Connection, *, late: bool) -> None:
     )
 
 
+def _full_refresh_differences(warehouse_env, dbt_home) -> dict[str, tuple[int, int, int]]:
+    """After a snapshot of the incremental models: a full refresh, then (rows only incremental, only
+    full, total) per model; fails when any model differs."""
+    build_ok(warehouse_env, dbt_home, full_refresh=True, exclude=["test_type:unit"])
+    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+        report = {model: _differences(conn, model, "incremental_snapshot") for model in INCREMENTAL_MODELS + TABLE_MODELS}
+        conn.execute("drop schema incremental_snapshot cascade")
+    mismatched = {model: diff for model, diff in report.items() if diff[0] or diff[1]}
+    assert not mismatched, f"incremental != full refresh (rows only incremental, only full, total): {mismatched}"
+    return report
+
+
 def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> None:
     drop_warehouse(warehouse_env)
     with psycopg.connect(conninfo(warehouse_env)) as conn:
@@ -143,13 +155,7 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
         assert inserted_last is not None and 0 < inserted_last < SIZE.events
         _snapshot(conn, "incremental_snapshot")
 
-    build_ok(warehouse_env, dbt_home, full_refresh=True, exclude=["test_type:unit"])
-
-    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
-        report = {model: _differences(conn, model, "incremental_snapshot") for model in INCREMENTAL_MODELS + TABLE_MODELS}
-        conn.execute("drop schema incremental_snapshot cascade")
-    mismatched = {model: diff for model, diff in report.items() if diff[0] or diff[1]}
-    assert not mismatched, f"incremental != full refresh (rows only incremental, only full, total): {mismatched}"
+    report = _full_refresh_differences(warehouse_env, dbt_home)
     assert all(rows > 0 for _, _, rows in report.values()), report
 
 
@@ -179,12 +185,7 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
         ).fetchone()[0]
         assert prices > 0, "events must carry moving prices"
         _snapshot(conn, "incremental_snapshot")
-    build_ok(warehouse_env, dbt_home, full_refresh=True, exclude=["test_type:unit"])
-    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
-        report = {model: _differences(conn, model, "incremental_snapshot") for model in INCREMENTAL_MODELS + TABLE_MODELS}
-        conn.execute("drop schema incremental_snapshot cascade")
-    mismatched = {model: diff for model, diff in report.items() if diff[0] or diff[1]}
-    assert not mismatched, f"incremental != full refresh (rows only incremental, only full, total): {mismatched}"
+    report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations: only that model may be empty.)
     empty = {model for model, (_, _, rows) in report.items() if rows == 0}
     assert empty <= {"marts.recommendation_variant_daily"}, report
