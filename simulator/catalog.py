@@ -21,6 +21,9 @@ class Category:
     nouns: tuple[str, ...]
     adjectives: tuple[str, ...]
     brand_flavours: tuple[str, ...]  # optional second word of a brand name
+    # Categories whose products are bought together with this one's (a phone and its case):
+    # each product gets complements there (``world._complements``).
+    complements: tuple[str, ...] = ()
 
     @property
     def is_consumable(self) -> bool:
@@ -35,6 +38,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Wi-Fi Router", "E-Reader", "Tablet"),
         ("Pro", "Max", "Mini", "Ultra", "Lite", "Smart", "Portable", "Compact", "HD", "Air"),
         ("Labs", "Audio", "Tech", "Electronics"),
+        ("Electronics",),
     ),
     Category(
         "Home & Kitchen", "HOM", 0.10, 1.0, 35.0, 0.7, None,
@@ -43,6 +47,7 @@ CATEGORIES: tuple[Category, ...] = (
         ("Stainless", "Ceramic", "Classic", "Nonstick", "Cast-Iron", "Bamboo", "Deluxe",
          "Everyday", "Professional"),
         ("Home", "Kitchen", "Living", "Cookware"),
+        ("Groceries", "Home & Kitchen"),
     ),
     Category(
         "Furniture", "FUR", 0.06, 0.6, 160.0, 0.7, None,
@@ -51,6 +56,7 @@ CATEGORIES: tuple[Category, ...] = (
         ("Oak", "Walnut", "Modern", "Scandinavian", "Industrial", "Upholstered", "Minimalist",
          "Rustic"),
         ("Design", "Interiors", "Furniture", "Studio"),
+        ("Home & Kitchen", "Furniture"),
     ),
     Category(
         "Fashion", "FAS", 0.14, 1.3, 38.0, 0.6, None,
@@ -59,6 +65,7 @@ CATEGORIES: tuple[Category, ...] = (
         ("Slim-Fit", "Organic Cotton", "Oversized", "Vintage", "Classic", "Linen", "Merino",
          "Waterproof", "Relaxed"),
         ("Atelier", "Apparel", "Denim", "& Co"),
+        ("Fashion",),
     ),
     Category(
         "Sports & Outdoors", "SPO", 0.08, 0.8, 45.0, 0.8, None,
@@ -66,6 +73,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Water Bottle", "Jump Rope", "Camping Tent", "Hiking Backpack", "Resistance Bands"),
         ("Lightweight", "Pro", "Trail", "Adjustable", "Insulated", "Ultralight", "All-Weather"),
         ("Sports", "Outdoor", "Athletics", "Gear"),
+        ("Sports & Outdoors",),
     ),
     Category(
         "Toys & Games", "TOY", 0.07, 0.6, 24.0, 0.6, None,
@@ -73,6 +81,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Plush Bear", "Card Game", "Train Set"),
         ("Classic", "Deluxe", "Junior", "Family", "Wooden", "Magnetic", "Glow-in-the-Dark"),
         ("Kids", "Toys", "Play", "Games"),
+        ("Toys & Games", "Books"),
     ),
     Category(
         "Books", "BOO", 0.09, 0.8, 14.0, 0.4, None,
@@ -80,6 +89,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Field Guide", "Graphic Novel", "Workbook"),
         ("Illustrated", "Paperback", "Hardcover", "Collector's", "Pocket", "Annotated"),
         ("Press", "Books", "Publishing", "House"),
+        ("Books",),
     ),
     Category(
         "Garden", "GAR", 0.05, 0.4, 29.0, 0.7, None,
@@ -87,6 +97,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Watering Can", "Bird Feeder", "Solar Lights"),
         ("Heavy-Duty", "Expandable", "Terracotta", "Self-Watering", "Galvanised", "Cedar"),
         ("Garden", "Green", "Outdoors", "Grow"),
+        ("Garden",),
     ),
     Category(
         "Groceries", "GRO", 0.10, 1.0, 6.5, 0.5, (10.0, 30.0),
@@ -95,6 +106,7 @@ CATEGORIES: tuple[Category, ...] = (
         ("Organic", "Fair-Trade", "Whole-Grain", "Extra Virgin", "Single-Origin", "Gluten-Free",
          "Family Size"),
         ("Farms", "Foods", "Pantry", "Harvest"),
+        ("Groceries",),
     ),
     Category(
         "Beauty", "BEA", 0.07, 0.8, 16.0, 0.6, (30.0, 75.0),
@@ -102,6 +114,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Conditioner", "Body Lotion", "Face Wash", "Hand Cream"),
         ("Hydrating", "Gentle", "Fragrance-Free", "Nourishing", "Daily", "Repair"),
         ("Naturals", "Beauty", "Skin", "Botanics"),
+        ("Beauty",),
     ),
     Category(
         "Pet Supplies", "PET", 0.05, 0.5, 19.0, 0.6, (20.0, 45.0),
@@ -109,6 +122,7 @@ CATEGORIES: tuple[Category, ...] = (
          "Puppy Pads", "Fish Flakes"),
         ("Grain-Free", "Senior", "Puppy", "Indoor", "Natural", "High-Protein"),
         ("Paws", "Pets", "Companion", "Tails"),
+        ("Pet Supplies",),
     ),
     Category(
         "Household", "HOU", 0.05, 0.6, 8.0, 0.5, (21.0, 60.0),
@@ -116,6 +130,7 @@ CATEGORIES: tuple[Category, ...] = (
          "All-Purpose Cleaner", "Dishwasher Tabs", "Toilet Paper"),
         ("Eco", "Lemon", "Ultra", "Concentrated", "Unscented", "Value Pack"),
         ("Clean", "Home Care", "Fresh", "Essentials"),
+        ("Household", "Groceries"),
     ),
 )
 

@@ -50,7 +50,7 @@ _SIGNUP_VISIT_US = 10 * 60 * US_PER_SECOND  # a new user's first visit starts wi
 # Delivered rows per session, as a multiple of mean_views_per_session: intent sessions' extra
 # views, carts, purchases, re-buy sessions and duplicates. Measured on the default shop; used
 # only by the live rate estimate.
-ROWS_PER_MEAN_VIEW = 1.105
+ROWS_PER_MEAN_VIEW = 1.195
 
 
 def new_state(world: World) -> SimulationState:
@@ -68,7 +68,7 @@ def user_rates(
     """Indices of users signed up before ``signed_up_before_us`` and their sessions/day at
     ``at_us`` (before seasonality): activity decayed by account age."""
     users = world.users
-    active = np.flatnonzero(users.signup_us < signed_up_before_us)
+    active = world.awake_users(at_us, signed_up_before_us)
     age_days = np.maximum(at_us - users.signup_us[active], 0) / US_PER_DAY
     rate = users.activity_rate[active] * np.exp(-age_days / users.engagement_days[active])
     return active, rate
@@ -92,13 +92,16 @@ def _session_arrivals(
         np.searchsorted(cum_intensity, rng.random(n) * cum_intensity[-1], side="right"),
         len(seg_start) - 1)
     start = seg_start[seg] + (rng.random(n) * seg_len[seg]).astype(np.int64)
-    # Someone who signs up during the window visits when they sign up, not before.
+    # Someone who signs up during the window comes back only after signing up, ...
     signup = world.users.signup_us[who]
-    early = start < signup
-    start[early] = np.minimum(
-        signup[early] + (rng.random(int(early.sum())) * _SIGNUP_VISIT_US).astype(np.int64),
-        end_us - 1)
-    return who, start
+    later = start >= signup
+    who, start = who[later], start[later]
+    # ... and every newcomer's first visit is the one they sign up in: the flow of new visitors.
+    signups = world.users.signup_us
+    new = np.flatnonzero((signups >= start_us) & (signups < end_us))
+    first = np.minimum(signups[new] + (rng.random(len(new)) * _SIGNUP_VISIT_US).astype(np.int64),
+                       end_us - 1)
+    return np.concatenate((who, new)), np.concatenate((start, first))
 
 
 def _deliver_rows(
@@ -131,6 +134,20 @@ def _deliver_rows(
     )
 
 
+def _prices(world: World, rows: RowBlock) -> np.ndarray:
+    """Each row's unit price at its occurred_at. Prices change at midnight, so the rows of the
+    most common day take one table look-up; only the others search the price history."""
+    if len(rows) == 0:
+        return np.empty(0, dtype=np.int64)
+    day = rows.occurred_us // US_PER_DAY
+    main = int(np.median(day))
+    today = world.prices.price_at(np.arange(world.n_products), main * US_PER_DAY)
+    out = today[rows.product]
+    other = np.flatnonzero(day != main)
+    out[other] = world.prices.price_at(rows.product[other], rows.occurred_us[other])
+    return out
+
+
 def _materialise(world: World, rows: RowBlock) -> EventBatch:
     """raw.interactions columns of compact rows: look up ids, prices and spellings."""
     return EventBatch(
@@ -140,7 +157,7 @@ def _materialise(world: World, rows: RowBlock) -> EventBatch:
         product_id=world.products.product_id[rows.product],
         event_type=np.take(EVENT_TYPE_SPELLINGS, rows.spelling),
         quantity=rows.quantity,
-        unit_price_cents=world.products.price_cents[rows.product],
+        unit_price_cents=_prices(world, rows),
         order_id=rows.order_id,
         has_order=rows.has_order,
         recommendation_variant=np.full(len(rows), None, dtype=object),
@@ -258,5 +275,8 @@ def expected_events_per_second(world: World, at: datetime) -> float:
     _, rate = user_rates(world, at_us, at_us)
     hour = (at_us // US_PER_HOUR) % 24
     sessions_per_day = rate.sum() * day_factor(at_us // US_PER_DAY) * HOUR_FACTOR[hour]
+    # Newcomers' first visits: the signups of the surrounding day, spread evenly over it.
+    signups = world.users.signup_us
+    sessions_per_day += np.count_nonzero(np.abs(signups - at_us) < US_PER_DAY // 2)
     events_per_session = world.params.mean_views_per_session * ROWS_PER_MEAN_VIEW
     return float(sessions_per_day * events_per_session / 86_400)

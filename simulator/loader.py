@@ -10,10 +10,13 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 import psycopg
+import pyarrow as pa
+from pyarrow import compute as pc
+from pyarrow import csv as pa_csv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
@@ -21,12 +24,17 @@ from shopcore.copy_binary import COPY_INTERACTIONS_SQL, HEADER, TRAILER, encode_
 
 # Bytes handed to libpq per write: big enough to amortise calls, small enough to keep memory flat.
 _WRITE_CHUNK = 4 << 20
+_CSV_ROWS = 200_000  # rows per CSV slice of a world table
 RAW_TABLES = ("raw.interactions", "raw.users", "raw.products")
 TRUTH_TABLES = (
     "truth.users",
     "truth.user_category_affinity",
     "truth.user_brand_affinity",
     "truth.products",
+    "truth.user_taste",
+    "truth.product_taste",
+    "truth.product_complements",
+    "truth.product_prices",
     "truth.simulation_runs",
 )
 
@@ -57,32 +65,39 @@ def raw_state(conn: psycopg.Connection) -> RawState:
     return RawState(events, users, products, last, last_run)
 
 
-def _python_values(values: np.ndarray) -> list:
-    """numpy column -> Python values psycopg can adapt: datetime64 becomes an aware UTC datetime,
-    a float NaN becomes NULL."""
+def _arrow_column(values: np.ndarray) -> pa.Array:
+    """A numpy column as Arrow: datetime64 as UTC timestamps, float NaN as null."""
     if np.issubdtype(values.dtype, np.datetime64):
-        return [v.replace(tzinfo=timezone.utc) for v in values.astype("datetime64[us]").astype(datetime)]
-    if np.issubdtype(values.dtype, np.floating):
-        return [None if v != v else v for v in values.tolist()]
-    return values.tolist()
+        return pa.array(values.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC"))
+    if values.dtype == object:
+        return pa.array(values.tolist())
+    if values.ndim == 2:  # one array per row, as PostgreSQL's text form {a,b,...}
+        n, d = values.shape
+        text = pc.cast(pa.array(values.reshape(-1)), pa.string())
+        rows = pa.ListArray.from_arrays(pa.array(np.arange(0, n * d + 1, d, dtype=np.int32)), text)
+        return pc.binary_join_element_wise("{", pc.binary_join(rows, ","), "}", "")
+    return pa.array(values, from_pandas=True)
 
 
 def write_columns(conn: psycopg.Connection, table: str, columns: Mapping[str, np.ndarray]) -> int:
-    """COPY a small table given as named numpy columns (users, products, truth tables)."""
+    """COPY a table given as named numpy columns (users, products, truth tables): written as CSV
+    by Arrow in slices, so millions of rows (the truth of a big shop) stream fast in flat memory."""
     names = list(columns)
     if not names:
         return 0
-    values = [_python_values(np.asarray(columns[name])) for name in names]
     schema, _, relation = table.partition(".")
-    statement = sql.SQL("copy {} ({}) from stdin").format(
+    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
         sql.Identifier(schema, relation), sql.SQL(", ").join(map(sql.Identifier, names))
     )
-    rows = 0
+    n = len(np.asarray(columns[names[0]]))
+    options = pa_csv.WriteOptions(include_header=False)
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        for row in zip(*values):
-            copy.write_row(row)
-            rows += 1
-    return rows
+        for a in range(0, n, _CSV_ROWS):
+            part = pa.table({name: _arrow_column(np.asarray(columns[name])[a:a + _CSV_ROWS]) for name in names})
+            sink = pa.BufferOutputStream()
+            pa_csv.write_csv(part, sink, options)
+            copy.write(sink.getvalue().to_pybytes())
+    return n
 
 
 def _interaction_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -163,7 +178,7 @@ def copy_world_rows(conn: psycopg.Connection, world, user_ids: np.ndarray | None
     truth = world.truth_tables()
     if user_ids is not None:
         write_columns(conn, "raw.users", _rows_of(users, users["user_id"], user_ids))
-        for table in ("users", "user_category_affinity", "user_brand_affinity"):
+        for table in ("users", "user_category_affinity", "user_brand_affinity", "user_taste"):
             columns = truth[table]
             write_columns(conn, f"truth.{table}", _rows_of(columns, columns["user_id"], user_ids))
         return

@@ -75,29 +75,38 @@ def make_people(
         first, last = pool.first_slug[fi], pool.last_slug[li]
         pattern = rng.integers(0, 5, len(rows))
         digits = rng.integers(10, 100, len(rows)).astype(str)
-        candidates = (
-            np.strings.add(np.strings.add(first, "."), last),
-            np.strings.add(first, last),
-            np.strings.add(np.strings.add(np.strings.slice(first, 0, 1), "."), last),
-            np.strings.add(np.strings.add(first, "_"), last),
-            np.strings.add(np.strings.add(np.strings.add(first, "."), last), digits),
+        patterns = (
+            lambda f, la, d: np.strings.add(np.strings.add(f, "."), la),
+            lambda f, la, d: np.strings.add(f, la),
+            lambda f, la, d: np.strings.add(np.strings.add(np.strings.slice(f, 0, 1), "."), la),
+            lambda f, la, d: np.strings.add(np.strings.add(f, "_"), la),
+            lambda f, la, d: np.strings.add(np.strings.add(np.strings.add(f, "."), la), d),
         )
-        local[rows] = np.stack(candidates)[pattern, np.arange(len(rows))]
+        for k, make in enumerate(patterns):  # build only the pattern each user got
+            mine = np.flatnonzero(pattern == k)
+            local[rows[mine]] = make(first[mine], last[mine], digits[mine])
     domains = np.array([d for d, _ in EMAIL_DOMAINS])
     weights = np.array([w for _, w in EMAIL_DOMAINS])
     domain = domains[rng.choice(len(domains), size=n, p=weights / weights.sum())]
     email = np.strings.add(np.strings.add(local.astype(str), "@"), domain)
 
-    # Make addresses unique. A set lookup per address is cheap next to Faker, and the same set
+    # Make addresses unique: the first row with a free address keeps it; the others (repeats
+    # in this batch, or addresses already taken) get the smallest free number. The same set
     # keeps addresses of users added later (live mode) unique too.
     out = email.tolist()
+    first_row: dict[str, int] = {}
     for i, address in enumerate(out):
-        if address in taken_emails:
-            name, at, dom = address.partition("@")
-            k = 2
-            while f"{name}{k}{at}{dom}" in taken_emails:
-                k += 1
-            address = f"{name}{k}{at}{dom}"
-            out[i] = address
-        taken_emails.add(address)
+        first_row.setdefault(address, i)
+    keep = np.zeros(n, dtype=bool)
+    keep[list(first_row.values())] = True
+    if taken_emails:
+        keep &= np.array([address not in taken_emails for address in out], dtype=bool)
+    taken_emails.update(email[keep].tolist())
+    for i in np.flatnonzero(~keep).tolist():
+        name, at, dom = out[i].partition("@")
+        k = 2
+        while f"{name}{k}{at}{dom}" in taken_emails:
+            k += 1
+        out[i] = f"{name}{k}{at}{dom}"
+        taken_emails.add(out[i])
     return full_name.astype(str), np.array(out)

@@ -25,6 +25,7 @@ from shopcore.timeunits import US_PER_DAY
 from simulator import loader
 from simulator.closed_loop import ApiRecommendations, ClosedLoop, Served
 from simulator.generate import (
+    ROWS_PER_MEAN_VIEW,
     expected_events_per_second,
     generate_history,
     generate_window,
@@ -34,14 +35,22 @@ from simulator.params import SimulationParams
 from simulator.world import World, build_world
 
 _WARM_UP = timedelta(minutes=30)
+_NEWCOMER_SHARE = 0.5
 _WARM_UP_EVENTS = 300_000
 
 
-def make_params(*, users: int, products: int, days: int, seed: int, end: datetime | None) -> SimulationParams:
-    kwargs = {"users": users, "products": products, "days": days, "seed": seed}
+def make_params(
+    *, users: int | None, products: int, days: int, seed: int, end: datetime | None,
+    scenario: str = "general",
+) -> SimulationParams:
+    """Parameters of a new shop: the scenario's preset, with these values over it (``users``
+    None keeps the preset's number of accounts)."""
+    kwargs = {"products": products, "days": days, "seed": seed}
+    if users is not None:
+        kwargs["users"] = users
     if end is not None:
         kwargs["end"] = end
-    return SimulationParams(**kwargs)
+    return SimulationParams.for_scenario(scenario, **kwargs)
 
 
 def params_from_json(values: dict) -> SimulationParams:
@@ -305,8 +314,10 @@ def run_live(
             console.print(f"Created a shop of {world.n_users:,} users and {world.n_products:,} products.")
         rng = np.random.default_rng()
         sim_state = new_state(world)
-        # New signups: about one per 2,000 events, so a stream keeps meeting unknown users.
-        signups_per_second = rate / 2000.0
+        # New visitors (each signs up and visits at once) bring about half of the stream's
+        # sessions: most visitors come once, so the accounts of the shop alone go quiet.
+        p = world.params
+        signups_per_second = _NEWCOMER_SHARE * rate / (p.mean_views_per_session * ROWS_PER_MEAN_VIEW)
         # Warm up: simulate the sessions already in progress (discarding what they emitted), so
         # the stream starts at its full rate instead of ramping up over the first minutes.
         # Late arrivals keep their lateness (no cap), so they trickle in later as they would.

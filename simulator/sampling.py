@@ -1,22 +1,28 @@
-"""Exact, vectorised sampling of products in proportion to popularity x exp(taste).
+"""Exact, vectorised sampling of products in proportion to popularity x exp(affinity).
 
 A view of user u lands on product p with probability proportional to
 
     popularity[p] * exp(category_affinity[u, c(p)] + brand_affinity[u, b(p)]
-                        + quality[p] - price_sensitivity[u] * log_relative_price[p])
+                        + quality[p] - price_sensitivity[u] * log_relative_price[p]
+                        + taste[u] . centre[k(p)])
 
-Two facts make this cheap without approximation:
+where k(p) is the product's taste cluster (its taste vector is that cluster's centre). Three
+facts make this cheap without approximation:
 
 * price sensitivity takes one of a few grid values (``PRICE_SENSITIVITY_GRID``), so the
   per-product factor ``w_l[p] = popularity[p] * exp(quality[p] - s_l * log_relative_price[p])``
   can be tabulated for every grid level l;
 * brand affinities are positive and sparse, so ``exp(brand_affinity)`` = 1 + (exp(a) - 1) on a
-  liked brand: the distribution is a mixture of "a product of category c under w_l" and "a
-  product of liked brand b under w_l", with weights computed per user (see ``world``).
+  liked brand: the distribution is a mixture of "a product of category c" and "a product of
+  liked brand b", with weights computed per user (see ``world``);
+* the taste term depends on the product only through its cluster, so inside a category (or a
+  brand) a view first picks a cluster k with probability proportional to
+  ``exp(taste[u] . centre[k]) * (mass of the cell (segment, k) under w_l)``, then a product of
+  that cell under ``w_l``.
 
-Products are stored sorted by (category, brand), so every category and every brand is a
-contiguous segment; each segment gets a Walker/Vose alias table per level, and one draw costs
-one uniform number and two array look-ups.
+Products are stored twice, sorted by (category, cluster) and by (brand, cluster), so every
+cell is a contiguous run of one of the two orders; each cell gets a Walker/Vose alias table
+per level, and one draw costs one uniform number and a few array look-ups.
 """
 
 from __future__ import annotations
@@ -50,83 +56,108 @@ def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class SegmentTables:
-    """Alias tables of every (price-sensitivity level, segment) over sorted product positions.
+    """Alias tables of every (price-sensitivity level, cell) over sorted product positions.
 
-    Segments ``0..C-1`` are categories, ``C..C+B-1`` are brands (brand b is segment C + b).
+    Segments ``0..C-1`` are categories, ``C..C+B-1`` are brands (brand b is segment C + b);
+    cell ``segment * K + k`` holds the segment's products of taste cluster k.
     """
 
-    order: np.ndarray  # product index at each sorted position
-    seg_start: np.ndarray  # first sorted position of each segment
-    seg_len: np.ndarray  # number of products of each segment (0 for an empty category)
+    order: np.ndarray  # (2, M) product index at each sorted position: by category, by brand
+    cell_start: np.ndarray  # first sorted position of each cell (in its segment kind's order)
+    cell_len: np.ndarray  # number of products of each cell
     n_categories: int
+    n_clusters: int
     prob: np.ndarray  # (levels * 2 * M,) acceptance probability; table 0 = categories, 1 = brands
     alias: np.ndarray  # (levels * 2 * M,) sorted position to take when rejected
-    log_mass: np.ndarray  # (levels, C + B): log of the total weight of each segment
+    log_mass: np.ndarray  # (levels, C + B, K): log of the total weight of each cell
+    # (levels, C + B, K): each cell's weight relative to its segment's heaviest cell, and the
+    # log of that heaviest (0 for an empty segment): log_mass = log(cell_weight) + segment_top.
+    cell_weight: np.ndarray
+    segment_top: np.ndarray  # (levels, C + B)
 
     @property
     def n_products(self) -> int:
-        return len(self.order)
+        return self.order.shape[1]
 
-    def sample(self, segment: np.ndarray, level: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-        """One product index per row, drawn from ``segment`` under price level ``level``."""
+    @property
+    def seg_len(self) -> np.ndarray:
+        """Number of products of each segment."""
+        return self.cell_len.reshape(-1, self.n_clusters).sum(axis=1)
+
+    def segment_log_mass(self) -> np.ndarray:
+        """(levels, C + B) log of the total weight of each segment."""
+        top = self.log_mass.max(axis=2, keepdims=True)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore"):
+            return np.log(np.exp(self.log_mass - safe).sum(axis=2)) + safe[..., 0]
+
+    def sample(self, cell: np.ndarray, level: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """One product index per row, drawn from ``cell`` under price level ``level``."""
         m = self.n_products
-        x = uniform * self.seg_len[segment]
+        x = uniform * self.cell_len[cell]
         j = x.astype(np.int64)
         frac = x - j  # the fractional part is a second, independent uniform
-        j += self.seg_start[segment]
-        table = level.astype(np.int64) * 2 + (segment >= self.n_categories)
-        flat = table * m + j
+        j += self.cell_start[cell]
+        kind = (cell // self.n_clusters >= self.n_categories).astype(np.int64)
+        flat = (level.astype(np.int64) * 2 + kind) * m + j
         pos = np.where(frac < self.prob[flat], j, self.alias[flat])
-        return self.order[pos]
+        return self.order.reshape(-1)[kind * m + pos]
 
 
 def build_segment_tables(
     category: np.ndarray,
     brand: np.ndarray,
+    cluster: np.ndarray,
     n_categories: int,
     n_brands: int,
+    n_clusters: int,
     popularity: np.ndarray,
     quality: np.ndarray,
     log_relative_price: np.ndarray,
 ) -> SegmentTables:
     """Tabulate ``popularity * exp(quality - s * log_relative_price)`` for every grid level s."""
     m = len(category)
-    order = np.lexsort((np.arange(m), brand, category))
-    cat_sorted = category[order]
-    brand_sorted = brand[order]
-    cat_len = np.bincount(cat_sorted, minlength=n_categories)
-    brand_len = np.bincount(brand_sorted, minlength=n_brands)
-    cat_start = np.concatenate(([0], np.cumsum(cat_len)[:-1]))
-    # Brands are contiguous inside their category because of the sort order.
-    brand_start = np.zeros(n_brands, dtype=np.int64)
-    present_brands, first_idx = np.unique(brand_sorted, return_index=True)
-    brand_start[present_brands] = first_idx
-    seg_start = np.concatenate((cat_start, brand_start)).astype(np.int64)
-    seg_len = np.concatenate((cat_len, brand_len)).astype(np.int64)
+    k = n_clusters
+    n_seg = n_categories + n_brands
+    orders = (np.lexsort((np.arange(m), cluster, category)), np.lexsort((np.arange(m), cluster, brand)))
+    cell_of = (category * k + cluster, (n_categories + brand) * k + cluster)
+    cell_start = np.zeros(n_seg * k, dtype=np.int64)
+    cell_len = np.zeros(n_seg * k, dtype=np.int64)
+    runs = []  # (table, cell, first position, length)
+    for table, order in enumerate(orders):
+        cells = cell_of[table][order]
+        present, first, counts = np.unique(cells, return_index=True, return_counts=True)
+        cell_start[present] = first
+        cell_len[present] = counts
+        runs.extend((table, int(c), int(a), int(n)) for c, a, n in zip(present, first, counts))
 
     levels = len(PRICE_SENSITIVITY_GRID)
     prob = np.ones((levels, 2, m))
     alias = np.tile(np.arange(m, dtype=np.int64), (levels, 2, 1))
-    log_mass = np.full((levels, n_categories + n_brands), -np.inf)
-    pop_s = popularity[order]
-    q_s = quality[order]
-    lrp_s = log_relative_price[order]
+    log_mass = np.full((levels, n_seg * k), -np.inf)
     for level, s in enumerate(PRICE_SENSITIVITY_GRID):
-        w = pop_s * np.exp(q_s - s * lrp_s)
-        for table, (starts, lens) in enumerate(((cat_start, cat_len), (brand_start, brand_len))):
-            for seg, (a, n) in enumerate(zip(starts.tolist(), lens.tolist())):
-                if n == 0:
+        w = popularity * np.exp(quality - s * log_relative_price)
+        for table, order in enumerate(orders):
+            w_sorted = w[order]
+            for t, cell, a, n in runs:
+                if t != table:
                     continue
-                seg_w = w[a:a + n]
+                seg_w = w_sorted[a:a + n]
                 p, al = alias_table(seg_w)
                 prob[level, table, a:a + n] = p
                 alias[level, table, a:a + n] = al + a
-                log_mass[level, seg + table * n_categories] = np.log(seg_w.sum())
+                log_mass[level, cell] = np.log(seg_w.sum())
+    log_mass = log_mass.reshape(levels, n_seg, k)
+    top = log_mass.max(axis=2)
+    top = np.where(np.isfinite(top), top, 0.0)
     return SegmentTables(
-        order=order.astype(np.int64),
-        seg_start=seg_start,
-        seg_len=seg_len,
+        cell_weight=np.exp(log_mass - top[..., None]),
+        segment_top=top,
+        order=np.stack(orders).astype(np.int64),
+        cell_start=cell_start,
+        cell_len=cell_len,
         n_categories=n_categories,
+        n_clusters=k,
         prob=prob.reshape(-1),
         alias=alias.reshape(-1),
         log_mass=log_mass,

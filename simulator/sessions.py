@@ -29,9 +29,11 @@ import numpy as np
 from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
 from simulator.state import SimulationState
-from simulator.world import World
+from simulator.sampling import PRICE_SENSITIVITY_GRID
+from simulator.world import Moment, World
 
 _MAX_VIEWS = 60
+_THINNING_ROUNDS = 4
 _GAP_MEDIAN_S = 35.0
 _GAP_SIGMA = 0.9
 
@@ -95,6 +97,97 @@ def owned_durables(world: World, state: SimulationState, user: np.ndarray, produ
     return owned
 
 
+def _session_cells(
+    world: World, moment: Moment, s_user: np.ndarray, score: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """The two sampling cells (interest x taste cluster) of each session: sessions x 2.
+
+    Each interest is a draw from the user's taste mixture; it then picks a taste cluster with
+    probability proportional to exp(taste . centre) x the cell's mass (a visit is about one
+    style). Views of the cell (``_draw_views``) then follow popularity x exp(affinity) exactly.
+    Seasons thin whole cells: a cell is kept with probability exp(its mean season - the
+    day's largest), else drawn again (at most ``_THINNING_ROUNDS`` rounds).
+    """
+    users, tables = world.users, world.tables
+    k = tables.n_clusters
+    n_s = len(s_user)
+    level = users.price_level[s_user]
+    e_score = np.exp(score - score.max(axis=1, keepdims=True))  # (sessions, K)
+    cells = np.empty((n_s, 2), dtype=np.int64)
+    rows, slots = np.repeat(np.arange(n_s), 2), np.tile(np.arange(2), n_s)
+    for _ in range(_THINNING_ROUNDS):
+        u = s_user[rows]
+        cdf = users.interest_cdf[u]
+        interest = np.minimum((cdf < rng.random(len(rows))[:, None]).sum(axis=1), cdf.shape[1] - 1)
+        seg = users.interest_segment[u, interest]
+        c = np.cumsum(tables.cell_weight[level[rows], seg] * e_score[rows], axis=1)  # (rows, K)
+        cluster = np.minimum((c < rng.random(len(rows))[:, None] * c[:, -1:]).sum(axis=1), k - 1)
+        cells[rows, slots] = seg * k + cluster
+        if not moment.seasonal:
+            break
+        season = moment.cell_mean_season[cells[rows, slots]]
+        again = rng.random(len(rows)) >= np.exp(season - moment.cell_mean_season_max)
+        rows, slots = rows[again], slots[again]
+        if len(rows) == 0:
+            break
+    return cells
+
+
+def _draw_views(
+    world: World, moment: Moment, cell: np.ndarray, level: np.ndarray, rng: np.random.Generator,
+) -> np.ndarray:
+    """One product per view of ``cell`` (``simulator.sampling``) for users of price level
+    ``level``: popularity x exp(affinity) exactly. The day's prices then thin the draws inside
+    the cell (rejection sampling, at most ``_THINNING_ROUNDS`` rounds: the few draws still
+    rejected then stay), towards popularity x exp(affinity - price_sensitivity x
+    price_log_ratio)."""
+    tables = world.tables
+    product = np.empty(len(cell), dtype=np.int64)
+    todo = np.arange(len(cell))
+    for _ in range(_THINNING_ROUNDS):
+        drawn = tables.sample(cell[todo], level[todo], rng.random(len(todo)))
+        product[todo] = drawn
+        if not moment.price_moves:
+            break
+        s = PRICE_SENSITIVITY_GRID[level[todo]]
+        shift = -s * moment.price_log_ratio[drawn]
+        bound = s * moment.cell_cut[cell[todo]]
+        todo = todo[rng.random(len(todo)) >= np.exp(shift - bound)]
+        if len(todo) == 0:
+            break
+    return product
+
+
+def _cart(
+    world: World, state: SimulationState, moment: Moment, user: np.ndarray, product: np.ndarray,
+    taste: np.ndarray, boost: np.ndarray, rng: np.random.Generator,
+) -> np.ndarray:
+    """Positions of the views that add to the cart: logit ``boost`` + slope x (the affinity -
+    deal_response x price sensitivity x today's price_log_ratio), where ``taste`` holds the
+    pairs' taste terms; never a durable the user owns. People notice a deal (or a rise) more
+    than a price level, hence the response."""
+    p = world.params
+    affinity = world.pair_affinity(user, product, taste=taste)
+    if moment.price_moves:
+        affinity -= (p.deal_response * world.users.sensitivity_of(user)
+                     * moment.price_log_ratio[product])
+    logit = boost + p.cart_affinity_slope * affinity
+    owned = owned_durables(world, state, user, product)
+    return np.flatnonzero((rng.random(len(user)) * (1.0 + np.exp(-logit)) < 1.0) & ~owned)
+
+
+def _complement_views(
+    world: World, carted_product: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(position among the carts, complement product) of the complements looked at next."""
+    rate = world.params.complement_view_rate
+    comp = world.products.complements[carted_product]
+    n_comp = (comp >= 0).sum(axis=1)
+    go = np.flatnonzero((n_comp > 0) & (rng.random(len(carted_product)) < rate))
+    slot = (rng.random(len(go)) * n_comp[go]).astype(np.int64)
+    return go, comp[go, slot]
+
+
 def browse(
     world: World,
     state: SimulationState,
@@ -120,22 +213,19 @@ def browse(
                           p.mean_views_per_session)
     n_views = np.minimum(rng.geometric(1.0 / mean_views), _MAX_VIEWS)
 
-    # Two interests per session, each an independent draw from the user's taste mixture.
-    cdf = users.interest_cdf[s_user]
-    last = cdf.shape[1] - 1
-    r = rng.random((n_s, 2))
-    primary = np.minimum((cdf < r[:, :1]).sum(axis=1), last)
-    secondary = np.minimum((cdf < r[:, 1:]).sum(axis=1), last)
-    primary_seg = users.interest_segment[s_user, primary]
-    secondary_seg = users.interest_segment[s_user, secondary]
+    # Two interests per session (a category or a liked brand, each with one taste cluster).
+    moment = world.moment(int(s_start.min()) if n_s else 0)
+    score = users.taste[s_user] @ world.taste_centres.T.astype(np.float32)  # (sessions, K)
+    s_cells = _session_cells(world, moment, s_user, score, rng)
 
     # Views.
     v_sess = np.repeat(ar_s, n_views)
     n_v = len(v_sess)
     v_user = s_user[v_sess]
     use_primary = rng.random(n_v) < p.primary_interest_share
-    v_seg = np.where(use_primary, primary_seg[v_sess], secondary_seg[v_sess])
-    v_prod = tables.sample(v_seg, users.price_level[v_user], rng.random(n_v))
+    v_cell = np.where(use_primary, s_cells[v_sess, 0], s_cells[v_sess, 1])
+    v_prod = _draw_views(world, moment, v_cell, users.price_level[v_user], rng)
+    cluster = products.taste_cluster
 
     # Times: each view is followed by a gap; the session ends after the last gap.
     gaps = np.clip(rng.lognormal(np.log(_GAP_MEDIAN_S), _GAP_SIGMA, n_v), 3.0, 900.0)
@@ -146,17 +236,39 @@ def browse(
     v_time = s_start[v_sess] + (before - before[first][v_sess])
     s_end = s_start + (csum[first + n_views - 1] - before[first])
 
-    # Add to cart: likelier for products the user likes and in sessions meant to buy; never a
-    # durable the user already owns (they look at it again, they don't buy it twice).
-    affinity = world.pair_affinity(v_user, v_prod)
-    logit = p.cart_bias + p.cart_intent_boost * intent[v_sess] + p.cart_affinity_slope * affinity
-    owned = owned_durables(world, state, v_user, v_prod)
-    carted = np.flatnonzero((rng.random(n_v) * (1.0 + np.exp(-logit)) < 1.0) & ~owned)
-    # One cart line per (session, product): a second view of a carted product adds nothing.
-    _, first_seen = np.unique(v_sess[carted] * m + v_prod[carted], return_index=True)
-    carted = carted[np.sort(first_seen)]
+    # Add to cart: likelier for products the user likes (at today's price) and in sessions
+    # meant to buy; never a durable the user already owns (they look again, they don't buy twice).
+    cart_boost = p.cart_bias + p.cart_intent_boost * intent[v_sess]
+    carted = _cart(world, state, moment, v_user, v_prod, score[v_sess, cluster[v_prod]],
+                   cart_boost, rng)
     c_sess, c_user, c_prod = v_sess[carted], v_user[carted], v_prod[carted]
     c_time = v_time[carted] + (rng.uniform(0.2, 0.8, len(carted)) * gaps[carted]).astype(np.int64)
+
+    # Complements: a carted product sometimes leads to one of its complements (before the
+    # next view), carted more readily than a product found by browsing.
+    x_view = _complement_views(world, c_prod, rng)
+    x_sess, x_user, x_prod = c_sess[x_view[0]], c_user[x_view[0]], x_view[1]
+    boundary = (v_time + gaps)[carted][x_view[0]]
+    x_time = c_time[x_view[0]] + (rng.uniform(0.1, 0.5, len(x_sess))
+                                   * (boundary - c_time[x_view[0]])).astype(np.int64)
+    x_carted = _cart(world, state, moment, x_user, x_prod, score[x_sess, cluster[x_prod]],
+                     cart_boost[carted][x_view[0]] + p.complement_cart_boost, rng)
+    x_cart_time = x_time[x_carted] + (rng.uniform(0.3, 0.8, len(x_carted))
+                                      * (boundary[x_carted] - x_time[x_carted])).astype(np.int64)
+    v_sess, v_user, v_prod = (np.concatenate((v_sess, x_sess)), np.concatenate((v_user, x_user)),
+                              np.concatenate((v_prod, x_prod)))
+    v_time = np.concatenate((v_time, x_time))
+    n_v = len(v_sess)
+    c_sess = np.concatenate((c_sess, x_sess[x_carted]))
+    c_user = np.concatenate((c_user, x_user[x_carted]))
+    c_prod = np.concatenate((c_prod, x_prod[x_carted]))
+    c_time = np.concatenate((c_time, x_cart_time))
+    # Carts in session and time order; one cart line per (session, product): a second view
+    # of a carted product adds nothing.
+    by_time = np.lexsort((c_time, c_sess))
+    _, first_seen = np.unique(c_sess[by_time] * m + c_prod[by_time], return_index=True)
+    keep = by_time[np.sort(first_seen)]
+    c_sess, c_user, c_prod, c_time = c_sess[keep], c_user[keep], c_prod[keep], c_time[keep]
     c_qty = _quantity(world, c_prod, rng)
 
     # Checkout: intent sessions mostly buy; a recent order damps the urge for a while.
@@ -191,7 +303,7 @@ def browse(
     pay_delay = rng.uniform(20, 180, len(order_sess)) * US_PER_SECOND
     checkout_at = s_end[order_sess] + pay_delay.astype(np.int64)
 
-    n_c, n_l = len(carted), len(lines)
+    n_c, n_l = len(c_sess), len(lines)
     return SessionRows(
         session=np.concatenate((v_sess, c_sess, l_sess)),
         user=np.concatenate((v_user, c_user, c_user[lines])),
@@ -217,21 +329,33 @@ def rebuy(
     quantity: np.ndarray,
     rng: np.random.Generator,
 ) -> SessionRows:
-    """Re-buy sessions of consumables that ran out: view, add to cart, purchase."""
+    """Re-buy sessions of consumables that ran out: view, add to cart, purchase.
+
+    Items of one user due at the same instant (``rebuy_together``) share one session and one
+    order: each is viewed and carted in turn, then all are bought at once."""
     n = len(due_us)
-    cart_at = due_us + (rng.uniform(10, 90, n) * US_PER_SECOND).astype(np.int64)
-    buy_at = cart_at + (rng.uniform(30, 240, n) * US_PER_SECOND).astype(np.int64)
-    idx = np.arange(n, dtype=np.int64)
+    by_group = np.lexsort((product, due_us, user))
+    due_us, user, product, quantity = due_us[by_group], user[by_group], product[by_group], quantity[by_group]
+    new_group = (np.concatenate(([True], (user[1:] != user[:-1]) | (due_us[1:] != due_us[:-1])))
+                 if n else np.empty(0, dtype=bool))
+    group = np.cumsum(new_group) - 1
+    n_groups = int(group[-1]) + 1 if n else 0
+    step = _group_rank(group) * 60 * US_PER_SECOND  # a minute per item of the basket
+    view_at = due_us + step
+    cart_at = view_at + (rng.uniform(10, 50, n) * US_PER_SECOND).astype(np.int64)
+    basket_end = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(basket_end, group, cart_at)
+    buy_at = basket_end + (rng.uniform(30, 240, n_groups) * US_PER_SECOND).astype(np.int64)
     return SessionRows(
-        session=np.tile(idx, 3),
+        session=np.tile(group, 3),
         user=np.tile(user, 3),
         product=np.tile(product, 3),
         event_type=np.repeat(np.array([VIEW, ADD_TO_CART, PURCHASE], dtype=np.int8), n),
         quantity=np.concatenate((np.ones(n, dtype=np.int32), quantity, quantity)).astype(np.int32),
-        occurred_us=np.concatenate((due_us, cart_at, buy_at)),
-        order=np.concatenate((np.full(2 * n, -1, dtype=np.int64), idx)),
-        n_sessions=n,
-        n_orders=n,
+        occurred_us=np.concatenate((view_at, cart_at, buy_at[group])),
+        order=np.concatenate((np.full(2 * n, -1, dtype=np.int64), group)),
+        n_sessions=n_groups,
+        n_orders=n_groups,
     )
 
 
@@ -254,8 +378,16 @@ def record_purchases(
     c = np.flatnonzero(consumable & (rng.random(len(buys)) < p.rebuy_probability))
     qty = rows.quantity[buys][c]
     cycle_days = products.repurchase_days[product[c]] * qty * rng.lognormal(0.0, 0.2, len(c))
+    shift = rng.normal(0.0, 1.5, len(c))
+    if p.rebuy_together and len(c):
+        # One cycle per order (its lines' mean), so the basket runs out and comes back at once.
+        order = rows.order[buys][c]
+        _, inverse = np.unique(order, return_inverse=True)
+        total = np.bincount(inverse, weights=cycle_days)
+        cycle_days = (total / np.bincount(inverse))[inverse]
+        shift = shift[np.unique(inverse, return_index=True)[1]][inverse]
     due = at[c] + np.maximum(np.round(cycle_days), 1).astype(np.int64) * US_PER_DAY
-    due += (rng.normal(0.0, 1.5, len(c)) * 3600 * US_PER_SECOND).astype(np.int64)
+    due += (shift * 3600 * US_PER_SECOND).astype(np.int64)
     state.schedule_rebuys(due, user[c], product[c], qty)
 
     state.record_orders(user, at)

@@ -12,17 +12,25 @@ For user u and product p::
                      + brand_affinity[u, brand(p)]          (0 when the user has no row for the brand)
                      + quality[p]
                      - price_sensitivity[u] * log_relative_price[p]
+                     + sum over d of user_taste[u, d] * product_taste[p, d]
 
-    log_relative_price[p] = ln(price[p] / median price of the products of category(p))
+    log_relative_price[p] = ln(base_price[p] / median base price of the products of category(p))
 
 with the values of ``truth.user_category_affinity.affinity``, ``truth.user_brand_affinity.affinity``,
-``truth.products.quality``, ``truth.users.price_sensitivity`` and
-``truth.products.log_relative_price``. A view inside a session lands on product p with
-probability proportional to ``popularity[p] * exp(affinity(u, p))`` (``truth.products.popularity``).
-This holds exactly for every browsing view (see ``simulator.sampling`` for how); sessions focus
-on one or two interests, which changes which views share a session but not each view's law. (A
-consumable re-buy session views the product it re-buys.) Add-to-cart is more likely the higher
-``affinity(u, p)`` (``simulator.sessions``).
+``truth.products.quality``, ``truth.users.price_sensitivity``,
+``truth.products.log_relative_price``, ``truth.user_taste`` and ``truth.product_taste`` (the view
+``truth.user_product_affinity`` computes it). The base price is the list price at the window
+start: the first row of the product in ``truth.product_prices``.
+
+A view inside a session lands on product p with probability proportional to
+``popularity[p] * exp(affinity(u, p))`` (``truth.products.popularity``). This holds exactly for
+every browsing view on a day without price moves or seasons (see ``simulator.sampling``);
+sessions focus on one or two interests and one taste cluster in each, which changes which
+views share a session but not each view's law. (A consumable re-buy session views the product
+it re-buys; a carted product sometimes leads to a view of one of its complements,
+``truth.product_complements``.) On a given day, today's price and the product's season shift
+that law (``Moment``, ``simulator.sessions``). Add-to-cart is more likely the higher
+``affinity(u, p)`` minus ``deal_response * price_sensitivity * ln(today's price / base price)``.
 
 Other hidden quantities, in the units the truth tables use:
 
@@ -30,29 +38,41 @@ Other hidden quantities, in the units the truth tables use:
   categories (so 0 means "average interest"), clipped to [-6, ln C];
 * ``brand_affinity`` > 0 on the 0-4 brands a user likes (a bonus, never a penalty);
 * ``price_sensitivity`` is one of 0.0, 0.1, ..., 2.5;
+* taste vectors (``params.taste_dims`` dimensions): a product's is the centre of its taste
+  cluster, a user's mixes one to three cluster centres (``simulator.tastes``);
 * ``activity_rate`` is the sessions/day of the user right after signing up, on an average day;
   seasonality multiplies it, and it decays with account age with a per-user time constant
-  (median ``params.engagement_days``), so older accounts visit less (churn);
+  (log-normal, median ``params.engagement_days``, spread ``params.engagement_sigma``): most
+  visitors never return after their first visit, a few stay for months (churn: the chance of
+  another visit falls with the time since signing up);
 * ``popularity`` is Zipf-like inside each category and averages 1 per category;
-* ``quality`` is a taste-free bonus shared by all users.
+* ``quality`` is a taste-free bonus shared by all users;
+* prices: ``truth.product_prices`` holds each product's piecewise-constant price history
+  (``simulator.prices``); ``raw.products`` the price at the window end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 import numpy as np
 
-from shopcore.timeunits import US_PER_DAY
-from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CATEGORIES, CHANNELS, COUNTRIES
+from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
+from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
+from simulator.prices import PriceHistory, psychological_price, build_price_history
 from simulator.sampling import PRICE_SENSITIVITY_GRID, SegmentTables, build_segment_tables
+from simulator.scenarios import scenario_named
 from simulator.seasonality import to_us
+from simulator.tastes import cluster_directions, complements, product_tastes, user_tastes
 
 MAX_LIKED_BRANDS = 4
+QUIET_RATE = 1e-5  # sessions/day under which a user counts as gone
+_QUIET_CAP = (1 << 31) - 1  # seconds from signup to quiet, capped (about 68 years)
 _MAX_BRANDS_PER_CATEGORY = 40
 _PRODUCTS_PER_BRAND = 10
 _CATALOGUE_AGE_DAYS = 3 * 365
@@ -83,6 +103,8 @@ class Users:
     price_level: np.ndarray  # int64 index into PRICE_SENSITIVITY_GRID
     activity_rate: np.ndarray  # float64 sessions/day at signup
     engagement_days: np.ndarray  # float64 time constant of the decay of activity
+    quiet_us: np.ndarray  # int64 instant after which the rate is below QUIET_RATE (skipped)
+    taste: np.ndarray  # (N, taste_dims) float32 position in the taste space
     # Sampler cache: cumulative probability of each "interest" (category or liked brand) and
     # the sampling segment it maps to.
     interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS)
@@ -94,6 +116,10 @@ class Users:
     @property
     def price_sensitivity(self) -> np.ndarray:
         return PRICE_SENSITIVITY_GRID[self.price_level]
+
+    def sensitivity_of(self, user_index: np.ndarray) -> np.ndarray:
+        """Price sensitivity of some users (without a pass over all of them)."""
+        return PRICE_SENSITIVITY_GRID[self.price_level[user_index]]
 
     @property
     def signup_at(self) -> np.ndarray:
@@ -115,7 +141,8 @@ class Products:
     name: np.ndarray  # str
     category: np.ndarray  # int64 index into World.category_names
     brand: np.ndarray  # int64 index into World.brand_names
-    price_cents: np.ndarray  # int64, > 0
+    price_cents: np.ndarray  # int64, > 0: the current price (at the window end)
+    base_price_cents: np.ndarray  # int64: the list price at the window start
     created_us: np.ndarray  # int64 microseconds since the epoch
     updated_us: np.ndarray
     popularity: np.ndarray  # float64, mean 1 inside each category
@@ -123,9 +150,35 @@ class Products:
     log_relative_price: np.ndarray  # float64
     is_consumable: np.ndarray  # bool
     repurchase_days: np.ndarray  # float64, NaN for durables
+    taste: np.ndarray  # (M, taste_dims) float32 position in the taste space
+    taste_cluster: np.ndarray  # int64 the cluster the product was drawn around
+    complements: np.ndarray  # (M, MAX_COMPLEMENTS) int64 product index, -1 = none
+    season_peak: np.ndarray  # float64 day of the year when the product is most wanted
 
     def __len__(self) -> int:
         return len(self.product_id)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What changes with the day: each product's price against its base price and its season.
+
+    ``price_log_ratio[p] = ln(price today / base price)`` (negative on a promotion);
+    ``season[p] = season_strength * cos(2 pi (day of year - season_peak[p]) / 365.25)``.
+    Views lean towards ``exp(season - price_sensitivity * price_log_ratio)`` on top of the
+    affinity (seasons choose between sampling cells, prices inside them), and add-to-cart uses
+    ``affinity - deal_response * price_sensitivity * price_log_ratio``.
+    """
+
+    price_moves: bool  # some price differs from its base price today
+    seasonal: bool  # seasons are on
+    price_log_ratio: np.ndarray  # (M,) float32
+    season: np.ndarray  # (M,) float32
+    # Per sampling cell (``simulator.sampling``): the largest price cut (-price_log_ratio, or
+    # 0), the bound of the views' rejection step; the mean season of its products.
+    cell_cut: np.ndarray  # float32 per cell
+    cell_mean_season: np.ndarray  # float32 per cell
+    cell_mean_season_max: float
 
 
 @dataclass
@@ -136,6 +189,8 @@ class World:
     brand_category: np.ndarray  # int64, B
     products: Products
     tables: SegmentTables
+    prices: PriceHistory
+    taste_centres: np.ndarray  # (taste_clusters, taste_dims)
     name_pools: dict[str, NamePool] = field(repr=False)
     taken_emails: set[str] = field(repr=False)
     _users: Users = field(repr=False)
@@ -143,6 +198,8 @@ class World:
     # one (live signups, replaying them on restart) costs O(total), not O(n) per user.
     _added: list[Users] = field(default_factory=list, repr=False)
     _n_added: int = field(default=0, repr=False)
+    _moments: dict[int, Moment] = field(default_factory=dict, repr=False)
+    _awake_index: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
 
     @property
     def users(self) -> Users:
@@ -163,6 +220,72 @@ class World:
     def n_categories(self) -> int:
         return len(self.category_names)
 
+    def awake_users(self, at_us: int, signed_up_before_us: int) -> np.ndarray:
+        """Sorted indices of the users who signed up before ``signed_up_before_us`` and are not
+        yet quiet at ``at_us``.
+
+        Users are grouped by signup day, each group sorted by quiet instant (latest first), so
+        one search per signup day finds its awake users without a pass over everyone (the
+        index is cached until users are added)."""
+        users = self.users
+        n = len(users)
+        if self._awake_index is None or self._awake_index[0] != n:
+            day = users.signup_us // US_PER_DAY
+            first_day = int(day.min(initial=0))
+            rel_day = day - first_day
+            quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
+            key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
+            order = np.argsort(key, kind="stable")
+            day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
+            self._awake_index = (n, first_day, order, key[order], day_start)
+        _, first_day, order, keys, day_start = self._awake_index
+        today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
+        days = np.arange(today)
+        # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
+        # made exact by the filter below.
+        since = (at_us - (first_day + days + 1) * US_PER_DAY) // US_PER_SECOND - 1
+        limit = (days << 31) | (_QUIET_CAP - np.clip(since, -1, _QUIET_CAP))
+        ends = np.searchsorted(keys, limit, side="left")
+        starts = day_start[:today]
+        lengths = np.maximum(ends - starts, 0)
+        picked = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        last = min(max((signed_up_before_us - 1) // US_PER_DAY - first_day + 1, today),
+                   len(day_start) - 1)
+        candidates = np.concatenate((order[picked], order[day_start[today]:day_start[last]]))
+        keep = (users.quiet_us[candidates] > at_us) & (users.signup_us[candidates] < signed_up_before_us)
+        return np.sort(candidates[keep])
+
+    def moment(self, at_us: int) -> Moment:
+        """The day's prices and seasons (prices change at midnight UTC), cached per day."""
+        day = at_us // US_PER_DAY
+        cached = self._moments.get(day)
+        if cached is None:
+            p, m = self.products, self.n_products
+            today = self.prices.price_at(np.arange(m), at_us)
+            ratio = np.log(today / p.base_price_cents).astype(np.float32)
+            strength = self.params.season_strength
+            if strength > 0:
+                day_of_year = day % 365.25  # the epoch is a 1 January; the drift is negligible
+                season = (strength * np.cos(2 * np.pi * (day_of_year - p.season_peak) / 365.25))
+            else:
+                season = np.zeros(m)
+            k, n_cat = self.tables.n_clusters, self.n_categories
+            cells = np.concatenate((p.category * k + p.taste_cluster,
+                                    (n_cat + p.brand) * k + p.taste_cluster))
+            n_cells = len(self.tables.cell_len)
+            cell_cut = np.zeros(n_cells)
+            np.maximum.at(cell_cut, cells, np.tile(-ratio, 2))
+            count = np.bincount(cells, minlength=n_cells)
+            mean_season = np.bincount(cells, weights=np.tile(season, 2), minlength=n_cells)
+            mean_season = mean_season / np.maximum(count, 1)
+            cached = Moment(bool(ratio.any()), strength > 0, ratio, season.astype(np.float32),
+                            cell_cut.astype(np.float32), mean_season.astype(np.float32),
+                            float(mean_season[count > 0].max(initial=0.0)))
+            if len(self._moments) > 64:
+                self._moments.clear()
+            self._moments[day] = cached
+        return cached
+
     # ----------------------------------------------------------------- ground truth
 
     def affinity(self, user_index: int) -> np.ndarray:
@@ -173,10 +296,15 @@ class World:
             if b >= 0:
                 out[p.brand == b] += a
         out += p.quality - u.price_sensitivity[user_index] * p.log_relative_price
+        # In float64, like the SQL view over the stored (float32) values.
+        out += p.taste.astype(np.float64) @ u.taste[user_index].astype(np.float64)
         return out
 
-    def pair_affinity(self, user_index: np.ndarray, product_index: np.ndarray) -> np.ndarray:
-        """``affinity(u, p)`` of many (user index, product index) pairs at once."""
+    def pair_affinity(
+        self, user_index: np.ndarray, product_index: np.ndarray, *, taste: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``affinity(u, p)`` of many (user index, product index) pairs at once; pass ``taste``
+        when the pairs' taste terms are known already."""
         u, p = self.users, self.products
         cat = p.category[product_index]
         out = u.category_affinity.reshape(-1)[user_index * self.n_categories + cat]
@@ -184,12 +312,11 @@ class World:
         # Slot by slot on 1-D columns: much faster than an (n, slots) comparison and sum.
         for slot in range(MAX_LIKED_BRANDS):
             liked = u.liked_brand[:, slot]
-            if not (liked >= 0).any():
-                continue
             hit = np.flatnonzero(liked[user_index] == brand)
             out[hit] += u.liked_brand_affinity[user_index[hit], slot]
         out += p.quality[product_index]
-        out -= u.price_sensitivity[user_index] * p.log_relative_price[product_index]
+        out -= u.sensitivity_of(user_index) * p.log_relative_price[product_index]
+        out += taste if taste is not None else taste_term(u.taste, p.taste, user_index, product_index)
         return out
 
     def truth_tables(self) -> dict[str, dict[str, np.ndarray]]:
@@ -202,6 +329,7 @@ class World:
         n, c = self.n_users, self.n_categories
         liked = u.liked_brand >= 0
         rows, slots = np.nonzero(liked)
+        comp_rows, comp_slots = np.nonzero(p.complements >= 0)
         return {
             "users": {
                 "user_id": u.user_id.copy(),
@@ -225,6 +353,18 @@ class World:
                 "log_relative_price": p.log_relative_price.copy(),
                 "is_consumable": p.is_consumable.copy(),
                 "repurchase_days": p.repurchase_days.copy(),
+            },
+            "user_taste": _vector_rows("user_id", u.user_id, u.taste),
+            "product_taste": _vector_rows("product_id", p.product_id, p.taste),
+            "product_complements": {
+                "product_id": p.product_id[comp_rows],
+                "complement_id": p.product_id[p.complements[comp_rows, comp_slots]],
+            },
+            "product_prices": {
+                "product_id": p.product_id[self.prices.product],
+                "valid_from": (self.prices.day * US_PER_DAY).view("datetime64[us]"),
+                "price_cents": self.prices.price_cents.copy(),
+                "is_promotion": self.prices.promotion.copy(),
             },
         }
 
@@ -276,6 +416,32 @@ class World:
         return new.user_id
 
 
+def quiet_instant(signup_us: np.ndarray, activity: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+    """When a user's visit rate ``activity * exp(-age / engagement)`` falls below QUIET_RATE:
+    after that the generator skips them (the visits lost are at most QUIET_RATE x engagement)."""
+    days = engagement * np.log(np.maximum(activity / QUIET_RATE, 1.0))
+    return signup_us.astype(np.int64) + np.minimum(days * US_PER_DAY, 1e17).astype(np.int64)
+
+
+def taste_term(
+    user_taste: np.ndarray, product_taste: np.ndarray, user_index: np.ndarray,
+    product_index: np.ndarray,
+) -> np.ndarray:
+    """``user_taste[u] . product_taste[p]`` of many pairs, in chunks (bounded memory)."""
+    out = np.empty(len(user_index))
+    step = 1 << 18
+    for a in range(0, len(user_index), step):
+        u = user_taste[user_index[a:a + step]].astype(np.float64)
+        p = product_taste[product_index[a:a + step]].astype(np.float64)
+        out[a:a + step] = np.einsum("nd,nd->n", u, p)
+    return out
+
+
+def _vector_rows(key: str, ids: np.ndarray, vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """(id, taste) rows: one vector (a 2-D column, float64) per id."""
+    return {key: ids.copy(), "taste": vectors.astype(np.float64)}
+
+
 def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
     arr = np.asarray(times)
     if arr.dtype.kind == "M":
@@ -292,11 +458,25 @@ def build_world(params: SimulationParams) -> World:
     """The shop described by ``params``: catalogue first, then users who shop in it."""
     start_us = to_us(params.start)
     end_us = to_us(params.end)
-    category_names = np.array([c.name for c in CATEGORIES])
-    products, brand_names, brand_category = _build_products(params, start_us, end_us)
+    scenario = scenario_named(params.scenario)
+    categories = scenario.categories
+    category_names = np.array([c.name for c in categories])
+    centres = cluster_directions(params.taste_clusters, params.taste_dims, _stream(params.seed, 3))
+    products, brand_names, brand_category = _build_products(
+        params, categories, scenario.house_brand, centres, start_us, end_us)
+    prices = build_price_history(
+        products.base_price_cents, start_us, end_us, params.price_change_days,
+        params.promotion_days, _stream(params.seed, 4))
+    current = prices.price_at(np.arange(len(products)), end_us - 1)
+    last_change = prices.last_change_us(len(products))
+    products = dataclasses.replace(
+        products, price_cents=current,
+        updated_us=np.where(current != products.base_price_cents,
+                            np.maximum(products.updated_us, last_change), products.updated_us))
     tables = build_segment_tables(
-        products.category, products.brand, len(CATEGORIES), len(brand_names),
-        products.popularity, products.quality, products.log_relative_price,
+        products.category, products.brand, products.taste_cluster, len(categories),
+        len(brand_names), params.taste_clusters, products.popularity, products.quality,
+        products.log_relative_price,
     )
     world = World(
         params=params,
@@ -305,9 +485,11 @@ def build_world(params: SimulationParams) -> World:
         brand_category=brand_category,
         products=products,
         tables=tables,
+        prices=prices,
+        taste_centres=centres,
         name_pools=build_name_pools(params.seed),
         taken_emails=set(),
-        _users=_empty_users(len(CATEGORIES)),
+        _users=_empty_users(len(categories), params.taste_dims),
     )
     signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
     world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2))
@@ -322,21 +504,14 @@ def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
     return counts
 
 
-def _psychological_price(dollars: np.ndarray) -> np.ndarray:
-    """Shop-like prices in cents: x.99 above $10, x.49 / x.99 below, never under $0.99."""
-    whole = np.round(dollars).astype(np.int64) * 100 - 1
-    half = np.round(dollars * 2).astype(np.int64) * 50 - 1
-    cents = np.where(dollars >= 10, whole, half)
-    return np.maximum(cents, 99)
-
-
 def _build_products(
-    params: SimulationParams, start_us: int, end_us: int
+    params: SimulationParams, categories: tuple[Category, ...], house_brand: str | None,
+    centres: np.ndarray, start_us: int, end_us: int,
 ) -> tuple[Products, np.ndarray, np.ndarray]:
     rng = _stream(params.seed, 0)
     m = params.products
-    n_cat = len(CATEGORIES)
-    counts = _largest_remainder(np.array([c.catalogue_share for c in CATEGORIES]), m)
+    n_cat = len(categories)
+    counts = _largest_remainder(np.array([c.catalogue_share for c in categories]), m)
 
     # Brands belong to one category; bigger categories have more brands.
     n_brands = np.where(
@@ -344,6 +519,8 @@ def _build_products(
         np.clip(np.round(counts / _PRODUCTS_PER_BRAND), 1, _MAX_BRANDS_PER_CATEGORY),
         0,
     ).astype(np.int64)
+    if house_brand is not None:  # a shop without brands: one label on everything
+        n_brands = np.where(np.arange(n_cat) == 0, 1, 0).astype(np.int64)
     total_brands = int(n_brands.sum())
     words = np.array([h + t for h in BRAND_HEADS for t in BRAND_TAILS])
     words = words[rng.permutation(len(words))]
@@ -354,22 +531,26 @@ def _build_products(
     flavour_pick = rng.random(total_brands) < 0.35
     brand_names = []
     for b in range(total_brands):
-        name = str(words[b])
-        if flavour_pick[b]:
-            flavours = CATEGORIES[brand_category[b]].brand_flavours
+        name = str(words[b]) if house_brand is None else house_brand
+        flavours = categories[brand_category[b]].brand_flavours
+        if flavour_pick[b] and flavours and house_brand is None:
             name = f"{name} {flavours[rng.integers(len(flavours))]}"
         brand_names.append(name)
     brand_names_arr = np.array(brand_names)
     brand_tier = rng.normal(0.0, 0.25, total_brands)  # premium vs budget brands
     brand_quality = rng.normal(0.0, 0.3, total_brands)
+    if house_brand is not None:
+        brand_tier[:] = 0.0
 
     category = np.repeat(np.arange(n_cat), counts)
-    brand = np.empty(m, dtype=np.int64)
+    if house_brand is not None:
+        brand_category = np.zeros(total_brands, dtype=np.int64)
+    brand = np.zeros(m, dtype=np.int64)
     brand_offset = np.concatenate(([0], np.cumsum(n_brands)[:-1]))
     for c in range(n_cat):
         rows = np.flatnonzero(category == c)
         k = int(n_brands[c])
-        if k == 0:
+        if k == 0 or house_brand is not None:
             continue
         # Every brand gets one product; the rest go to big brands more often (Zipf 0.8).
         weights = 1.0 / np.arange(1, k + 1) ** 0.8
@@ -379,10 +560,10 @@ def _build_products(
         ))
         brand[rows] = brand_offset[c] + local
 
-    cat_median = np.array([c.median_price for c in CATEGORIES])[category]
-    cat_sigma = np.array([c.price_sigma for c in CATEGORIES])[category]
+    cat_median = np.array([c.median_price for c in categories])[category]
+    cat_sigma = np.array([c.price_sigma for c in categories])[category]
     dollars = cat_median * np.exp(cat_sigma * rng.standard_normal(m) + brand_tier[brand])
-    price_cents = _psychological_price(dollars)
+    price_cents = psychological_price(dollars)
     log_relative_price = np.zeros(m)
     for c in range(n_cat):
         rows = category == c
@@ -402,15 +583,15 @@ def _build_products(
         z = ranks ** -params.popularity_exponent
         popularity[rows] = z / z.mean()
 
-    is_consumable = np.array([c.is_consumable for c in CATEGORIES])[category]
-    low = np.array([c.repurchase_days[0] if c.repurchase_days else np.nan for c in CATEGORIES])
-    high = np.array([c.repurchase_days[1] if c.repurchase_days else np.nan for c in CATEGORIES])
+    is_consumable = np.array([c.is_consumable for c in categories])[category]
+    low = np.array([c.repurchase_days[0] if c.repurchase_days else np.nan for c in categories])
+    high = np.array([c.repurchase_days[1] if c.repurchase_days else np.nan for c in categories])
     repurchase_days = np.round(low[category] + rng.random(m) * (high - low)[category], 1)
 
     # Names: "<Brand> <adjective> <noun>".
     adjective = np.empty(m, dtype=object)
     noun = np.empty(m, dtype=object)
-    for c, cat in enumerate(CATEGORIES):
+    for c, cat in enumerate(categories):
         rows = np.flatnonzero(category == c)
         adjectives = np.array(cat.adjectives, dtype=object)
         nouns = np.array(cat.nouns, dtype=object)
@@ -427,8 +608,20 @@ def _build_products(
     log_relative_price, quality, popularity = log_relative_price[perm], quality[perm], popularity[perm]
     is_consumable, repurchase_days, name = is_consumable[perm], repurchase_days[perm], name[perm]
 
+    # Tastes, complements and seasons draw from their own streams, so that the catalogue
+    # above stays the same whatever they do.
+    taste, cluster = product_tastes(category, brand, n_cat, total_brands, centres,
+                                    _stream(params.seed, 5))
+    index_of = {c.name: i for i, c in enumerate(categories)}
+    complement_categories = [[index_of[n] for n in c.complements if n in index_of] for c in categories]
+    complement = complements(category, popularity, taste, complement_categories,
+                             _stream(params.seed, 6))
+    season_rng = _stream(params.seed, 7)
+    category_peak = season_rng.uniform(0, 365.25, n_cat)
+    season_peak = (category_peak[category] + season_rng.normal(0, 45, m)) % 365.25
+
     product_id = np.arange(1, m + 1, dtype=np.int64)
-    cat_code = np.array([c.code for c in CATEGORIES])[category]
+    cat_code = np.array([c.code for c in categories])[category]
     brand_code = np.strings.upper(np.strings.slice(brand_names_arr[brand], 0, 3))
     sku = np.strings.add(
         np.strings.add(np.strings.add(cat_code, "-"), np.strings.add(brand_code, "-")),
@@ -440,9 +633,11 @@ def _build_products(
 
     products = Products(
         product_id=product_id, sku=sku, name=name, category=category, brand=brand,
-        price_cents=price_cents, created_us=created_us, updated_us=updated_us,
-        popularity=popularity, quality=quality, log_relative_price=log_relative_price,
-        is_consumable=is_consumable, repurchase_days=repurchase_days,
+        price_cents=price_cents, base_price_cents=price_cents, created_us=created_us,
+        updated_us=updated_us, popularity=popularity, quality=quality,
+        log_relative_price=log_relative_price, is_consumable=is_consumable,
+        repurchase_days=repurchase_days, taste=taste, taste_cluster=cluster,
+        complements=complement, season_peak=season_peak,
     )
     return products, brand_names_arr, brand_category
 
@@ -462,7 +657,7 @@ def _signup_times(
     return np.minimum(first_us + (frac * span).astype(np.int64), end_us - 1)
 
 
-def _empty_users(n_categories: int) -> Users:
+def _empty_users(n_categories: int, taste_dims: int) -> Users:
     k = n_categories + MAX_LIKED_BRANDS
     f64, i64 = np.empty(0), np.empty(0, dtype=np.int64)
     return Users(
@@ -471,7 +666,8 @@ def _empty_users(n_categories: int) -> Users:
         category_affinity=np.empty((0, n_categories)),
         liked_brand=np.empty((0, MAX_LIKED_BRANDS), dtype=np.int64),
         liked_brand_affinity=np.empty((0, MAX_LIKED_BRANDS)),
-        price_level=i64, activity_rate=f64, engagement_days=f64,
+        price_level=i64, activity_rate=f64, engagement_days=f64, quiet_us=i64,
+        taste=np.empty((0, taste_dims), dtype=np.float32),
         interest_cdf=np.empty((0, k)), interest_segment=np.empty((0, k), dtype=np.int64),
     )
 
@@ -489,7 +685,7 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     full_name, email = make_people(country_idx, world.name_pools, rng, world.taken_emails)
 
     # Category tastes: Dirichlet around the categories' general appeal.
-    interest = np.array([c.interest for c in CATEGORIES])
+    interest = np.array([c.interest for c in scenario_named(params.scenario).categories])
     alpha = params.taste_concentration * interest / interest.mean()
     g = rng.gamma(alpha, size=(n, n_cat)) + 1e-12
     share = g / g.sum(axis=1, keepdims=True)
@@ -519,10 +715,14 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     sigma = params.activity_sigma
     activity = (params.mean_activity * channel_mult[channel_idx] / mean_mult
                 * np.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2))
-    engagement = params.engagement_days * np.exp(0.7 * rng.standard_normal(n))
+    engagement = params.engagement_days * np.exp(params.engagement_sigma * rng.standard_normal(n))
+
+    share = np.bincount(products.taste_cluster, minlength=params.taste_clusters) / len(products)
+    taste = user_tastes(n, world.taste_centres, share, params.taste_scale, rng)
 
     interest_cdf, interest_segment = _interest_tables(
-        category_affinity, liked, liked_aff, price_level, tables, world.brand_category
+        category_affinity, liked, liked_aff, price_level, tables, world.brand_category,
+        taste @ world.taste_centres.T.astype(np.float32),
     )
     return Users(
         user_id=np.arange(first_id, first_id + n, dtype=np.int64),
@@ -537,6 +737,8 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
         price_level=price_level,
         activity_rate=activity,
         engagement_days=engagement,
+        quiet_us=quiet_instant(signup_us, activity, engagement),
+        taste=taste,
         interest_cdf=interest_cdf,
         interest_segment=interest_segment,
     )
@@ -578,24 +780,40 @@ def _drop_repeats(liked: np.ndarray) -> np.ndarray:
 def _interest_tables(
     category_affinity: np.ndarray, liked: np.ndarray, liked_aff: np.ndarray,
     price_level: np.ndarray, tables: SegmentTables, brand_category: np.ndarray,
+    cluster_score: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mixture weights that make views exactly ~ popularity x exp(affinity).
 
     Interest c (a category) weighs exp(category_affinity[u, c]) * Z_l(c) and interest "liked
     brand b" weighs exp(category_affinity[u, c(b)]) * (exp(a_ub) - 1) * Z_l(b), where Z_l(s)
-    is the total of popularity * exp(quality - s_l * log_relative_price) over segment s.
+    is the total of popularity * exp(quality - s_l * log_relative_price + taste term) over
+    segment s: the sum over clusters k of exp(cluster_score[u, k]) x the mass of cell (s, k).
     """
     n, n_cat = category_affinity.shape
-    level = price_level[:, None]
-    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS))
-    logw[:, :n_cat] = category_affinity + tables.log_mass[level, np.arange(n_cat)]
+    # log sum_k exp(score[u, k] + log_mass[l, s, k]), factored as exp(score - its max) times
+    # the cells' masses relative to the segment's largest (no overflow, few exponentials).
+    score_top = cluster_score.max(axis=1, keepdims=True).astype(np.float64)
+    e_score = np.exp(cluster_score - score_top)
+    cell_top, relative = tables.segment_top, tables.cell_weight
+    total = np.empty((n, n_cat + MAX_LIKED_BRANDS))
+    for level in np.unique(price_level):  # categories: one matrix product per price level
+        rows = np.flatnonzero(price_level == level)
+        total[rows, :n_cat] = e_score[rows] @ relative[level, :n_cat].T
     b = np.maximum(liked, 0)
+    total[:, n_cat:] = 0.0
+    u, slot = np.nonzero(liked >= 0)
+    total[u, n_cat + slot] = (relative[price_level[u], n_cat + liked[u, slot]] * e_score[u]).sum(axis=1)
+    segments = np.concatenate((np.broadcast_to(np.arange(n_cat), (n, n_cat)), n_cat + b), axis=1)
+    with np.errstate(divide="ignore"):
+        mass = np.log(total) + cell_top[price_level[:, None], segments] + score_top
+    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS))
+    logw[:, :n_cat] = category_affinity + mass[:, :n_cat]
     rows = np.arange(n)[:, None]
     with np.errstate(divide="ignore"):
         brand_part = (
             category_affinity[rows, brand_category[b]]
             + np.log(np.expm1(np.where(liked >= 0, liked_aff, 0.0)))
-            + tables.log_mass[level, n_cat + b]
+            + mass[:, n_cat:]
         )
     logw[:, n_cat:] = np.where(liked >= 0, brand_part, -np.inf)
     w = np.exp(logw - logw.max(axis=1, keepdims=True))

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shop.cli.build import build_progress, print_summary
-from shop.cli.simulate import history_progress, print_loaded
+from shop.cli.simulate import Scenario, ScenarioOption, UsersOption, history_progress, print_loaded
 from shopcore import db as shop_db
 from shopcore import embedded
 from shopcore.errors import ShopError
@@ -34,7 +34,8 @@ console = Console(highlight=False)
 
 
 def demo(
-    users: Annotated[int, typer.Option(min=1, max=10_000_000, help="Users of a new shop.")] = 5000,
+    scenario: ScenarioOption = Scenario.general,
+    users: UsersOption = None,
     products: Annotated[int, typer.Option(min=1, max=1_000_000, help="Products of a new shop.")] = 1000,
     days: Annotated[int, typer.Option(min=1, max=3650, help="Days of history of a new shop.")] = 120,
     seed: Annotated[int, typer.Option(min=0, help="Seed of a new shop.")] = 42,
@@ -58,7 +59,7 @@ def demo(
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Serve the shop the database holds (e.g. an imported one): "
                                                "build, train if the data allows, serve; simulate nothing "
-                                               "(--users, --products, --days, --seed and --rate do not apply).")
+                                               "(--scenario, --users, --products, --days, --seed and --rate do not apply).")
     ] = False,
 ) -> None:
     """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C.
@@ -88,7 +89,8 @@ def demo(
     if no_stream:
         set_up_existing(info, settings.home_dir, _ConsoleSetup())
     else:
-        new_shop = make_params(users=users, products=products, days=days, seed=seed, end=None)
+        new_shop = make_params(users=users, products=products, days=days, seed=seed, end=None,
+                               scenario=scenario.value)
         set_up(info, settings.home_dir, new_shop, _ConsoleSetup())
 
     if setup_only:

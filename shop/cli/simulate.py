@@ -14,12 +14,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shopcore import db as shop_db
+from simulator.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from shopcore.db import ConnectionInfo
     from simulator.loader import LoadResult
 
 console = Console(highlight=False)
+
+
+Scenario = Enum("Scenario", {name: name for name in SCENARIOS}, type=str)  # type: ignore[misc]
+# The options that choose a new shop's kind and size, shared with `shop demo`.
+ScenarioOption = Annotated[
+    Scenario, typer.Option(help="The kind of shop: a catalogue and behaviour preset (see the README).")
+]
+UsersOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=10_000_000, show_default=False,
+                 help="Accounts in the shop (visitors and customers). Default: the scenario's (40,000 for general)."),
+]
 
 
 class OutputFormat(str, Enum):
@@ -44,7 +57,8 @@ def _parse_end(value: str | None) -> datetime | None:
 
 
 def simulate(
-    users: Annotated[int, typer.Option(min=1, max=10_000_000, help="Users in the shop.")] = 5000,
+    scenario: ScenarioOption = Scenario.general,
+    users: UsersOption = None,
     products: Annotated[int, typer.Option(min=1, max=1_000_000, help="Products in the catalogue.")] = 1000,
     days: Annotated[int, typer.Option(min=1, max=3650, help="Days of history, ending at --end.")] = 120,
     seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Random seed: same seed, same shop.")] = 42,
@@ -101,7 +115,8 @@ def simulate(
     if live and (append or end is not None):
         raise typer.BadParameter("--live streams from now: it takes no --append or --end.", param_hint="--live")
     try:
-        params = runner.make_params(users=users, products=products, days=days, seed=seed, end=end_at)
+        params = runner.make_params(users=users, products=products, days=days, seed=seed, end=end_at,
+                                    scenario=scenario.value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

@@ -18,7 +18,9 @@ from shop import dbt_runner
 from tests.api.support import ApiServer
 from tests.support import TestDatabase, create_database, drop_database, run_shop
 
-SHOP_SIZE = ("--users", "400", "--products", "80", "--days", "60", "--seed", "7")
+# Accounts, not regulars: most visitors come once, so 4,000 accounts give the pages about as many
+# events as 400 loyal users gave before visitor lifecycles.
+SHOP_SIZE = ("--users", "4000", "--products", "80", "--days", "60", "--seed", "7")
 CLOSED_API_URL = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP there
 
 

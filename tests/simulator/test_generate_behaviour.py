@@ -1,4 +1,4 @@
-"""Shopping behaviour of the default shop (5,000 users, 1,000 products, 120 days).
+"""Shopping behaviour of the default shop (40,000 accounts, 1,000 products, 120 days).
 
 The history is generated once for the module; every test measures one property with numpy on
 the delivered rows, de-duplicated on event_id the way staging does.
@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from simulator.figures import Figures, measure
 from simulator.generate import EventBatch, generate_history
 from simulator.params import SimulationParams
 from simulator.world import World, build_world
@@ -155,11 +156,28 @@ def test_quantities(shop: Shop) -> None:
     assert np.all(e.quantity[shop.kind == VIEW] == 1)
 
 
-def test_unit_price_is_the_product_price(shop: Shop) -> None:
+def test_unit_price_is_the_price_of_the_moment(shop: Shop) -> None:
     raw, w = shop.raw, shop.world
     assert raw.unit_price_cents.dtype == np.int64
-    assert np.array_equal(raw.unit_price_cents, w.products.price_cents[raw.product_id - 1])
+    occurred = raw.occurred_at.astype("datetime64[us]").view(np.int64)
+    assert np.array_equal(raw.unit_price_cents, w.prices.price_at(raw.product_id - 1, occurred))
     assert raw.unit_price_cents.min() > 0
+    # Prices moved: events of one product carry more than one price, and some a promotion's.
+    moved = raw.unit_price_cents != w.products.base_price_cents[raw.product_id - 1]
+    assert 0.2 < moved.mean() < 0.9
+    promo = w.prices.promotion[w.prices.index_at(raw.product_id - 1, occurred)]
+    assert 0.05 < promo.mean() < 0.4
+
+
+def test_promotions_sell(shop: Shop) -> None:
+    """A promoted product sells more per view than it does at its usual price."""
+    e, w = shop.events, shop.world
+    occurred = e.occurred_at.astype("datetime64[us]").view(np.int64)
+    promo = w.prices.promotion[w.prices.index_at(e.product_id - 1, occurred)]
+    view, cart = shop.kind == VIEW, shop.kind == CART
+    rate_promo = (cart & promo).sum() / (view & promo).sum()
+    rate_usual = (cart & ~promo).sum() / (view & ~promo).sum()
+    assert rate_promo > 1.1 * rate_usual, (rate_promo, rate_usual)
 
 
 # ----------------------------------------------------------------------------- repeat buying
@@ -306,3 +324,45 @@ def test_recommendation_variant_is_null_in_history(shop: Shop) -> None:
     assert shop.raw.recommendation_variant.dtype == object
     assert all(v is None for v in shop.raw.recommendation_variant[:: 997])
     assert not any(v is not None for v in shop.raw.recommendation_variant)
+
+
+# ----------------------------------------------------------------------------- visitor lifecycles
+
+
+@pytest.fixture(scope="module")
+def figures(shop: Shop) -> Figures:
+    return measure(shop.world, shop.raw)
+
+
+def test_most_visitors_come_once(figures: Figures) -> None:
+    assert 0.45 <= figures.one_session_share <= 0.85, figures.one_session_share
+
+
+def test_signup_cohorts_fade_month_by_month(figures: Figures) -> None:
+    assert 0.10 <= figures.cohort_month1 <= 0.40, figures.cohort_month1
+    assert 0.05 <= figures.cohort_month3 <= 0.25, figures.cohort_month3
+    assert figures.cohort_month3 < figures.cohort_month1
+
+
+def test_a_tenth_of_visitors_make_at_least_two_fifths_of_events(figures: Figures) -> None:
+    assert figures.top_decile_event_share >= 0.40, figures.top_decile_event_share
+
+
+def test_new_visitors_keep_arriving(shop: Shop) -> None:
+    """Every account opened during the window visits when it is opened, all window long."""
+    e, w = shop.events, shop.world
+    start = np.datetime64(SimulationParams(end=END).start.replace(tzinfo=None), "us")
+    signup = w.users.signup_at
+    new = np.flatnonzero(signup >= start)
+    first_visit = np.full(w.n_users, np.datetime64("NaT", "us"))
+    order = np.argsort(e.occurred_at, kind="stable")
+    users, first = np.unique(e.user_id[order], return_index=True)
+    first_visit[users - 1] = e.occurred_at[order][first]
+    lag = (first_visit[new] - signup[new]).astype(np.int64)
+    assert np.mean((lag >= 0) & (lag <= 11 * 60 * 1_000_000)) > 0.99  # within minutes of signing up
+    per_week = np.bincount(((signup[new] - start).astype(np.int64) // (7 * US_PER_DAY)).clip(0, 16))
+    assert per_week[:17].min() > 0.3 * per_week[:17].mean()
+
+
+def test_complements_are_bought_together(shop: Shop, figures: Figures) -> None:
+    assert figures.complement_order_share > 0.2, figures.complement_order_share

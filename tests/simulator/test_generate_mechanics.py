@@ -22,7 +22,7 @@ from simulator.params import SimulationParams
 from simulator.world import World, build_world
 
 END = datetime(2025, 12, 15, tzinfo=timezone.utc)
-SMALL = SimulationParams(users=600, products=150, days=21, end=END)
+SMALL = SimulationParams(users=6000, products=150, days=21, end=END)  # ~10k events
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_rate_multiplier_scales_the_stream(small_world: World) -> None:
         return len(generate_window(small_world, state, start, start + timedelta(minutes=10), rng=rng,
                                    rate_multiplier=multiplier))
 
-    low, high = events(50.0), events(200.0)
+    low, high = events(500.0), events(2000.0)
     assert 3.0 < high / low < 5.0
 
 

@@ -57,6 +57,49 @@ def test_history_loads_users_products_events_and_truth(fresh_database):
     assert window[0].isoformat() >= "2025-11-10T00:00:00+00:00"
 
 
+def test_prices_move_and_the_truth_keeps_their_history(fresh_database):
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    with fresh_database.connect() as conn:
+        # Every event carries the price in force when it occurred (the truth's price history).
+        mismatched = conn.execute(
+            """
+            select count(*) from raw.interactions as i
+            where i.unit_price * 100 <> (
+                select h.price_cents from truth.product_prices as h
+                where h.product_id = i.product_id and h.valid_from <= greatest(i.occurred_at, (
+                    select min(valid_from) from truth.product_prices where product_id = i.product_id))
+                order by h.valid_from desc limit 1)
+            """
+        ).fetchone()[0]
+        promotions, changed = conn.execute(
+            "select count(*) filter (where is_promotion), count(distinct product_id) from truth.product_prices"
+        ).fetchone()
+        # raw.products holds the current price: the last of each product's history.
+        current = conn.execute(
+            """
+            select count(*) from raw.products as p
+            where p.price * 100 <> (select h.price_cents from truth.product_prices as h
+                                    where h.product_id = p.product_id order by h.valid_from desc limit 1)
+            """
+        ).fetchone()[0]
+        complements = conn.execute("select count(*) from truth.product_complements").fetchone()[0]
+        taste_rows = conn.execute("select count(*) from truth.user_taste").fetchone()[0]
+    assert mismatched == 0 and current == 0
+    assert promotions > 0 and changed == 80 and complements > 80
+    assert taste_rows == 300
+
+
+def test_a_scenario_builds_its_own_kind_of_shop(fresh_database):
+    run_shop("simulate", "--scenario", "media", *SMALL, env=fresh_database.env)
+    with fresh_database.connect() as conn:
+        brands, categories, prices = conn.execute(
+            "select count(distinct brand), count(distinct category), count(distinct price) from raw.products"
+        ).fetchone()
+        (parameters,) = conn.execute("select parameters from truth.simulation_runs").fetchone()
+    assert (brands, categories, prices) == (1, 1, 1)
+    assert parameters["scenario"] == "media" and parameters["users"] == 300
+
+
 def test_the_truth_view_gives_the_world_models_affinity(fresh_database):
     """truth.user_product_affinity (what `shop evaluate`'s truth NDCG reads) against the Python formula."""
     from simulator.runner import params_from_json
@@ -139,6 +182,7 @@ def test_reset_replaces_the_shop(fresh_database):
         (("--recommendations-api", "http://127.0.0.1:1"), "--recommendations-api"),
         (("--live", "--recommendations-api", "localhost:8000"), "--recommendations-api"),
         (("--no-such-flag",), "No such option"),
+        (("--scenario", "bakery"), "--scenario"),
     ],
 )
 def test_bad_flags_are_clear_errors_and_write_nothing(fresh_database, args, message):

@@ -20,7 +20,7 @@ from simulator.sessions import browse
 from simulator.world import MAX_LIKED_BRANDS, Products, Users, World, build_world
 
 END = datetime(2025, 12, 15, tzinfo=timezone.utc)
-TRUTH_DDL = Path(__file__).resolve().parents[2] / "shopcore" / "migrations" / "0002_truth_schema.sql"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "shopcore" / "migrations"
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,11 @@ def world() -> World:
     return build_world(SimulationParams(end=END))
 
 
-def _ddl_columns(path: Path) -> dict[str, list[str]]:
-    """Column names of every ``create table truth.<name> (...)`` in a migration."""
+def _ddl_columns(folder: Path) -> dict[str, list[str]]:
+    """Column names of every ``create table truth.<name> (...)`` in the migrations."""
     tables: dict[str, list[str]] = {}
-    for name, body in re.findall(r"create table truth\.(\w+)\s*\((.*?)\n\);", path.read_text(), re.S):
+    text = "\n".join(f.read_text() for f in sorted(folder.glob("*.sql")))
+    for name, body in re.findall(r"create table truth\.(\w+)\s*\((.*?)\n\);", text, re.S):
         cols = []
         for line in body.splitlines():
             line = line.strip()
@@ -46,8 +47,8 @@ def _ddl_columns(path: Path) -> dict[str, list[str]]:
 
 def test_users_have_ids_names_and_unique_emails(world: World) -> None:
     u = world.users
-    assert len(u) == 5000
-    assert np.array_equal(u.user_id, np.arange(1, 5001))
+    assert len(u) == 40000
+    assert np.array_equal(u.user_id, np.arange(1, 40001))
     assert len(np.unique(u.email)) == len(u)
     assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.]+\.[a-z]+", e) for e in u.email[:500])
     assert all(" " in n and n.strip() == n for n in u.full_name[:500])
@@ -63,15 +64,15 @@ def test_users_have_ids_names_and_unique_emails(world: World) -> None:
 def test_signups_spread_over_a_year_before_the_window_and_grow(world: World) -> None:
     s = world.users.signup_us
     start_us, end_us = to_us(world.params.start), to_us(END)
-    lead_us = to_us(world.params.start - timedelta(days=365))
+    lead_us = to_us(world.params.start - timedelta(days=world.params.signup_lead_days))
     assert s.min() >= lead_us and s.max() < end_us
-    assert s.min() < lead_us + 10 * 86_400_000_000  # it really starts about a year earlier
+    assert s.min() < lead_us + 10 * 86_400_000_000  # it really starts that long earlier
     assert np.all(np.diff(s) >= 0)  # ids follow signup order
     quarter = (end_us - lead_us) // 4
     first_q = np.sum(s < lead_us + quarter)
     last_q = np.sum(s >= end_us - quarter)
     assert last_q > 1.5 * first_q  # more signups later
-    assert 0.1 < np.mean(s >= start_us) < 0.5  # a good share signs up during the window
+    assert 0.4 < np.mean(s >= start_us) < 0.9  # most accounts are new visitors of the window
 
 
 def test_tastes_are_sparse_and_heavy_tailed(world: World) -> None:
@@ -113,7 +114,7 @@ def test_catalogue(world: World) -> None:
 def test_prices_are_log_normal_per_category_and_relative_price_matches(world: World) -> None:
     p = world.products
     for c, cat in enumerate(CATEGORIES):
-        prices = p.price_cents[p.category == c] / 100
+        prices = p.base_price_cents[p.category == c] / 100
         assert 0.4 * cat.median_price < np.median(prices) < 2.5 * cat.median_price
         expected = np.log(prices / np.median(prices))
         assert np.allclose(p.log_relative_price[p.category == c], expected)
@@ -146,7 +147,7 @@ def test_consumables_and_durables(world: World) -> None:
 
 def test_truth_tables_match_the_ddl(world: World) -> None:
     truth = world.truth_tables()
-    ddl = _ddl_columns(TRUTH_DDL)
+    ddl = _ddl_columns(MIGRATIONS)
     for table, columns in truth.items():
         assert list(columns) == ddl[table], table
         lengths = {len(v) for v in columns.values()}
@@ -182,15 +183,23 @@ def test_affinity_follows_the_documented_formula_from_truth_tables(world: World)
     uca = truth["user_category_affinity"]
     uba = truth["user_brand_affinity"]
     ps = dict(zip(truth["users"]["user_id"], truth["users"]["price_sensitivity"]))
-    # log_relative_price = ln(price / median price of its category), from raw prices.
-    price = products["price_cents"] / 100
+    # log_relative_price = ln(base price / median base price of its category); the base price
+    # is the first row of each product in truth.product_prices.
+    history = truth["product_prices"]
+    _, first = np.unique(history["product_id"], return_index=True)
+    price = history["price_cents"][first] / 100
     lrp = np.empty(len(price))
     for c in np.unique(cat_of):
         rows = cat_of == c
         lrp[rows] = np.log(price[rows] / np.median(price[rows]))
     assert np.allclose(lrp, truth["products"]["log_relative_price"])
     quality = truth["products"]["quality"]
-    for user_id in (1, 2, 777, 4321, 5000):
+    product_taste = truth["product_taste"]["taste"]
+    assert product_taste.shape == (world.n_products, world.params.taste_dims)
+    assert np.array_equal(truth["product_taste"]["product_id"], products["product_id"])
+    user_taste = truth["user_taste"]["taste"]
+    assert np.array_equal(truth["user_taste"]["user_id"], truth["users"]["user_id"])
+    for user_id in (1, 2, 777, 4321, 40000):
         cat_aff = {c: a for u, c, a in zip(uca["user_id"], uca["category"], uca["affinity"]) if u == user_id}
         brand_aff = {b: a for u, b, a in zip(uba["user_id"], uba["brand"], uba["affinity"]) if u == user_id}
         expected = (
@@ -198,31 +207,135 @@ def test_affinity_follows_the_documented_formula_from_truth_tables(world: World)
             + np.array([brand_aff.get(b, 0.0) for b in brand_of])
             + quality
             - ps[user_id] * lrp
+            + product_taste @ user_taste[user_id - 1]
         )
-        assert np.allclose(world.affinity(user_id - 1), expected)
+        assert np.allclose(world.affinity(user_id - 1), expected, atol=1e-5)  # tastes are float32
         assert np.allclose(
             world.pair_affinity(np.full(world.n_products, user_id - 1), np.arange(world.n_products)),
-            expected,
+            expected, atol=1e-5,
         )
 
 
-def test_views_follow_popularity_times_exp_affinity_exactly(world: World) -> None:
-    """The sampler draws views with probability popularity * exp(affinity), not an approximation."""
-    rng = np.random.default_rng(7)
-    state = new_state(world)
-    for user in (0, 2024, 4999):
-        n_sessions = 40_000
-        rows = browse(world, state, np.full(n_sessions, user), np.full(n_sessions, to_us(END)), rng)
-        views = rows.product[rows.event_type == VIEW]
-        observed = np.bincount(views, minlength=world.n_products)
-        p = world.products.popularity * np.exp(world.affinity(user))
-        expected = len(views) * p / p.sum()
-        ok = expected >= 5
-        chi2 = ((observed[ok] - expected[ok]) ** 2 / expected[ok]).sum()
-        dof = ok.sum() - 1
+def _view_counts(world: World, user: int, n_sessions: int, seed: int) -> np.ndarray:
+    """Products of the first view of each session (views of one session share a taste cluster,
+    so only one per session is an independent draw)."""
+    rows = browse(world, new_state(world), np.full(n_sessions, user), np.full(n_sessions, to_us(END)),
+                  np.random.default_rng(seed))
+    view = np.flatnonzero(rows.event_type == VIEW)
+    _, first = np.unique(rows.session[view], return_index=True)
+    return np.bincount(rows.product[view[first]], minlength=world.n_products)
+
+
+def _chi2_per_dof(observed: np.ndarray, weights: np.ndarray) -> float:
+    expected = observed.sum() * weights / weights.sum()
+    ok = expected >= 5
+    return float(((observed[ok] - expected[ok]) ** 2 / expected[ok]).sum() / (ok.sum() - 1))
+
+
+@pytest.fixture(scope="module")
+def still_world() -> World:
+    """No price moves, no complements: views depend on the affinity alone."""
+    return build_world(SimulationParams(users=3000, end=END, price_change_days=0.0, promotion_days=0.0,
+                                        complement_view_rate=0.0))
+
+
+def test_views_follow_popularity_times_exp_affinity_exactly(still_world: World) -> None:
+    """The sampler draws views with probability popularity * exp(affinity), taste term included,
+    not an approximation."""
+    world = still_world
+    for user in (0, 2024, 2999):
+        observed = _view_counts(world, user, 60_000, 7)
         # Chi-square / dof is 1 +- sqrt(2 / dof) (about 0.05) for an exact sampler.
-        assert chi2 / dof < 1.25, (user, chi2 / dof)
-        assert observed[~ok].sum() < 1.5 * expected[~ok].sum() + 50
+        assert _chi2_per_dof(observed, world.products.popularity * np.exp(world.affinity(user))) < 1.25, user
+
+
+def test_a_promotion_draws_views_through_price_sensitivity() -> None:
+    """On a promotion day views lean to the discounted products, the more so the more
+    price-sensitive the user."""
+    world = build_world(SimulationParams(users=3000, end=END, complement_view_rate=0.0))
+    h = world.prices
+    day = np.bincount(h.day[h.promotion] - h.base_day).argmax()  # the busiest promotion day
+    at = (h.base_day + day) * 86_400_000_000 + 43_200_000_000
+    moment = world.moment(at)
+    on_promo = moment.price_log_ratio < -0.05
+    lifts = []
+    for level in (1, 25):  # nearly insensitive and very sensitive users
+        users = np.flatnonzero(world.users.price_level == level)[:30]
+        rows = browse(world, new_state(world), np.repeat(users, 500), np.full(len(users) * 500, at),
+                      np.random.default_rng(1))
+        views = rows.product[rows.event_type == VIEW]
+        still = browse(world, new_state(world), np.repeat(users, 500),
+                       np.full(len(users) * 500, to_us(world.params.start) - 86_400_000_000),
+                       np.random.default_rng(1))
+        base = still.product[still.event_type == VIEW]
+        lifts.append(on_promo[views].mean() / on_promo[base].mean())
+    assert lifts[0] < 1.2  # price sensitivity 0.1: promotions change little
+    assert lifts[1] > 1.1 * lifts[0]
+
+
+def test_tastes_are_correlated_with_category_and_brand_but_not_determined(world: World) -> None:
+    p, d = world.products, world.params.taste_dims
+    assert p.taste.shape == (world.n_products, d) and world.users.taste.shape == (world.n_users, d)
+    clusters = world.params.taste_clusters
+    # A category spreads over several clusters, and so does a brand with several products ...
+    per_category = [len(np.unique(p.taste_cluster[p.category == c])) for c in range(world.n_categories)]
+    assert min(per_category) >= 3
+    big_brands = [b for b in np.unique(p.brand) if np.sum(p.brand == b) >= 15]
+    assert big_brands and all(len(np.unique(p.taste_cluster[p.brand == b])) >= 2 for b in big_brands)
+    # ... yet clusters are far from uniform inside a category (correlation).
+    top = [np.bincount(p.taste_cluster[p.category == c], minlength=clusters).max() / np.sum(p.category == c)
+           for c in range(world.n_categories)]
+    assert np.median(top) > 2.0 / clusters
+    # The taste term spreads over the catalogue by about taste_scale for a typical user.
+    spread = np.std(world.users.taste[:500] @ p.taste.T, axis=1)
+    assert 0.7 * world.params.taste_scale < np.median(spread) < 1.4 * world.params.taste_scale
+    # Two products of one brand (so one category) but different clusters appeal differently.
+    b = p.brand == big_brands[0]
+    a, c = np.flatnonzero(b)[0], np.flatnonzero(b & (p.taste_cluster != p.taste_cluster[np.flatnonzero(b)[0]]))[0]
+    assert np.std(world.users.taste[:500] @ (p.taste[a] - p.taste[c])) > 0.3
+
+
+def test_complements_belong_to_complement_categories(world: World) -> None:
+    p = world.products
+    comp = p.complements
+    assert comp.shape[1] >= 1 and np.all(comp < world.n_products)
+    has = comp >= 0
+    assert has.any(axis=1).mean() > 0.9
+    names = world.category_names
+    allowed = {c.name: set(c.complements) for c in CATEGORIES}
+    rows, slots = np.nonzero(has)
+    for r, s in zip(rows[:2000], slots[:2000]):
+        assert names[p.category[comp[r, s]]] in allowed[names[p.category[r]]]
+        assert comp[r, s] != r
+    # Empty slots come last, and a complement appears once per product.
+    assert np.all(np.diff(has.astype(int), axis=1) <= 0)
+
+
+def test_prices_move_with_changes_and_promotions(world: World) -> None:
+    h, p = world.prices, world.products
+    start_day, end_day = to_us(world.params.start) // 86_400_000_000, to_us(END) // 86_400_000_000
+    first = np.unique(h.product, return_index=True)[1]
+    assert np.array_equal(h.product[first], np.arange(world.n_products))
+    assert np.all(h.day[first] == start_day) and np.array_equal(h.price_cents[first], p.base_price_cents)
+    assert np.all(h.day < end_day + 1) and np.all(h.price_cents > 0)
+    changes_per_product = len(h.product) / world.n_products - 1
+    assert 2 < changes_per_product < 8
+    assert 0.05 < h.promotion.mean() < 0.5
+    # A promotion is cheaper than the price just before it.
+    promo = np.flatnonzero(h.promotion[1:] & (h.product[1:] == h.product[:-1])) + 1
+    assert np.mean(h.price_cents[promo] < h.price_cents[promo - 1]) > 0.95
+    # raw.products holds the price at the window end; updated_at moves with it.
+    assert np.array_equal(p.price_cents, h.price_at(np.arange(world.n_products), to_us(END) - 1))
+    moved = p.price_cents != p.base_price_cents
+    assert 0.2 < moved.mean() < 0.9
+    assert np.all(p.updated_us[moved] >= h.last_change_us(world.n_products)[moved])
+
+
+def test_a_still_catalogue_keeps_its_prices() -> None:
+    w = build_world(SimulationParams(users=50, products=100, end=END, price_change_days=0.0,
+                                     promotion_days=0.0))
+    assert len(w.prices.product) == w.n_products
+    assert np.array_equal(w.products.price_cents, w.products.base_price_cents)
 
 
 # ----------------------------------------------------------------------------- determinism

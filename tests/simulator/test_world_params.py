@@ -14,7 +14,7 @@ END = datetime(2025, 12, 15, tzinfo=timezone.utc)
 
 def test_defaults_describe_the_small_shop() -> None:
     p = SimulationParams(end=END)
-    assert (p.users, p.products, p.days, p.seed) == (5000, 1000, 120, 42)
+    assert (p.users, p.products, p.days, p.seed) == (40000, 1000, 120, 42)
     assert p.start == END - timedelta(days=120)
 
 
@@ -36,7 +36,7 @@ def test_params_are_frozen_and_serialisable() -> None:
     with pytest.raises(AttributeError):
         p.users = 3  # type: ignore[misc]
     data = json.loads(json.dumps(p.to_json_dict()))
-    assert data["users"] == 5000 and data["end"] == "2025-12-15T00:00:00+00:00"
+    assert data["users"] == 40000 and data["end"] == "2025-12-15T00:00:00+00:00"
     assert data["max_lateness"] == 3 * 86400.0
     assert p.replace(users=10).users == 10
 
