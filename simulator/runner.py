@@ -160,7 +160,10 @@ def run_history(
             if on_day is not None:
                 on_day(total_days, events)
 
-        batches = generate_history(world, start, end, state=new_state(world), max_loaded_at=now)
+        # This load happens at `end` in the shop's time: no row it writes arrived after that. (Rows
+        # "arriving" later, past a history ending before now, would sit beyond the warehouse's
+        # watermark, and a later --append's rows behind it, where an incremental build skips them.)
+        batches = generate_history(world, start, end, state=new_state(world), max_loaded_at=min(end, now))
         return loader.load_history(
             conn,
             world,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import os
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -157,6 +158,25 @@ def test_append_continues_after_the_last_event(fresh_database):
     again = run_shop("simulate", "--append", "--end", "2025-12-05T00:00", env=fresh_database.env)
     assert "Nothing to add" in again.stdout
     assert _counts(fresh_database)[2] == events2
+
+
+def test_an_append_lands_after_the_previous_loads_watermark(fresh_database):
+    """A history ending in the past is loaded at its end: nothing in it arrived later, so every row
+    an --append writes arrives after what is already there, where an incremental build looks."""
+
+    def loaded() -> dict:
+        with fresh_database.connect() as conn:
+            return dict(conn.execute("select event_id, loaded_at from raw.interactions").fetchall())
+
+    run_shop("simulate", *SMALL, env=fresh_database.env)
+    before = loaded()
+    assert max(before.values()) <= datetime(2025, 11, 30, tzinfo=timezone.utc)
+    for end in ("2025-12-02T00:00", "2025-12-04T00:00"):
+        run_shop("simulate", "--append", "--end", end, env=fresh_database.env)
+        after = loaded()
+        new = [at for event_id, at in after.items() if event_id not in before]
+        assert new and min(new) >= max(before.values()), (min(new), max(before.values()))
+        before = after
 
 
 def test_reset_replaces_the_shop(fresh_database):
