@@ -4,6 +4,7 @@
     python benchmarks/recommender.py --skip-scale   # quality only (~30 s)
     python benchmarks/recommender.py --scale-users 20000 --scale-products 2000 --scale-days 60
     python benchmarks/recommender.py --scenarios general grocery fashion electronics media
+    python benchmarks/recommender.py --auto-scenarios general grocery fashion electronics media
 
 Quality: the default simulated shop (5,000 users, 1,000 products, 120 days, seed 42), built in
 memory; validation-tuned parameters, one evaluation on the temporal test split (last 14 days),
@@ -21,6 +22,13 @@ that read the simulator's hidden parameters: the truth ranking (log popularity +
 affinity, the law views follow) and the same without the latent taste term (everything a
 model of category, brand and price tastes could know). Targets: item-kNN or ALS >= 1.3x
 popularity NDCG@10; the taste-blind oracle clearly below the truth ranking (truth-NDCG@10).
+
+What `shop train` serves, per scenario (``--auto-scenarios``): every algorithm evaluated as `shop
+evaluate` does (windows sized by the data), the choice rule's pick (recommender/choice.py) against the
+best single algorithm (with its 95% paired-bootstrap interval) and the baselines. Targets: the pick
+within the best one's interval, >= 1.2x the better of popularity and buy-again, >= user-kNN (>= 1.2x
+user-kNN on the general scenario; >= 1.2x popularity on media, a catalogue of one category, no brands
+and one price).
 """
 
 from __future__ import annotations
@@ -224,6 +232,32 @@ def scenarios(names: list[str], seed: int) -> None:
     console.print(table)
 
 
+def auto_per_scenario(names: list[str], seed: int) -> None:
+    table = Table(title="What auto serves, per scenario: test NDCG@10 (windows sized by the data)",
+                  title_justify="left")
+    for c in ("scenario", "test users", "auto serves", "its NDCG@10", "best single [95%]", "popularity",
+              "buy_again", "user_knn", "/ max(pop, buy)", "/ user_knn", "within best's interval"):
+        table.add_column(c, justify="left" if c in ("scenario", "auto serves") else "right")
+    for name in names:
+        started = time.perf_counter()
+        shop = simulate(SimulationParams.for_scenario(name, seed=seed, end=END))
+        report = run_evaluation(shop.events, shop.catalogue, truth=shop.truth, seed=seed, threads=2)
+        ndcg = {r.algorithm: r.test.ndcg for r in report.results}
+        chosen = report.chosen
+        best = max(report.results, key=lambda r: r.test.ndcg)
+        interval = report.test_intervals[best.algorithm]
+        table.add_row(name, f"{report.test_users:,}", chosen.algorithm, f"{chosen.test.ndcg:.4f}",
+                      f"{best.algorithm} {best.test.ndcg:.4f} [{interval.low:.4f}, {interval.high:.4f}]",
+                      f"{ndcg['popularity']:.4f}", f"{ndcg['buy_again']:.4f}", f"{ndcg['user_knn']:.4f}",
+                      f"{chosen.test.ndcg / max(ndcg['popularity'], ndcg['buy_again']):.2f}x",
+                      f"{chosen.test.ndcg / ndcg['user_knn']:.2f}x",
+                      "yes" if chosen.test.ndcg >= interval.low else "NO")
+        console.print(f"{name}: {time.perf_counter() - started:.0f} s; {report.choice.reason}")
+        for warning in report.warnings:
+            console.print(f"  warning: {warning}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fit-one", nargs=3, metavar=("ALGORITHM", "NPZ", "PARAMS"), help=argparse.SUPPRESS)
@@ -235,7 +269,12 @@ def main() -> None:
     parser.add_argument("--scale-days", type=int, default=60, help="days of history (60: ~6.5M events at 100,000 users)")
     parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), metavar="SCENARIO",
                         help=f"the per-scenario table instead of the runs above ({', '.join(SCENARIOS)})")
+    parser.add_argument("--auto-scenarios", nargs="+", choices=list(SCENARIOS), metavar="SCENARIO",
+                        help="what `shop train` serves on each scenario, against every algorithm")
     args = parser.parse_args()
+    if args.auto_scenarios:
+        auto_per_scenario(args.auto_scenarios, args.seed)
+        return
     if args.fit_one:
         fit_one(*args.fit_one)
         return
