@@ -22,7 +22,7 @@ def test_live_is_trivial(server: ApiServer) -> None:
 def test_ready_when_model_and_database_are_there(server: ApiServer) -> None:
     body = server.get("/health/ready").json()
     assert body["status"] == "ready", body
-    assert set(body["checks"]) == {"database", "model", "products"}
+    assert set(body["checks"]) == {"database", "model", "products", "warehouse"}
     assert all(check["ok"] for check in body["checks"].values())
 
 

@@ -27,7 +27,8 @@ import pyarrow as pa
 from tests.spark.loads import split_into_two_loads
 from tests.support import REPO_ROOT, run_shop
 
-SHOP = ("--users", "300", "--products", "80", "--days", "20", "--seed", "7", "--end", "2025-11-30T00:00")
+# Accounts enough for about 8,000 events now that most visitors come once (issue 17's lifecycles).
+SHOP = ("--users", "2000", "--products", "80", "--days", "20", "--seed", "7", "--end", "2025-11-30T00:00")
 SECOND_LOAD_FROM = datetime(2025, 11, 26, tzinfo=timezone.utc)
 PARITY_TEST = "test_every_table_built_on_spark_equals_the_postgresql_build"
 
