@@ -6,7 +6,10 @@ the whole catalogue; ranking, evaluation, artifacts and fold-in are written once
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,11 +30,23 @@ class Algorithm(ABC):
             raise ValueError(f"{self.name} has no parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
         self.params: dict[str, Any] = {**self.defaults, **params}
         self.data: UserItemData | None = None
+        # Seconds of the named steps of the last fit (those an algorithm marks with ``stage``),
+        # so that a training-time budget can say where the time goes.
+        self.stage_seconds: dict[str, float] = {}
 
     def fit(self, data: UserItemData) -> Algorithm:
         self.data = data
+        self.stage_seconds = {}
         self._fit(data)
         return self
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + time.perf_counter() - started
 
     @abstractmethod
     def _fit(self, data: UserItemData) -> None: ...

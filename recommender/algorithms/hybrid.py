@@ -199,10 +199,12 @@ class Hybrid(Algorithm):
         return make(self.params["base"], **dict(self.params["base_params"]))
 
     def _fit(self, data: UserItemData) -> None:
-        self.base = self._make_base().fit(data)
-        self.propensity = rebuy_propensity(data, self.params["prior_strength"])
-        self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
-                                      conversion_prior=float(self.params["conversion_prior"]))
+        with self.stage(f"base ({self.params['base']})"):
+            self.base = self._make_base().fit(data)
+        with self.stage("re-buy propensity and timing"):
+            self.propensity = rebuy_propensity(data, self.params["prior_strength"])
+            self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
+                                          conversion_prior=float(self.params["conversion_prior"]))
 
     def due(self, rows: UserRows) -> np.ndarray:
         """How due each of the users' past purchases is (order of ``rows.purchases.tocoo()``)."""

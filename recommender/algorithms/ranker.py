@@ -101,6 +101,15 @@ class Ranker(Algorithm):
         super().__init__(**params)
 
     def _fit(self, data: UserItemData) -> None:
+        with self.stage("category, brand and price statistics"):
+            self._fit_catalogue(data)
+        with self.stage("re-buy timing"):
+            self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
+                                          conversion_prior=float(self.params["conversion_prior"]))
+        with self.stage("item-kNN"):
+            self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"])).fit(data)
+
+    def _fit_catalogue(self, data: UserItemData) -> None:
         conf = data.confidence
         total = np.asarray(conf.sum(axis=0)).ravel().astype(np.float64)
         # Unknown categories share one extra group, so every item has a category share.
@@ -121,9 +130,6 @@ class Ranker(Algorithm):
         self.lrp = _log_relative_price(data.item_price, cat)
         # Where views sit on each category's price scale, and how widely they spread.
         self.lrp_centre, self.lrp_var = _weighted_moments(self.lrp, np.asarray(views.sum(axis=0)).ravel(), cat, n_cat)
-        self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
-                                      conversion_prior=float(self.params["conversion_prior"]))
-        self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"])).fit(data)
 
     # ------------------------------------------------------------------ features
 
