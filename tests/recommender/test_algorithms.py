@@ -74,3 +74,16 @@ def test_unknown_algorithm_and_parameter_are_refused() -> None:
         make("dense_user_cosine")
     with pytest.raises(ValueError, match="no parameter"):
         make("als", factor=3)
+
+
+def test_a_fit_says_where_its_time_went(split) -> None:
+    """The hybrid and the ranker time the named steps of their fit; a new fit starts a new account."""
+    hybrid = make("hybrid", base="item_knn").fit(split.data)
+    assert set(hybrid.stage_seconds) == {"base (item_knn)", "re-buy propensity and timing"}
+    ranker = make("ranker").fit(split.data)
+    assert set(ranker.stage_seconds) == {"category, brand and price statistics", "re-buy timing", "item-kNN"}
+    assert all(seconds >= 0 for seconds in ranker.stage_seconds.values())
+    hybrid.stage_seconds["an earlier step"] = 1.0
+    hybrid.fit(split.data)
+    assert set(hybrid.stage_seconds) == {"base (item_knn)", "re-buy propensity and timing"}
+    assert make("popularity").fit(split.data).stage_seconds == {}
