@@ -14,7 +14,9 @@ shop's data decides the weights, and features that are constant on a shop are dr
   ``brand_lift``), price fit (the user's price tilt, read from their views, times the item's
   relative price), the user's own history with the item (seen, bought, and owned: bought, scaled
   by how unlikely a re-buy of the item is), and the item-kNN score of the item for the user
-  (cosine item-item similarity over the shop's interactions, scaled so the user's best is 1);
+  (cosine item-item similarity over the shop's interactions, scaled so the user's best is 1),
+  both as it is and as its log (``cf_log``: inside the softmax the log makes the taste term a
+  power of the kNN score, so its weight can sharpen the kNN order rather than only add to it);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
   again within ``horizon_days``.
 
@@ -43,10 +45,11 @@ from recommender.algorithms.hybrid import RebuyTiming
 from recommender.algorithms.neighbours import ItemKNN
 from recommender.matrix import UserItemData, UserRows
 
-FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned", "cf")
+FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned", "cf", "cf_log")
 MIX = ("mix_bias", "mix_activity")
 FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds the dense features' memory
 MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
+CF_FLOOR = 1e-3  # added to the scaled kNN score before its log: items without kNN evidence stay finite (and low)
 
 
 def _onehot(codes: np.ndarray, n: int) -> sp.csr_matrix:
@@ -82,7 +85,7 @@ class Ranker(Algorithm):
     name = "ranker"
     defaults: dict[str, Any] = {
         "weights": {"category": 1.18, "item": 1.13, "brand": 0.66, "price_fit": 0.70, "price": -0.22,
-                    "seen": 0.17, "bought": -0.08, "owned": -0.59, "cf": 0.0},
+                    "seen": 0.17, "bought": -0.08, "owned": -0.59, "cf": 0.0, "cf_log": 0.0},
         "mix_bias": 5.39,
         "mix_activity": -0.94,
         "category_prior": 3.0,  # pseudo-visits pulling a user's category shares to the shop's
@@ -156,6 +159,7 @@ class Ranker(Algorithm):
         tilt = (np.asarray(views @ (self.lrp - self.lrp_centre)).ravel()
                 / (np.asarray(views @ self.lrp_var).ravel() + float(p["price_prior"])))
         bought = rows.purchases.toarray()
+        cf = row_max_normalise(self.neighbours.score(rows)).astype(np.float64)
         return {
             "category": np.log(share)[:, self.cat],
             "item": np.broadcast_to(self.item_in_cat, (n, m)),
@@ -168,7 +172,8 @@ class Ranker(Algorithm):
             # sofa one owns is never carted again, so it must sink far; a coffee's re-buy is the
             # timing term's business.
             "owned": (bought > 0) * -np.log(np.maximum(self.timing.conversion, MIN_CONVERSION)),
-            "cf": row_max_normalise(self.neighbours.score(rows)).astype(np.float64),
+            "cf": cf,
+            "cf_log": np.log(np.maximum(cf, 0.0) + CF_FLOOR),
         }
 
     def due(self, rows: UserRows) -> np.ndarray:
