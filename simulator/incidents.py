@@ -65,6 +65,7 @@ OPTIONS = {
 _OPTION_FIELD = {"user": "user_id"}
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_DURATION_LIKE = re.compile(r"^-?\d+(?:\.\d+)?[a-zA-Z]+$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _MAX_DURATION = timedelta(days=366)
 _SYNTAX = ("KIND[:START[:DURATION]][,key=value...], e.g. tracking-outage:+30d:6h or "
@@ -176,13 +177,16 @@ def _parse_start(text: str) -> datetime | timedelta | None:
     text = text.strip()
     if not text:
         return None
-    if text.startswith("+"):
-        return parse_duration(text[1:])
+    wrong = (f"START {text!r} is neither an ISO time (2025-11-20T08:00) nor an offset from the window's start "
+             "(+30d, +6h)")
+    if "=" in text:
+        wrong += "; options go after a comma (price-bug:+2d,category=Books)"
     try:
+        if text.startswith("+"):
+            return parse_duration(text[1:])
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise IncidentError(f"START {text!r} is neither an ISO time (2025-11-20T08:00) nor an offset from the "
-                            "window's start (+30d, +6h)") from None
+    except (ValueError, IncidentError):
+        raise IncidentError(wrong) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -191,7 +195,10 @@ def _split_start_duration(rest: str) -> tuple[str, str]:
     if ":" not in rest:
         return rest, ""
     head, _, last = rest.rpartition(":")
-    if not last.strip() or _DURATION.match(last.strip().lower()):
+    # A duration-like tail (a number and letters, which an ISO time's last part never is but for
+    # its "Z") is DURATION, so that a bad one is reported as a bad duration.
+    looks_like = _DURATION_LIKE.match(last.strip()) and last.strip().lower() != "z" and not last.strip().lower().endswith("z")
+    if not last.strip() or looks_like:
         return head, last
     return rest, ""
 
