@@ -101,7 +101,7 @@ class Incident:
             if getattr(self, f.name) is not None and f.name not in taken:
                 raise IncidentError(f"{self.kind} takes no {f.name}: its options are "
                                     f"{', '.join(OPTIONS[self.kind]) or 'none'}")
-        if self.category is not None and self.kind not in ("tracking-outage", "price-bug"):
+        if self.category is not None and "category" not in OPTIONS[self.kind]:
             raise IncidentError(f"{self.kind} takes no category")
         if self.category is not None and not self.category.strip():
             raise IncidentError("category is empty: name one, or write random or all")

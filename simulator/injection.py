@@ -24,6 +24,7 @@ which is a delivery fault and so on ``loaded_at``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from simulator.incidents import (
     DEFAULT_VIEWS,
     DUPLICATE_STORM,
     LATE_BURST,
+    OPTIONS,
     PRICE_BUG,
     TRACKING_OUTAGE,
     Incident,
@@ -179,9 +181,14 @@ def _category(incident: Incident, world: World, rng: np.random.Generator) -> tup
 
 
 def _detail(injected: Injected) -> dict:
-    """The incident's parameters, as truth.incidents.detail records them (counts are added later)."""
+    """The incident's parameters, as truth.incidents.detail records them: the spec as resolved (it
+    injects this very incident again), the spec as asked, and the kind's parameters."""
     incident = injected.incident
-    detail: dict = {"spec": incident.spec}
+    category = None
+    if "category" in OPTIONS[incident.kind]:
+        category = injected.category if injected.category is not None else "all"
+    resolved = dataclasses.replace(incident, start=injected.starts_at, duration=incident.length, category=category)
+    detail: dict = {"spec": resolved.spec, "asked": incident.spec}
     if incident.kind == TRACKING_OUTAGE:
         detail["scope"] = "category" if injected.category is not None else "all"
     elif incident.kind == DUPLICATE_STORM:

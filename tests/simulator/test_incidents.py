@@ -148,6 +148,10 @@ def test_every_kind_is_recorded_in_the_truth(shop_with_incidents):
     assert truth["tracking-outage"]["category"] == "Electronics" and truth["price-bug"]["category"] == "Books"
     assert truth["late-burst"]["ends_at"] - truth["late-burst"]["starts_at"] == timedelta(days=1)
     assert all(t["rows"] > 0 for t in truth.values()), truth
+    # The recorded spec is the incident as resolved: it names its start and category.
+    resolved = parse_incident(truth["bot-traffic"]["detail"]["spec"])
+    assert resolved.start == truth["bot-traffic"]["starts_at"] and resolved.views == 3000
+    assert parse_incident(truth["tracking-outage"]["detail"]["spec"]).category == "Electronics"
 
 
 def test_a_tracking_outage_loses_its_categorys_events(shop_with_incidents):
@@ -320,3 +324,19 @@ def test_a_live_stream_injects_and_counts_as_it_goes(fresh_database):
     assert lowest > 30 and truth["price-bug"][0] == bugged > 100
     assert during - bugged <= 150
     assert run_ids == [(fresh_database.scalar("select max(run_id) from truth.simulation_runs"),)]
+
+
+def test_the_demo_passes_its_incidents_to_the_live_stream(tmp_path):
+    from shop.live_demo import LiveOptions, _children
+
+    _, stream = _children(LiveOptions(incidents=("checkout-break:+5m:10m",)), tmp_path)
+    assert stream.argv[-2:] == ["--incident", "checkout-break:+5m:10m"]
+    # Refused before anything starts (the set-up would need the database; the check comes first).
+    import typer
+
+    from shop.cli.demo import demo
+
+    with pytest.raises(typer.BadParameter, match="live stream"):
+        demo(incident=["checkout-break:+5m:10m"], setup_only=True)
+    with pytest.raises(typer.BadParameter, match="unknown incident kind"):
+        demo(incident=["meteor-strike"])
