@@ -39,6 +39,7 @@ IncidentOption = Annotated[
     list[str] | None,
     typer.Option(
         "--incident",
+        metavar="SPEC",
         help="Inject an incident (repeatable): KIND[:START[:DURATION]][,key=value...]. Kinds: tracking-outage, "
              "duplicate-storm, late-burst, price-bug, checkout-break, bot-traffic. START: an ISO time or an offset "
              "from the window's start (+30d); DURATION: 6h, 2d. E.g. price-bug:+30d:2d,category=Books "
