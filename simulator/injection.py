@@ -458,7 +458,7 @@ def _bot_rows(world: World, inj: Injected) -> EventBatch:
         has_order=np.zeros(views, dtype=bool),
         recommendation_variant=np.full(views, None, dtype=object),
         occurred_at=occurred.view("datetime64[us]"),
-        loaded_at=(occurred + rng.integers(US_PER_SECOND // 2, 3 * US_PER_SECOND, views)).view("datetime64[us]"),
+        loaded_at=(occurred + rng.integers(US_PER_SECOND // 5, 2 * US_PER_SECOND, views)).view("datetime64[us]"),
     )
 
 

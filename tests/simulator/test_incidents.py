@@ -298,8 +298,9 @@ def test_a_live_stream_injects_and_counts_as_it_goes(fresh_database):
     from simulator.runner import make_params, run_live
 
     params = make_params(users=1000, products=80, days=1, seed=3, end=None)
-    incidents = [parse_incident("price-bug,category=all"), parse_incident("bot-traffic::2s,views=150")]
-    run_live(fresh_database.info, params, rate=300, tick_seconds=0.5, max_seconds=3, incidents=incidents)
+    incidents = [parse_incident("price-bug,category=all"), parse_incident("bot-traffic::1s,views=150")]
+    # The bot's views arrive within two seconds of occurring: all of them have arrived by the end.
+    run_live(fresh_database.info, params, rate=300, tick_seconds=0.5, max_seconds=4, incidents=incidents)
     with fresh_database.connect() as conn:
         truth = {kind: (rows, detail, start, end) for kind, rows, detail, start, end in conn.execute(
             "select kind, rows_affected, detail, starts_at, ends_at from truth.incidents").fetchall()}
