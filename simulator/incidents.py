@@ -63,6 +63,7 @@ OPTIONS = {
     BOT_TRAFFIC: ("views", "user"),
 }
 _OPTION_FIELD = {"user": "user_id"}
+_WHEN = ("kind", "start", "duration")  # the Incident fields every kind has; the others are options
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _DURATION_LIKE = re.compile(r"^-?\d+(?:\.\d+)?[a-zA-Z]+$")
@@ -97,12 +98,10 @@ class Incident:
         if self.kind not in KINDS:
             raise IncidentError(f"unknown incident kind {self.kind!r}: one of {', '.join(KINDS)}")
         taken = {_OPTION_FIELD.get(o, o) for o in OPTIONS[self.kind]}
-        for f in fields(self)[4:]:
-            if getattr(self, f.name) is not None and f.name not in taken:
+        for f in fields(self):
+            if f.name not in _WHEN and getattr(self, f.name) is not None and f.name not in taken:
                 raise IncidentError(f"{self.kind} takes no {f.name}: its options are "
                                     f"{', '.join(OPTIONS[self.kind]) or 'none'}")
-        if self.category is not None and "category" not in OPTIONS[self.kind]:
-            raise IncidentError(f"{self.kind} takes no category")
         if self.category is not None and not self.category.strip():
             raise IncidentError("category is empty: name one, or write random or all")
         if isinstance(self.start, datetime) and self.start.tzinfo is None:
@@ -128,7 +127,7 @@ class Incident:
     def spec(self) -> str:
         """This incident in the --incident syntax (what truth.incidents records as asked)."""
         if isinstance(self.start, datetime):
-            start = self.start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            start = self.start.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
         elif isinstance(self.start, timedelta):
             start = "+" + format_duration(self.start)
         else:
@@ -170,7 +169,7 @@ def format_duration(span: timedelta) -> str:
     for unit in ("w", "d", "h", "m"):
         if seconds >= _UNIT_SECONDS[unit] and seconds % _UNIT_SECONDS[unit] == 0:
             return f"{int(seconds // _UNIT_SECONDS[unit])}{unit}"
-    return f"{seconds:g}s"
+    return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
 
 
 def _parse_start(text: str) -> datetime | timedelta | None:
