@@ -6,7 +6,8 @@ What each kind does to raw.interactions inside its window ``[starts_at, ends_at)
 * ``tracking-outage``: events that occur in the window (of one category, or all) are never
   recorded: the rows are dropped (counted).
 * ``duplicate-storm``: every row that arrives (``loaded_at``) in the window is delivered ``copies``
-  more times, seconds to minutes later, same event id and content (the copies are counted).
+  more times, each copy one to ten seconds after the one before, same event id and content (the
+  copies are counted).
 * ``late-burst``: events that occur in the window arrive together ``delay`` after it ends, spread
   over an hour: ``loaded_at`` moves, ``occurred_at`` stays (the delayed rows are counted).
 * ``price-bug``: rows of one category (or all) that occur in the window carry their unit price
@@ -61,6 +62,8 @@ _STREAM = 0x1C1D  # the seed stream of incident draws, apart from the events' ow
 _BOT_SESSION_US = 30 * 60 * US_PER_SECOND
 _MAX_CENTS = 9_999_999_999  # numeric(10,2)
 _BURST_SPREAD_US = US_PER_HOUR
+# Kinds that add rows: they count a row when it arrives (a live stream may stop before).
+_COUNTED_ON_ARRIVAL = frozenset({DUPLICATE_STORM, BOT_TRAFFIC})
 
 
 @dataclass
@@ -261,22 +264,26 @@ class Injector:
     def apply_live(self, batches: Sequence[EventBatch], now: datetime) -> list[EventBatch]:
         """A live tick's batches with every incident applied; rows arriving after ``now`` wait."""
         now_us = _us(now)
-        out = []
-        for batch in batches:
-            batch = self.apply(batch)
-            later = _column_us(batch.loaded_at) >= now_us
-            if later.any():
-                self._hold(batch.take(later), -1)
-                batch = batch.take(~later)
-            out.append(batch)
+        out = [self.apply(batch, hold_from_us=now_us) for batch in batches]
         out.append(self._release(now_us, by="loaded"))
         return out
 
-    def apply(self, batch: EventBatch) -> EventBatch:
-        """One batch with every incident applied, in the order they were given."""
-        for inc in self.injected:
-            if len(batch) and _may_touch(inc, batch):
-                batch = _TRANSFORMS[inc.kind](self, inc, batch)
+    def apply(self, batch: EventBatch, *, hold_from_us: int | None = None) -> EventBatch:
+        """One batch with every incident applied, in the order they were given. With
+        ``hold_from_us`` (live), rows an incident makes arrive at or after it wait in the injector;
+        the rows an incident adds are counted when they arrive, so its count is what was written."""
+        for index, inc in enumerate(self.injected):
+            if not (len(batch) and _may_touch(inc, batch)):
+                continue
+            batch = _TRANSFORMS[inc.kind](self, inc, batch)
+            if hold_from_us is not None:
+                later = _column_us(batch.loaded_at) >= hold_from_us
+                if later.any():
+                    added = inc.kind in _COUNTED_ON_ARRIVAL
+                    if added:
+                        inc.rows_affected -= int(later.sum())
+                    self._hold(batch.take(later), index if added else -1)
+                    batch = batch.take(~later)
         return batch
 
     # -------------------------------------------------------------- held rows
@@ -378,8 +385,8 @@ def _duplicate_storm(injector: Injector, inj: Injected, batch: EventBatch) -> Ev
     copies = inj.detail["copies"]
     rows = np.repeat(hit, copies)
     nth = np.tile(np.arange(1, copies + 1), len(hit))
-    # Each retry a little later than the one before: one to sixty seconds apart.
-    wait = (1 + 59 * _row_uniform(batch.event_id[rows], inj.salt)) * US_PER_SECOND * nth
+    # Each retry a little later than the one before: one to ten seconds apart.
+    wait = (1 + 9 * _row_uniform(batch.event_id[rows], inj.salt)) * US_PER_SECOND * nth
     extra = batch.take(rows)
     extra.loaded_at = _capped(injector, loaded[rows] + wait.astype(np.int64)).view("datetime64[us]")
     inj.rows_affected += len(rows)

@@ -85,9 +85,16 @@ def test_random_draws_fit_the_window_apart_and_repeat_for_a_seed():
 # ----------------------------------------------------------------------------- determinism
 
 
-def test_the_same_seed_injects_the_same_rows():
-    params = SimulationParams(users=300, products=60, days=14, end=datetime(2025, 11, 30, tzinfo=UTC), seed=5)
-    world = build_world(params)
+PARAMS = SimulationParams(users=300, products=60, days=14, end=datetime(2025, 11, 30, tzinfo=UTC), seed=5)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(PARAMS)
+
+
+def test_the_same_seed_injects_the_same_rows(world):
+    params = PARAMS
     # Defaults everywhere: starts and categories are drawn from the seed.
     incidents = [Incident(kind) for kind in KINDS]
 
@@ -103,6 +110,30 @@ def test_the_same_seed_injects_the_same_rows():
     for name in ("event_id", "loaded_at", "unit_price_cents", "user_id"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert sum(rows for _, _, rows, _ in truth_a) > 5000  # the bot's views at least
+
+
+def test_a_live_storm_holds_its_copies_until_they_arrive_and_counts_them_then(world):
+    rows = EventBatch.concat(list(generate_history(world, state=new_state(world), max_loaded_at=PARAMS.end)))
+    rows = rows.take(np.argsort(rows.loaded_at, kind="stable"))
+    storm = Incident("duplicate-storm", start=PARAMS.start, duration=timedelta(days=14))
+    injector = Injector.for_window(world, [storm], window_start=PARAMS.start, window_end=None)
+    loaded = rows.loaded_at.astype("datetime64[us]")
+    written, held = 0, 0
+    # Ticks of five minutes over three days, each emitting what arrived in it, as the stream does.
+    ticks = np.arange(np.datetime64("2025-11-16T00:00", "us"), np.datetime64("2025-11-19T00:00", "us"),
+                      np.timedelta64(5, "m"))
+    cut = np.searchsorted(loaded, ticks)
+    for a, b, tick in zip(cut, cut[1:], ticks[1:]):
+        now = tick.astype(datetime).replace(tzinfo=UTC)
+        out = EventBatch.concat(injector.apply_live([rows.take(np.arange(a, b))], now))
+        assert not len(out) or out.loaded_at.max() < tick
+        written += len(out)
+        held = max(held, len(injector.pending))
+    (inc,) = injector.injected
+    fed = cut[-1] - cut[0]
+    assert held > 0  # copies crossed the end of their tick and waited
+    assert inc.rows_affected == written - fed > 0  # counted once written ...
+    assert inc.rows_affected + len(injector.pending) == 3 * fed  # ... and the rest still wait
 
 
 # ----------------------------------------------------------------------------- each kind, loaded
