@@ -325,6 +325,15 @@ def test_an_incident_that_does_not_fit_the_shop_writes_nothing(fresh_database, s
 # ----------------------------------------------------------------------------- live
 
 
+def test_a_live_stream_refuses_a_bad_incident_before_creating_the_shop(fresh_database):
+    from simulator.runner import make_params, run_live
+
+    with pytest.raises(IncidentError, match="no category 'Bakery'"):
+        run_live(fresh_database.info, make_params(users=300, products=80, days=1, seed=3, end=None), rate=50,
+                 max_seconds=1, incidents=[parse_incident("tracking-outage,category=Bakery")])
+    assert _counts(fresh_database) == (0, 0, 0, 0)
+
+
 def test_a_live_stream_injects_and_counts_as_it_goes(fresh_database):
     from simulator.runner import make_params, run_live
 
@@ -372,3 +381,13 @@ def test_the_demo_passes_its_incidents_to_the_live_stream(tmp_path):
         demo(incident=["checkout-break:+5m:10m"], setup_only=True)
     with pytest.raises(typer.BadParameter, match="unknown incident kind"):
         demo(incident=["meteor-strike"])
+
+
+def test_parquet_output_refuses_incidents(tmp_path):
+    import typer
+
+    from shop.cli.simulate import OutputFormat, simulate
+
+    with pytest.raises(typer.BadParameter, match="needs --format postgres"):
+        simulate(incident=["tracking-outage"], output_format=OutputFormat.parquet, out=tmp_path / "raw")
+    assert not (tmp_path / "raw").exists()
