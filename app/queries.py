@@ -200,6 +200,33 @@ def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
     return frame.drop(columns="metric_time__day").assign(activity_date=days).sort_values("activity_date")
 
 
+# --- overview: why revenue moved (app/decomposition.py does the arithmetic) ---------------------
+
+# Sessions have no category; with a category filter only the orders and revenue are the category's.
+_SPLIT_METRICS = ("revenue", "orders")
+
+
+def revenue_split_figures(period: Period, category: str | None) -> pd.DataFrame:
+    """One row: revenue, orders and sessions over the period (revenue and orders of the orders
+    holding the category's products when one is chosen; sessions always shop-wide)."""
+    where = (semantic.PERIOD_FILTER,)
+    sessions = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=("sessions",), where=where), _period(period))
+    if category is None:
+        orders = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=_SPLIT_METRICS, where=where), _period(period))
+    else:
+        orders = _metric_frame(_fetch_live, semantic.MetricQuery(
+            metrics=_SPLIT_METRICS, where=(*where, _ORDER_LINE_CATEGORY)), {**_period(period), "category": category})
+    return pd.concat([orders, sessions], axis=1)
+
+
+def revenue_by_category(period: Period) -> pd.DataFrame:
+    """Revenue per category of the order lines over the period (categories without orders absent)."""
+    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category",),
+                                 where=(semantic.PERIOD_FILTER,))
+    frame = _metric_frame(_fetch_live, query, _period(period))
+    return frame.rename(columns={"order_line__category": "category"})
+
+
 # --- funnel --------------------------------------------------------------------------------------
 
 
