@@ -437,10 +437,16 @@ VARIANT_MART = "recommendation_variant_daily"
 
 
 def variant_performance(period: Period) -> pd.DataFrame:
-    """Per recommender variant: impressions, clicks, carts, purchases and revenue over the period."""
+    """Per recommender variant over the period: impressions, clicks, carts, purchases and revenue, and
+    the A/B units' sums (app/ab_statistics.py); `days_without_units` counts days built before the mart
+    had them (a full refresh fills them)."""
     query = """
         select variant, sum(impressions) as impressions, sum(clicks) as clicks,
-               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue
+               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue,
+               sum(users) as users, sum(new_users) as new_users, sum(lists_squared) as lists_squared,
+               sum(clicks_squared) as clicks_squared, sum(lists_clicks) as lists_clicks,
+               sum(revenue_squared) as revenue_squared, sum(lists_revenue) as lists_revenue,
+               count(*) filter (where users is null) as days_without_units
         from marts.recommendation_variant_daily
         where activity_date between %(start)s and %(end)s
         group by variant
