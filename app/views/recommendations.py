@@ -244,23 +244,16 @@ def ab_statistics_section(variants: pd.DataFrame, api_down: ApiUnavailable | Non
         (name for name in names if name in ("control", "popular")), names[0])
     control = st.selectbox("Control", names, index=names.index(control_default), key="ab_control")
     results = ab_statistics.compare(rows, control)
-    table = pd.DataFrame([{
-        "variant": result.variant,
-        "users": rows[result.variant]["new_users"],
-        "click_through": _interval(result.click_through, formatting.percent),
-        "click_lift": _lift(result.click_lift, result.variant == control),
-        "revenue_per_list": _interval(result.revenue_per_list, formatting.currency) if result.enough_purchases
-        else _too_few(result.revenue_per_list),
-        "revenue_lift": _lift(result.revenue_lift, result.variant == control),
-    } for result in results])
-    ui.table(table, column_config={
-        "variant": "Variant",
-        "users": ui.count_column("New users"),
-        "click_through": "Click-through (95% CI)",
-        "click_lift": "Click-through lift",
-        "revenue_per_list": "Revenue per list (95% CI)",
-        "revenue_lift": "Revenue per list lift",
-    })
+    # A static table: a handful of rows, and the intervals stay readable text (no canvas grid).
+    st.table(pd.DataFrame([{
+        "Variant": result.variant,
+        "New users": formatting.count(rows[result.variant]["new_users"]),
+        "Click-through (95% CI)": _interval(result.click_through, formatting.percent),
+        "Click-through lift": _lift(result.click_lift, result.variant == control),
+        "Revenue per list (95% CI)": _interval(result.revenue_per_list, formatting.currency)
+        if result.enough_purchases else _too_few(result.revenue_per_list),
+        "Revenue per list lift": _lift(result.revenue_lift, result.variant == control),
+    } for result in results]).set_index("Variant"))
     weights = split or {name: 1.0 for name in names}
     check = ab_statistics.sample_ratio({name: rows[name]["new_users"] for name in names}, weights)
     if check is None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
+from psycopg import sql
 
 from simulator import loader
 from simulator.closed_loop import ApiRecommendations, ClosedLoop, Served
@@ -103,3 +106,36 @@ def hashed_arms(users: np.ndarray, seed: int) -> np.ndarray:
         "A" if hashlib.blake2b(f"{seed}:{user}".encode(), digest_size=8).digest()[0] & 1 else "B"
         for user in users.tolist()
     ], dtype=object)
+
+
+# Two arms' sums for a page to show: the model's click-through 1.5 times popular's, 60 purchases each
+# (revenue per list gets its interval), and new users as a 1:1 split would give them.
+PAGE_ARMS = {
+    "popular": {"users": 2000, "new_users": 1010, "impressions": 3000, "clicks": 300, "purchases": 60,
+                "revenue": 3000.0, "lists_squared": 5200, "clicks_squared": 420, "lists_clicks": 480,
+                "revenue_squared": 410000.0, "lists_revenue": 4600.0},
+    "model": {"users": 2000, "new_users": 990, "impressions": 3000, "clicks": 450, "purchases": 60,
+              "revenue": 3600.0, "lists_squared": 5200, "clicks_squared": 700, "lists_clicks": 720,
+              "revenue_squared": 520000.0, "lists_revenue": 5500.0},
+}
+MART_COLUMNS = ("users", "new_users", "impressions", "clicks", "purchases", "revenue", "lists_squared",
+                "clicks_squared", "lists_clicks", "revenue_squared", "lists_revenue")
+
+
+@contextmanager
+def variant_rows(shop, day, arms: dict[str, dict[str, float]]) -> Iterator[None]:
+    """The arms' sums as rows of marts.recommendation_variant_daily on `day`, removed afterwards."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, ("activity_date", "variant", *MART_COLUMNS)))
+    values = sql.SQL(", ").join([sql.Placeholder()] * (2 + len(MART_COLUMNS)))
+    insert = sql.SQL("insert into marts.recommendation_variant_daily ({}) values ({})").format(columns, values)
+    with shop.database.connect() as conn:
+        for name, row in arms.items():
+            conn.execute(insert, (day, name, *(row[column] for column in MART_COLUMNS)))
+        conn.commit()
+    try:
+        yield
+    finally:
+        with shop.database.connect() as conn:
+            conn.execute("delete from marts.recommendation_variant_daily where activity_date = %s and variant = any(%s)",
+                         (day, list(arms)))
+            conn.commit()
