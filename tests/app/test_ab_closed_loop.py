@@ -13,7 +13,7 @@ from tests.app import ab_support
 
 pytestmark = pytest.mark.slow
 
-SESSIONS = 500
+SESSIONS = 400
 SPLIT = {"popular": 1.0, "model": 1.0}
 AA_SEEDS = 200
 
