@@ -193,3 +193,24 @@ def segments(frame: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="Customers", tickformat=",d")
     fig.update_layout(hovermode="closest")
     return _style(fig, legend=False)
+
+
+def revenue_waterfall(previous: tuple[str, float], parts: Sequence[tuple[str, float]],
+                      current: tuple[str, float]) -> go.Figure:
+    """Revenue of the previous period, each part of the change, and the current period's revenue."""
+    labels = [previous[0], *(label for label, _ in parts), current[0]]
+    values = [previous[1], *(value for _, value in parts), current[1]]
+    fig = go.Figure(go.Waterfall(
+        x=labels,
+        y=values,
+        measure=["absolute", *(["relative"] * len(parts)), "total"],
+        texttemplate=f"%{{y:{formatting.PLOTLY_CURRENCY_AXIS}}}",
+        textposition="outside",
+        hovertemplate=f"%{{x}}: %{{y:{formatting.PLOTLY_CURRENCY}}}<extra></extra>",
+        increasing={"marker": {"color": TERTIARY}},
+        decreasing={"marker": {"color": "#E45756"}},
+        totals={"marker": {"color": PRIMARY}},
+        connector={"line": {"color": "#BAB0AC"}},
+    ))
+    fig.update_yaxes(tickformat=formatting.PLOTLY_CURRENCY_AXIS)
+    return _style(fig, legend=False)

@@ -63,6 +63,13 @@ def change(current: Number | None, previous: Number | None) -> str | None:
     return f"{(float(current) - float(previous)) / abs(float(previous)) * 100:+.1f}%"
 
 
+def signed_percent(ratio: Number | None) -> str:
+    """A relative change (0.123) as +12.3%."""
+    if _missing(ratio):
+        return MISSING
+    return f"{float(ratio) * 100:+.1f}%"
+
+
 def point_change(current: Number | None, previous: Number | None) -> str | None:
     """Change of a rate in percentage points (+0.4 pp): a relative change of a rate misleads."""
     if _missing(current) or _missing(previous):

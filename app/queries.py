@@ -200,6 +200,33 @@ def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
     return frame.drop(columns="metric_time__day").assign(activity_date=days).sort_values("activity_date")
 
 
+# --- overview: why revenue moved (app/decomposition.py does the arithmetic) ---------------------
+
+# Sessions have no category; with a category filter only the orders and revenue are the category's.
+_SPLIT_METRICS = ("revenue", "orders")
+
+
+def revenue_split_figures(period: Period, category: str | None) -> pd.DataFrame:
+    """One row: revenue, orders and sessions over the period (revenue and orders of the orders
+    holding the category's products when one is chosen; sessions always shop-wide)."""
+    where = (semantic.PERIOD_FILTER,)
+    sessions = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=("sessions",), where=where), _period(period))
+    if category is None:
+        orders = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=_SPLIT_METRICS, where=where), _period(period))
+    else:
+        orders = _metric_frame(_fetch_live, semantic.MetricQuery(
+            metrics=_SPLIT_METRICS, where=(*where, _ORDER_LINE_CATEGORY)), {**_period(period), "category": category})
+    return pd.concat([orders, sessions], axis=1)
+
+
+def revenue_by_category(period: Period) -> pd.DataFrame:
+    """Revenue per category of the order lines over the period (categories without orders absent)."""
+    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category",),
+                                 where=(semantic.PERIOD_FILTER,))
+    frame = _metric_frame(_fetch_live, query, _period(period))
+    return frame.rename(columns={"order_line__category": "category"})
+
+
 # --- funnel --------------------------------------------------------------------------------------
 
 
@@ -410,10 +437,16 @@ VARIANT_MART = "recommendation_variant_daily"
 
 
 def variant_performance(period: Period) -> pd.DataFrame:
-    """Per recommender variant: impressions, clicks, carts, purchases and revenue over the period."""
+    """Per recommender variant over the period: impressions, clicks, carts, purchases and revenue, and
+    the A/B units' sums (app/ab_statistics.py); `days_without_units` counts days built before the mart
+    had them (a full refresh fills them)."""
     query = """
         select variant, sum(impressions) as impressions, sum(clicks) as clicks,
-               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue
+               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue,
+               sum(users) as users, sum(new_users) as new_users, sum(lists_squared) as lists_squared,
+               sum(clicks_squared) as clicks_squared, sum(lists_clicks) as lists_clicks,
+               sum(revenue_squared) as revenue_squared, sum(lists_revenue) as lists_revenue,
+               count(*) filter (where users is null) as days_without_units
         from marts.recommendation_variant_daily
         where activity_date between %(start)s and %(end)s
         group by variant

@@ -1,14 +1,16 @@
 """Overview: the KPIs of the period against the previous one, kept live, and daily revenue and volume.
 
-Cards and chart read the semantic layer's metrics (app/kpis.py, queries.period_totals and daily_sales)."""
+Cards and chart read the semantic layer's metrics (app/kpis.py, queries.period_totals and daily_sales);
+"Why revenue moved" splits the change of revenue with app/decomposition.py over metric queries."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import streamlit as st
 
-from app import charts, filters, formatting, kpis, queries, ui
+from app import charts, decomposition, filters, formatting, kpis, queries, ui
 
 LIVE_REFRESH_S = 10
 
@@ -40,6 +42,53 @@ def daily_chart(choice: filters.Filters) -> None:
         ui.chart(charts.revenue_and_volume(days, "units", "Units sold"), key="overview_daily")
 
 
+# --- why revenue moved -------------------------------------------------------------------------
+
+TOP_CATEGORIES = 5
+
+
+def _split_figures(period, category: str | None) -> decomposition.PeriodFigures:
+    row = queries.revenue_split_figures(period, category).iloc[0]
+    return decomposition.PeriodFigures(period.label(), row.get("revenue"), row.get("orders"), row.get("sessions"))
+
+
+def _category_revenue(period) -> dict[str, float]:
+    frame = queries.revenue_by_category(period)
+    return dict(zip(frame["category"], frame["revenue"], strict=True))
+
+
+def why_revenue_moved(choice: filters.Filters) -> None:
+    """The change of revenue against the previous period, split into traffic, conversion and order
+    value, and (shop-wide) the categories that moved most."""
+    st.subheader("Why revenue moved")
+    previous_period = choice.period.previous()
+    try:
+        split = decomposition.split_revenue(_split_figures(previous_period, choice.category),
+                                            _split_figures(choice.period, choice.category))
+    except decomposition.CannotSplit as exc:
+        ui.empty(str(exc))
+        return
+    drivers = [] if choice.category is not None else decomposition.category_changes(
+        _category_revenue(previous_period), _category_revenue(choice.period))
+    st.markdown(decomposition.summary(split, drivers, formatting.currency))
+    parts = [(decomposition.FACTOR_LABELS[name], split.parts[name]) for name in decomposition.FACTORS]
+    ui.chart(charts.revenue_waterfall(("Previous period", split.previous), parts, ("This period", split.current)),
+             key="overview_why")
+    if choice.category is not None:
+        st.caption(f"Revenue and orders of the orders holding {choice.category} products; sessions are shop-wide.")
+        return
+    movers = pd.DataFrame(
+        [(item.category, item.previous, item.current, item.change) for item in drivers[:TOP_CATEGORIES]],
+        columns=["category", "previous", "current", "change"],
+    )
+    ui.table(movers, column_config={
+        "category": "Category",
+        "previous": ui.money_column("Previous period"),
+        "current": ui.money_column("This period"),
+        "change": ui.money_column("Change"),
+    })
+
+
 st.title("Overview")
 with ui.guarded():
     choice = filters.sidebar(queries.categories())
@@ -53,3 +102,4 @@ with ui.guarded():
             f"{span['first_day']:%d %b %Y} – {span['last_day']:%d %b %Y}. Pick another date range."
         )
     daily_chart(choice)
+    why_revenue_moved(choice)

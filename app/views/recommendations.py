@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import api_client, filters, formatting, queries, ui
+from app import ab_statistics, api_client, filters, formatting, queries, ui
 from app.errors import ApiUnavailable
 
 RECOMMENDATIONS_K = 10
@@ -195,7 +195,83 @@ def model_card(api_down: ApiUnavailable | None) -> None:
         st.json({"model_id": served.model_id, "card": card, "variants": served.variants})
 
 
-def impact(choice: filters.Filters) -> None:
+def _interval(estimate, fmt) -> str:
+    if estimate is None:
+        return formatting.MISSING
+    return f"{fmt(estimate.value)} ({fmt(estimate.low)} to {fmt(estimate.high)})"
+
+
+def _too_few(estimate) -> str:
+    shown = formatting.MISSING if estimate is None else formatting.currency(estimate.value)
+    return f"{shown} (under {ab_statistics.MIN_PURCHASES} purchases: no interval)"
+
+
+def _lift(found: ab_statistics.Lift | None, is_control: bool) -> str:
+    if is_control:
+        return "control"
+    if found is None:
+        return formatting.MISSING
+    signed = formatting.signed_percent
+    verdict = "significant" if found.significant else "not significant"
+    return f"{signed(found.value)} ({signed(found.low)} to {signed(found.high)}), {verdict}"
+
+
+def configured_split(api_down: ApiUnavailable | None) -> dict[str, float] | None:
+    """The variants' weights as the API is configured now, in its order (the first is the control);
+    None when the API cannot say."""
+    if api_down is not None:
+        return None
+    try:
+        served = api_client.served_model()
+    except ApiUnavailable:
+        return None
+    return {str(v["variant"]): float(v.get("weight") or 0) for v in served.variants if v.get("variant")} or None
+
+
+def ab_statistics_section(variants: pd.DataFrame, api_down: ApiUnavailable | None) -> None:
+    """Click-through and revenue per list with 95% intervals, lifts over the control, and the
+    sample-ratio check of the assignment (app/ab_statistics.py)."""
+    st.markdown("**A/B statistics** (95% intervals; a user's day in a variant is one unit)")
+    if variants["days_without_units"].sum() > 0:
+        ui.empty("Some days of this period were built before the A/B sums existed: run "
+                 "`shop build --full-refresh` once to compute them.")
+        return
+    rows = {str(row["variant"]): row for _, row in variants.iterrows()}
+    split = configured_split(api_down)
+    names = list(rows)
+    configured = [name for name in (split or {}) if name in rows]
+    control_default = configured[0] if configured else next(
+        (name for name in names if name in ("control", "popular")), names[0])
+    control = st.selectbox("Control", names, index=names.index(control_default), key="ab_control")
+    results = ab_statistics.compare(rows, control)
+    # A static table: a handful of rows, and the intervals stay readable text (no canvas grid).
+    st.table(pd.DataFrame([{
+        "Variant": result.variant,
+        "New users": formatting.count(rows[result.variant]["new_users"]),
+        "Click-through (95% CI)": _interval(result.click_through, formatting.percent),
+        "Click-through lift": _lift(result.click_lift, result.variant == control),
+        "Revenue per list (95% CI)": _interval(result.revenue_per_list, formatting.currency)
+        if result.enough_purchases else _too_few(result.revenue_per_list),
+        "Revenue per list lift": _lift(result.revenue_lift, result.variant == control),
+    } for result in results]).set_index("Variant"))
+    weights = split or {name: 1.0 for name in names}
+    check = ab_statistics.sample_ratio({name: rows[name]["new_users"] for name in names}, weights)
+    if check is None:
+        st.caption("Sample-ratio check: needs users in at least two configured variants.")
+        return
+    ratio_text = ":".join(f"{weights[name]:g}" for name in check.expected)
+    observed = ", ".join(f"{name} {formatting.count(count)}" for name, count in check.observed.items())
+    basis = "the API's configured split" if split else "an equal split (the API is not reachable to say its weights)"
+    text = (f"Sample-ratio check: new users {observed} against {basis} {ratio_text}: "
+            f"chi-square p = {check.p_value:.3g}")
+    if check.mismatch:
+        st.warning(f"{text} < {ab_statistics.SRM_ALPHA:g}: **sample ratio mismatch**. The assignment or the "
+                   "impression log is broken; do not trust the lifts above.", icon=":material/warning:")
+    else:
+        st.success(f"{text}: no sample ratio mismatch.", icon=":material/check_circle:")
+
+
+def impact(choice: filters.Filters, api_down: ApiUnavailable | None = None) -> None:
     st.subheader("Recommendation impact")
     share = queries.recommended_order_share(choice.period).iloc[0]
     cards = st.columns(3)
@@ -235,6 +311,7 @@ def impact(choice: filters.Filters) -> None:
             "revenue": ui.money_column("Revenue"),
         },
     )
+    ab_statistics_section(variants, api_down)
 
 
 st.title("Recommendations")
@@ -251,4 +328,4 @@ with ui.guarded():
         api_down = current_recommendations(user_id)
     similar(seen, api_down)
     model_card(api_down)
-    impact(choice)
+    impact(choice, api_down)

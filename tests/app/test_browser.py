@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.app import ab_support
 from tests.app import browser as harness
 
 pytestmark = [
@@ -31,13 +32,19 @@ def test_the_dashboard_in_chromium(built_shop, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     env = {**built_shop.env, "SHOP_API_URL": "http://127.0.0.1:9"}
-    with harness.serve(env) as url, harness.browser_page() as page:
+    (last_day,) = built_shop.one("select max(activity_date) from marts.sales_summary")
+    with (ab_support.variant_rows(built_shop, last_day, ab_support.PAGE_ARMS), harness.serve(env) as url,
+          harness.browser_page() as page):
         page.goto(url)
         page.wait_for_selector('h1:has-text("Overview")', timeout=90_000)
         harness.wait_until_idle(page)
         assert harness.error_boxes(page) == []
         thirty_days = kpi_values(page)
         assert len(thirty_days) == 5 and thirty_days[0].startswith("$")
+        # Why revenue moved: its sentence and its waterfall beside the daily chart.
+        assert page.get_by_text("Why revenue moved").count() == 1
+        assert page.locator('[data-testid="stMarkdownContainer"] p', has_text="Revenue ").count() >= 1
+        assert page.locator(".js-plotly-plot").count() == 2
         page.screenshot(path=shots / "overview-30-days.png")
 
         page.locator('[data-testid="stSidebar"] button', has_text="7 days").first.click()
@@ -59,6 +66,11 @@ def test_the_dashboard_in_chromium(built_shop, tmp_path):
         # The API is down in this test: the Recommendations page says so in a warning, not an error.
         harness.open_page(page, "Recommendations")
         assert "shop serve api" in page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
+        # The A/B statistics of two test arms: intervals, lifts and the sample-ratio verdict, as text.
+        ab_table = page.locator('[data-testid="stTable"]', has_text="Click-through lift")
+        assert ab_table.count() == 1
+        assert "significant" in ab_table.inner_text() and " to " in ab_table.inner_text()
+        assert "no sample ratio mismatch" in page.locator('[data-testid="stAlertContentSuccess"]').inner_text()
 
     saved = sorted(path.name for path in shots.iterdir())
     assert len(saved) == 2 + len(PAGES), saved

@@ -564,3 +564,35 @@ def test_data_health_shows_the_refresh_loops_runs(built_shop, point_app_at):
         with built_shop.database.connect() as conn:
             conn.execute("delete from shop_meta.refresh_runs")
             conn.commit()
+
+
+def test_recommendations_page_shows_ab_intervals_lifts_and_the_sample_ratio_verdict(built_shop, point_app_at):
+    """Intervals and lifts as app/ab_statistics.py computes them from the mart's sums; the sample-ratio
+    check passes on a 1:1 split (the API is down: an equal split is assumed, and said) and warns on a
+    planted mismatch."""
+    from app import ab_statistics
+    from tests.app import ab_support
+
+    point_app_at(built_shop)
+    day = date(2020, 2, 1)  # within the date filter's ten years, before the shop
+    with ab_support.variant_rows(built_shop, day, ab_support.PAGE_ARMS):
+        app = choose_range(open_app("views/recommendations.py"), day, day + timedelta(days=1))
+        assert not app.exception and not app.error
+        (shown,) = [item.value for item in app.table if "Click-through lift" in item.value.columns]
+        expected = {r.variant: r for r in ab_statistics.compare(ab_support.PAGE_ARMS, control="popular")}
+        model = expected["model"]
+        assert shown.loc["popular", "Click-through lift"] == "control"
+        assert shown.loc["model", "Click-through (95% CI)"] == (
+            f"{model.click_through.value:.1%} ({model.click_through.low:.1%} to {model.click_through.high:.1%})")
+        assert shown.loc["model", "Click-through lift"].startswith(f"{model.click_lift.value * 100:+.1f}% (")
+        assert shown.loc["model", "Click-through lift"].endswith(", significant")
+        assert shown.loc["model", "Revenue per list (95% CI)"].startswith("$1.20 ($")
+        verdicts = [item.value for item in app.success]
+        assert len(verdicts) == 1 and "an equal split" in verdicts[0] and "no sample ratio mismatch" in verdicts[0]
+    broken = {name: {**row, "new_users": row["new_users"] * (0.8 if name == "model" else 1)}
+              for name, row in ab_support.PAGE_ARMS.items()}
+    st.cache_data.clear()  # the same query, other rows
+    with ab_support.variant_rows(built_shop, day, broken):
+        app = choose_range(open_app("views/recommendations.py"), day, day + timedelta(days=1))
+        warnings = [item.value for item in app.warning if "sample ratio" in item.value]
+        assert len(warnings) == 1 and "**sample ratio mismatch**" in warnings[0], [w.value for w in app.warning]

@@ -6,6 +6,13 @@
     Incremental (keyed by activity_date, variant): the days touched by newly loaded events
     or served lists are rebuilt whole. Each side keeps its own watermark, since the two raw tables
     are loaded independently (history is back-filled with past load times).
+
+    For the A/B statistics (app/ab_statistics.py) the unit is a user's day in a variant: `users`
+    counts those units, and the squares and cross products of each unit's lists, clicks and revenue
+    are summed per day, so that a period's intervals come from sums alone. `new_users` counts the
+    users whose first list from the variant was served that day (the sample-ratio check): a late
+    served row can move a user's first day earlier, so an incremental run also rebuilds the day a
+    touched user was first served before.
 #}
 {{
     config(
@@ -29,6 +36,7 @@
 {%- set touched_served_days_list = touched_days(
     source('shop', 'served_recommendations'), 'loaded_at', 'cast(served_at as date)', 'max_served_loaded_at'
 ) -%}
+{%- set earlier_first_days_list = first_served_days_of_touched_users('max_served_loaded_at') -%}
 {%- endif %}
 
 with
@@ -40,6 +48,7 @@ served as (
     where
         served_date in ({{ touched_event_days_list }})
         or served_date in ({{ touched_served_days_list }})
+        or served_date in ({{ earlier_first_days_list }})
     {% endif %}
 
 ),
@@ -53,45 +62,144 @@ interactions as (
     and (
         occurred_date in ({{ touched_event_days_list }})
         or occurred_date in ({{ touched_served_days_list }})
+        or occurred_date in ({{ earlier_first_days_list }})
     )
     {% endif %}
+
+),
+
+first_exposures as (
+
+    -- each served user's first day in each variant, over the whole log
+    select
+        user_id,
+        variant,
+        min(served_date) as first_served_date
+
+    from {{ ref('stg_shop__served_recommendations') }}
+    {% if is_incremental() %}
+    where user_id in (select user_id from served)
+    {% endif %}
+    group by user_id, variant
+
+),
+
+user_lists as (
+
+    select
+        served.served_date as activity_date,
+        served.variant,
+        served.user_id,
+        count(*) as lists,
+        max({{ flag('served.served_date = first_exposures.first_served_date') }}) as is_first_day,
+        max(served.loaded_at) as max_served_loaded_at
+
+    from served
+    inner join first_exposures
+        on
+            served.user_id = first_exposures.user_id
+            and served.variant = first_exposures.variant
+    group by served.served_date, served.variant, served.user_id
+
+),
+
+user_outcomes as (
+
+    select
+        occurred_date as activity_date,
+        recommendation_variant as variant,
+        user_id,
+        sum(is_view) as clicks,
+        sum(is_add_to_cart) as add_to_carts,
+        sum(is_purchase) as purchases,
+        coalesce(sum(revenue), 0) as revenue,
+        max(last_loaded_at) as max_event_loaded_at
+
+    from interactions
+    group by occurred_date, recommendation_variant, user_id
+
+),
+
+-- one row per user, day and variant with lists served or events following them: the A/B unit
+units as (
+
+    select
+        coalesce(user_lists.activity_date, user_outcomes.activity_date) as activity_date,
+        coalesce(user_lists.variant, user_outcomes.variant) as variant,
+        coalesce(user_lists.lists, 0) as lists,
+        coalesce(user_lists.is_first_day, 0) as is_first_day,
+        coalesce(user_outcomes.clicks, 0) as clicks,
+        coalesce(user_outcomes.add_to_carts, 0) as add_to_carts,
+        coalesce(user_outcomes.purchases, 0) as purchases,
+        cast(coalesce(user_outcomes.revenue, 0) as {{ dbt.type_numeric() }}) as revenue,
+        user_lists.lists is not null as has_lists,
+        user_outcomes.clicks is not null as has_outcomes,
+        user_lists.max_served_loaded_at,
+        user_outcomes.max_event_loaded_at
+
+    from user_lists
+    full outer join user_outcomes
+        on
+            user_lists.activity_date = user_outcomes.activity_date
+            and user_lists.variant = user_outcomes.variant
+            and user_lists.user_id = user_outcomes.user_id
 
 ),
 
 impressions as (
 
     select
-        served_date as activity_date,
+        activity_date,
         variant,
-        count(*) as impressions,
-        max(loaded_at) as max_served_loaded_at
+        sum(lists) as impressions,
+        max(max_served_loaded_at) as max_served_loaded_at
 
-    from served
-    group by served_date, variant
+    from units
+    where has_lists
+    group by activity_date, variant
 
 ),
 
 outcomes as (
 
     select
-        occurred_date as activity_date,
-        recommendation_variant as variant,
-        sum(is_view) as clicks,
-        sum(is_add_to_cart) as add_to_carts,
-        sum(is_purchase) as purchases,
+        activity_date,
+        variant,
+        sum(clicks) as clicks,
+        sum(add_to_carts) as add_to_carts,
+        sum(purchases) as purchases,
         sum(revenue) as revenue,
-        max(last_loaded_at) as max_event_loaded_at
+        max(max_event_loaded_at) as max_event_loaded_at
 
-    from interactions
-    group by occurred_date, recommendation_variant
+    from units
+    where has_outcomes
+    group by activity_date, variant
+
+),
+
+unit_sums as (
+
+    select
+        activity_date,
+        variant,
+        count(*) as users,
+        sum(is_first_day) as new_users,
+        sum(lists * lists) as lists_squared,
+        sum(clicks * clicks) as clicks_squared,
+        sum(lists * clicks) as lists_clicks,
+        sum(revenue * revenue) as revenue_squared,
+        sum(lists * revenue) as lists_revenue
+
+    from units
+    group by activity_date, variant
 
 ),
 
 final as (
 
     select
-        coalesce(impressions.activity_date, outcomes.activity_date) as activity_date,
-        coalesce(impressions.variant, outcomes.variant) as variant,
+        unit_sums.activity_date,
+        unit_sums.variant,
         cast(coalesce(impressions.impressions, 0) as {{ dbt.type_bigint() }}) as impressions,
         cast(coalesce(outcomes.clicks, 0) as {{ dbt.type_bigint() }}) as clicks,
         cast(coalesce(outcomes.add_to_carts, 0) as {{ dbt.type_bigint() }}) as add_to_carts,
@@ -99,13 +207,24 @@ final as (
         {{ to_money('coalesce(outcomes.revenue, 0)') }} as revenue,
         {{ safe_ratio('coalesce(outcomes.clicks, 0)', 'impressions.impressions') }} as click_through,
         impressions.max_served_loaded_at,
-        outcomes.max_event_loaded_at
+        outcomes.max_event_loaded_at,
+        cast(unit_sums.users as {{ dbt.type_bigint() }}) as users,
+        cast(unit_sums.new_users as {{ dbt.type_bigint() }}) as new_users,
+        cast(unit_sums.lists_squared as {{ dbt.type_bigint() }}) as lists_squared,
+        cast(unit_sums.clicks_squared as {{ dbt.type_bigint() }}) as clicks_squared,
+        cast(unit_sums.lists_clicks as {{ dbt.type_bigint() }}) as lists_clicks,
+        cast(unit_sums.revenue_squared as numeric(28, 4)) as revenue_squared,
+        cast(unit_sums.lists_revenue as numeric(28, 4)) as lists_revenue
 
-    from impressions
-    full outer join outcomes
+    from unit_sums
+    left join impressions
         on
-            impressions.activity_date = outcomes.activity_date
-            and impressions.variant = outcomes.variant
+            unit_sums.activity_date = impressions.activity_date
+            and unit_sums.variant = impressions.variant
+    left join outcomes
+        on
+            unit_sums.activity_date = outcomes.activity_date
+            and unit_sums.variant = outcomes.variant
 
 )
 

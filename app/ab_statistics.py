@@ -1,0 +1,155 @@
+"""A/B statistics of the recommender's variants: rates per list served with 95% intervals, the lift of
+each variant over the control, and the sample-ratio-mismatch (SRM) check of the assignment.
+
+The unit of analysis is a user's day in a variant: the lists they were served that day and what
+followed (clicks, revenue). Click-through = clicks / lists is a ratio of two sums over those units,
+so its variance comes from the delta method over the units' sums, squares and cross products
+(marts.recommendation_variant_daily stores them per day, which add up over any period). Treating a
+user's days as independent units ignores that the same user comes back on several days; with the
+API's per-user assignment that makes the intervals somewhat too narrow for very loyal users.
+
+The lift is the ratio of two independent arms' rates minus one; its interval is the delta method on
+the log of that ratio, so it never crosses -100%. The SRM check asks whether the users who entered
+each arm (their first list from it) match the configured split (the API's variant weights): a
+chi-square goodness-of-fit test, with a warning below p = 0.001.
+
+Revenue per list gets an interval (and a lift) only once every compared arm has MIN_PURCHASES
+purchase lines: below that the A/A test found far more than 5% false lifts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+
+CONFIDENCE = 0.95
+SRM_ALPHA = 0.001
+# Revenue per list is a sum of a few large orders: its normal interval undercovers until each arm
+# has enough purchases (the README's A/B statistics section has the A/A figures behind this).
+MIN_PURCHASES = 50
+_Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+
+
+@dataclass(frozen=True)
+class RatioSums:
+    """Sums over the units of one arm for an outcome per list: units, lists (n), outcome (y), and the
+    squares and cross product the variance needs."""
+
+    units: float
+    lists: float
+    outcome: float
+    lists_squared: float
+    outcome_squared: float
+    lists_outcome: float
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    low: float
+    high: float
+    standard_error: float
+
+
+@dataclass(frozen=True)
+class Lift:
+    """Relative change of a variant's rate over the control's (0.12 = 12% higher)."""
+
+    value: float
+    low: float
+    high: float
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+@dataclass(frozen=True)
+class SampleRatioCheck:
+    observed: dict[str, float]
+    expected: dict[str, float]
+    p_value: float
+
+    @property
+    def mismatch(self) -> bool:
+        return self.p_value < SRM_ALPHA
+
+
+def ratio(sums: RatioSums) -> Estimate | None:
+    """Outcome per list with its interval; None without lists, or with fewer than two units."""
+    k = sums.units
+    if sums.lists <= 0 or k < 2:
+        return None
+    rate = sums.outcome / sums.lists
+    mean_lists = sums.lists / k
+    var_lists = (sums.lists_squared - sums.lists ** 2 / k) / (k - 1)
+    var_outcome = (sums.outcome_squared - sums.outcome ** 2 / k) / (k - 1)
+    covariance = (sums.lists_outcome - sums.lists * sums.outcome / k) / (k - 1)
+    variance = (var_outcome - 2 * rate * covariance + rate ** 2 * var_lists) / (k * mean_lists ** 2)
+    error = math.sqrt(max(variance, 0.0))
+    return Estimate(rate, rate - _Z * error, rate + _Z * error, error)
+
+
+def lift(variant: Estimate | None, control: Estimate | None) -> Lift | None:
+    """The variant's rate over the control's, minus one, with its interval; None when either rate is
+    missing or zero (a ratio to nothing, or a log of nothing)."""
+    if variant is None or control is None or variant.value <= 0 or control.value <= 0:
+        return None
+    log_ratio = math.log(variant.value / control.value)
+    error = math.sqrt((variant.standard_error / variant.value) ** 2 + (control.standard_error / control.value) ** 2)
+    return Lift(math.exp(log_ratio) - 1, math.exp(log_ratio - _Z * error) - 1, math.exp(log_ratio + _Z * error) - 1)
+
+
+def sample_ratio(observed: Mapping[str, float], weights: Mapping[str, float]) -> SampleRatioCheck | None:
+    """Chi-square test of the users per arm against the configured weights (arms without a weight
+    are left out); None with fewer than two weighted arms or no user in them."""
+    arms: Sequence[str] = [name for name in weights if weights[name] > 0]
+    counts = [float(observed.get(name, 0)) for name in arms]
+    total, weight_total = sum(counts), sum(weights[name] for name in arms)
+    if len(arms) < 2 or total <= 0:
+        return None
+    expected = [total * weights[name] / weight_total for name in arms]
+    p_value = float(stats.chisquare(counts, f_exp=expected).pvalue)
+    return SampleRatioCheck(dict(zip(arms, counts, strict=True)), dict(zip(arms, expected, strict=True)), p_value)
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: str
+    click_through: Estimate | None
+    revenue_per_list: Estimate | None
+    click_lift: Lift | None  # None for the control itself
+    revenue_lift: Lift | None
+    enough_purchases: bool  # whether revenue per list's interval can be trusted (MIN_PURCHASES)
+
+
+def click_sums(row: Mapping[str, float]) -> RatioSums:
+    """Clicks per list from one variant's sums (the columns of marts.recommendation_variant_daily)."""
+    return RatioSums(row["users"], row["impressions"], row["clicks"], row["lists_squared"], row["clicks_squared"],
+                     row["lists_clicks"])
+
+
+def revenue_sums(row: Mapping[str, float]) -> RatioSums:
+    """Attributed revenue per list from one variant's sums."""
+    return RatioSums(row["users"], row["impressions"], row["revenue"], row["lists_squared"], row["revenue_squared"],
+                     row["lists_revenue"])
+
+
+def compare(variants: Mapping[str, Mapping[str, float]], control: str) -> list[VariantResult]:
+    """Each variant's click-through and revenue per list, and its lift over `control`, in the given order."""
+    clicks = {name: ratio(click_sums(row)) for name, row in variants.items()}
+    revenue = {name: ratio(revenue_sums(row)) for name, row in variants.items()}
+    enough = {name: row["purchases"] >= MIN_PURCHASES for name, row in variants.items()}
+    return [
+        VariantResult(
+            name, clicks[name], revenue[name],
+            None if name == control else lift(clicks[name], clicks.get(control)),
+            None if name == control or not (enough[name] and enough.get(control, False))
+            else lift(revenue[name], revenue.get(control)),
+            enough[name],
+        )
+        for name in variants
+    ]

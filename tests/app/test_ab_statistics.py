@@ -1,0 +1,99 @@
+"""A/B statistics (app/ab_statistics.py) on known inputs, against scipy and textbook figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from app.ab_statistics import RatioSums, SRM_ALPHA, compare, lift, ratio, sample_ratio
+
+
+def sums_of(lists: np.ndarray, outcome: np.ndarray) -> RatioSums:
+    lists, outcome = lists.astype(float), outcome.astype(float)
+    return RatioSums(len(lists), lists.sum(), outcome.sum(), (lists ** 2).sum(), (outcome ** 2).sum(),
+                     (lists * outcome).sum())
+
+
+def test_one_list_per_unit_gives_the_textbook_interval_of_a_proportion():
+    # 1,000 lists, 120 clicked once: p = 0.12, se = sqrt(p (1 - p) / (n - 1)) with the sample variance.
+    clicks = np.r_[np.ones(120), np.zeros(880)]
+    found = ratio(sums_of(np.ones(1000), clicks))
+    se = math.sqrt(0.12 * 0.88 / 999)
+    assert found.value == pytest.approx(0.12)
+    assert found.standard_error == pytest.approx(se)
+    assert (found.low, found.high) == pytest.approx((0.12 - 1.959964 * se, 0.12 + 1.959964 * se), rel=1e-6)
+
+
+def test_the_ratio_interval_is_the_delta_method_over_units():
+    rng = np.random.default_rng(5)
+    lists = rng.integers(1, 5, 400)
+    clicks = rng.binomial(lists, 0.3)
+    found = ratio(sums_of(lists, clicks))
+    rate = clicks.sum() / lists.sum()
+    residual = clicks - rate * lists  # the linearised ratio: var = var(y - R n) / (k mean(n)^2)
+    expected = math.sqrt(np.var(residual, ddof=1) / (len(lists) * lists.mean() ** 2))
+    assert found.value == pytest.approx(rate)
+    assert found.standard_error == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_difference_of_two_arms_has_welchs_standard_error():
+    rng = np.random.default_rng(11)
+    a, b = rng.exponential(20, 3000), rng.exponential(22, 2500)  # revenue per list, one list per unit
+    ea, eb = ratio(sums_of(np.ones(len(a)), a)), ratio(sums_of(np.ones(len(b)), b))
+    welch = stats.ttest_ind(b, a, equal_var=False)
+    assert math.hypot(ea.standard_error, eb.standard_error) == pytest.approx((b.mean() - a.mean()) / welch.statistic)
+
+
+def test_lift_and_its_interval_on_the_log_scale():
+    control = ratio(sums_of(np.ones(10_000), np.r_[np.ones(1000), np.zeros(9000)]))
+    variant = ratio(sums_of(np.ones(10_000), np.r_[np.ones(1200), np.zeros(8800)]))
+    found = lift(variant, control)
+    error = math.sqrt((variant.standard_error / 0.12) ** 2 + (control.standard_error / 0.10) ** 2)
+    assert found.value == pytest.approx(0.2)
+    assert found.low == pytest.approx(1.2 * math.exp(-1.959964 * error) - 1, rel=1e-6)
+    assert found.high == pytest.approx(1.2 * math.exp(1.959964 * error) - 1, rel=1e-6)
+    assert found.significant  # z of about 4.5
+    same = lift(control, control)
+    assert same.value == pytest.approx(0.0) and not same.significant
+    assert lift(None, control) is None and lift(variant, ratio(sums_of(np.ones(5), np.zeros(5)))) is None
+
+
+def test_no_lists_or_a_single_unit_gives_no_estimate():
+    assert ratio(RatioSums(0, 0, 0, 0, 0, 0)) is None
+    assert ratio(RatioSums(1, 3, 1, 9, 1, 3)) is None
+
+
+def test_sample_ratio_check_is_pearsons_chi_square():
+    balanced = sample_ratio({"a": 5000, "b": 5000}, {"a": 1, "b": 1})
+    assert balanced.p_value == pytest.approx(1.0) and not balanced.mismatch
+    # chi2 = (100^2 + 100^2) / 5000 = 4 on one degree of freedom: p = 0.0455
+    off = sample_ratio({"a": 5100, "b": 4900}, {"a": 1, "b": 1})
+    assert off.p_value == pytest.approx(0.04550026)
+    assert not off.mismatch
+    # A 1:3 split observed as 2,600 : 7,400 (expected 2,500 : 7,500): chi2 = 4 + 1.333
+    weighted = sample_ratio({"a": 2600, "b": 7400, "old": 50}, {"a": 1, "b": 3})
+    assert weighted.expected == {"a": 2500.0, "b": 7500.0}
+    assert weighted.p_value == pytest.approx(stats.chi2.sf(4 + 4 / 3, 1))
+    broken = sample_ratio({"a": 5300, "b": 4700}, {"a": 1, "b": 1})
+    assert broken.p_value < SRM_ALPHA and broken.mismatch
+    assert sample_ratio({"a": 10}, {"a": 1}) is None and sample_ratio({}, {"a": 1, "b": 1}) is None
+
+
+def test_compare_measures_every_variant_against_the_control():
+    def arm(clicks: int, revenue: float, purchases: int = 60) -> dict[str, float]:
+        return {"users": 1000, "impressions": 1000, "clicks": clicks, "purchases": purchases, "lists_squared": 1000,
+                "clicks_squared": clicks, "lists_clicks": clicks, "revenue": revenue,
+                "revenue_squared": revenue * 50.0, "lists_revenue": revenue}
+
+    results = compare({"popular": arm(100, 1000.0), "model": arm(180, 2000.0)}, control="popular")
+    assert [result.variant for result in results] == ["popular", "model"]
+    assert results[0].click_lift is None and results[0].click_through.value == pytest.approx(0.10)
+    assert results[1].click_lift.value == pytest.approx(0.8) and results[1].click_lift.significant
+    assert results[1].revenue_per_list.value == pytest.approx(2.0) and results[1].revenue_lift is not None
+    # Too few purchases in either arm: revenue per list is shown without an interval, and no lift.
+    few = compare({"popular": arm(100, 1000.0, purchases=49), "model": arm(180, 2000.0)}, control="popular")
+    assert not few[0].enough_purchases and few[1].enough_purchases and few[1].revenue_lift is None
+    assert few[1].click_lift.significant
