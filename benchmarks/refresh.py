@@ -3,6 +3,7 @@
     python benchmarks/refresh.py --users 500000           # ~4.5M events, the next day ~1.5% more
     python benchmarks/refresh.py                          # a smaller shop (45,000 accounts: ~0.4M events)
     python benchmarks/refresh.py --repo /work/main --python /work/main/.venv/bin/python   # another checkout
+    python benchmarks/refresh.py --nodes 25               # and the incremental build's 25 slowest nodes
 
 Protocol (timed as whole commands, as the refresh loop runs them, Python start and dbt's parse included):
 `shop simulate` a history of --days days ending at a fixed time, `shop build` (from nothing, untimed),
@@ -30,6 +31,8 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from shopcore.dbt_artifacts import RunResults, last_build_results_path, read_run_results
 
 ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 6, 1)
@@ -59,6 +62,8 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose `shop` is measured")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--freshness", action="store_true", help="also time `shop build --freshness`")
+    parser.add_argument("--nodes", type=int, default=0, metavar="N",
+                        help="then print the incremental build's N slowest nodes (its run_results.json)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="shop-refresh-bench-"))
@@ -74,6 +79,7 @@ def main() -> None:
         shop(["simulate", "--append", "--end", (END + timedelta(days=1)).isoformat()], **run)
         added = events(**run) - history
         rows.append((f"incremental build after {added:,} new events (`shop build`)", shop(["build"], **run)))
+        incremental = read_run_results(last_build_results_path(home))
         if args.freshness:
             # The fixed cost of a refresh with nothing new, without and with the freshness check. (Not
             # a second appended day: a second `simulate --append` + build fails a reconciliation test
@@ -91,6 +97,24 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.1f} | {seconds / full:.3f} |")
+    if args.nodes:
+        print_nodes(incremental, args.nodes)
+
+
+def print_nodes(results: RunResults, top: int) -> None:
+    """Where the incremental build's dbt time went: per resource type, then the slowest nodes. Node times
+    overlap (dbt runs SHOP_DBT_THREADS at once), so they add up to more than dbt's elapsed time."""
+    print(f"\nthe incremental build's dbt run: {results.elapsed_s:.1f} s elapsed, {len(results.nodes)} nodes\n")
+    print("| resource type | nodes | seconds (summed over threads) |")
+    print("| --- | ---: | ---: |")
+    kinds = sorted({node.resource_type for node in results.nodes})
+    for kind in kinds:
+        nodes = [node for node in results.nodes if node.resource_type == kind]
+        print(f"| {kind} | {len(nodes)} | {sum(node.execution_time for node in nodes):.1f} |")
+    print("\n| node | status | seconds |")
+    print("| --- | --- | ---: |")
+    for node in sorted(results.nodes, key=lambda node: -node.execution_time)[:top]:
+        print(f"| {node.resource_type} {node.name} | {node.status} | {node.execution_time:.2f} |")
 
 
 if __name__ == "__main__":

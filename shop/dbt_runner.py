@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shop import build_marks
+from shop import build_marks, unit_test_gate
 from shopcore import home_lock
 from shopcore.dbt_artifacts import (
     FAILED_STATUSES,
@@ -324,6 +324,8 @@ def build(
 
     A build of the whole project (no `select`) scopes its data tests to the rows loaded since the
     previous such build and, when it succeeds, records where it started (shop/build_marks.py).
+    An incremental one runs the unit tests only when the project's code (or dbt, or the database)
+    changed since they last passed under this home (shop/unit_test_gate.py).
     A build writes target/run_results.json but not target/manifest.json: the live loop builds every
     30 s and nothing here reads the manifest (`dbt parse` or `shop serve docs` write it).
     """
@@ -347,7 +349,13 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     if start is not None:
         # In the environment, not --vars: a var that changes every build makes dbt re-parse the project.
         env = {**env, "SHOP_TEST_LOADED_AFTER": ("" if full_refresh else start.test_loaded_after()) or ""}
+    code = unit_test_gate.fingerprint({**os.environ, **env})
+    unit_tests = full_refresh or bool(select) or unit_test_gate.needed(code, home)
+    if not unit_tests:
+        args = [*args, "--exclude-resource-type", "unit_test"]
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False)
+    if result.success and result.unit_tests and not select:
+        unit_test_gate.record(code, home)
     if select and result.success and not result.nodes and result.exception is None:
         raise NothingSelected(f"--select {' '.join(select)} matches no model, test or seed of the project: "
                               "nothing was built. See `dbt ls` for the names.")

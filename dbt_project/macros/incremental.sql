@@ -45,11 +45,12 @@
     scans), and a filter on the staging view's day column reaches through its de-duplication
     (partitioned by day) down to the raw scan. A subquery in unit tests.
 #}
-{% macro touched_days(relation, loaded_at_column, day_expression, watermark_column='max_loaded_at') -%}
+{% macro touched_days(relation, loaded_at_column, day_expression, watermark_column='max_loaded_at', condition=none) -%}
     {%- set query -%}
         select distinct {{ day_expression }} as touched_day
         from {{ relation }}
         where {{ loaded_at_column }} > {{ incremental_watermark(watermark_column) }}
+        {%- if condition %} and {{ condition }}{% endif %}
     {%- endset -%}
     {%- if inline_queries() -%}
         {%- set days = run_query(query ~ ' order by 1').columns[0].values() -%}
@@ -70,9 +71,15 @@
     {{ touched_days(source_relation, 'loaded_at', utc_date('occurred_at'), watermark_column) }}
 {%- endmacro %}
 
-{# The event days (occurred_date) of enriched events loaded after this model's watermark. #}
-{% macro touched_event_days(watermark_column='max_loaded_at') -%}
-    {{ touched_days(ref('int_interactions_enriched'), 'last_loaded_at', 'occurred_date', watermark_column) }}
+{#
+    The event days (occurred_date) of enriched events loaded after this model's watermark; with
+    `condition`, of those events only that the model is built from. The watermark is the newest load
+    of the rows the model stored, so events it never reads must not count as touching: a model of
+    recommended events only, in a shop with none, has no watermark, and every day would be rebuilt
+    (read whole) at every run.
+#}
+{% macro touched_event_days(watermark_column='max_loaded_at', condition=none) -%}
+    {{ touched_days(ref('int_interactions_enriched'), 'last_loaded_at', 'occurred_date', watermark_column, condition) }}
 {%- endmacro %}
 
 {#

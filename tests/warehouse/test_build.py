@@ -4,12 +4,13 @@ intermediate, marts, and snapshots for the products' history)."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
 
 import psycopg
 import pytest
 
-from shop import dbt_runner
+from shop import dbt_runner, unit_test_gate
 from shopcore import dbt_artifacts
 from tests.support import run_shop
 
@@ -44,6 +45,9 @@ def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_h
     again = build_ok(warehouse_env, dbt_home)
     assert again.warning_count == 0, again.warnings
     assert again.models == built.models
+    # the code is what the full build's unit tests passed on: an incremental build does not re-run them
+    assert built.unit_tests >= 13 and again.unit_tests == 0
+    assert again.data_tests == built.data_tests
     # run_results.json is written for this build (the dashboard reads it); manifest.json is not
     results = json.loads((target / "run_results.json").read_text())
     assert results["args"]["which"] == "build"
@@ -199,3 +203,21 @@ def test_a_selection_that_matches_nothing_is_an_error(database) -> None:
     result = run_shop("build", "--select", "nosuch_model", env=database.env, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "--select nosuch_model matches no model" in result.stderr
+
+
+def test_unit_tests_rerun_when_the_code_or_the_database_changes(tmp_path, monkeypatch) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(dbt_artifacts.PROJECT_DIR / "dbt_project", project / "dbt_project")
+    for name in ("dbt_project.yml", "profiles.example.yml"):
+        shutil.copyfile(dbt_artifacts.PROJECT_DIR / name, project / name)
+    monkeypatch.setattr(unit_test_gate, "PROJECT_DIR", project)
+    env = {"PGHOST": "/sock", "PGPORT": "5432", "PGDATABASE": "shop"}
+    home = tmp_path / "home"
+    passed = unit_test_gate.fingerprint(env)
+    assert unit_test_gate.needed(passed, home)  # never ran here
+    unit_test_gate.record(passed, home)
+    assert not unit_test_gate.needed(unit_test_gate.fingerprint(env), home)
+    assert unit_test_gate.needed(unit_test_gate.fingerprint({**env, "PGDATABASE": "other"}), home)
+    model = project / "dbt_project" / "models" / "marts" / "orders.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    assert unit_test_gate.needed(unit_test_gate.fingerprint(env), home)

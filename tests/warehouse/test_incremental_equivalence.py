@@ -12,6 +12,7 @@ import pytest
 
 import numpy as np
 
+from shopcore import dbt_artifacts
 from simulator import loader
 from simulator.batch import EventBatch
 from simulator.generate import generate_history
@@ -185,6 +186,11 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
         ).fetchone()[0]
         assert prices > 0, "events must carry moving prices"
         _snapshot(conn, "incremental_snapshot")
+    # Without recommended events that model has no watermark: other events must not make its last
+    # incremental run re-read every day of the history.
+    compiled = (dbt_artifacts.target_dir(dbt_home) / "compiled" / "shop" / "dbt_project" / "models" / "marts"
+                / "recommendation_variant_daily.sql").read_text()
+    assert re.findall(r"occurred_date in \(([^)]*\))", compiled) == ["cast(null as date)"] * 2, compiled
     report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations: only that model may be empty.)
     empty = {model for model, (_, _, rows) in report.items() if rows == 0}

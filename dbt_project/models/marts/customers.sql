@@ -72,29 +72,33 @@ customers as (
 
 ),
 
+buyers as (
+
+    -- The scores rank the users with orders only: a sort of those few narrow rows, not of every
+    -- registered user's whole row (most never order).
+    select
+        user_id,
+        ntile(5) over (order by recency_days desc, user_id asc) as recency_score,
+        ntile(5) over (order by orders, user_id) as frequency_score,
+        -- unknown revenue (orders without prices) ranks lowest: no evidence of spend
+        ntile(5) over (order by lifetime_revenue nulls first, user_id) as monetary_score
+
+    from customers
+    where orders > 0
+
+),
+
 scored as (
 
     select
-        *,
-        case
-            when orders > 0 then
-                ntile(5) over (
-                    partition by {{ flag('orders > 0') }} order by recency_days desc, user_id asc
-                )
-        end as recency_score,
-        case
-            when orders > 0 then
-                ntile(5) over (partition by {{ flag('orders > 0') }} order by orders, user_id)
-        end as frequency_score,
-        case
-            when orders > 0 then
-                ntile(5) over (
-                    -- unknown revenue (orders without prices) ranks lowest: no evidence of spend
-                    partition by {{ flag('orders > 0') }} order by lifetime_revenue nulls first, user_id
-                )
-        end as monetary_score
+        customers.*,
+        buyers.recency_score,
+        buyers.frequency_score,
+        buyers.monetary_score
 
     from customers
+    left join buyers
+        on customers.user_id = buyers.user_id
 
 ),
 

@@ -3,8 +3,8 @@
     and what followed them (events carrying the variant): clicks (views), add-to-carts, purchases
     and attributed revenue, with click-through = clicks / impressions. A full outer join on day and
     variant: a variant with events but no served lists that day (or the reverse) still has a row.
-    Incremental (keyed by activity_date, variant): the days touched by newly loaded events
-    or served lists are rebuilt whole. Each side keeps its own watermark, since the two raw tables
+    Incremental (keyed by activity_date, variant): the days touched by newly loaded recommended
+    events or served lists are rebuilt whole (other events change no row of it). Each side keeps its own watermark, since the two raw tables
     are loaded independently (history is back-filled with past load times).
 
     For the A/B statistics (app/ab_statistics.py) the unit is a user's day in a variant: `users`
@@ -32,7 +32,7 @@
 -- depends_on: {{ source('shop', 'served_recommendations') }}
 
 {%- if is_incremental() -%}
-{%- set touched_event_days_list = touched_event_days('max_event_loaded_at') -%}
+{%- set touched_event_days_list = touched_event_days('max_event_loaded_at', 'is_recommended = 1') -%}
 {%- set touched_served_days_list = touched_days(
     source('shop', 'served_recommendations'), 'loaded_at', 'cast(served_at as date)', 'max_served_loaded_at'
 ) -%}
