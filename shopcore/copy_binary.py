@@ -25,6 +25,7 @@ TRAILER = struct.pack(">h", -1)
 # Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
 _PG_EPOCH_OFFSET_US = 946_684_800_000_000
 _READ_CHUNK_BYTES = 32 << 20
+_FEW_VALUES = 64
 
 INTERACTION_COLUMNS = (
     "event_id",
@@ -93,12 +94,26 @@ def numeric_digits(cents: np.ndarray) -> np.ndarray:
 
 
 def _categorical(values: np.ndarray, n: int) -> tuple[list, np.ndarray]:
-    """(distinct values in first-seen order, an integer code per row); a dict beats sorting strings."""
-    vocabulary: dict = {}
-    codes = np.fromiter(
-        (vocabulary.setdefault(v, len(vocabulary)) for v in values.tolist()), dtype=np.int64, count=n
-    )
-    return list(vocabulary), codes
+    """(distinct values in first-seen order, an integer code per row).
+
+    Distinct texts are few (event types, variant names): one vectorised comparison per distinct
+    value over the rows still without a code; past ``_FEW_VALUES`` a dict takes the rest."""
+    values = np.asarray(values)
+    codes = np.empty(n, dtype=np.int64)
+    vocabulary: list = []
+    todo = np.arange(n)
+    while len(todo) and len(vocabulary) < _FEW_VALUES:
+        value = values[todo[0]]
+        rest = values[todo]
+        same = np.equal(rest, None) if value is None else rest == value
+        codes[todo[same]] = len(vocabulary)
+        vocabulary.append(value)
+        todo = todo[~same]
+    if len(todo):
+        index = {v: i for i, v in enumerate(vocabulary)}
+        codes[todo] = [index.setdefault(v, len(index)) for v in values[todo].tolist()]
+        vocabulary = list(index)
+    return vocabulary, codes
 
 
 def _group_dtype(event_type: bytes, with_order: bool, variant: bytes | None, with_price: bool = True) -> np.dtype:
