@@ -34,6 +34,7 @@ from simulator.ids import uuid4_bytes
 from simulator.seasonality import HOUR_FACTOR, day_factor, to_us, window_segments
 from simulator.sessions import SessionRows, browse, rebuy, record_purchases
 from simulator.state import SimulationState
+from simulator.threads import one_blas_thread
 from simulator.world import World
 
 __all__ = [
@@ -189,7 +190,23 @@ def _advance(
     if state.n_products != world.n_products:
         raise ValueError("the state belongs to a world with a different catalogue")
     state.sync_users(world.n_users)
+    with one_blas_thread():
+        return _simulate(world, state, start_us, end_us, rng, multiplier=multiplier, cap_us=cap_us,
+                         emit_by_arrival=emit_by_arrival)
 
+
+def _simulate(
+    world: World,
+    state: SimulationState,
+    start_us: int,
+    end_us: int,
+    rng: np.random.Generator,
+    *,
+    multiplier: float,
+    cap_us: int | None,
+    emit_by_arrival: bool,
+) -> EventBatch:
+    """``_advance``'s work, on one BLAS thread."""
     who, start = _session_arrivals(world, start_us, end_us, rng, multiplier)
     organic = browse(world, state, who, start, rng)
     due, user, product, qty = state.pop_rebuys(end_us)
