@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -48,6 +49,7 @@ def main() -> None:
     external = os.environ.get("SHOP_DATABASE_URL") or None
     settings = Settings(home=home, database_url=external)
     info = shop_db.ready(settings)
+    dump_dir: Path | None = None
     try:
         params = runner.make_params(users=args.users, products=args.products, days=args.days,
                                     seed=args.seed, end=None)
@@ -95,6 +97,10 @@ def main() -> None:
     finally:
         if external is None:
             embedded.stop(home)
+        # A 5M-event database and its dump take gigabytes: leave nothing behind on a shared disk.
+        shutil.rmtree(home, ignore_errors=True)
+        if dump_dir is not None:
+            shutil.rmtree(dump_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ inside a COPY carries no meaning, so grouping is free.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Protocol
 
@@ -24,6 +25,7 @@ TRAILER = struct.pack(">h", -1)
 # Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
 _PG_EPOCH_OFFSET_US = 946_684_800_000_000
 _READ_CHUNK_BYTES = 32 << 20
+_FEW_VALUES = 64
 
 INTERACTION_COLUMNS = (
     "event_id",
@@ -92,12 +94,26 @@ def numeric_digits(cents: np.ndarray) -> np.ndarray:
 
 
 def _categorical(values: np.ndarray, n: int) -> tuple[list, np.ndarray]:
-    """(distinct values in first-seen order, an integer code per row); a dict beats sorting strings."""
-    vocabulary: dict = {}
-    codes = np.fromiter(
-        (vocabulary.setdefault(v, len(vocabulary)) for v in values.tolist()), dtype=np.int64, count=n
-    )
-    return list(vocabulary), codes
+    """(distinct values in first-seen order, an integer code per row).
+
+    Distinct texts are few (event types, variant names): one vectorised comparison per distinct
+    value over the rows still without a code; past ``_FEW_VALUES`` a dict takes the rest."""
+    values = np.asarray(values)
+    codes = np.empty(n, dtype=np.int64)
+    vocabulary: list = []
+    todo = np.arange(n)
+    while len(todo) and len(vocabulary) < _FEW_VALUES:
+        value = values[todo[0]]
+        rest = values[todo]
+        same = np.equal(rest, None) if value is None else rest == value
+        codes[todo[same]] = len(vocabulary)
+        vocabulary.append(value)
+        todo = todo[~same]
+    if len(todo):
+        index = {v: i for i, v in enumerate(vocabulary)}
+        codes[todo] = [index.setdefault(v, len(index)) for v in values[todo].tolist()]
+        vocabulary = list(index)
+    return vocabulary, codes
 
 
 def _group_dtype(event_type: bytes, with_order: bool, variant: bytes | None, with_price: bool = True) -> np.dtype:
@@ -193,6 +209,98 @@ def encode_interactions(batch: InteractionRows) -> bytes:
         packed["l_loaded"] = 8
         packed["loaded_at"] = loaded[rows]
         parts.append(packed.tobytes())
+    return b"".join(parts)
+
+
+# PostgreSQL types (as format_type names them) that encode_rows writes, and their numpy layouts.
+_FIXED_TYPES = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "double precision": ">f8", "boolean": "u1"}
+_FLOAT8_OID = 701
+BINARY_COPY_TYPES = frozenset({*_FIXED_TYPES, "timestamp with time zone", "text", "double precision[]"})
+
+
+def _field_matrix(values: np.ndarray, pg_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's value length in bytes, -1 for NULL; a (rows, width) byte matrix whose row r
+    starts with row r's value).
+
+    NULL is NaN in a float column, NaT in a timestamp column, None in a text column."""
+    n = len(values)
+    if pg_type in _FIXED_TYPES:
+        layout = np.dtype(_FIXED_TYPES[pg_type])
+        null = np.isnan(values) if values.dtype.kind == "f" else np.zeros(n, dtype=bool)
+        if pg_type == "boolean":
+            values = values.astype(bool)
+        packed = np.ascontiguousarray(values.astype(layout))
+        return np.where(null, -1, layout.itemsize), packed.view(np.uint8).reshape(n, layout.itemsize)
+    if pg_type == "timestamp with time zone":
+        null = np.isnat(values)
+        us = pg_timestamps(np.where(null, np.datetime64(0, "us"), values)).astype(">i8")
+        return np.where(null, -1, 8), us.view(np.uint8).reshape(n, 8)
+    if pg_type == "text":
+        null = np.equal(values, None) if values.dtype == object else np.zeros(n, dtype=bool)
+        text = np.where(null, "", values).astype(str) if null.any() else values.astype(str)
+        if text.dtype.itemsize == 0:
+            return np.where(null, -1, 0), np.zeros((n, 1), dtype=np.uint8)
+        points = text.view(np.uint32).reshape(n, -1)
+        if (points < 128).all():  # ASCII: the code points are the bytes (far faster than encoding)
+            return np.where(null, -1, np.strings.str_len(text)), points.astype(np.uint8)
+        encoded = np.strings.encode(text, "utf-8")
+        matrix = encoded.view(np.uint8).reshape(n, encoded.dtype.itemsize)
+        return np.where(null, -1, np.strings.str_len(encoded)), matrix
+    if pg_type == "double precision[]":  # one-dimensional, no NULL elements
+        d = values.shape[1]
+        packed = np.empty(n, dtype=np.dtype([("head", ">i4", (5,)), ("elements", [("len", ">i4"), ("value", ">f8")], (d,))]))
+        packed["head"] = (1, 0, _FLOAT8_OID, d, 1)  # ndim, has nulls, element type, length, lower bound
+        packed["elements"]["len"] = 8
+        packed["elements"]["value"] = values
+        return np.full(n, packed.dtype.itemsize), packed.view(np.uint8).reshape(n, -1)
+    raise ValueError(f"binary COPY of {pg_type} is not supported")
+
+
+def _pack_rows(matrices: list[np.ndarray], widths: list[int]) -> bytes:
+    """Rows whose every field has the same length (``widths``, -1 = NULL): one structured array."""
+    n = len(matrices[0])
+    spec: list[tuple] = [("nfields", ">i2")]
+    for j, w in enumerate(widths):
+        spec.append((f"l{j}", ">i4"))
+        if w > 0:
+            spec.append((f"v{j}", "u1", (w,)))
+    packed = np.empty(n, dtype=spec)
+    packed["nfields"] = len(widths)
+    for j, (matrix, w) in enumerate(zip(matrices, widths)):
+        packed[f"l{j}"] = w
+        if w > 0:
+            packed[f"v{j}"] = matrix[:, :w]
+    return packed.tobytes()
+
+
+def encode_rows(columns: list[np.ndarray], pg_types: list[str]) -> bytes:
+    """Rows of equal-length columns as binary COPY tuples (no header or trailer), each column
+    encoded as its PostgreSQL type (one of ``BINARY_COPY_TYPES``), without a loop per row.
+
+    Rows are grouped by the lengths of their values (text lengths, NULLs): inside a group every
+    row has one layout, packed by one structured array. Row order inside a COPY carries no
+    meaning; inside a group it is kept."""
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return b""
+    fields = [_field_matrix(np.asarray(values), t) for values, t in zip(columns, pg_types)]
+    # One integer per row that says its layout: the fields' lengths in a mixed radix.
+    ranges = [(int(sizes.min()), int(sizes.max())) for sizes, _ in fields]
+    if math.prod(high - low + 1 for low, high in ranges) < 1 << 62:
+        key = np.zeros(n, dtype=np.int64)
+        for (sizes, _), (low, high) in zip(fields, ranges):
+            key = key * (high - low + 1) + (sizes - low)
+    else:
+        key = np.unique(np.stack([sizes for sizes, _ in fields], axis=1), axis=0, return_inverse=True)[1]
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_key)) + 1, [n]))
+    parts = []
+    for a, b in zip(starts[:-1], starts[1:]):
+        rows = order[a:b] if len(starts) > 2 else slice(None)
+        first = order[a]
+        parts.append(_pack_rows([matrix[rows] for _, matrix in fields],
+                                [int(sizes[first]) for sizes, _ in fields]))
     return b"".join(parts)
 
 

@@ -34,6 +34,7 @@ from simulator.ids import uuid4_bytes
 from simulator.seasonality import HOUR_FACTOR, day_factor, to_us, window_segments
 from simulator.sessions import SessionRows, browse, rebuy, record_purchases
 from simulator.state import SimulationState
+from simulator.threads import one_blas_thread
 from simulator.world import World
 
 __all__ = [
@@ -189,24 +190,24 @@ def _advance(
     if state.n_products != world.n_products:
         raise ValueError("the state belongs to a world with a different catalogue")
     state.sync_users(world.n_users)
+    with one_blas_thread():
+        who, start = _session_arrivals(world, start_us, end_us, rng, multiplier)
+        organic = browse(world, state, who, start, rng)
+        due, user, product, qty = state.pop_rebuys(end_us)
+        rows = SessionRows.stack([organic, rebuy(world, due, user, product, qty, rng)])
+        record_purchases(world, state, rows, rng)
+        fresh = _deliver_rows(world, rows, rng, cap_us)
 
-    who, start = _session_arrivals(world, start_us, end_us, rng, multiplier)
-    organic = browse(world, state, who, start, rng)
-    due, user, product, qty = state.pop_rebuys(end_us)
-    rows = SessionRows.stack([organic, rebuy(world, due, user, product, qty, rng)])
-    record_purchases(world, state, rows, rng)
-    fresh = _deliver_rows(world, rows, rng, cap_us)
-
-    # Pending rows (older) first, then fresh ones; both parts are sorted by occurred_at.
-    merged = RowBlock.concat([state.pending, fresh])
-    key = merged.loaded_us if emit_by_arrival else merged.occurred_us
-    ready = key < end_us
-    ready_idx = np.flatnonzero(ready)
-    state.pending = merged.take(np.flatnonzero(~ready))
-    state.clock_us = end_us
-    # Merge the two sorted runs (a stable sort: cheap on runs, identical on every machine).
-    ready_idx = ready_idx[np.argsort(merged.occurred_us[ready_idx], kind="stable")]
-    return _materialise(world, merged.take(ready_idx))
+        # Pending rows (older) first, then fresh ones; both parts are sorted by occurred_at.
+        merged = RowBlock.concat([state.pending, fresh])
+        key = merged.loaded_us if emit_by_arrival else merged.occurred_us
+        ready = key < end_us
+        ready_idx = np.flatnonzero(ready)
+        state.pending = merged.take(np.flatnonzero(~ready))
+        state.clock_us = end_us
+        # Merge the two sorted runs (a stable sort: cheap on runs, identical on every machine).
+        ready_idx = ready_idx[np.argsort(merged.occurred_us[ready_idx], kind="stable")]
+        return _materialise(world, merged.take(ready_idx))
 
 
 def generate_history(

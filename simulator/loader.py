@@ -6,9 +6,10 @@ memory stays flat because event batches are encoded and sent one at a time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,11 +21,18 @@ from pyarrow import csv as pa_csv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from shopcore.copy_binary import COPY_INTERACTIONS_SQL, HEADER, TRAILER, encode_interactions
+from shopcore.copy_binary import (
+    BINARY_COPY_TYPES,
+    COPY_INTERACTIONS_SQL,
+    HEADER,
+    TRAILER,
+    encode_interactions,
+    encode_rows,
+)
 
 # Bytes handed to libpq per write: big enough to amortise calls, small enough to keep memory flat.
 _WRITE_CHUNK = 4 << 20
-_CSV_ROWS = 200_000  # rows per CSV slice of a world table
+_SLICE_ROWS = 200_000  # rows per slice of a world table
 RAW_TABLES = ("raw.interactions", "raw.users", "raw.products")
 TRUTH_TABLES = (
     "truth.users",
@@ -80,24 +88,47 @@ def _arrow_column(values: np.ndarray) -> pa.Array:
     return pa.array(values, from_pandas=True)
 
 
+def _column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    rows = conn.execute(
+        """
+        select attname, format_type(atttypid, atttypmod) from pg_attribute
+        where attrelid = %s::regclass and attnum > 0 and not attisdropped
+        """,
+        (table,),
+    ).fetchall()
+    return dict(rows)
+
+
 def write_columns(conn: psycopg.Connection, table: str, columns: Mapping[str, np.ndarray]) -> int:
-    """COPY a table given as named numpy columns (users, products, truth tables): written as CSV
-    by Arrow in slices, so millions of rows (the truth of a big shop) stream fast in flat memory."""
+    """COPY a table given as named numpy columns (users, products, truth tables), in slices so
+    that millions of rows (the truth of a big shop) stream in flat memory: binary when every
+    column's type has a binary encoder (the server parses no text), else CSV written by Arrow."""
     names = list(columns)
     if not names:
         return 0
     schema, _, relation = table.partition(".")
-    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-        sql.Identifier(schema, relation), sql.SQL(", ").join(map(sql.Identifier, names))
+    types = _column_types(conn, table)
+    pg_types = [types[name] for name in names]
+    binary = all(t in BINARY_COPY_TYPES for t in pg_types)
+    statement = sql.SQL("copy {} ({}) from stdin (format {})").format(
+        sql.Identifier(schema, relation), sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL("binary" if binary else "csv"),
     )
     n = len(np.asarray(columns[names[0]]))
     options = pa_csv.WriteOptions(include_header=False)
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        for a in range(0, n, _CSV_ROWS):
-            part = pa.table({name: _arrow_column(np.asarray(columns[name])[a:a + _CSV_ROWS]) for name in names})
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        if binary:
+            copy.write(HEADER)
+        for a in range(0, n, _SLICE_ROWS):
+            if binary:
+                copy.write(encode_rows([np.asarray(columns[name])[a:a + _SLICE_ROWS] for name in names], pg_types))
+                continue
+            part = pa.table({name: _arrow_column(np.asarray(columns[name])[a:a + _SLICE_ROWS]) for name in names})
             sink = pa.BufferOutputStream()
             pa_csv.write_csv(part, sink, options)
             copy.write(sink.getvalue().to_pybytes())
+        if binary:
+            copy.write(TRAILER)
     return n
 
 
@@ -110,6 +141,47 @@ def _interaction_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
     ).fetchall()
 
 
+@contextlib.contextmanager
+def _bulk_into_empty(conn: psycopg.Connection, table: str) -> Iterator[None]:
+    """Around a load into `table` when it is empty (else nothing): the table is truncated (a new
+    file, so with wal_level=minimal nothing goes to the WAL) and its keys and indexes are dropped,
+    then rebuilt after the load, all inside the caller's transaction. Building an index once is
+    far cheaper than maintaining it row by row, and truncating an empty table changes nothing."""
+    schema, _, relation = table.partition(".")
+    ident = sql.Identifier(schema, relation)
+    if not conn.execute(sql.SQL("select not exists (select 1 from {})").format(ident)).fetchone()[0]:
+        yield
+        return
+    conn.execute(sql.SQL("truncate {}").format(ident))
+    keys = conn.execute(
+        """
+        select conname, pg_get_constraintdef(oid) from pg_constraint
+        where conrelid = %s::regclass and contype in ('p', 'u')
+        """,
+        (table,),
+    ).fetchall()
+    indexes = conn.execute(
+        """
+        select index.relname, pg_get_indexdef(index.oid) from pg_index
+        join pg_class as index on index.oid = pg_index.indexrelid
+        where pg_index.indrelid = %s::regclass
+          and not exists (select 1 from pg_constraint where conindid = pg_index.indexrelid)
+        """,
+        (table,),
+    ).fetchall()
+    for name, _ in keys:
+        conn.execute(sql.SQL("alter table {} drop constraint {}").format(ident, sql.Identifier(name)))
+    for name, _ in indexes:
+        conn.execute(sql.SQL("drop index {}").format(sql.Identifier(schema, name)))
+    yield
+    # The catalogue's own definitions, not user input.
+    for name, definition in keys:
+        conn.execute(sql.SQL("alter table {} add constraint {} ").format(ident, sql.Identifier(name))
+                     + sql.SQL(definition))
+    for _, definition in indexes:
+        conn.execute(sql.SQL(definition))
+
+
 def copy_events(
     conn: psycopg.Connection,
     batches: Iterable,
@@ -119,32 +191,25 @@ def copy_events(
 ) -> int:
     """Stream event batches into raw.interactions with one binary COPY; returns the rows written.
 
-    bulk=True is for a load into an empty table: the table is truncated (a new file, so with
-    wal_level=minimal nothing goes to the WAL) and its indexes are dropped and rebuilt after the
-    COPY, all inside the caller's transaction. Building an index once is far cheaper than
-    maintaining it row by row.
+    bulk=True is for a load into an empty table (`_bulk_into_empty`: no WAL, indexes built once
+    after the COPY), inside the caller's transaction.
     """
-    indexes: list[tuple[str, str]] = []
-    if bulk:
-        conn.execute("truncate raw.interactions")
-        indexes = _interaction_indexes(conn)
-        for name, _ in indexes:
-            conn.execute(sql.SQL("drop index {}").format(sql.Identifier("raw", name)))
     total = 0
-    with conn.cursor() as cur:
-        with cur.copy(COPY_INTERACTIONS_SQL, writer=QueuedLibpqWriter(cur)) as copy:
-            copy.write(HEADER)
-            for batch in batches:
-                data = encode_interactions(batch)
-                view = memoryview(data)
-                for offset in range(0, len(view), _WRITE_CHUNK):
-                    copy.write(view[offset : offset + _WRITE_CHUNK])
-                total += len(batch)
-                if on_batch is not None:
-                    on_batch(batch, total)
-            copy.write(TRAILER)
-    for _, definition in indexes:
-        conn.execute(definition)  # the catalogue's own definition, not user input
+    with contextlib.ExitStack() as stack:
+        if bulk:
+            stack.enter_context(_bulk_into_empty(conn, "raw.interactions"))
+        with conn.cursor() as cur:
+            with cur.copy(COPY_INTERACTIONS_SQL, writer=QueuedLibpqWriter(cur)) as copy:
+                copy.write(HEADER)
+                for batch in batches:
+                    data = encode_interactions(batch)
+                    view = memoryview(data)
+                    for offset in range(0, len(view), _WRITE_CHUNK):
+                        copy.write(view[offset : offset + _WRITE_CHUNK])
+                    total += len(batch)
+                    if on_batch is not None:
+                        on_batch(batch, total)
+                copy.write(TRAILER)
     return total
 
 
@@ -183,10 +248,11 @@ def copy_world_rows(conn: psycopg.Connection, world, user_ids: np.ndarray | None
             columns = truth[table]
             write_columns(conn, f"truth.{table}", _rows_of(columns, columns["user_id"], user_ids))
         return
-    write_columns(conn, "raw.users", users)
-    write_columns(conn, "raw.products", products_rows(world))
-    for table, columns in truth.items():
-        write_columns(conn, f"truth.{table}", columns)
+    tables = {"raw.users": users, "raw.products": products_rows(world),
+              **{f"truth.{table}": columns for table, columns in truth.items()}}
+    for table, columns in tables.items():
+        with _bulk_into_empty(conn, table):
+            write_columns(conn, table, columns)
 
 
 def _rows_of(columns: Mapping[str, np.ndarray], keys: np.ndarray, wanted: np.ndarray) -> dict:

@@ -108,21 +108,18 @@ def _session_cells(
     Seasons thin whole cells: a cell is kept with probability exp(its mean season - the
     day's largest), else drawn again (at most ``_THINNING_ROUNDS`` rounds).
     """
-    users, tables = world.users, world.tables
-    k = tables.n_clusters
+    users = world.users
     n_s = len(s_user)
     level = users.price_level[s_user]
     e_score = np.exp(score - score.max(axis=1, keepdims=True))  # (sessions, K)
-    cells = np.empty((n_s, 2), dtype=np.int64)
+    # The sessions' users' rows, gathered once from the big per-user table.
+    s_cdf, s_liked = users.interest_cdf[s_user], users.liked_brand[s_user]
+    cells = _draw_cells(world, s_cdf, s_liked, e_score, level, 2, rng)
     rows, slots = np.repeat(np.arange(n_s), 2), np.tile(np.arange(2), n_s)
-    for _ in range(_THINNING_ROUNDS):
-        u = s_user[rows]
-        cdf = users.interest_cdf[u]
-        interest = np.minimum((cdf < rng.random(len(rows))[:, None]).sum(axis=1), cdf.shape[1] - 1)
-        seg = users.interest_segment[u, interest]
-        c = np.cumsum(tables.cell_weight[level[rows], seg] * e_score[rows], axis=1)  # (rows, K)
-        cluster = np.minimum((c < rng.random(len(rows))[:, None] * c[:, -1:]).sum(axis=1), k - 1)
-        cells[rows, slots] = seg * k + cluster
+    for round_ in range(_THINNING_ROUNDS):
+        if round_:
+            cells[rows, slots] = _draw_cells(world, s_cdf[rows], s_liked[rows], e_score[rows], level[rows], 1,
+                                             rng)[:, 0]
         if not moment.seasonal:
             break
         season = moment.cell_mean_season[cells[rows, slots]]
@@ -131,6 +128,27 @@ def _session_cells(
         if len(rows) == 0:
             break
     return cells
+
+
+def _draw_cells(
+    world: World, cdf: np.ndarray, liked: np.ndarray, e_score: np.ndarray, level: np.ndarray,
+    per_row: int, rng: np.random.Generator,
+) -> np.ndarray:
+    """``per_row`` cells for each row's user (their interest cdf, liked brands, cluster scores
+    and price level): rows x per_row, drawn row by row, cell by cell (interests first)."""
+    tables, n_cat = world.tables, world.n_categories
+    k = tables.n_clusters
+    m = len(cdf)
+    u_interest = rng.random(m * per_row).reshape(m, per_row, 1)
+    interest = np.minimum((cdf[:, None, :] < u_interest).sum(axis=2), cdf.shape[1] - 1)
+    # Interests are the categories, then the liked brands' slots (``world._interest_tables``).
+    slot = np.maximum(interest - n_cat, 0)
+    brand = np.maximum(np.take_along_axis(liked, slot, axis=1), 0)
+    seg = np.where(interest < n_cat, interest, n_cat + brand)
+    c = np.cumsum(tables.cell_weight[level[:, None], seg] * e_score[:, None, :], axis=2)  # (rows, per_row, K)
+    u_cluster = rng.random(m * per_row).reshape(m, per_row, 1)
+    cluster = np.minimum((c < u_cluster * c[..., -1:]).sum(axis=2), k - 1)
+    return seg * k + cluster
 
 
 def _draw_views(

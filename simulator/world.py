@@ -68,6 +68,7 @@ from simulator.prices import PriceHistory, psychological_price, build_price_hist
 from simulator.sampling import PRICE_SENSITIVITY_GRID, SegmentTables, build_segment_tables
 from simulator.scenarios import scenario_named
 from simulator.seasonality import to_us
+from simulator.threads import one_blas_thread
 from simulator.tastes import cluster_directions, complements, product_tastes, user_tastes
 
 MAX_LIKED_BRANDS = 4
@@ -456,6 +457,11 @@ def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
 
 def build_world(params: SimulationParams) -> World:
     """The shop described by ``params``: catalogue first, then users who shop in it."""
+    with one_blas_thread():
+        return _build_world(params)
+
+
+def _build_world(params: SimulationParams) -> World:
     start_us = to_us(params.start)
     end_us = to_us(params.end)
     scenario = scenario_named(params.scenario)
