@@ -21,6 +21,17 @@ from shopcore import embedded
 from shopcore.settings import Settings
 from tests.support import TestDatabase, create_database, drop_database, private_home
 
+TESTS_ROOT = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup` (make test), each test package runs whole on one worker:
+    its session- and module-scoped fixtures (built shops, servers, a browser) are then built once,
+    not once per worker. Without xdist the marker does nothing."""
+    for item in items:
+        package = Path(item.path).resolve().relative_to(TESTS_ROOT).parts[0]
+        item.add_marker(pytest.mark.xdist_group(package))
+
 
 @pytest.fixture(scope="session")
 def shop_home() -> Iterator[Path]:

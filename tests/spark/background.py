@@ -5,7 +5,9 @@ other tests touch: Parquet files of its own and a Spark home of its own. So when
 the parity test to run, the build starts right after collection, niced to 19: it takes only the
 cycles the other tests leave idle (they wait on servers, subprocesses and sockets much of the time)
 and never slows them. The test waits for it where it stands; if it started nothing (run alone, or
-the hook did not fire), the test starts the build itself and waits the whole time.
+the hook did not fire), the test starts the build itself, at normal priority, and waits the whole
+time. Under pytest-xdist (make test) a worker cannot know at collection whether the test will be its
+own, so the build always starts that way there, on the worker that runs the test.
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class SparkBuild:
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            output = self.log.read_text()  # before stop() removes the build's files
             self.stop()
-            raise AssertionError(f"the Spark build took over {timeout:.0f} s:\n{self.log.read_text()[-4000:]}") from None
+            raise AssertionError(f"the Spark build took over {timeout:.0f} s:\n{output[-4000:]}") from None
         output = self.log.read_text()
         assert self.process.returncode == 0, f"Spark build failed:\n{output[-8000:]}"
         with open(self.export, "rb") as handle:
@@ -76,8 +79,10 @@ def _lowest_priority() -> None:
     os.nice(19)
 
 
-def start() -> SparkBuild:
-    """Simulate the shop as Parquet, split its events into two loads, and start building them."""
+def start(*, in_background: bool = True) -> SparkBuild:
+    """Simulate the shop as Parquet, split its events into two loads, and start building them:
+    at the lowest CPU priority when the build runs beside the session's other tests, at the normal
+    one when a test is already waiting for it."""
     workdir = Path(tempfile.mkdtemp(prefix="shop-spark-parity-"))
     raw, late, home = workdir / "raw", workdir / "late", workdir / "spark-home"
     run_shop("simulate", *SHOP, "--format", "parquet", "--out", str(raw), env={"SHOP_HOME": str(workdir / "shop-home")})
@@ -90,6 +95,6 @@ def start() -> SparkBuild:
     with open(log, "w") as out:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env={**os.environ, "TZ": "UTC"}, stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=_lowest_priority, process_group=0,
+            preexec_fn=_lowest_priority if in_background else None, process_group=0,
         )
     return SparkBuild(workdir, first, second, process, log)

@@ -65,6 +65,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     parity = [item for item in items if item.name == background.PARITY_TEST]
     if not parity or spark_missing_reason():
         return
+    if hasattr(config, "workerinput"):
+        # An xdist worker cannot know whether the test will be its own: the one that gets it
+        # starts the build when the test asks (the `spark_build` fixture), so only one starts.
+        return
     items[:] = [item for item in items if item.name != background.PARITY_TEST] + parity
     config.stash[BUILD_KEY] = background.start()
 
@@ -80,5 +84,5 @@ def spark_build(request: pytest.FixtureRequest, spark_available) -> background.S
     """The session's background Spark build, or one started now when the session has none."""
     build = request.config.stash.get(BUILD_KEY, None)
     if build is None:
-        build = request.config.stash[BUILD_KEY] = background.start()
+        build = request.config.stash[BUILD_KEY] = background.start(in_background=False)
     return build
