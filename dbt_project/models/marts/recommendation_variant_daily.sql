@@ -4,8 +4,9 @@
     and attributed revenue, with click-through = clicks / impressions. A full outer join on day and
     variant: a variant with events but no served lists that day (or the reverse) still has a row.
     Incremental (keyed by activity_date, variant): the days touched by newly loaded recommended
-    events or served lists are rebuilt whole (other events change no row of it). Each side keeps its own watermark, since the two raw tables
-    are loaded independently (history is back-filled with past load times).
+    events or served lists are rebuilt whole (other events change no row of it). Each side keeps
+    its own watermark, since the two raw tables are loaded independently (history is back-filled
+    with past load times).
 
     For the A/B statistics (app/ab_statistics.py) the unit is a user's day in a variant: `users`
     counts those units, and the squares and cross products of each unit's lists, clicks and revenue
