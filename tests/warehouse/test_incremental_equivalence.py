@@ -45,6 +45,7 @@ TABLE_MODELS = (
     "marts.products",
     "marts.daily_category_funnel",
     "marts.signup_cohorts",
+    "marts.price_changes",
 )
 
 
