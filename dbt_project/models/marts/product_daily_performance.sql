@@ -30,7 +30,7 @@ with
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
-    {% if is_incremental() %}
+    {% if is_incremental() and not stored_without(['sessions', 'purchasing_sessions', 'price']) %}
     where occurred_date in ({{ touched_event_days() }})
     {% endif %}
 
