@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pytest
@@ -96,7 +97,8 @@ def test_each_change_counts_units_and_conversion_in_the_fortnights_around_it(bui
         before = window(product_id, changed_on - timedelta(days=14), 14)
         after = window(product_id, changed_on, 14)
         assert figures == [before[0], after[0], before[1], after[1], before[2], after[2]], (product_id, changed_on)
-        assert float(conversion_after) == pytest.approx(after[2] / after[1], abs=5e-5)
+        # a share rounded half up to 4 places, as numeric(10, 4)
+        assert conversion_after == (Decimal(after[2]) / after[1]).quantize(Decimal("0.0001"), ROUND_HALF_UP)
     assert sum(row[3] for row in changes) > 0  # units after changes: the windows hold sales
 
 
