@@ -42,18 +42,24 @@ def fill_days(frame: pd.DataFrame, days: Sequence[date], date_column: str) -> pd
     return filled.reset_index()
 
 
+def _bars_with_a_right_axis(frame: pd.DataFrame, column: str, label: str, number_format: str) -> go.Figure:
+    """A figure with a right-hand axis and the daily bars of `column` on the left one."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(
+        x=frame["activity_date"],
+        y=frame[column],
+        name=label,
+        marker_color=PRIMARY,
+        hovertemplate=f"%{{y:{number_format}}}<extra>{label}</extra>",
+    )
+    return fig
+
+
 def revenue_and_volume(
     frame: pd.DataFrame, volume_column: str, volume_label: str, *, height: int | None = None
 ) -> go.Figure:
     """Daily revenue (bars, left axis) with a volume (orders or units; line, right axis)."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(
-        x=frame["activity_date"],
-        y=frame["revenue"],
-        name="Revenue",
-        marker_color=PRIMARY,
-        hovertemplate=f"%{{y:{formatting.PLOTLY_CURRENCY}}}<extra>Revenue</extra>",
-    )
+    fig = _bars_with_a_right_axis(frame, "revenue", "Revenue", formatting.PLOTLY_CURRENCY)
     fig.add_scatter(
         x=frame["activity_date"],
         y=frame[volume_column],
@@ -66,6 +72,50 @@ def revenue_and_volume(
     fig.update_yaxes(title_text="Revenue", tickformat=formatting.PLOTLY_CURRENCY_AXIS, secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text=volume_label, tickformat=",d", secondary_y=True, rangemode="tozero", showgrid=False)
     return _style(fig, height=height or HEIGHT)
+
+
+def price_history_and_units(
+    days: pd.DataFrame, prices: pd.DataFrame, list_prices: pd.DataFrame, first: date, last: date
+) -> go.Figure:
+    """A product's daily units (bars, left axis) next to its price (steps, right axis): the price its
+    events carried (`prices`: a row per day that had one; between them the last seen price holds) and,
+    where the catalogue snapshot has them, its list-price versions (`list_prices`: valid_from,
+    valid_to or null while current, price), dashed."""
+    fig = _bars_with_a_right_axis(days, "units_sold", "Units", formatting.PLOTLY_COUNT)
+    fig.add_scatter(
+        x=prices["activity_date"],
+        y=prices["price"],
+        name="Price in events",
+        mode="lines+markers",
+        line={"color": SECONDARY, "width": 2, "shape": "hv"},
+        marker={"size": 4},
+        hovertemplate=f"%{{y:{formatting.PLOTLY_CURRENCY}}}<extra>Price in events</extra>",
+        secondary_y=True,
+    )
+    if not list_prices.empty:
+        start = pd.Timestamp(first, tz="UTC")
+        end = pd.Timestamp(last, tz="UTC") + pd.Timedelta(days=1)
+        xs: list = []
+        ys: list = []
+        for version in list_prices.itertuples():
+            valid_to = end if pd.isna(version.valid_to) else min(pd.Timestamp(version.valid_to), end)
+            xs += [max(pd.Timestamp(version.valid_from), start), valid_to, None]
+            ys += [version.price, version.price, None]
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            name="List price (catalogue snapshot)",
+            mode="lines",
+            line={"color": TERTIARY, "width": 2, "dash": "dash"},
+            hovertemplate=f"%{{y:{formatting.PLOTLY_CURRENCY}}}<extra>List price</extra>",
+            secondary_y=True,
+        )
+    # Whole units: a product that sells a few a day would otherwise get fractional ticks.
+    few = days["units_sold"].max() < 6
+    fig.update_yaxes(title_text="Units", tickformat=",d", secondary_y=False, rangemode="tozero", dtick=1 if few else None)
+    # The price axis fits the prices (not from zero), so that a change of a few percent shows.
+    fig.update_yaxes(title_text="Price", tickformat=formatting.PLOTLY_CURRENCY, secondary_y=True, showgrid=False, tickmode="auto", nticks=6)
+    return _style(fig)
 
 
 def funnel(views: float, add_to_carts: float, purchases: float) -> go.Figure:

@@ -46,6 +46,7 @@ MART_FRESHNESS_COLUMNS: dict[str, str] = {
     "order_lines": "max_loaded_at",
     "interaction_events": "loaded_at",
     "recommendation_variant_daily": "activity_date",
+    "price_changes": "max_loaded_at",
 }
 
 
@@ -313,6 +314,49 @@ def product_profile(product_id: int) -> pd.DataFrame:
     return _fetch(database_key(), query, {"product_id": product_id})
 
 
+PRICE_CHANGES_MART = "price_changes"
+PRODUCTS_SNAPSHOT = "snapshots.products_snapshot"
+
+
+def product_prices_and_units(product_id: int, period: Period) -> pd.DataFrame:
+    """Each day of the period with activity: units sold and the price the day's events carried."""
+    query = """
+        select activity_date, units_sold, price
+        from marts.product_daily_performance
+        where product_id = %(product_id)s and activity_date between %(start)s and %(end)s
+        order by activity_date
+    """
+    return _fetch(database_key(), query, {**_period(period), "product_id": product_id})
+
+
+def product_list_prices(product_id: int, period: Period) -> pd.DataFrame:
+    """The catalogue's list-price versions of the product that overlap the period, from the products
+    snapshot (valid_from, valid_to: null while current); no rows when the snapshot does not exist yet."""
+    if not relation_exists(PRODUCTS_SNAPSHOT):
+        return pd.DataFrame(columns=["valid_from", "valid_to", "price"])
+    query = """
+        select dbt_valid_from as valid_from, dbt_valid_to as valid_to, price
+        from snapshots.products_snapshot
+        where product_id = %(product_id)s and price is not null
+          and dbt_valid_from < %(end)s::date + 1
+          and (dbt_valid_to is null or dbt_valid_to >= %(start)s::date)
+        order by dbt_valid_from
+    """
+    return _fetch(database_key(), query, {**_period(period), "product_id": product_id})
+
+
+def product_price_changes(product_id: int, period: Period) -> pd.DataFrame:
+    """The product's price changes in the period, with units and conversion 14 days before and after."""
+    query = """
+        select changed_on, previous_price, new_price, relative_change, units_before, units_after,
+               conversion_before, conversion_after, days_until_next_change
+        from marts.price_changes
+        where product_id = %(product_id)s and changed_on between %(start)s and %(end)s
+        order by changed_on
+    """
+    return _fetch(database_key(), query, {**_period(period), "product_id": product_id})
+
+
 def product_days(product_id: int, period: Period) -> pd.DataFrame:
     query = """
         select activity_date, views, add_to_carts, purchases, units_sold, revenue
@@ -428,8 +472,10 @@ def recommended_order_share(period: Period) -> pd.DataFrame:
 
 
 def relation_exists(name: str) -> bool:
-    """Whether marts.<name> exists: for marts that arrive with later parts of the platform."""
-    frame = _fetch(database_key(), "select to_regclass(%(name)s) is not null as present", {"name": f"marts.{name}"})
+    """Whether marts.<name> (or a schema-qualified name) exists: for relations that arrive with later
+    parts of the platform, or with a later build (the snapshot)."""
+    qualified = name if "." in name else f"marts.{name}"
+    frame = _fetch(database_key(), "select to_regclass(%(name)s) is not null as present", {"name": qualified})
     return bool(frame.loc[0, "present"])
 
 

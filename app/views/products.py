@@ -1,4 +1,5 @@
-"""Products: top sellers by revenue and by units, the sales mix, and one product in detail."""
+"""Products: top sellers by revenue and by units, the sales mix, and one product in detail (its price
+history next to its daily units, and what each price change did)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,51 @@ def drill_down(sales: pd.DataFrame, choice: filters.Filters) -> None:
     cards[3].metric("Lifetime view → purchase", formatting.percent(item["conversion_rate"]), border=True)
     days = charts.fill_days(queries.product_days(product_id, choice.period), choice.period.dates(), "activity_date")
     ui.chart(charts.revenue_and_volume(days, "views", "Views", height=300), key="product_trend")
+    price_history(product_id, choice)
+
+
+def price_history(product_id: int, choice: filters.Filters) -> None:
+    st.subheader("Price history")
+    period = choice.period
+    seen = queries.product_prices_and_units(product_id, period)
+    prices = seen.dropna(subset=["price"])[["activity_date", "price"]]
+    if prices.empty:
+        ui.empty("No event of this product in the period carried a price.")
+        return
+    units = charts.fill_days(seen[["activity_date", "units_sold"]], period.dates(), "activity_date")
+    list_prices = queries.product_list_prices(product_id, period)
+    ui.chart(charts.price_history_and_units(units, prices, list_prices, period.start, period.end), key="price_history")
+    st.caption(
+        "Price in events: the price most of the day's events of the product carried (between days with events, "
+        "the last one seen). List price: the catalogue's versions kept by the products snapshot, one per change "
+        "that a build saw (a history loaded at once has only its current price)."
+    )
+    if not queries.relation_exists(queries.PRICE_CHANGES_MART):
+        ui.empty(f"marts.{queries.PRICE_CHANGES_MART} is not built yet: run `shop build` to see each change's effect.")
+        return
+    changes = queries.product_price_changes(product_id, period)
+    if changes.empty:
+        ui.empty("The price did not change in the period.")
+        return
+    st.markdown("**Price changes and their effect** (14 days before the change against the 14 days from it)")
+    ui.table(
+        ui.as_percent(changes, ["relative_change", "conversion_before", "conversion_after"]),
+        column_config={
+            "changed_on": st.column_config.DateColumn("Changed on"),
+            "previous_price": ui.money_column("From"),
+            "new_price": ui.money_column("To"),
+            "relative_change": ui.percent_column("Change"),
+            "units_before": ui.count_column("Units before"),
+            "units_after": ui.count_column("Units after"),
+            "conversion_before": ui.percent_column("Conversion before"),
+            "conversion_after": ui.percent_column("Conversion after"),
+            "days_until_next_change": st.column_config.NumberColumn("Next change in (days)", format="%d"),
+        },
+    )
+    st.caption(
+        "Conversion: of the visits with any event on the product, the share that bought it. "
+        "A next change within 14 days (a promotion's end, say) falls inside the after window."
+    )
 
 
 st.title("Products")

@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 Serves the app (`streamlit run`, as `shop serve dashboard` does) over the test shop, opens it,
-changes the date range, visits every page through the sidebar and saves a screenshot of each; any
+changes the date range, visits every page through the sidebar and saves a screenshot of each (on the
+Products page, after picking a product with price changes and finding its price history drawn); any
 Streamlit exception or error box fails the test.
 """
 
@@ -27,8 +28,35 @@ def kpi_values(page) -> list[str]:
     return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
 
 
+# The product with the most price changes in the last 7 days (the period the test picks), as the
+# Products page's picker labels it.
+REPRICED_PRODUCT = """
+    select coalesce(products.product_name, 'product ' || products.product_id) || ' · ' || products.category
+           || ' · #' || products.product_id
+    from marts.price_changes as changes
+    inner join marts.products as products on changes.product_id = products.product_id
+    where changes.changed_on > (select max(activity_date) from marts.product_daily_performance) - 7
+    group by products.product_id, products.product_name, products.category
+    order by count(*) desc, products.product_id
+    limit 1
+"""
+
+
+def show_price_history(page, label: str) -> list[str]:
+    """Pick a product in the Products page's drill-down, as a user does; the legend of its price chart."""
+    page.locator('[data-testid="stSelectbox"]', has_text="Product (by revenue in the period)").click()
+    page.keyboard.type(label)
+    page.keyboard.press("Enter")
+    harness.wait_until_idle(page)
+    chart = page.locator(".js-plotly-plot").filter(has_text="Price in events")
+    assert chart.count() == 1
+    chart.scroll_into_view_if_needed()
+    return [text.text_content() for text in chart.locator(".legendtext").all()]
+
+
 def test_the_dashboard_in_chromium(built_shop, tmp_path):
     pytest.importorskip("playwright.sync_api", reason="Playwright (the dev extra) is not installed")
+    (repriced,) = built_shop.one(REPRICED_PRODUCT)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     env = {**built_shop.env, "SHOP_API_URL": "http://127.0.0.1:9"}
@@ -60,6 +88,12 @@ def test_the_dashboard_in_chromium(built_shop, tmp_path):
 
         for title in PAGES:
             harness.open_page(page, title)
+            if title == "Products":
+                # A product's price history next to its daily units, with the snapshot's list
+                # price, and a table of what each change did.
+                legend = show_price_history(page, repriced)
+                assert legend == ["Units", "Price in events", "List price (catalogue snapshot)"]
+                assert page.get_by_text("Price changes and their effect").is_visible()
             assert harness.error_boxes(page) == [], f"{title}: {harness.error_boxes(page)}"
             page.screenshot(path=shots / f"{title.lower().replace(' ', '-')}.png", full_page=True)
 

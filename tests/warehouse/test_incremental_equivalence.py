@@ -46,6 +46,7 @@ TABLE_MODELS = (
     "marts.products",
     "marts.daily_category_funnel",
     "marts.signup_cohorts",
+    "marts.price_changes",
 )
 
 

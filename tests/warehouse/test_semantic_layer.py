@@ -1,22 +1,27 @@
 """The semantic layer, the products snapshot and source freshness on one built warehouse.
 
 Every metric, planned by MetricFlow from the project's YAML, equals what the marts give when asked
-directly in SQL; the snapshot keeps each price change (two on one day included); `dbt source
+directly in SQL; a metric's YAML edited in a copy of the project reaches `shop metrics` through the
+next `shop build`; the snapshot keeps each price change (two on one day included); `dbt source
 freshness` judges each source against its thresholds; every model has a data test.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
 from shop import dbt_runner
+from shop.cli import app as shop_cli
 from shopcore import db as shop_db
 from shopcore import dbt_artifacts, semantic
-from tests.support import run_shop
+from shopcore.settings import get_settings
+from tests.support import REPO_ROOT, run_shop
 
 from . import synthetic
 from .support import build_synthetic_shop, conninfo
@@ -170,6 +175,60 @@ def test_shop_metrics_query_prints_metrics_and_refuses_bad_input(layer, database
     assert "metric_time__day" in bad_group.stderr
     listed = run_shop("metrics", "list", env=env).stdout
     assert "revenue_per_visitor" in listed and "Saved queries: overview_category_kpis" in listed
+
+
+def _shop_env(database, warehouse_env, home) -> dict[str, str]:
+    info = database.info
+    url = shop_db.ConnectionInfo(info.host, info.port, info.user, warehouse_env["PGDATABASE"], info.password).url()
+    return {"SHOP_HOME": str(home), "SHOP_DATABASE_URL": url}
+
+
+def _metric(home, name: str) -> dict:
+    manifest = json.loads(semantic.semantic_manifest_path(home).read_text())
+    return next(metric for metric in manifest["metrics"] if metric["name"] == name)
+
+
+def test_shop_build_reparses_an_edited_metric_and_shop_metrics_follows(
+    built, database, warehouse_env, tmp_path, monkeypatch, conn
+) -> None:
+    """A real edit of a metric's YAML (in a copy of the project): the next `shop build` writes a new
+    semantic manifest, and `shop metrics` answers with the new definition."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "dbt_project", project / "dbt_project")
+    shutil.copy2(REPO_ROOT / "dbt_project.yml", project / "dbt_project.yml")
+    monkeypatch.setattr(dbt_runner, "PROJECT_DIR", project)
+    home = tmp_path / "home"
+    env = _shop_env(database, warehouse_env, home)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()  # `shop metrics` below reads these settings in this process
+    try:
+        assert dbt_runner.ensure_semantic_manifest(warehouse_env, home=home).success
+        assert _metric(home, "revenue")["type_params"]["measure"]["name"] == "revenue"
+
+        metrics_yml = project / "dbt_project" / "models" / "marts" / "_marts__metrics.yml"
+        text = metrics_yml.read_text()
+        edited = text.replace("    label: Revenue\n", "    label: Revenue (units)\n", 1).replace(
+            "      measure: revenue\n", "      measure: units\n", 1)
+        assert edited.count("Revenue (units)") == 1 and edited.count("measure: units\n") == 2
+        metrics_yml.write_text(edited)
+        cli = CliRunner()
+        # `shop build` (of one small model: the parse, not the build, is under test)
+        built_again = cli.invoke(shop_cli, ["build", "--select", "metricflow_time_spine"])
+        assert built_again.exit_code == 0, built_again.output
+        revenue = _metric(home, "revenue")
+        assert revenue["label"] == "Revenue (units)" and revenue["type_params"]["measure"]["name"] == "units"
+
+        shown = cli.invoke(shop_cli, ["metrics", "query", "--metrics", "revenue", "--format", "json"])
+        assert shown.exit_code == 0, shown.output
+        (units,) = conn.execute("select sum(units_sold) from marts.sales_summary").fetchone()
+        assert [row["revenue"] for row in json.loads(shown.output)] == [pytest.approx(float(units))]
+        # with the YAML unchanged since, the manifest is current: no parse
+        parsed_at = semantic.semantic_manifest_path(home).stat().st_mtime_ns
+        assert dbt_runner.ensure_semantic_manifest(warehouse_env, home=home) is None
+        assert semantic.semantic_manifest_path(home).stat().st_mtime_ns == parsed_at
+    finally:
+        get_settings.cache_clear()
 
 
 def test_every_model_has_a_data_test(built, warehouse_env, dbt_home) -> None:

@@ -1,6 +1,11 @@
 {#
     One row per product and day with any activity. Incremental: every product row of the days
     touched by newly loaded events is rebuilt (keyed by activity_date, product_id).
+    `price` is the day's price as the events saw it: the unit price most of the day's events of the
+    product carried (the lower one of equally frequent prices). Events carry the price of their moment on
+    every kind of load (a simulated history, an import, the live stream), where raw.products and its
+    snapshot know only the prices that were current when a build ran; marts.price_changes reads
+    the series from here.
 #}
 {{
     config(
@@ -25,7 +30,7 @@ with
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
-    {% if is_incremental() %}
+    {% if is_incremental() and not stored_without(['sessions', 'purchasing_sessions', 'price']) %}
     where occurred_date in ({{ touched_event_days() }})
     {% endif %}
 
@@ -43,6 +48,9 @@ daily as (
         count(distinct order_id) as orders,
         {{ to_money('sum(revenue)') }} as revenue,
         count(distinct user_id) as unique_users,
+        count(distinct session_id) as sessions,
+        count(distinct case when is_purchase = 1 then session_id end) as purchasing_sessions,
+        {{ most_common('unit_price') }} as price,
         sum(is_recommended) as recommended_events,
         max(last_loaded_at) as max_loaded_at
 
@@ -66,7 +74,11 @@ final as (
         recommended_events,
         {{ safe_ratio('add_to_carts', 'views') }} as view_to_cart_rate,
         {{ safe_ratio('purchases', 'views') }} as view_to_purchase_rate,
-        max_loaded_at
+        max_loaded_at,
+        -- after the watermark: a table built before these columns existed gets them appended
+        sessions,
+        purchasing_sessions,
+        {{ to_money('price') }} as price
 
     from daily
 

@@ -1,0 +1,50 @@
+{#
+    Each price change is what the daily prices say: its new price is the product's price on
+    changed_on, its previous price (a different one) the price on previous_price_seen_on, an earlier
+    day; its direction follows the prices; its conversions are shares. One pass over the changes
+    with two look-ups each in the daily table's unique index, so it stays cheap on every build.
+    (Its key, product_id and changed_on, is tested unique in _marts__models.yml.)
+#}
+with
+
+changes as (
+
+    select * from {{ ref('price_changes') }}
+
+),
+
+daily as (
+
+    select
+        product_id,
+        activity_date,
+        price
+
+    from {{ ref('product_daily_performance') }}
+
+)
+
+select
+    changes.product_id,
+    changes.changed_on
+
+from changes
+left join daily as on_change
+    on
+        changes.product_id = on_change.product_id
+        and changes.changed_on = on_change.activity_date
+left join daily as before_change
+    on
+        changes.product_id = before_change.product_id
+        and changes.previous_price_seen_on = before_change.activity_date
+where
+    on_change.price is null
+    or before_change.price is null
+    or on_change.price <> changes.new_price
+    or before_change.price <> changes.previous_price
+    or changes.new_price = changes.previous_price
+    or not changes.previous_price_seen_on < changes.changed_on
+    or changes.direction <> case when changes.new_price > changes.previous_price then 'increase' else 'decrease' end
+    or changes.conversion_before < 0 or changes.conversion_before > 1
+    or changes.conversion_after < 0 or changes.conversion_after > 1
+    or changes.units_before < 0 or changes.units_after < 0
