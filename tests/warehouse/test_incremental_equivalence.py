@@ -191,7 +191,8 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
     # incremental run re-read every day of the history.
     compiled = (dbt_artifacts.target_dir(dbt_home) / "compiled" / "shop" / "dbt_project" / "models" / "marts"
                 / "recommendation_variant_daily.sql").read_text()
-    assert re.findall(r"occurred_date in \(([^)]*\))", compiled) == ["cast(null as date)"] * 2, compiled
+    read_days = re.findall(r"occurred_date in \(([^)]*\))", compiled)
+    assert read_days and set(read_days) == {"cast(null as date)"}, compiled
     report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations: only that model may be empty.)
     empty = {model for model, (_, _, rows) in report.items() if rows == 0}
