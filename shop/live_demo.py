@@ -44,6 +44,7 @@ class LiveOptions:
     variants: str = "popular=popular:1,model=current:1"
     host: str = "127.0.0.1"
     stream: bool = True  # False (`--no-stream`): serve the shop the database holds, simulate nothing
+    incidents: tuple[str, ...] = ()  # --incident specs for the live stream
 
 
 def _children(opts: LiveOptions, logs: Path) -> tuple[list[Child], Child]:
@@ -60,7 +61,8 @@ def _children(opts: LiveOptions, logs: Path) -> tuple[list[Child], Child]:
     stream = Child(
         "live stream",
         [*shop, "simulate", "--live", "--rate", f"{opts.rate:g}",
-         "--recommendations-api", f"http://{local}:{opts.api_port}"],
+         "--recommendations-api", f"http://{local}:{opts.api_port}",
+         *(arg for spec in opts.incidents for arg in ("--incident", spec))],
         logs / "simulator.log", stop_signal=signal.SIGINT,
     )
     return servers, stream

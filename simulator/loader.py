@@ -36,6 +36,7 @@ TRUTH_TABLES = (
     "truth.product_complements",
     "truth.product_prices",
     "truth.simulation_runs",
+    "truth.incidents",
 )
 
 
@@ -210,6 +211,7 @@ class LoadResult:
     window_end: datetime
     seconds: float
     run_id: int
+    incidents: tuple = ()  # simulator.injection.Injected, when the load injected any
 
 
 def load_history(
@@ -223,8 +225,12 @@ def load_history(
     reset: bool = False,
     new_user_ids: np.ndarray | None = None,
     on_batch: Callable[[object, int], None] | None = None,
+    in_transaction: Callable[[psycopg.Connection, int], None] | None = None,
 ) -> LoadResult:
     """One transaction: (reset,) world rows, every event batch, the run record. All or nothing.
+
+    ``in_transaction(conn, run_id)`` writes more in the same transaction after the run record (the
+    injected incidents).
 
     mode "history" writes the whole world into an empty database (or one emptied by reset);
     mode "append" writes only the users in `new_user_ids` and keeps the table's indexes.
@@ -253,4 +259,6 @@ def load_history(
             window_end=window_end,
             events=events,
         )
+        if in_transaction is not None:
+            in_transaction(conn, run_id)
     return LoadResult(events, users, products, window_start, window_end, time.perf_counter() - started, run_id)

@@ -7,11 +7,12 @@ batch, so the warehouse and the API see events within a second or two.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -24,6 +25,8 @@ from shopcore.errors import ShopError
 from shopcore.timeunits import US_PER_DAY
 from simulator import loader
 from simulator.closed_loop import ApiRecommendations, ClosedLoop, Served
+from simulator.incidents import Incident
+from simulator.injection import Injector
 from simulator.generate import (
     ROWS_PER_MEAN_VIEW,
     expected_events_per_second,
@@ -111,8 +114,12 @@ def run_history(
     reset: bool = False,
     append: bool = False,
     on_day: Callable[[int, int], None] | None = None,
+    incidents: Sequence[Incident] = (),
 ) -> loader.LoadResult | None:
-    """Simulate and load a window of history; None when --append finds nothing left to add."""
+    """Simulate and load a window of history; None when --append finds nothing left to add.
+
+    ``incidents`` are injected into the window's rows and recorded in truth.incidents in the same
+    transaction; one that does not fit the window raises IncidentError before anything is written."""
     now = datetime.now(timezone.utc)
     with shop_db.connect(info, autocommit=True) as conn:
         state = loader.raw_state(conn)
@@ -164,7 +171,10 @@ def run_history(
         # "arriving" later, past a history ending before now, would sit beyond the warehouse's
         # watermark, and a later --append's rows behind it, where an incremental build skips them.)
         batches = generate_history(world, start, end, state=new_state(world), max_loaded_at=min(end, now))
-        return loader.load_history(
+        injector = Injector.for_window(world, incidents, window_start=start, window_end=end, cap=min(end, now))
+        if injector is not None:
+            batches = injector.inject_history(batches)
+        result = loader.load_history(
             conn,
             world,
             batches,
@@ -174,7 +184,9 @@ def run_history(
             reset=reset,
             new_user_ids=new_ids,
             on_batch=counted,
+            in_transaction=injector.record if injector is not None else None,
         )
+        return dataclasses.replace(result, incidents=tuple(injector.injected)) if injector is not None else result
 
 
 def stream_live(
@@ -185,11 +197,13 @@ def stream_live(
     reset: bool = False,
     recommendations_api: str | None = None,
     console: Console | None = None,
+    incidents: Sequence[Incident] = (),
 ) -> int:
     """`shop simulate --live`: run_live, with the sessions' recommendations asked from the API at
     `recommendations_api` (a base URL) when one is given; returns the events written."""
     source = ApiRecommendations(recommendations_api) if recommendations_api else None
-    return run_live(info, params, rate=rate, reset=reset, console=console, recommendations=source)
+    return run_live(info, params, rate=rate, reset=reset, console=console, recommendations=source,
+                    incidents=incidents)
 
 
 class _StopFlag:
@@ -219,8 +233,10 @@ class _LiveWriter:
     """
 
     def __init__(self, info: ConnectionInfo, world: World, console: Console, stop: threading.Event,
-                 give_up_after: timedelta = timedelta(minutes=10)) -> None:
+                 give_up_after: timedelta = timedelta(minutes=10),
+                 on_write: Callable[[psycopg.Connection], None] | None = None) -> None:
         self.info, self.world, self.console, self.stop = info, world, console, stop
+        self.on_write = on_write  # more to write in each write's transaction (incident counts)
         self.give_up_after = give_up_after
         self.conn: psycopg.Connection | None = shop_db.connect(info, autocommit=True)
         self.pending_users: list[np.ndarray] = []
@@ -250,6 +266,8 @@ class _LiveWriter:
                 for user_ids in self.pending_users:
                     loader.copy_world_rows(self.conn, self.world, user_ids)
                 written = loader.copy_events(self.conn, self.pending_batches)
+                if self.on_write is not None:
+                    self.on_write(self.conn)
         except (psycopg.OperationalError, ShopError) as exc:
             self._went_away(exc)
             return 0
@@ -292,8 +310,12 @@ def run_live(
     tick_seconds: float = 1.0,
     max_seconds: float | None = None,
     recommendations: Callable[[int], Served | None] | None = None,
+    incidents: Sequence[Incident] = (),
 ) -> int:
     """Stream about `rate` events per second until interrupted; returns the events written.
+
+    ``incidents`` are injected into the stream (their offsets count from its start) and recorded
+    in truth.incidents when it starts; each write updates their counts in its transaction.
 
     With ``recommendations`` (e.g. ``ApiRecommendations(url)``), ``loop_share`` of the sessions
     start from the recommendations it returns (simulator.closed_loop), their events tagged with
@@ -303,11 +325,13 @@ def run_live(
     started = datetime.now(timezone.utc)
     with shop_db.connect(info, autocommit=True) as conn:
         state = loader.raw_state(conn)
-        if state.last_run is not None and not reset:
-            world = restore_world(conn, state.last_run["parameters"])
+        existing = state.last_run is not None and not reset
+        world = restore_world(conn, state.last_run["parameters"]) if existing else build_world(params.replace(end=started))
+        # Resolved before anything is written: an incident that cannot be injected stops the stream here.
+        injector = Injector.for_window(world, incidents, window_start=started, window_end=None)
+        if existing:
             console.print(f"Streaming into the existing shop (simulation run {state.last_run['run_id']}).")
         else:
-            world = build_world(params.replace(end=started))
             with conn.transaction():
                 if reset:
                     loader.truncate_simulated_data(conn)
@@ -315,6 +339,12 @@ def run_live(
                 loader.record_run(conn, seed=params.seed, parameters=world.params.to_json_dict(), mode="live",
                                   window_start=started, window_end=started, events=0)
             console.print(f"Created a shop of {world.n_users:,} users and {world.n_products:,} products.")
+        if injector is not None:
+            with conn.transaction():
+                injector.record(conn)
+            for inc in injector.injected:
+                console.print(f"Injecting {inc.kind} from {inc.starts_at:%Y-%m-%d %H:%M:%S} to "
+                              f"{inc.ends_at:%Y-%m-%d %H:%M:%S} UTC ({inc.detail['spec']}).")
         rng = np.random.default_rng()
         sim_state = new_state(world)
         # New visitors (each signs up and visits at once) bring about half of the stream's
@@ -335,7 +365,9 @@ def run_live(
         window_start = started
         last_report = time.monotonic()
         console.print(f"Streaming about {rate:g} events/s into raw.interactions. Ctrl-C stops after the current batch.")
-        with _StopFlag() as stop, contextlib.closing(_LiveWriter(info, world, console, stop.event)) as writer:
+        with _StopFlag() as stop, contextlib.closing(
+            _LiveWriter(info, world, console, stop.event, on_write=injector.record if injector is not None else None)
+        ) as writer:
             deadline = time.monotonic() + max_seconds if max_seconds is not None else None
             while not stop.event.is_set():
                 stop.event.wait(tick_seconds)
@@ -355,6 +387,8 @@ def run_live(
                     # Asked outside the transaction: the API may take a moment.
                     loop.start_sessions(loop.sessions_due(len(batches[0])), now_us)
                     batches.append(loop.release(now_us))
+                if injector is not None:
+                    batches = injector.apply_live(batches, now)
                 generated += sum(len(batch) for batch in batches)
                 total += writer.write(new_ids, batches)
                 users_added += len(new_ids)
@@ -381,7 +415,9 @@ def run_live(
                               "written.[/]")
             else:
                 with shop_db.connect(info, autocommit=True) as final, final.transaction():
-                    loader.record_run(final, seed=world.params.seed, parameters=world.params.to_json_dict(),
-                                      mode="live", window_start=started, window_end=ended, events=total)
+                    run_id = loader.record_run(final, seed=world.params.seed, parameters=world.params.to_json_dict(),
+                                               mode="live", window_start=started, window_end=ended, events=total)
+                    if injector is not None:
+                        injector.record(final, run_id)
     console.print(f"Stopped: streamed {total:,} events and {users_added} new users in {(ended - started).total_seconds():.0f} s.")
     return total

@@ -17,7 +17,15 @@ from rich.console import Console
 from rich.table import Table
 
 from shop.cli.build import build_progress, print_summary
-from shop.cli.simulate import Scenario, ScenarioOption, UsersOption, history_progress, print_loaded
+from shop.cli.simulate import (
+    IncidentOption,
+    Scenario,
+    ScenarioOption,
+    UsersOption,
+    history_progress,
+    parse_incidents,
+    print_loaded,
+)
 from shopcore import db as shop_db
 from shopcore import embedded
 from shopcore.errors import ShopError
@@ -61,6 +69,7 @@ def demo(
                                                "build, train if the data allows, serve; simulate nothing "
                                                "(--scenario, --users, --products, --days, --seed and --rate do not apply).")
     ] = False,
+    incident: IncidentOption = None,
 ) -> None:
     """Run the shop live: simulate (or resume), build, train, serve everything, stream until Ctrl-C.
 
@@ -75,6 +84,10 @@ def demo(
 
     started = time.monotonic()
     # Everything that can be wrong with the flags fails now, not after minutes of set-up.
+    parse_incidents(incident)  # injected into the live stream: START offsets count from when it starts
+    if incident and (no_stream or setup_only):
+        raise typer.BadParameter("--incident goes into the live stream: it needs neither --no-stream nor --setup-only.",
+                                 param_hint="--incident")
     try:
         parse_variants(variants)
     except ShopError as exc:
@@ -99,7 +112,7 @@ def demo(
     options = LiveOptions(
         api_port=api_port, dashboard_port=dashboard_port, docs_port=docs_port, rate=rate,
         refresh_seconds=refresh_seconds, retrain_minutes=retrain_minutes or None, variants=variants, host=host,
-        stream=not no_stream,
+        stream=not no_stream, incidents=tuple(incident or ()),
     )
     run_live(settings, info, options, started_at=started, stop_database=not was_running, console=console)
 

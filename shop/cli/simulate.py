@@ -35,6 +35,30 @@ UsersOption = Annotated[
 ]
 
 
+IncidentOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--incident",
+        metavar="SPEC",
+        help="Inject an incident (repeatable): KIND[:START[:DURATION]][,key=value...]. Kinds: tracking-outage, "
+             "duplicate-storm, late-burst, price-bug, checkout-break, bot-traffic. START: an ISO time or an offset "
+             "from the window's start (+30d); DURATION: 6h, 2d. E.g. price-bug:+30d:2d,category=Books "
+             "(the README's \"Incidents on demand\"). Recorded in truth.incidents.",
+        show_default=False,
+    ),
+]
+
+
+def parse_incidents(specs: list[str] | None) -> list:
+    """The --incident specs as simulator.incidents.Incident, or a clear BadParameter."""
+    from simulator.incidents import IncidentError, parse_incident
+
+    try:
+        return [parse_incident(spec) for spec in specs or []]
+    except IncidentError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--incident") from None
+
+
 class OutputFormat(str, Enum):
     postgres = "postgres"
     parquet = "parquet"
@@ -87,11 +111,14 @@ def simulate(
         Path | None,
         typer.Option("--out", help="With --format parquet: the directory to write (one sub-directory per raw table)."),
     ] = None,
+    incident: IncidentOption = None,
 ) -> None:
     """Simulate the shop: history (default) or a live stream (--live)."""
     from simulator import runner
+    from simulator.incidents import IncidentError
 
     end_at = _parse_end(end)
+    incidents = parse_incidents(incident)
     if reset and append:
         raise typer.BadParameter("--reset and --append exclude each other: pick one.", param_hint="--reset/--append")
     if output_format is OutputFormat.parquet:
@@ -102,6 +129,9 @@ def simulate(
                 "--format parquet writes a whole history: --live and --append need --format postgres.",
                 param_hint="--format",
             )
+        if incidents:
+            raise typer.BadParameter("--incident records its truth in the database: it needs --format postgres.",
+                                     param_hint="--incident")
     elif out is not None:
         raise typer.BadParameter("--out only applies to --format parquet.", param_hint="--out")
     if rate is not None and not live:
@@ -125,13 +155,16 @@ def simulate(
         return
 
     info = shop_db.ready()
-    if live:
-        runner.stream_live(info, params, rate=rate or 20.0, reset=reset, recommendations_api=recommendations_api,
-                           console=console)
-        return
-
-    with history_progress() as on_day:
-        result = runner.run_history(info, params, reset=reset, append=append, on_day=on_day)
+    try:
+        if live:
+            runner.stream_live(info, params, rate=rate or 20.0, reset=reset, recommendations_api=recommendations_api,
+                               console=console, incidents=incidents)
+            return
+        with history_progress() as on_day:
+            result = runner.run_history(info, params, reset=reset, append=append, on_day=on_day, incidents=incidents)
+    except IncidentError as exc:
+        # It does not fit the window or the shop: found before anything was written.
+        raise typer.BadParameter(str(exc), param_hint="--incident") from None
     print_loaded(result, info)
 
 
@@ -146,6 +179,10 @@ def print_loaded(result: LoadResult | None, info: ConnectionInfo) -> None:
         f"({result.window_start:%Y-%m-%d %H:%M} to {result.window_end:%Y-%m-%d %H:%M} UTC) "
         f"in {result.seconds:.1f} s {rate_text}"
     )
+    for inc in result.incidents:
+        where = f" in {inc.category}" if inc.category else ""
+        console.print(f"Injected {inc.kind}{where} from {inc.starts_at:%Y-%m-%d %H:%M} to {inc.ends_at:%Y-%m-%d %H:%M} UTC: "
+                      f"{inc.rows_affected:,} rows affected (truth.incidents)")
     console.print(f"Database: {info.url(hide_password=True)}  (psql: `shop db psql`; exports: `eval \"$(shop db env)\"`)")
 
 
