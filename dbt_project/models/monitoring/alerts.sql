@@ -1,17 +1,20 @@
 {#
     The anomaly checks' findings: one row per alert (a kind, a metric, a window, its robust score
-    and a sentence of evidence). Every check compares a metric_value with its own history through the
+    and a sentence of evidence). Every check compares a value with its own history through the
     median and the median absolute deviation (MAD) of that history, so one odd past week or day
     does not move the baseline:
 
         score = (observed - median) / scale,  scale = max(1.4826 x MAD, noise floor, relative floor x median)
 
-    The noise floor is what chance alone gives on a small count (Poisson, binomial); the relative
-    floor keeps a very regular history from turning an ordinary swing into an alert. Hourly
-    series (events per type, duplicates, late arrivals, views per viewer, arrivals per source) are
+    The noise floor is what chance alone gives on a small count (Poisson, binomial; visits bring
+    events in clusters); the relative floor keeps a very regular history from turning an ordinary
+    swing into an alert. A stop also alerts whatever the score: none of what comes by the dozen
+    (`alert_min_expected`). Hourly series (events per type and category,
+    purchases per cart, duplicates, late arrivals, views per viewer, arrivals per source) are
     judged over windows of 1, 6 and 24 hours against the same window 1-4 weeks earlier (same hour,
-    same weekday); daily KPIs against the previous four weeks. Overlapping flagged windows of one
-    metric merge into one alert. The hour (and day) still filling is not judged.
+    same weekday); daily KPIs against the previous four weeks. Overlapping
+    flagged windows of one metric merge into one alert. The hour (and day) still filling is not
+    judged.
 
     A table rebuilt every run from the small hourly aggregates, over the last `alert_evaluation_days`
     days (plus the four weeks their baselines read): bounded whatever the history's length.
@@ -68,14 +71,22 @@ bounds as (
 events as (
 
     select hourly.*
-    from hourly cross join bounds
+    from {{ ref('monitoring_events_hourly') }} as hourly
+    cross join bounds
     where hourly.event_hour >= bounds.read_from and hourly.event_hour < bounds.now_hour
+
+),
+
+categories as (
+
+    select * from {{ ref('monitoring_category_hourly') }}
 
 ),
 
 -- Every hourly series the checks judge: `num` (and `den`, for shares and ratios) per hour.
 -- shape: count (an alert when it drops; den: the heads behind it, whose clustering widens its
--- noise), share (num out of den: an alert when it rises), ratio (num per den: an alert when it rises).
+-- noise), rising share and drop share (num out of den: an alert when it rises, or drops), ratio
+-- (num per den: an alert when it rises).
 series_hours as (
 
     select
@@ -92,7 +103,7 @@ series_hours as (
     select
         'delivery' as kind,
         'duplicate deliveries' as metric,
-        'share' as shape,
+        'rising share' as shape,
         event_hour as hour_start,
         sum(deliveries - events) as num,
         sum(events) as den
@@ -104,10 +115,35 @@ series_hours as (
     select
         'delivery' as kind,
         'late arrivals (over {{ var("late_after_hours") }} h)' as metric,
-        'share' as shape,
+        'rising share' as shape,
         event_hour as hour_start,
         sum(late_events) as num,
         sum(events) as den
+    from events
+    group by event_hour
+
+    union all
+
+    select
+        'volume' as kind,
+        'events in category: ' || categories.category as metric,
+        'count' as shape,
+        categories.event_hour as hour_start,
+        categories.events as num,
+        categories.distinct_users as den
+    from categories cross join bounds
+    where categories.event_hour >= bounds.read_from and categories.event_hour < bounds.now_hour
+
+    union all
+
+    -- checkout: purchases out of carts (views and carts go on when the checkout breaks)
+    select
+        'volume' as kind,
+        'purchases per cart' as metric,
+        'drop share' as shape,
+        event_hour as hour_start,
+        sum(case when event_type = 'purchase' then events else 0 end) as num,
+        sum(case when event_type = 'add_to_cart' then events else 0 end) as den
     from events
     group by event_hour
 
@@ -298,9 +334,10 @@ hourly_scored as (
         judged.metric_value,
         judged.median,
         judged.history_points,
-        case judged.shape
+        judged.per_head,
+        case
             -- a count: at least the noise of visits of per_head events each
-            when 'count'
+            when judged.shape = 'count'
                 then
                     (judged.metric_value - judged.median)
                     / greatest(
@@ -311,7 +348,7 @@ hourly_scored as (
                     )
             -- a share, judged as a count against the count the usual share predicts; the median of
             -- a few small counts' shares understates their mean, hence a floor of a couple of rows
-            when 'share'
+            when judged.shape like '%share'
                 then
                     (judged.x_num - judged.x_den * judged.median)
                     / greatest(
@@ -320,12 +357,13 @@ hourly_scored as (
                         {{ relative_floor }} * judged.x_den * judged.median,
                         2
                     )
-            -- a ratio per head: a mean over x_den heads varies as 1 / sqrt(x_den)
+            -- a ratio per head: a mean over x_den heads varies as sd / sqrt(x_den), and visits are
+            -- long-tailed (a head's sd is about twice the mean)
             else
                 (judged.metric_value - judged.median)
                 / greatest(
                     1.4826 * mads.mad,
-                    judged.median / sqrt(greatest(judged.x_den, 1)),
+                    2 * judged.median / sqrt(greatest(judged.x_den, 1)),
                     {{ relative_floor }} * judged.median,
                     1e-9
                 )
@@ -344,23 +382,24 @@ hourly_flagged as (
     select
         kind,
         metric,
+        window_hours,
         window_start,
         window_end,
         score,
         metric_value as observed,
-        case when shape = 'share' then x_den * median else median end as expected,
-        case when shape = 'share' then x_num else metric_value end as observed_count,
+        case when shape like '%share' then x_den * median else median end as expected,
+        case when shape like '%share' then x_num else metric_value end as observed_count,
         metric || ': '
         || case
             when shape = 'count' then cast(x_num as text)
-            when shape = 'share' then x_num || ' of ' || x_den || ' events'
+            when shape like '%share' then x_num || ' of ' || x_den || ' events'
             else to_char(metric_value, 'FM999990.0')
         end
         || ' in the ' || window_hours || ' h from ' || to_char(window_start, 'YYYY-MM-DD HH24:00')
         || ' UTC, against '
         || case
             when shape = 'count' then 'a median of ' || to_char(median, 'FM999999990')
-            when shape = 'share' then 'a usual share of ' || to_char(100 * median, 'FM990.00') || ' %'
+            when shape like '%share' then 'a usual share of ' || to_char(100 * median, 'FM990.00') || ' %'
             else 'a median of ' || to_char(median, 'FM999990.0')
         end
         || ' in the same hours of ' || history_points || ' previous weeks (robust score '
@@ -369,8 +408,13 @@ hourly_flagged as (
     from hourly_scored
     where
         (shape = 'count' and score <= -{{ threshold }} and median >= {{ min_expected }})
-        or (shape = 'share' and score >= {{ threshold }})
-        or (shape = 'ratio' and score >= {{ threshold }} and x_den >= {{ min_expected }})
+        -- the stop rule: nothing where dozens were due (chance gives that about exp(-dozens))
+        or (shape = 'count' and x_num = 0 and median / per_head >= {{ min_expected }})
+        or (shape = 'drop share' and x_num = 0 and x_den * median >= {{ min_expected }})
+        or (shape = 'rising share' and score >= {{ threshold }})
+        or (shape = 'drop share' and score <= -{{ threshold }} and x_den * median >= {{ min_expected }})
+        -- per head: over 6 hours and more (one heavy visitor makes a quiet hour's mean)
+        or (shape = 'ratio' and score >= {{ threshold }} and x_den >= {{ min_expected }} and window_hours >= 6)
 
 ),
 
@@ -378,14 +422,14 @@ daily_prices as (
 
     select
         event_date,
-        cast(sum(price_sum) as double precision) / nullif(sum(priced_events), 0) as average_price,
+        sum(price_ratio_sum) / nullif(sum(priced_events), 0) as average_price,
         sum(priced_events) as priced_events
     from events
     group by event_date
 
 ),
 
--- The main KPIs per day (sales_summary, and the average price of priced events).
+-- The main KPIs per day (sales_summary, and the average price of events against list prices).
 days as (
 
     select
@@ -394,8 +438,10 @@ days as (
         prices.average_price,
         sales.sessions,
         sales.views,
+        sales.orders,
+        sales.converting_sessions,
+        sales.add_to_carts,
         prices.priced_events,
-        cast(sales.revenue as double precision) / nullif(sales.sessions, 0) as revenue_per_session,
         cast(sales.converting_sessions as double precision) / nullif(sales.sessions, 0) as conversion_rate,
         cast(sales.add_to_carts as double precision) / nullif(sales.views, 0) as cart_rate
 
@@ -409,8 +455,9 @@ days as (
 
 ),
 
--- direction: -1 only drops alert, 1 only rises, 0 both. noise: the chance spread of a rate
--- over n trials (binomial), 0 where the relative floor is the only floor.
+-- direction: -1 only drops alert, 1 only rises, 0 both. trials: the chance spread of a rate over
+-- n trials (binomial), 0 where the relative floor is the only floor. stop_count: the events
+-- behind the value (orders, converting sessions, carts, priced events), for the stop rule.
 kpis as (
 
     select
@@ -418,15 +465,8 @@ kpis as (
         'revenue' as metric,
         -1 as direction,
         revenue as metric_value,
-        0.0 as trials
-    from days
-    union all
-    select
-        kpi_day,
-        'revenue per session' as metric,
-        0 as direction,
-        revenue_per_session as metric_value,
-        0.0 as trials
+        0.0 as trials,
+        orders as stop_count
     from days
     union all
     select
@@ -434,7 +474,8 @@ kpis as (
         'conversion (sessions with an order)' as metric,
         0 as direction,
         conversion_rate as metric_value,
-        cast(sessions as double precision) as trials
+        cast(sessions as double precision) as trials,
+        converting_sessions as stop_count
     from days
     union all
     select
@@ -442,15 +483,17 @@ kpis as (
         'cart rate (carts per view)' as metric,
         0 as direction,
         cart_rate as metric_value,
-        cast(views as double precision) as trials
+        cast(views as double precision) as trials,
+        add_to_carts as stop_count
     from days
     union all
     select
         kpi_day,
-        'average price' as metric,
+        'average price (against list price)' as metric,
         0 as direction,
         average_price as metric_value,
-        0.0 as trials
+        0.0 as trials,
+        priced_events as stop_count
     from days
 
 ),
@@ -468,7 +511,8 @@ daily_history as (
     select
         judged.metric,
         judged.kpi_day,
-        past.metric_value
+        past.metric_value,
+        past.stop_count
     from judged_days as judged
     inner join kpis as past
         on
@@ -484,6 +528,7 @@ daily_medians as (
         metric,
         kpi_day,
         percentile_cont(0.5) within group (order by metric_value) as median,
+        percentile_cont(0.5) within group (order by stop_count) as median_stop_count,
         count(*) as history_points
     from daily_history
     group by metric, kpi_day
@@ -511,7 +556,9 @@ daily_scored as (
         judged.direction,
         judged.kpi_day,
         judged.metric_value,
+        judged.stop_count,
         medians.median,
+        medians.median_stop_count,
         medians.history_points,
         (judged.metric_value - medians.median)
         / greatest(
@@ -537,6 +584,7 @@ daily_flagged as (
     select
         'metric' as kind,
         metric,
+        24 as window_hours,
         cast(kpi_day as timestamp with time zone) as window_start,
         cast(kpi_day + 1 as timestamp with time zone) as window_end,
         score,
@@ -551,6 +599,8 @@ daily_flagged as (
     where
         (direction <= 0 and score <= -{{ threshold }})
         or (direction >= 0 and score >= {{ threshold }})
+        -- the stop rule: none of what usually comes by the dozen
+        or (direction <= 0 and stop_count = 0 and median_stop_count >= {{ min_expected }})
 
 ),
 
@@ -589,15 +639,32 @@ numbered as (
 
 ),
 
+-- An alert spans the flagged windows of the length that scored strongest (so a 6-hour outage spans
+-- about its hours, not the day-long windows around it); it was detected when its first flagged
+-- window closed.
+sized as (
+
+    select
+        *,
+        first_value(window_hours) over (
+            partition by kind, metric, episode order by abs(score) desc, window_hours
+        ) as strongest_hours
+
+    from numbered
+
+),
+
 episodes as (
 
     select
         *,
-        min(window_start) over (partition by kind, metric, episode) as alert_start,
-        max(window_end) over (partition by kind, metric, episode) as alert_end,
+        min(window_start) filter (where window_hours = strongest_hours) over episode_rows as alert_start,
+        max(window_end) filter (where window_hours = strongest_hours) over episode_rows as alert_end,
+        min(window_end) over episode_rows as detected_at,
         row_number() over (partition by kind, metric, episode order by abs(score) desc, window_start) as strongest
 
-    from numbered
+    from sized
+    window episode_rows as (partition by kind, metric, episode)
 
 ),
 
@@ -609,6 +676,7 @@ final as (
         cast(episodes.metric as text) as metric,
         episodes.alert_start as window_start,
         episodes.alert_end as window_end,
+        episodes.detected_at,
         cast(round(cast(episodes.score as numeric), 2) as numeric(12, 2)) as score,
         cast(episodes.observed as double precision) as observed,
         cast(episodes.expected as double precision) as expected,
