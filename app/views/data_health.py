@@ -33,15 +33,15 @@ def open_alerts() -> None:
         return
     st.warning(f"{len(alerts)} open alert{'s' if len(alerts) != 1 else ''} from the anomaly checks:",
                icon=":material/warning:")
-    shown = alerts.assign(
-        window_start=alerts["window_start"].map(formatting.timestamp),
-        window_end=alerts["window_end"].map(formatting.timestamp),
-    )
-    ui.table(
-        shown[["kind", "metric", "window_start", "window_end", "score", "evidence"]],
-        column_config={"kind": "Kind", "metric": "Metric", "window_start": "From", "window_end": "Until",
-                       "score": st.column_config.NumberColumn("Score", format="%.1f"), "evidence": "Evidence"},
-    )
+    # a line per alert, not a grid: the evidence is a sentence to read
+    lines = [
+        f"- **{row.kind} · {row.metric}**, {formatting.timestamp(row.window_start)} – "
+        f"{formatting.timestamp(row.window_end)}: {row.evidence}"
+        for row in alerts.itertuples()
+    ]
+    st.markdown("\n".join(lines))
+    st.caption("Judged by the warehouse's anomaly checks (`monitoring.alerts`) at every build; an alert stays "
+               "open for a week after its window ends.")
 
 
 def raw_freshness(now: datetime) -> None:

@@ -421,15 +421,17 @@ hourly_flagged as (
 daily_prices as (
 
     select
-        event_date,
-        sum(price_ratio_sum) / nullif(sum(priced_events), 0) as average_price,
-        sum(priced_events) as priced_events
-    from events
-    group by event_date
+        prices.event_date,
+        avg(prices.mean_price) as average_price,
+        sum(prices.priced_events) as priced_events
+    from {{ ref('monitoring_product_prices_daily') }} as prices
+    cross join bounds
+    where prices.event_date >= cast(bounds.read_from as date)
+    group by prices.event_date
 
 ),
 
--- The main KPIs per day (sales_summary, and the average price of events against list prices).
+-- The main KPIs per day (sales_summary; the average price: the mean of the day's products' mean prices).
 days as (
 
     select
@@ -489,7 +491,7 @@ kpis as (
     union all
     select
         kpi_day,
-        'average price (against list price)' as metric,
+        'average price (per product)' as metric,
         0 as direction,
         average_price as metric_value,
         0.0 as trials,

@@ -1,9 +1,9 @@
 {#
     Events per hour (UTC) and product category, for the volume check of one category's tracking
-    (a category's events can stop while the shop's total hardly moves). Incremental like
-    monitoring_events_hourly: the days touched by newly loaded events are rebuilt whole. An event
-    counts in its product's current category: a product moved to another category moves only the
-    hours rebuilt after the move (a full refresh moves them all).
+    (a category's events can stop while the shop's total hardly moves). An event counts in its
+    product's current category. Incremental like daily_category_funnel: the days touched by newly
+    loaded events are rebuilt whole, and every day when the catalogue's categories have changed
+    since the rows were built (each row keeps the fingerprint of the catalogue it was built with).
 #}
 {{
     config(
@@ -22,11 +22,24 @@
 
 with
 
+catalogue as (
+
+    {{ category_fingerprint_query() }}
+
+),
+
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
     {% if is_incremental() %}
+    {% if not inline_queries() %}
+    where
+        occurred_date in ({{ touched_event_days() }})
+        or coalesce((select max(built.category_fingerprint) from {{ this }} as built), '')
+        <> (select catalogue.fingerprint from catalogue)
+    {% elif not catalogue_changed_since_build() %}
     where occurred_date in ({{ touched_event_days() }})
+    {% endif %}
     {% endif %}
 
 ),
@@ -63,6 +76,7 @@ select
     cast(category as {{ dbt.type_string() }}) as category,
     cast(events as {{ dbt.type_bigint() }}) as events,
     cast(distinct_users as {{ dbt.type_bigint() }}) as distinct_users,
-    max_loaded_at
+    max_loaded_at,
+    (select catalogue.fingerprint from catalogue) as category_fingerprint
 
 from hourly
