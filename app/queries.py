@@ -471,10 +471,10 @@ def recommended_order_share(period: Period) -> pd.DataFrame:
     return _fetch(database_key(), query, _period(period))
 
 
-def relation_exists(name: str) -> bool:
-    """Whether marts.<name> (or a schema-qualified name) exists: for relations that arrive with later
-    parts of the platform, or with a later build (the snapshot)."""
-    qualified = name if "." in name else f"marts.{name}"
+def relation_exists(name: str, schema: str = "marts") -> bool:
+    """Whether <schema>.<name> (or a schema-qualified name) exists: for relations that arrive with
+    later parts of the platform, or with a later build (the snapshot)."""
+    qualified = name if "." in name else f"{schema}.{name}"
     frame = _fetch(database_key(), "select to_regclass(%(name)s) is not null as present", {"name": qualified})
     return bool(frame.loc[0, "present"])
 
@@ -556,3 +556,39 @@ def refresh_runs(limit: int = 20) -> pd.DataFrame:
         limit %(limit)s
     """
     return _fetch_live(database_key(), query, {"limit": limit})
+
+
+# --- alerts: the warehouse's anomaly checks ------------------------------------------------------
+# monitoring.alerts is the checks' own mart (dbt_project/models/monitoring), built on PostgreSQL only.
+
+ALERTS_SCHEMA = "monitoring"
+ALERTS_MODEL = "alerts"
+ALERT_COLUMNS = ["kind", "metric", "window_start", "window_end", "score", "evidence"]
+
+
+def open_alerts() -> pd.DataFrame:
+    """The open alerts (their window ended in the last days the checks judged), newest first; an empty
+    frame when the checks are not built."""
+    if not relation_exists(ALERTS_MODEL, ALERTS_SCHEMA):
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    query = """
+        select kind, metric, window_start, window_end, score, evidence
+        from monitoring.alerts
+        where is_open
+        order by window_end desc, kind, metric
+    """
+    return _fetch_live(database_key(), query, {})
+
+
+def alerts_overlapping(period: Period) -> pd.DataFrame:
+    """Alerts, open or not, whose window overlaps the period's days (UTC); empty when not built."""
+    if not relation_exists(ALERTS_MODEL, ALERTS_SCHEMA):
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    query = """
+        select kind, metric, window_start, window_end, score, evidence
+        from monitoring.alerts
+        where window_start < cast(%(end)s as date) + 1
+          and window_end > cast(%(start)s as date)
+        order by window_start
+    """
+    return _fetch_live(database_key(), query, _period(period))

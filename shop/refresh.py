@@ -4,7 +4,8 @@ snapshot, the models and their tests, then each source's freshness), a retrain n
 One thread runs the jobs one after another, so a build never overlaps another build (or a
 retrain): when a build takes longer than the interval, the next one starts when it ends. A failed
 job is retried with a doubling back-off. Every attempt is recorded in `shop_meta.refresh_runs`
-(the Data health page shows them). Jobs are `shop` subprocesses: a crash or a leak in one run
+(the Data health page shows them), and after a successful build the anomaly checks' open alerts
+(`monitoring.alerts`) in `shop_meta.alerts`, with when each was first and last seen. Jobs are `shop` subprocesses: a crash or a leak in one run
 cannot take the demo down, and stopping one mid-way (Ctrl-C) rolls its transactions back.
 """
 
@@ -68,6 +69,29 @@ def record(info: shop_db.ConnectionInfo, outcome: JobOutcome) -> None:
         )
 
 
+def record_alerts(info: shop_db.ConnectionInfo) -> int:
+    """Copy the open alerts of the build that just ran into shop_meta.alerts (new ones inserted, seen
+    ones updated: an alert's window grows while its incident lasts); the number of new ones. Nothing
+    when the checks are not built (a warehouse older than them)."""
+    with shop_db.connect(info, autocommit=True) as conn:
+        if conn.execute("select to_regclass('monitoring.alerts') is null").fetchone()[0]:
+            return 0
+        rows = conn.execute(
+            """
+            insert into shop_meta.alerts as seen
+                (alert_id, kind, metric, window_start, window_end, score, evidence, first_seen_at, last_seen_at)
+            select alert_id, kind, metric, window_start, window_end, score, evidence, now(), now()
+            from monitoring.alerts
+            where is_open
+            on conflict (alert_id) do update set
+                window_end = excluded.window_end, score = excluded.score, evidence = excluded.evidence,
+                last_seen_at = excluded.last_seen_at
+            returning (seen.first_seen_at = seen.last_seen_at) as is_new
+            """
+        ).fetchall()
+    return sum(1 for (is_new,) in rows if is_new)
+
+
 class RefreshLoop(threading.Thread):
     def __init__(
         self,
@@ -110,6 +134,8 @@ class RefreshLoop(threading.Thread):
                 return
             try:
                 record(self.info, outcome)
+                if kind == "build" and outcome.succeeded:
+                    record_alerts(self.info)
             except Exception as exc:  # noqa: BLE001 - the database may be down: say so, keep going
                 outcome = JobOutcome(**{**outcome.__dict__, "message": f"{outcome.message or ''} "
                                                                        f"(not recorded: {exc})".strip()})

@@ -1,8 +1,8 @@
 """Data health: how fresh the raw data and each mart are, and how the last dbt run went.
 
-Each section is one function reading one source (dbt's source freshness result, sources.json, or
-without it the warehouse's freshness view; the marts; the last dbt build's run_results.json; the
-refresh loop's shop_meta.refresh_runs).
+Each section is one function reading one source (the anomaly checks' monitoring.alerts; dbt's source
+freshness result, sources.json, or without it the warehouse's freshness view; the marts; the last dbt
+build's run_results.json; the refresh loop's shop_meta.refresh_runs).
 """
 
 from __future__ import annotations
@@ -21,6 +21,27 @@ def status_of(age_s: float | None) -> str:
     if age_s is None or pd.isna(age_s):  # a column of ages turns a missing one into NaN
         return "no data"
     return "fresh" if age_s <= STALE_AFTER_S else "stale"
+
+
+def open_alerts() -> None:
+    """The anomaly checks' open alerts: what moved, over which window, and the evidence."""
+    st.subheader("Alerts")
+    alerts = queries.open_alerts()
+    if alerts.empty:
+        st.success("No open alerts: event volumes, arrivals, duplicates, late arrivals and the daily KPIs "
+                   "are within their usual range.", icon=":material/check_circle:")
+        return
+    st.warning(f"{len(alerts)} open alert{'s' if len(alerts) != 1 else ''} from the anomaly checks:",
+               icon=":material/warning:")
+    # a line per alert, not a grid: the evidence is a sentence to read
+    lines = [
+        f"- **{row.kind} · {row.metric}**, {formatting.timestamp(row.window_start)} – "
+        f"{formatting.timestamp(row.window_end)}: {row.evidence}"
+        for row in alerts.itertuples()
+    ]
+    st.markdown("\n".join(lines))
+    st.caption("Judged by the warehouse's anomaly checks (`monitoring.alerts`) at every build; an alert stays "
+               "open for a week after its window ends.")
 
 
 def raw_freshness(now: datetime) -> None:
@@ -160,7 +181,10 @@ def last_dbt_run(last_run: dbt_results.RunSummary | None) -> None:
     )
     problems = pd.concat([last_run.failed, last_run.warned])
     if not problems.empty:
-        st.error(f"{len(last_run.failed)} failed, {len(last_run.warned)} warned:", icon=":material/error:")
+        # a warning (an open alert, a stale source) is reported, not a failure of the build
+        report = st.error if len(last_run.failed) else st.warning
+        report(f"{len(last_run.failed)} failed, {len(last_run.warned)} warned:",
+               icon=":material/error:" if len(last_run.failed) else ":material/warning:")
         ui.table(problems[["resource_type", "name", "status", "failures", "message"]])
     with st.expander("Every node of the run"):
         ui.table(
@@ -177,6 +201,7 @@ except ValueError as exc:  # a file dbt is writing right now, or a damaged one
     last_run = None
     st.warning(f"Cannot read {dbt_results.results_path()}: {exc}. Reload in a moment.", icon=":material/warning:")
 with ui.guarded():
+    open_alerts()
     raw_freshness(now)
     mart_freshness(now, last_run)
     refresh_loop(now)

@@ -31,6 +31,14 @@ def live_kpis(choice: filters.Filters) -> None:
         )
 
 
+def alert_badge(choice: filters.Filters) -> None:
+    """A badge when an anomaly check's alert overlaps the period: its numbers may be wrong."""
+    alerts = queries.alerts_overlapping(choice.period)
+    if not alerts.empty:
+        st.badge(f"{len(alerts)} data alert{'s' if len(alerts) != 1 else ''} in this period: see Data health",
+                 icon=":material/warning:", color="orange")
+
+
 def daily_chart(choice: filters.Filters) -> None:
     frame = queries.daily_sales(choice.period, choice.category)
     days = charts.fill_days(frame, choice.period.dates(), "activity_date")
@@ -96,6 +104,7 @@ with ui.guarded():
     if not span["days"]:
         ui.stop_with(ui.EMPTY_WAREHOUSE)
     live_kpis(choice)
+    alert_badge(choice)
     if span["last_day"] < choice.period.start or span["first_day"] > choice.period.end:
         ui.empty(
             f"No activity in {choice.period.label()}: the warehouse holds "

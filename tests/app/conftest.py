@@ -9,13 +9,15 @@ environment the dashboard reads its settings from (as in production) for one tes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from shop import dbt_runner
 from tests.api.support import ApiServer
+from tests.app.planted_alerts import Planted, plant
 from tests.support import TestDatabase, create_database, drop_database, run_shop
 
 # Accounts, not regulars: most visitors come once, so 4,000 accounts give the pages about as many
@@ -28,6 +30,8 @@ CLOSED_API_URL = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP 
 class Shop:
     database: TestDatabase
     home: Path  # SHOP_HOME: dbt's target/run_results.json of the build
+    planted: list[Planted] = field(default_factory=list)  # anomalies planted in its raw tables
+    build: dbt_runner.DbtResult | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -49,6 +53,27 @@ def built_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory)
     result = dbt_runner.build(shop_database.info.env(), home=home)
     assert result.success, f"dbt build failed: {result.failing_names} {result.exception or ''}"
     yield Shop(shop_database, home)
+    drop_database(database, shop_database)
+
+
+# Seven weeks (the checks' baselines need four), enough accounts for a few dozen orders a day.
+ALERTING_SHOP_SIZE = ("--users", "6000", "--products", "80", "--days", "49", "--seed", "8")
+
+
+@pytest.fixture(scope="session")
+def alerting_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    """A shop ending at today's midnight (UTC) with one anomaly of each kind planted in its last
+    three weeks (tests/app/planted_alerts.py), its warehouse built (the Overview reads the marts)."""
+    shop_database = create_database(database, "shop_alerts")
+    home = tmp_path_factory.mktemp("alerts-shop-home")
+    end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    run_shop("simulate", *ALERTING_SHOP_SIZE, "--end", end.isoformat(),
+             env={**shop_database.env, "SHOP_HOME": str(home)})
+    with shop_database.connect() as conn:
+        planted = plant(conn, end)
+    result = dbt_runner.build(shop_database.info.env(), home=home)
+    assert result.success, f"dbt build failed: {result.failing_names} {result.exception or ''}"
+    yield Shop(shop_database, home, planted, result)
     drop_database(database, shop_database)
 
 

@@ -8,7 +8,7 @@ import psycopg
 
 from shop import dbt_runner
 
-WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
+WAREHOUSE_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "monitoring")
 
 
 def conninfo(env: dict[str, str], **overrides: str) -> str:

@@ -1,5 +1,5 @@
-"""The whole warehouse builds and tests clean, with zero warnings, into its four schemas (staging,
-intermediate, marts, and snapshots for the products' history)."""
+"""The whole warehouse builds and tests clean, with zero warnings, into its five schemas (staging,
+intermediate, marts, snapshots for the products' history, and monitoring for the anomaly checks)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.warning_count == 0, built.warnings
     assert built.failing == []
     assert built.skipped == []
-    assert built.models == 22
+    assert built.models == 27
     # 109 since `shop import` (migration 0008): not_null on users' email, country and channel and on
     # products' sku and list_price no longer hold for imported shops, so staging no longer tests them
     assert built.data_tests >= 105
@@ -56,7 +56,7 @@ def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_h
     assert not (target / "manifest.json").exists()
 
 
-def test_models_land_in_staging_intermediate_and_marts_only(built, warehouse_env) -> None:
+def test_models_land_in_their_schemas_only(built, warehouse_env) -> None:
     with psycopg.connect(conninfo(warehouse_env)) as conn:
         rows = conn.execute(
             """
@@ -83,6 +83,10 @@ def test_models_land_in_staging_intermediate_and_marts_only(built, warehouse_env
         "metricflow_time_spine",
     }
     assert {name for schema, name in rows if schema == "snapshots"} == {"products_snapshot"}
+    assert {name for schema, name in rows if schema == "monitoring"} == {
+        "monitoring_events_hourly", "monitoring_category_hourly", "monitoring_loads_hourly",
+        "monitoring_product_prices_daily", "alerts",
+    }
 
 
 def test_rebuilt_tables_get_statistics_for_the_columns_their_readers_use(built, warehouse_env) -> None:

@@ -39,6 +39,10 @@ INCREMENTAL_MODELS = (
     "marts.interaction_events",
     "marts.order_lines",
     "marts.recommendation_variant_daily",
+    "monitoring.monitoring_events_hourly",
+    "monitoring.monitoring_category_hourly",
+    "monitoring.monitoring_loads_hourly",
+    "monitoring.monitoring_product_prices_daily",
 )
 # The tables downstream of them are compared too.
 TABLE_MODELS = (

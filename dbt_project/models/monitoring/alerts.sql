@@ -1,0 +1,694 @@
+{#
+    The anomaly checks' findings: one row per alert (a kind, a metric, a window, its robust score
+    and a sentence of evidence). Every check compares a value with its own history through the
+    median and the median absolute deviation (MAD) of that history, so one odd past week or day
+    does not move the baseline:
+
+        score = (observed - median) / scale,  scale = max(1.4826 x MAD, noise floor, relative floor x median)
+
+    The noise floor is what chance alone gives on a small count (Poisson, binomial; visits bring
+    events in clusters); the relative floor keeps a very regular history from turning an ordinary
+    swing into an alert. A stop also alerts whatever the score: none of what comes by the dozen
+    (`alert_min_expected`). Hourly series (events per type and category,
+    purchases per cart, duplicates, late arrivals, views per viewer, arrivals per source) are
+    judged over windows of 1, 6 and 24 hours against the same window 1-4 weeks earlier (same hour,
+    same weekday); daily KPIs against the previous four weeks. Overlapping
+    flagged windows of one metric merge into one alert. The hour (and day) still filling is not
+    judged.
+
+    A table rebuilt every run from the small hourly aggregates, over the last `alert_evaluation_days`
+    days (plus the four weeks their baselines read): bounded whatever the history's length.
+    PostgreSQL only (ordered-set aggregates, generate_series): a warehouse on Spark is a parity
+    check of the models; the shop's monitoring runs where the dashboard reads.
+#}
+{{ config(materialized='table') }}
+
+{%- set threshold = var('alert_score_threshold') -%}
+{%- set relative_floor = var('alert_relative_floor') -%}
+{%- set min_expected = var('alert_min_expected') -%}
+{%- set evaluation_days = var('alert_evaluation_days') -%}
+
+with
+
+hourly as (
+
+    select * from {{ ref('monitoring_events_hourly') }}
+
+),
+
+loads as (
+
+    select * from {{ ref('monitoring_loads_hourly') }}
+
+),
+
+-- The hour still filling: the newest hour that holds an event or an arrival. Judged are the hours
+-- before it, and the days that end at or before it.
+clock as (
+
+    select
+        greatest(
+            (select max(event_hour) from hourly),
+            (
+                select max(loaded_hour) from loads
+                where source_table = 'raw.interactions'
+            )
+        ) as now_hour
+
+),
+
+bounds as (
+
+    select
+        now_hour,
+        now_hour - interval '1 day' * {{ evaluation_days }} as evaluate_from,
+        now_hour - interval '1 day' * ({{ evaluation_days }} + 30) as read_from
+
+    from clock
+
+),
+
+events as (
+
+    select hourly.*
+    from {{ ref('monitoring_events_hourly') }} as hourly
+    cross join bounds
+    where hourly.event_hour >= bounds.read_from and hourly.event_hour < bounds.now_hour
+
+),
+
+categories as (
+
+    select * from {{ ref('monitoring_category_hourly') }}
+
+),
+
+-- Every hourly series the checks judge: `num` (and `den`, for shares and ratios) per hour.
+-- shape: count (an alert when it drops; den: the heads behind it, whose clustering widens its
+-- noise), rising share and drop share (num out of den: an alert when it rises, or drops), ratio
+-- (num per den: an alert when it rises).
+series_hours as (
+
+    select
+        'volume' as kind,
+        'events: ' || event_type as metric,
+        'count' as shape,
+        event_hour as hour_start,
+        events as num,
+        distinct_users as den
+    from events
+
+    union all
+
+    select
+        'delivery' as kind,
+        'duplicate deliveries' as metric,
+        'rising share' as shape,
+        event_hour as hour_start,
+        sum(deliveries - events) as num,
+        sum(events) as den
+    from events
+    group by event_hour
+
+    union all
+
+    select
+        'delivery' as kind,
+        'late arrivals (over {{ var("late_after_hours") }} h)' as metric,
+        'rising share' as shape,
+        event_hour as hour_start,
+        sum(late_events) as num,
+        sum(events) as den
+    from events
+    group by event_hour
+
+    union all
+
+    select
+        'volume' as kind,
+        'events in category: ' || categories.category as metric,
+        'count' as shape,
+        categories.event_hour as hour_start,
+        categories.events as num,
+        categories.distinct_users as den
+    from categories cross join bounds
+    where categories.event_hour >= bounds.read_from and categories.event_hour < bounds.now_hour
+
+    union all
+
+    -- checkout: purchases out of carts (views and carts go on when the checkout breaks)
+    select
+        'volume' as kind,
+        'purchases per cart' as metric,
+        'drop share' as shape,
+        event_hour as hour_start,
+        sum(case when event_type = 'purchase' then events else 0 end) as num,
+        sum(case when event_type = 'add_to_cart' then events else 0 end) as den
+    from events
+    group by event_hour
+
+    union all
+
+    select
+        'traffic' as kind,
+        'views per viewer' as metric,
+        'ratio' as shape,
+        event_hour as hour_start,
+        events as num,
+        distinct_users as den
+    from events
+    where event_type = 'view'
+
+    union all
+
+    select
+        'freshness' as kind,
+        'arrivals: ' || loads.source_table as metric,
+        'count' as shape,
+        loads.loaded_hour as hour_start,
+        loads.rows_loaded as num,
+        loads.senders as den
+    from loads cross join bounds
+    where loads.loaded_hour >= bounds.read_from and loads.loaded_hour < bounds.now_hour
+
+),
+
+series as (
+
+    select
+        kind,
+        metric,
+        shape,
+        min(hour_start) as first_hour
+    from series_hours
+    group by kind, metric, shape
+
+),
+
+-- Hours without a row are zeros (no event, no arrival): the spine makes them count. (A union and
+-- a group by, not a join: the planner cannot estimate a join on the unions above.)
+spine as (
+
+    select
+        series.kind,
+        series.metric,
+        series.shape,
+        hours.hour_start
+    from series
+    cross join bounds
+    cross join lateral generate_series(series.first_hour, bounds.now_hour - interval '1 hour', interval '1 hour')
+        as hours (hour_start)
+
+),
+
+dense as (
+
+    select
+        padded.kind,
+        padded.metric,
+        padded.shape,
+        series.first_hour,
+        padded.hour_start,
+        sum(padded.num) as num,
+        sum(padded.den) as den
+
+    from (
+        select
+            kind,
+            metric,
+            shape,
+            hour_start,
+            num,
+            den
+        from series_hours
+        union all
+        select
+            kind,
+            metric,
+            shape,
+            hour_start,
+            0 as num,
+            0 as den
+        from spine
+    ) as padded
+    inner join series
+        on padded.kind = series.kind and padded.metric = series.metric
+    group by padded.kind, padded.metric, padded.shape, series.first_hour, padded.hour_start
+
+),
+
+rolled as (
+
+    select
+        *,
+        sum(num) over six_hours as num_6,
+        sum(den) over six_hours as den_6,
+        sum(num) over one_day as num_24,
+        sum(den) over one_day as den_24,
+        -- events per head over the past week: a count of events that come in visits varies by
+        -- about sqrt(median x that) (a compound Poisson), not sqrt(median)
+        cast(sum(num) over past_week as double precision) / nullif(sum(den) over past_week, 0) as per_head
+
+    from dense
+    window
+        six_hours as (partition by kind, metric order by hour_start rows between 5 preceding and current row),
+        one_day as (partition by kind, metric order by hour_start rows between 23 preceding and current row),
+        past_week as (partition by kind, metric order by hour_start rows between 167 preceding and current row)
+
+),
+
+-- One row per series, window length and window end hour; only windows that lie wholly inside the
+-- series' history.
+windows as (
+
+    select
+        rolled.kind,
+        rolled.metric,
+        rolled.shape,
+        sizes.window_hours,
+        sizes.x_num,
+        sizes.x_den,
+        rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' as window_start,
+        rolled.hour_start + interval '1 hour' as window_end,
+        case when rolled.shape = 'count' then greatest(coalesce(rolled.per_head, 1), 1) else 1 end as per_head,
+        case
+            when rolled.shape = 'count' then cast(sizes.x_num as double precision)
+            else cast(sizes.x_num as double precision) / nullif(sizes.x_den, 0)
+        end as metric_value
+
+    from rolled
+    cross join
+        lateral (
+            values (1, rolled.num, rolled.den), (6, rolled.num_6, rolled.den_6), (24, rolled.num_24, rolled.den_24)
+        ) as sizes (window_hours, x_num, x_den)
+    where rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' >= rolled.first_hour
+
+),
+
+-- The same window 1 to 4 weeks earlier: the spine is dense and hourly, so a week is 168 rows.
+with_history as (
+
+    select
+        *,
+        lag(metric_value, 168) over same_window as week_1,
+        lag(metric_value, 336) over same_window as week_2,
+        lag(metric_value, 504) over same_window as week_3,
+        lag(metric_value, 672) over same_window as week_4
+
+    from windows
+    window same_window as (partition by kind, metric, window_hours order by window_end)
+
+),
+
+hourly_medians as (
+
+    select
+        history.*,
+        medians.median,
+        medians.history_points
+
+    from with_history as history
+    cross join bounds
+    cross join
+        lateral (
+            select
+                percentile_cont(0.5) within group (order by past.metric_value) as median,
+                count(past.metric_value) as history_points
+            from unnest(array[history.week_1, history.week_2, history.week_3, history.week_4]) as past (metric_value)
+        ) as medians
+    where history.window_end > bounds.evaluate_from and history.metric_value is not null and medians.history_points >= 3
+
+),
+
+hourly_scored as (
+
+    select
+        judged.kind,
+        judged.metric,
+        judged.shape,
+        judged.window_hours,
+        judged.window_start,
+        judged.window_end,
+        judged.x_num,
+        judged.x_den,
+        judged.metric_value,
+        judged.median,
+        judged.history_points,
+        judged.per_head,
+        case
+            -- a count: at least the noise of visits of per_head events each
+            when judged.shape = 'count'
+                then
+                    (judged.metric_value - judged.median)
+                    / greatest(
+                        1.4826 * mads.mad,
+                        sqrt(judged.median * judged.per_head),
+                        {{ relative_floor }} * judged.median,
+                        1
+                    )
+            -- a share, judged as a count against the count the usual share predicts; the median of
+            -- a few small counts' shares understates their mean, hence a floor of a couple of rows
+            when judged.shape like '%share'
+                then
+                    (judged.x_num - judged.x_den * judged.median)
+                    / greatest(
+                        1.4826 * mads.mad * judged.x_den,
+                        sqrt(judged.x_den * judged.median),
+                        {{ relative_floor }} * judged.x_den * judged.median,
+                        2
+                    )
+            -- a ratio per head: a mean over x_den heads varies as sd / sqrt(x_den), and visits are
+            -- long-tailed (a head's sd is about twice the mean)
+            else
+                (judged.metric_value - judged.median)
+                / greatest(
+                    1.4826 * mads.mad,
+                    2 * judged.median / sqrt(greatest(judged.x_den, 1)),
+                    {{ relative_floor }} * judged.median,
+                    1e-9
+                )
+        end as score
+
+    from hourly_medians as judged
+    cross join lateral (
+        select percentile_cont(0.5) within group (order by abs(past.metric_value - judged.median)) as mad
+        from unnest(array[judged.week_1, judged.week_2, judged.week_3, judged.week_4]) as past (metric_value)
+    ) as mads
+
+),
+
+hourly_flagged as (
+
+    select
+        kind,
+        metric,
+        window_hours,
+        window_start,
+        window_end,
+        score,
+        metric_value as observed,
+        case when shape like '%share' then x_den * median else median end as expected,
+        case when shape like '%share' then x_num else metric_value end as observed_count,
+        metric || ': '
+        || case
+            when shape = 'count' then cast(x_num as text)
+            when shape like '%share' then x_num || ' of ' || x_den || ' events'
+            else to_char(metric_value, 'FM999990.0')
+        end
+        || ' in the ' || window_hours || ' h from ' || to_char(window_start, 'YYYY-MM-DD HH24:00')
+        || ' UTC, against '
+        || case
+            when shape = 'count' then 'a median of ' || to_char(median, 'FM999999990')
+            when shape like '%share' then 'a usual share of ' || to_char(100 * median, 'FM990.00') || ' %'
+            else 'a median of ' || to_char(median, 'FM999990.0')
+        end
+        || ' in the same hours of ' || history_points || ' previous weeks (robust score '
+        || to_char(score, 'FM999990.0') || ')' as evidence
+
+    from hourly_scored
+    where
+        (shape = 'count' and score <= -{{ threshold }} and median >= {{ min_expected }})
+        -- the stop rule: nothing where dozens were due (chance gives that about exp(-dozens))
+        or (shape = 'count' and x_num = 0 and median / per_head >= {{ min_expected }})
+        or (shape = 'drop share' and x_num = 0 and x_den * median >= {{ min_expected }})
+        or (shape = 'rising share' and score >= {{ threshold }})
+        or (shape = 'drop share' and score <= -{{ threshold }} and x_den * median >= {{ min_expected }})
+        -- per head: over 6 hours and more (one heavy visitor makes a quiet hour's mean)
+        or (shape = 'ratio' and score >= {{ threshold }} and x_den >= {{ min_expected }} and window_hours >= 6)
+
+),
+
+daily_prices as (
+
+    select
+        prices.event_date,
+        avg(prices.mean_price) as average_price,
+        sum(prices.priced_events) as priced_events
+    from {{ ref('monitoring_product_prices_daily') }} as prices
+    cross join bounds
+    where prices.event_date >= cast(bounds.read_from as date)
+    group by prices.event_date
+
+),
+
+-- The main KPIs per day (sales_summary; the average price: the mean of the day's products' mean prices).
+days as (
+
+    select
+        sales.activity_date as kpi_day,
+        cast(sales.revenue as double precision) as revenue,
+        prices.average_price,
+        sales.sessions,
+        sales.views,
+        sales.orders,
+        sales.converting_sessions,
+        sales.add_to_carts,
+        prices.priced_events,
+        cast(sales.converting_sessions as double precision) / nullif(sales.sessions, 0) as conversion_rate,
+        cast(sales.add_to_carts as double precision) / nullif(sales.views, 0) as cart_rate
+
+    from {{ ref('sales_summary') }} as sales
+    cross join bounds
+    left join daily_prices as prices
+        on sales.activity_date = prices.event_date
+    where
+        sales.activity_date >= cast(bounds.read_from as date)
+        and sales.activity_date + 1 <= cast(bounds.now_hour as date)
+
+),
+
+-- direction: -1 only drops alert, 1 only rises, 0 both. trials: the chance spread of a rate over
+-- n trials (binomial), 0 where the relative floor is the only floor. stop_count: the events
+-- behind the value (orders, converting sessions, carts, priced events), for the stop rule.
+kpis as (
+
+    select
+        kpi_day,
+        'revenue' as metric,
+        -1 as direction,
+        revenue as metric_value,
+        0.0 as trials,
+        orders as stop_count
+    from days
+    union all
+    select
+        kpi_day,
+        'conversion (sessions with an order)' as metric,
+        0 as direction,
+        conversion_rate as metric_value,
+        cast(sessions as double precision) as trials,
+        converting_sessions as stop_count
+    from days
+    union all
+    select
+        kpi_day,
+        'cart rate (carts per view)' as metric,
+        0 as direction,
+        cart_rate as metric_value,
+        cast(views as double precision) as trials,
+        add_to_carts as stop_count
+    from days
+    union all
+    select
+        kpi_day,
+        'average price (per product)' as metric,
+        0 as direction,
+        average_price as metric_value,
+        0.0 as trials,
+        priced_events as stop_count
+    from days
+
+),
+
+judged_days as (
+
+    select kpis.*
+    from kpis cross join bounds
+    where kpis.kpi_day + 1 > bounds.evaluate_from and kpis.metric_value is not null
+
+),
+
+daily_history as (
+
+    select
+        judged.metric,
+        judged.kpi_day,
+        past.metric_value,
+        past.stop_count
+    from judged_days as judged
+    inner join kpis as past
+        on
+            judged.metric = past.metric
+            and past.kpi_day between judged.kpi_day - 28 and judged.kpi_day - 1
+    where past.metric_value is not null
+
+),
+
+daily_medians as (
+
+    select
+        metric,
+        kpi_day,
+        percentile_cont(0.5) within group (order by metric_value) as median,
+        percentile_cont(0.5) within group (order by stop_count) as median_stop_count,
+        count(*) as history_points
+    from daily_history
+    group by metric, kpi_day
+    having count(*) >= 14
+
+),
+
+daily_mads as (
+
+    select
+        history.metric,
+        history.kpi_day,
+        percentile_cont(0.5) within group (order by abs(history.metric_value - medians.median)) as mad
+    from daily_history as history
+    inner join daily_medians as medians
+        on history.metric = medians.metric and history.kpi_day = medians.kpi_day
+    group by history.metric, history.kpi_day
+
+),
+
+daily_scored as (
+
+    select
+        judged.metric,
+        judged.direction,
+        judged.kpi_day,
+        judged.metric_value,
+        judged.stop_count,
+        medians.median,
+        medians.median_stop_count,
+        medians.history_points,
+        (judged.metric_value - medians.median)
+        / greatest(
+            1.4826 * mads.mad,
+            case
+                when judged.trials > 0 then sqrt(medians.median * (1 - medians.median) / judged.trials)
+                else 0
+            end,
+            {{ relative_floor }} * abs(medians.median),
+            1e-9
+        ) as score
+
+    from judged_days as judged
+    inner join daily_medians as medians
+        on judged.metric = medians.metric and judged.kpi_day = medians.kpi_day
+    inner join daily_mads as mads
+        on judged.metric = mads.metric and judged.kpi_day = mads.kpi_day
+
+),
+
+daily_flagged as (
+
+    select
+        'metric' as kind,
+        metric,
+        24 as window_hours,
+        cast(kpi_day as timestamp with time zone) as window_start,
+        cast(kpi_day + 1 as timestamp with time zone) as window_end,
+        score,
+        metric_value as observed,
+        median as expected,
+        metric_value as observed_count,
+        metric || ': ' || to_char(metric_value, 'FM999999990.0999') || ' on ' || to_char(kpi_day, 'YYYY-MM-DD')
+        || ', against a median of ' || to_char(median, 'FM999999990.0999') || ' over the previous '
+        || history_points || ' days (robust score ' || to_char(score, 'FM999990.0') || ')' as evidence
+
+    from daily_scored
+    where
+        (direction <= 0 and score <= -{{ threshold }})
+        or (direction >= 0 and score >= {{ threshold }})
+        -- the stop rule: none of what usually comes by the dozen
+        or (direction <= 0 and stop_count = 0 and median_stop_count >= {{ min_expected }})
+
+),
+
+flagged as (
+
+    select * from hourly_flagged
+    union all
+    select * from daily_flagged
+
+),
+
+-- Overlapping or touching windows of one metric are one alert: a new alert starts where a window
+-- begins after every earlier window has ended.
+ordered as (
+
+    select
+        *,
+        max(window_end) over (
+            partition by kind, metric order by window_start, window_end
+            rows between unbounded preceding and 1 preceding
+        ) as earlier_end
+
+    from flagged
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(case when earlier_end is null or window_start > earlier_end then 1 else 0 end) over (
+            partition by kind, metric order by window_start, window_end rows unbounded preceding
+        ) as episode
+
+    from ordered
+
+),
+
+-- An alert spans the flagged windows of the length that scored strongest (so a 6-hour outage spans
+-- about its hours, not the day-long windows around it); it was detected when its first flagged
+-- window closed.
+sized as (
+
+    select
+        *,
+        first_value(window_hours) over (
+            partition by kind, metric, episode order by abs(score) desc, window_hours
+        ) as strongest_hours
+
+    from numbered
+
+),
+
+episodes as (
+
+    select
+        *,
+        min(window_start) filter (where window_hours = strongest_hours) over episode_rows as alert_start,
+        max(window_end) filter (where window_hours = strongest_hours) over episode_rows as alert_end,
+        min(window_end) over episode_rows as detected_at,
+        row_number() over (partition by kind, metric, episode order by abs(score) desc, window_start) as strongest
+
+    from sized
+    window episode_rows as (partition by kind, metric, episode)
+
+),
+
+final as (
+
+    select
+        md5(episodes.kind || '|' || episodes.metric || '|' || cast(episodes.alert_start as text)) as alert_id,
+        cast(episodes.kind as text) as kind,
+        cast(episodes.metric as text) as metric,
+        episodes.alert_start as window_start,
+        episodes.alert_end as window_end,
+        episodes.detected_at,
+        cast(round(cast(episodes.score as numeric), 2) as numeric(12, 2)) as score,
+        cast(episodes.observed as double precision) as observed,
+        cast(episodes.expected as double precision) as expected,
+        cast(episodes.evidence as text) as evidence,
+        episodes.alert_end > bounds.now_hour - interval '1 day' * {{ var("alert_open_days") }} as is_open,
+        bounds.now_hour as judged_until
+
+    from episodes cross join bounds
+    where episodes.strongest = 1
+
+)
+
+select * from final

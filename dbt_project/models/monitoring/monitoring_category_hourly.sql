@@ -1,0 +1,82 @@
+{#
+    Events per hour (UTC) and product category, for the volume check of one category's tracking
+    (a category's events can stop while the shop's total hardly moves). An event counts in its
+    product's current category. Incremental like daily_category_funnel: the days touched by newly
+    loaded events are rebuilt whole, and every day when the catalogue's categories have changed
+    since the rows were built (each row keeps the fingerprint of the catalogue it was built with).
+#}
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='fail',
+    )
+}}
+{{
+    incremental_config(
+        'event_date',
+        day_key='event_date',
+        row_key=['event_hour', 'category'],
+        indexes=[{'columns': ['event_date']}, {'columns': ['event_hour', 'category'], 'unique': true}],
+    )
+}}
+
+with
+
+catalogue as (
+
+    {{ category_fingerprint_query() }}
+
+),
+
+interactions as (
+
+    select * from {{ ref('int_interactions_enriched') }}
+    {% if is_incremental() %}
+    {% if not inline_queries() %}
+    where
+        occurred_date in ({{ touched_event_days() }})
+        or coalesce((select max(built.category_fingerprint) from {{ this }} as built), '')
+        <> (select catalogue.fingerprint from catalogue)
+    {% elif not catalogue_changed_since_build() %}
+    where occurred_date in ({{ touched_event_days() }})
+    {% endif %}
+    {% endif %}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+hourly as (
+
+    select
+        interactions.occurred_date as event_date,
+        {{ dbt.date_trunc('hour', 'interactions.occurred_at') }} as event_hour,
+        coalesce(products.category, 'unknown') as category,
+        count(*) as events,
+        count(distinct interactions.user_id) as distinct_users,
+        max(interactions.last_loaded_at) as max_loaded_at
+
+    from interactions
+    left join products
+        on interactions.product_id = products.product_id
+    group by
+        interactions.occurred_date,
+        {{ dbt.date_trunc('hour', 'interactions.occurred_at') }},
+        coalesce(products.category, 'unknown')
+
+)
+
+select
+    event_date,
+    event_hour,
+    cast(category as {{ dbt.type_string() }}) as category,
+    cast(events as {{ dbt.type_bigint() }}) as events,
+    cast(distinct_users as {{ dbt.type_bigint() }}) as distinct_users,
+    max_loaded_at,
+    (select catalogue.fingerprint from catalogue) as category_fingerprint
+
+from hourly

@@ -1,0 +1,61 @@
+{#
+    Events per hour and event type, with what the anomaly checks (`alerts`) compare: deliveries
+    (duplicates), late arrivals and distinct users (events per user: bots). Small (one row per hour and type), so the checks read weeks of it
+    in milliseconds. Incremental like sales_summary: the days touched by newly loaded events are
+    rebuilt whole (keyed by event_date; an hour or type a rebuild no longer yields is deleted).
+#}
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='fail',
+    )
+}}
+{{
+    incremental_config(
+        'event_date',
+        day_key='event_date',
+        row_key=['event_hour', 'event_type'],
+        indexes=[{'columns': ['event_date']}, {'columns': ['event_hour', 'event_type'], 'unique': true}],
+    )
+}}
+
+with
+
+interactions as (
+
+    select * from {{ ref('int_interactions_enriched') }}
+    {% if is_incremental() %}
+    where occurred_date in ({{ touched_event_days() }})
+    {% endif %}
+
+),
+
+hourly as (
+
+    select
+        occurred_date as event_date,
+        {{ dbt.date_trunc('hour', 'occurred_at') }} as event_hour,
+        event_type,
+        count(*) as events,
+        sum(delivery_count) as deliveries,
+        sum({{ flag(dbt.dateadd('hour', var('late_after_hours'), 'occurred_at') ~ ' < first_loaded_at') }})
+            as late_events,
+        count(distinct user_id) as distinct_users,
+        max(last_loaded_at) as max_loaded_at
+
+    from interactions
+    group by occurred_date, {{ dbt.date_trunc('hour', 'occurred_at') }}, event_type
+
+)
+
+select
+    event_date,
+    event_hour,
+    cast(event_type as {{ dbt.type_string() }}) as event_type,
+    cast(events as {{ dbt.type_bigint() }}) as events,
+    cast(deliveries as {{ dbt.type_bigint() }}) as deliveries,
+    cast(late_events as {{ dbt.type_bigint() }}) as late_events,
+    cast(distinct_users as {{ dbt.type_bigint() }}) as distinct_users,
+    max_loaded_at
+
+from hourly

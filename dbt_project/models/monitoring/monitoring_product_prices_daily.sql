@@ -1,0 +1,55 @@
+{#
+    Each product's mean event price per day, for the average price check of `alerts`: the mean over
+    the day's products of their mean price, so that a few long visits to dear products do not move
+    it (a mean over events does, on a small shop), while a category priced a hundred times over
+    does. Incremental, keyed by event_date: the touched days are rebuilt whole.
+#}
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='fail',
+    )
+}}
+{{
+    incremental_config(
+        'event_date',
+        day_key='event_date',
+        row_key=['event_date', 'product_id'],
+        indexes=[{'columns': ['event_date', 'product_id'], 'unique': true}],
+    )
+}}
+
+with
+
+interactions as (
+
+    select * from {{ ref('int_interactions_enriched') }}
+    {% if is_incremental() %}
+    where occurred_date in ({{ touched_event_days() }})
+    {% endif %}
+
+),
+
+daily as (
+
+    select
+        occurred_date as event_date,
+        product_id,
+        avg(unit_price) as mean_price,
+        count(unit_price) as priced_events,
+        max(last_loaded_at) as max_loaded_at
+
+    from interactions
+    where unit_price is not null
+    group by occurred_date, product_id
+
+)
+
+select
+    event_date,
+    product_id,
+    cast(mean_price as double precision) as mean_price,
+    cast(priced_events as {{ dbt.type_bigint() }}) as priced_events,
+    max_loaded_at
+
+from daily
