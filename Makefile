@@ -22,8 +22,9 @@ demo: $(STAMP)
 	$(BIN)/shop demo
 
 # Two workers: a test spends much of its time waiting on PostgreSQL, dbt, a server or a browser, so
-# one process leaves a core idle. Each worker has its own embedded server and SHOP_HOME; each test
-# package runs whole on one worker, so its shared fixtures are built once (tests/conftest.py).
+# one process leaves a core idle. Each worker has its own embedded server and SHOP_HOME; a module,
+# or a package that shares shops, runs whole on one worker, so its fixtures are built once
+# (tests/conftest.py).
 # `make test PYTEST_WORKERS=` runs the suite in one process.
 PYTEST_WORKERS ?= -n 2 --dist loadgroup --durations=15
 

@@ -24,13 +24,19 @@ from tests.support import TestDatabase, create_database, drop_database, private_
 TESTS_ROOT = Path(__file__).resolve().parent
 
 
+# Test packages whose conftest builds session-wide shops or servers: each runs whole on one worker.
+PACKAGES_WITH_SHARED_SHOPS = {"api", "app", "warehouse"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `pytest -n N --dist loadgroup` (make test), each test package runs whole on one worker:
-    its session- and module-scoped fixtures (built shops, servers, a browser) are then built once,
-    not once per worker. Without xdist the marker does nothing."""
+    """Under `pytest -n N --dist loadgroup` (make test), a test module runs whole on one worker (its
+    module-scoped fixtures are built once), and so does a package whose conftest builds shops for
+    the whole session (built once, not once per worker). Smaller groups elsewhere keep the workers
+    evenly busy. Without xdist the marker does nothing."""
     for item in items:
-        package = Path(item.path).resolve().relative_to(TESTS_ROOT).parts[0]
-        item.add_marker(pytest.mark.xdist_group(package))
+        parts = Path(item.path).resolve().relative_to(TESTS_ROOT).parts
+        group = parts[0] if parts[0] in PACKAGES_WITH_SHARED_SHOPS else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
