@@ -28,6 +28,7 @@ TESTS_ROOT = Path(__file__).resolve().parent
 PACKAGES_WITH_SHARED_SHOPS = {"api", "app", "warehouse"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the markers into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `pytest -n N --dist loadgroup` (make test), a test module runs whole on one worker (its
     module-scoped fixtures are built once), and so does a package whose conftest builds shops for
