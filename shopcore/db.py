@@ -123,24 +123,33 @@ def connect(info: ConnectionInfo, *, autocommit: bool = False, **kwargs: object)
     try:
         return psycopg.connect(info.conninfo(), autocommit=autocommit, **kwargs)
     except psycopg.OperationalError as exc:
-        where = "the embedded server" if info.embedded else info.url(hide_password=True)
-        hint = (
-            "Run `shop db status`, or `shop db start`."
-            if info.embedded
-            else "Check that the server is running and that SHOP_DATABASE_URL is right "
-            "(unset it to use the embedded server)."
-        )
-        raise ShopError(f"Cannot connect to {where}: {str(exc).strip()}. {hint}") from exc
+        raise _unreachable(info, exc) from exc
+
+
+def _unreachable(info: ConnectionInfo, exc: psycopg.OperationalError) -> ShopError:
+    """The user's message for a server that refused a connection or went away in the middle of one."""
+    where = "the embedded server" if info.embedded else info.url(hide_password=True)
+    hint = (
+        "Run `shop db status`, or `shop db start`."
+        if info.embedded
+        else "Check that the server is running and that SHOP_DATABASE_URL is right "
+        "(unset it to use the embedded server)."
+    )
+    return ShopError(f"Cannot connect to {where}: {str(exc).strip()}. {hint}")
 
 
 def _ensure_embedded_database(info: ConnectionInfo) -> None:
-    with connect(dataclasses.replace(info, dbname="postgres"), autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (info.dbname,)).fetchone()
-        if not exists:
-            try:
-                conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(info.dbname)))
-            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-                pass  # another process (a concurrent `shop db start`) created it between our check and now
+    maintenance = dataclasses.replace(info, dbname="postgres")
+    try:
+        with connect(maintenance, autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (info.dbname,)).fetchone()
+            if not exists:
+                try:
+                    conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(info.dbname)))
+                except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                    pass  # another process (a concurrent `shop db start`) created it between our check and now
+    except psycopg.OperationalError as exc:  # the server went away mid-way (a concurrent `shop db stop`)
+        raise _unreachable(maintenance, exc) from exc
 
 
 def resolve(settings: Settings | None = None, *, start: bool = True) -> ConnectionInfo:
@@ -162,6 +171,9 @@ def ready(settings: Settings | None = None) -> ConnectionInfo:
     from shopcore.migrate import apply_migrations
 
     info = resolve(settings)
-    with connect(info) as conn:
-        apply_migrations(conn)
+    try:
+        with connect(info) as conn:
+            apply_migrations(conn)
+    except psycopg.OperationalError as exc:  # the server went away mid-way (a concurrent `shop db stop`)
+        raise _unreachable(info, exc) from exc
     return info

@@ -18,16 +18,5 @@
             group by user_id, variant
         ) as earlier
     {%- endset -%}
-    {%- if inline_queries() -%}
-        {%- set days = run_query(query ~ ' order by 1').columns[0].values() -%}
-        {%- if days | length == 0 -%}
-            cast(null as date)
-        {%- else -%}
-            {%- for day in days -%}
-                cast('{{ day }}' as date){{ ", " if not loop.last }}
-            {%- endfor -%}
-        {%- endif -%}
-    {%- else -%}
-        {{ query }}
-    {%- endif -%}
+    {{- days_in(query) -}}
 {%- endmacro %}

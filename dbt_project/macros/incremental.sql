@@ -52,6 +52,15 @@
         where {{ loaded_at_column }} > {{ incremental_watermark(watermark_column) }}
         {%- if condition %} and {{ condition }}{% endif %}
     {%- endset -%}
+    {{- days_in(query) -}}
+{%- endmacro %}
+
+{#
+    The inside of `in (...)` for a query of days (one column): a literal list in real runs (the
+    planner then knows it is a handful of days), `cast(null as date)` when there is none, and the
+    query itself in unit tests.
+#}
+{% macro days_in(query) -%}
     {%- if inline_queries() -%}
         {%- set days = run_query(query ~ ' order by 1').columns[0].values() -%}
         {%- if days | length == 0 -%}
