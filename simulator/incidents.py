@@ -69,6 +69,7 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _DURATION_LIKE = re.compile(r"^-?\d+(?:\.\d+)?[a-zA-Z]+$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _MAX_DURATION = timedelta(days=366)
+_LONGEST_SPAN = timedelta(weeks=5200)  # any offset into a history, or duration, is shorter
 _SYNTAX = ("KIND[:START[:DURATION]][,key=value...], e.g. tracking-outage:+30d:6h or "
            "price-bug:2025-11-20T08:00:2d,category=Books")
 
@@ -160,7 +161,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise IncidentError(f"{text!r} is not a duration: a number and a unit s, m, h, d or w (6h, 2d, 90m)")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > _LONGEST_SPAN.total_seconds():  # also an offset's limit; timedelta itself overflows further on
+        raise IncidentError(f"{text!r} is too long: at most {format_duration(_LONGEST_SPAN)}")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(span: timedelta) -> str:

@@ -391,3 +391,8 @@ def test_parquet_output_refuses_incidents(tmp_path):
     with pytest.raises(typer.BadParameter, match="needs --format postgres"):
         simulate(incident=["tracking-outage"], output_format=OutputFormat.parquet, out=tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_duration_too_long_for_any_history_is_a_clear_error() -> None:
+    with pytest.raises(IncidentError, match="too long"):
+        parse_incident("duplicate-storm:+1d:99999999999w")
