@@ -9,6 +9,7 @@ Errors are not cached: a database that comes back is used on the next run.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,12 @@ def activity_range() -> pd.DataFrame:
         "from marts.sales_summary",
         {},
     )
+
+
+def activity_span() -> tuple[date | None, date | None]:
+    """The first and last day with activity (None, None for an empty warehouse): the date filter's bounds."""
+    row = activity_range().iloc[0]
+    return (None, None) if not row["days"] else (row["first_day"], row["last_day"])
 
 
 def last_event() -> pd.DataFrame:
@@ -483,16 +490,17 @@ VARIANT_MART = "recommendation_variant_daily"
 
 
 def variant_performance(period: Period) -> pd.DataFrame:
-    """Per recommender variant over the period: impressions, clicks, carts, purchases and revenue, and
-    the A/B units' sums (app/ab_statistics.py); `days_without_units` counts days built before the mart
-    had them (a full refresh fills them)."""
+    """Per recommender variant over the period: lists served (impressions) and clicked, clicks, carts,
+    purchases and revenue, and the A/B units' sums (app/ab_statistics.py); `days_without_units` counts
+    days built before the mart had them (a full refresh fills them)."""
     query = """
-        select variant, sum(impressions) as impressions, sum(clicks) as clicks,
-               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue,
-               sum(users) as users, sum(new_users) as new_users, sum(lists_squared) as lists_squared,
-               sum(clicks_squared) as clicks_squared, sum(lists_clicks) as lists_clicks,
+        select variant, sum(impressions) as impressions, sum(clicked_lists) as clicked_lists,
+               sum(clicks) as clicks, sum(add_to_carts) as add_to_carts, sum(purchases) as purchases,
+               sum(revenue) as revenue, sum(users) as users, sum(new_users) as new_users,
+               sum(lists_squared) as lists_squared, sum(clicked_lists_squared) as clicked_lists_squared,
+               sum(lists_clicked_lists) as lists_clicked_lists,
                sum(revenue_squared) as revenue_squared, sum(lists_revenue) as lists_revenue,
-               count(*) filter (where users is null) as days_without_units
+               count(*) filter (where users is null or clicked_lists is null) as days_without_units
         from marts.recommendation_variant_daily
         where activity_date between %(start)s and %(end)s
         group by variant

@@ -99,16 +99,16 @@ def why_revenue_moved(choice: filters.Filters) -> None:
 
 st.title("Overview")
 with ui.guarded():
-    choice = filters.sidebar(queries.categories())
-    span = queries.activity_range().iloc[0]
-    if not span["days"]:
+    first_day, last_day = queries.activity_span()
+    choice = filters.sidebar(queries.categories(), (first_day, last_day))
+    if last_day is None:
         ui.stop_with(ui.EMPTY_WAREHOUSE)
     live_kpis(choice)
     alert_badge(choice)
-    if span["last_day"] < choice.period.start or span["first_day"] > choice.period.end:
+    if last_day < choice.period.start or first_day > choice.period.end:
         ui.empty(
             f"No activity in {choice.period.label()}: the warehouse holds "
-            f"{span['first_day']:%d %b %Y} – {span['last_day']:%d %b %Y}. Pick another date range."
+            f"{first_day:%d %b %Y} – {last_day:%d %b %Y}. Pick another date range."
         )
     daily_chart(choice)
     why_revenue_moved(choice)
