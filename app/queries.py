@@ -210,29 +210,37 @@ def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
 
 # --- overview: why revenue moved (app/decomposition.py does the arithmetic) ---------------------
 
-# Sessions have no category; with a category filter only the orders and revenue are the category's.
-_SPLIT_METRICS = ("revenue", "orders")
-
-
 def revenue_split_figures(period: Period, category: str | None) -> pd.DataFrame:
     """One row: revenue, orders and sessions over the period (revenue and orders of the orders
-    holding the category's products when one is chosen; sessions always shop-wide)."""
+    holding the category's products when one is chosen; sessions always shop-wide).
+
+    Revenue and orders are the KPI cards' own answer (period_totals, cached): each query of order
+    lines scans and de-duplicates the period's lines, the Overview's largest cost on a large shop."""
     where = (semantic.PERIOD_FILTER,)
     sessions = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=("sessions",), where=where), _period(period))
-    if category is None:
-        orders = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=_SPLIT_METRICS, where=where), _period(period))
-    else:
-        orders = _metric_frame(_fetch_live, semantic.MetricQuery(
-            metrics=_SPLIT_METRICS, where=(*where, _ORDER_LINE_CATEGORY)), {**_period(period), "category": category})
-    return pd.concat([orders, sessions], axis=1)
+    orders = period_totals(period, category)[["revenue", "orders"]]
+    return pd.concat([orders.reset_index(drop=True), sessions], axis=1)
 
 
-def revenue_by_category(period: Period) -> pd.DataFrame:
-    """Revenue per category of the order lines over the period (categories without orders absent)."""
-    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category",),
+def revenue_by_category(*periods: Period) -> pd.DataFrame:
+    """Revenue per category of the order lines in each period: columns `category` and `revenue`
+    (one period) or `revenue_0`, `revenue_1`, ... (several); categories without orders absent.
+
+    One query by day and category over the span of the periods (revenue adds up over days), not one
+    scan of the order lines per period."""
+    span = Period(min(period.start for period in periods), max(period.end for period in periods))
+    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category", "metric_time__day"),
                                  where=(semantic.PERIOD_FILTER,))
-    frame = _metric_frame(_fetch_live, query, _period(period))
-    return frame.rename(columns={"order_line__category": "category"})
+    frame = _metric_frame(_fetch_live, query, _period(span))
+    days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
+    columns = ["revenue"] if len(periods) == 1 else [f"revenue_{index}" for index in range(len(periods))]
+    sums = {
+        column: frame["revenue"].where((days >= period.start) & (days <= period.end))
+        for column, period in zip(columns, periods, strict=True)
+    }
+    by_category = frame[["order_line__category"]].assign(**sums).groupby("order_line__category", sort=True)
+    out = by_category[columns].sum(min_count=1).dropna(how="all").reset_index()
+    return out.rename(columns={"order_line__category": "category"})
 
 
 # --- funnel --------------------------------------------------------------------------------------

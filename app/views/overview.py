@@ -60,9 +60,12 @@ def _split_figures(period, category: str | None) -> decomposition.PeriodFigures:
     return decomposition.PeriodFigures(period.label(), row.get("revenue"), row.get("orders"), row.get("sessions"))
 
 
-def _category_revenue(period) -> dict[str, float]:
-    frame = queries.revenue_by_category(period)
-    return dict(zip(frame["category"], frame["revenue"], strict=True))
+def _category_revenue(previous_period, period) -> tuple[dict[str, float], dict[str, float]]:
+    frame = queries.revenue_by_category(previous_period, period)
+    return tuple(  # categories without orders in one of the periods are absent from it
+        {category: value for category, value in zip(frame["category"], frame[column], strict=True) if pd.notna(value)}
+        for column in ("revenue_0", "revenue_1")
+    )
 
 
 def why_revenue_moved(choice: filters.Filters) -> None:
@@ -77,7 +80,7 @@ def why_revenue_moved(choice: filters.Filters) -> None:
         ui.empty(str(exc))
         return
     drivers = [] if choice.category is not None else decomposition.category_changes(
-        _category_revenue(previous_period), _category_revenue(choice.period))
+        *_category_revenue(previous_period, choice.period))
     st.markdown(decomposition.summary(split, drivers, formatting.currency))
     parts = [(decomposition.FACTOR_LABELS[name], split.parts[name]) for name in decomposition.FACTORS]
     ui.chart(charts.revenue_waterfall(("Previous period", split.previous), parts, ("This period", split.current)),
