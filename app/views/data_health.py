@@ -162,6 +162,14 @@ def refresh_loop(now: datetime) -> None:
     )
 
 
+def skipped_unit_tests(last_passed: datetime | None, now: datetime) -> str:
+    """Why a build ran no unit test: they judge the code, which has not changed since they passed."""
+    when = ("" if last_passed is None else
+            f", {formatting.timestamp(last_passed)} ({formatting.age(formatting.seconds_since(last_passed, now))} ago)")
+    return ("Unit tests skipped by this build: the project's code (and dbt and the database) has not changed "
+            f"since they last passed{when}. `shop build --full-refresh` runs them again.")
+
+
 def last_dbt_run(last_run: dbt_results.RunSummary | None, now: datetime) -> None:
     st.subheader("Last dbt build")
     if last_run is None:
@@ -181,14 +189,6 @@ def last_dbt_run(last_run: dbt_results.RunSummary | None, now: datetime) -> None
     )
     if last_run.unit_tests_skipped:
         st.caption(skipped_unit_tests(dbt_results.unit_tests_last_passed(), now))
-
-
-def skipped_unit_tests(last_passed: datetime | None, now: datetime) -> str:
-    """Why a build ran no unit test: they judge the code, which has not changed since they passed."""
-    when = ("" if last_passed is None else
-            f", {formatting.timestamp(last_passed)} ({formatting.age(formatting.seconds_since(last_passed, now))} ago)")
-    return ("Unit tests skipped by this build: the project's code (and dbt and the database) has not changed "
-            f"since they last passed{when}. `shop build --full-refresh` runs them again.")
     problems = pd.concat([last_run.failed, last_run.warned])
     if not problems.empty:
         # a warning (an open alert, a stale source) is reported, not a failure of the build

@@ -354,6 +354,7 @@ def test_data_health_says_when_a_build_skipped_the_unit_tests_and_when_they_last
     assert metrics(app)["Unit tests passed"][0] == "skipped"
     notes = [item.value for item in app.caption if item.value.startswith("Unit tests skipped")]
     assert len(notes) == 1 and "has not changed since they last passed, 2026-03-04 05:06 UTC" in notes[0], notes
+    assert [item.label for item in app.expander] == ["Every node of the run"]  # the rest of the section follows
 
 
 def test_data_health_shows_raw_freshness_from_the_warehouse_view(built_shop, point_app_at):
