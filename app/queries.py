@@ -499,8 +499,8 @@ VARIANT_MART = "recommendation_variant_daily"
 
 def variant_performance(period: Period) -> pd.DataFrame:
     """Per recommender variant over the period: lists served (impressions) and clicked, clicks, carts,
-    purchases and revenue, and the A/B units' sums (app/ab_statistics.py); `days_without_units` counts
-    days built before the mart had them (a full refresh fills them)."""
+    purchases and revenue, and the A/B units' sums (app/ab_statistics.py); `days_without_units` and
+    `days_without_clicked_lists` count days built before the mart had them (a full refresh fills them)."""
     query = """
         select variant, sum(impressions) as impressions, sum(clicked_lists) as clicked_lists,
                sum(clicks) as clicks, sum(add_to_carts) as add_to_carts, sum(purchases) as purchases,
@@ -508,7 +508,8 @@ def variant_performance(period: Period) -> pd.DataFrame:
                sum(lists_squared) as lists_squared, sum(clicked_lists_squared) as clicked_lists_squared,
                sum(lists_clicked_lists) as lists_clicked_lists,
                sum(revenue_squared) as revenue_squared, sum(lists_revenue) as lists_revenue,
-               count(*) filter (where users is null or clicked_lists is null) as days_without_units
+               count(*) filter (where users is null or clicked_lists is null) as days_without_units,
+               count(*) filter (where clicked_lists is null) as days_without_clicked_lists
         from marts.recommendation_variant_daily
         where activity_date between %(start)s and %(end)s
         group by variant

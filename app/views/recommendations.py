@@ -297,8 +297,10 @@ def impact(choice: filters.Filters, api_down: ApiUnavailable | None = None) -> N
         return
     st.markdown("**Per variant**")
     variants = variants.assign(
-        # a share of lists (at most 1): several clicks on one list, or on repeats of it, click it once
-        click_through=variants["clicked_lists"] / variants["impressions"].where(variants["impressions"] > 0),
+        # a share of lists (at most 1): several clicks on one list, or on repeats of it, click it once;
+        # unknown while days built before clicked_lists existed are in the period
+        click_through=(variants["clicked_lists"] / variants["impressions"].where(variants["impressions"] > 0))
+        .where(variants["days_without_clicked_lists"] == 0),
         purchase_rate=variants["purchases"] / variants["clicks"].where(variants["clicks"] > 0),
     )
     ui.table(

@@ -466,6 +466,7 @@ def test_recommendations_page_shows_the_api_answers(built_shop, point_app_at, se
 
 
 TEST_VARIANTS = ("dashtest-A", "dashtest-B")
+OLD_VARIANT = "dashtest-old"
 
 
 def test_recommendations_page_shows_per_variant_click_through_when_variants_are_live(built_shop, point_app_at):
@@ -480,18 +481,22 @@ def test_recommendations_page_shows_per_variant_click_through_when_variants_are_
             "values (%s, %s, 1000, 50, 70, 9, 5, 250.00, 0.05), (%s, %s, 1000, 80, 130, 12, 6, 300.00, 0.08)",
             (end, TEST_VARIANTS[0], end, TEST_VARIANTS[1]),
         )
+        # a day built before clicked_lists existed (the column appended, null): no click-through to show
+        conn.execute("insert into marts.recommendation_variant_daily (activity_date, variant, impressions, clicks) "
+                     "values (%s, %s, 1000, 1300)", (end, OLD_VARIANT))
         conn.commit()
     try:
         expected = built_shop.rows(
             "select variant, sum(impressions), sum(clicked_lists), sum(clicks), sum(add_to_carts), sum(purchases), "
             "sum(revenue) from marts.recommendation_variant_daily where activity_date between %s and %s "
-            "group by variant order by variant",
-            (start, end),
+            "and variant <> %s group by variant order by variant",
+            (start, end, OLD_VARIANT),
         )
         app = choose_range(open_app("views/recommendations.py"), start, end)
         assert not app.exception
         variants = dataframe_with(app, "variant", "click_through").set_index("variant")
-        assert variants.index.tolist() == [row[0] for row in expected]
+        assert variants.index.tolist() == sorted([OLD_VARIANT, *(row[0] for row in expected)])
+        assert variants.loc[OLD_VARIANT, "click_through"] != variants.loc[OLD_VARIANT, "click_through"]  # NaN
         for variant, impressions, clicked, clicks, carts, purchases, revenue in expected:
             row = variants.loc[variant]
             assert (row["impressions"], row["clicked_lists"], row["clicks"], row["add_to_carts"], row["purchases"]) == (
@@ -504,7 +509,8 @@ def test_recommendations_page_shows_per_variant_click_through_when_variants_are_
     finally:
         with built_shop.database.connect() as conn:
             conn.execute(
-                "delete from marts.recommendation_variant_daily where variant = any(%s)", (list(TEST_VARIANTS),)
+                "delete from marts.recommendation_variant_daily where variant = any(%s)",
+                ([*TEST_VARIANTS, OLD_VARIANT],)
             )
             conn.commit()
 
