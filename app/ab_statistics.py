@@ -2,8 +2,8 @@
 each variant over the control, and the sample-ratio-mismatch (SRM) check of the assignment.
 
 The unit of analysis is a user's day in a variant: the lists they were served that day and what
-followed (clicks, revenue). Click-through = clicks / lists is a ratio of two sums over those units,
-so its variance comes from the delta method over the units' sums, squares and cross products
+followed (lists clicked, revenue). Click-through = clicked lists / lists is a ratio of two sums over
+those units, so its variance comes from the delta method over the units' sums, squares and cross products
 (marts.recommendation_variant_daily stores them per day, which add up over any period). Treating a
 user's days as independent units ignores that the same user comes back on several days; with the
 API's per-user assignment that makes the intervals somewhat too narrow for very loyal users.
@@ -127,9 +127,10 @@ class VariantResult:
 
 
 def click_sums(row: Mapping[str, float]) -> RatioSums:
-    """Clicks per list from one variant's sums (the columns of marts.recommendation_variant_daily)."""
-    return RatioSums(row["users"], row["impressions"], row["clicks"], row["lists_squared"], row["clicks_squared"],
-                     row["lists_clicks"])
+    """Click-through, the share of lists clicked, from one variant's sums (the columns of
+    marts.recommendation_variant_daily)."""
+    return RatioSums(row["users"], row["impressions"], row["clicked_lists"], row["lists_squared"],
+                     row["clicked_lists_squared"], row["lists_clicked_lists"])
 
 
 def revenue_sums(row: Mapping[str, float]) -> RatioSums:

@@ -8,7 +8,7 @@ alone; shopcore.dbt_artifacts reads it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,9 @@ class RunSummary:
     generated_at: datetime | None
     elapsed_s: float
     nodes: pd.DataFrame  # NODE_COLUMNS
+    # The build ran no unit test because shop build's gate found the project's code unchanged since
+    # they last passed (they judge the code, not the data).
+    unit_tests_skipped: bool = False
 
     def count(self, resource_type: str, statuses: set[str] | None = None) -> int:
         rows = self.nodes[self.nodes["resource_type"] == resource_type]
@@ -68,7 +71,17 @@ def load(path: Path | None = None) -> RunSummary | None:
         generated_at=run.generated_at,
         elapsed_s=run.elapsed_s,
         nodes=pd.DataFrame(rows, columns=NODE_COLUMNS),
+        unit_tests_skipped="unit_test" in run.excluded_resource_types,
     )
+
+
+def unit_tests_last_passed(home: Path | None = None) -> datetime | None:
+    """When the dbt unit tests last passed under this SHOP_HOME (None: never, or not recorded)."""
+    path = dbt_artifacts.unit_tests_passed_path(home or Settings().home_dir)
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    except OSError:
+        return None
 
 
 SOURCE_COLUMNS = ["source_table", "status", "max_loaded_at", "warn_after", "error_after", "message"]

@@ -9,6 +9,7 @@ Errors are not cached: a database that comes back is used on the next run.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,12 @@ def activity_range() -> pd.DataFrame:
     )
 
 
+def activity_span() -> tuple[date | None, date | None]:
+    """The first and last day with activity (None, None for an empty warehouse): the date filter's bounds."""
+    row = activity_range().iloc[0]
+    return (None, None) if not row["days"] else (row["first_day"], row["last_day"])
+
+
 def last_event() -> pd.DataFrame:
     """Newest load time of any event counted in the marts (one row; null when empty)."""
     return _fetch_live(
@@ -203,29 +210,37 @@ def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
 
 # --- overview: why revenue moved (app/decomposition.py does the arithmetic) ---------------------
 
-# Sessions have no category; with a category filter only the orders and revenue are the category's.
-_SPLIT_METRICS = ("revenue", "orders")
-
-
 def revenue_split_figures(period: Period, category: str | None) -> pd.DataFrame:
     """One row: revenue, orders and sessions over the period (revenue and orders of the orders
-    holding the category's products when one is chosen; sessions always shop-wide)."""
+    holding the category's products when one is chosen; sessions always shop-wide).
+
+    Revenue and orders are the KPI cards' own answer (period_totals, cached): each query of order
+    lines scans and de-duplicates the period's lines, the Overview's largest cost on a large shop."""
     where = (semantic.PERIOD_FILTER,)
     sessions = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=("sessions",), where=where), _period(period))
-    if category is None:
-        orders = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=_SPLIT_METRICS, where=where), _period(period))
-    else:
-        orders = _metric_frame(_fetch_live, semantic.MetricQuery(
-            metrics=_SPLIT_METRICS, where=(*where, _ORDER_LINE_CATEGORY)), {**_period(period), "category": category})
-    return pd.concat([orders, sessions], axis=1)
+    orders = period_totals(period, category)[["revenue", "orders"]]
+    return pd.concat([orders.reset_index(drop=True), sessions], axis=1)
 
 
-def revenue_by_category(period: Period) -> pd.DataFrame:
-    """Revenue per category of the order lines over the period (categories without orders absent)."""
-    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category",),
+def revenue_by_category(*periods: Period) -> pd.DataFrame:
+    """Revenue per category of the order lines in each period: columns `category` and `revenue`
+    (one period) or `revenue_0`, `revenue_1`, ... (several); categories without orders absent.
+
+    One query by day and category over the span of the periods (revenue adds up over days), not one
+    scan of the order lines per period."""
+    span = Period(min(period.start for period in periods), max(period.end for period in periods))
+    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category", "metric_time__day"),
                                  where=(semantic.PERIOD_FILTER,))
-    frame = _metric_frame(_fetch_live, query, _period(period))
-    return frame.rename(columns={"order_line__category": "category"})
+    frame = _metric_frame(_fetch_live, query, _period(span))
+    days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
+    columns = ["revenue"] if len(periods) == 1 else [f"revenue_{index}" for index in range(len(periods))]
+    sums = {
+        column: frame["revenue"].where((days >= period.start) & (days <= period.end))
+        for column, period in zip(columns, periods, strict=True)
+    }
+    by_category = frame[["order_line__category"]].assign(**sums).groupby("order_line__category", sort=True)
+    out = by_category[columns].sum(min_count=1).dropna(how="all").reset_index()
+    return out.rename(columns={"order_line__category": "category"})
 
 
 # --- funnel --------------------------------------------------------------------------------------
@@ -483,16 +498,18 @@ VARIANT_MART = "recommendation_variant_daily"
 
 
 def variant_performance(period: Period) -> pd.DataFrame:
-    """Per recommender variant over the period: impressions, clicks, carts, purchases and revenue, and
-    the A/B units' sums (app/ab_statistics.py); `days_without_units` counts days built before the mart
-    had them (a full refresh fills them)."""
+    """Per recommender variant over the period: lists served (impressions) and clicked, clicks, carts,
+    purchases and revenue, and the A/B units' sums (app/ab_statistics.py); `days_without_units` and
+    `days_without_clicked_lists` count days built before the mart had them (a full refresh fills them)."""
     query = """
-        select variant, sum(impressions) as impressions, sum(clicks) as clicks,
-               sum(add_to_carts) as add_to_carts, sum(purchases) as purchases, sum(revenue) as revenue,
-               sum(users) as users, sum(new_users) as new_users, sum(lists_squared) as lists_squared,
-               sum(clicks_squared) as clicks_squared, sum(lists_clicks) as lists_clicks,
+        select variant, sum(impressions) as impressions, sum(clicked_lists) as clicked_lists,
+               sum(clicks) as clicks, sum(add_to_carts) as add_to_carts, sum(purchases) as purchases,
+               sum(revenue) as revenue, sum(users) as users, sum(new_users) as new_users,
+               sum(lists_squared) as lists_squared, sum(clicked_lists_squared) as clicked_lists_squared,
+               sum(lists_clicked_lists) as lists_clicked_lists,
                sum(revenue_squared) as revenue_squared, sum(lists_revenue) as lists_revenue,
-               count(*) filter (where users is null) as days_without_units
+               count(*) filter (where users is null or clicked_lists is null) as days_without_units,
+               count(*) filter (where clicked_lists is null) as days_without_clicked_lists
         from marts.recommendation_variant_daily
         where activity_date between %(start)s and %(end)s
         group by variant

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from shopcore.dbt_artifacts import PROJECT_DIR, dbt_home
+from shopcore.dbt_artifacts import PROJECT_DIR, unit_tests_passed_path
 
 # The files whose content decides what a unit test renders: the project file and everything under
 # the project's folder (models, macros, tests, snapshots, their YAML).
@@ -41,7 +41,7 @@ def fingerprint(env: Mapping[str, str]) -> str:
 
 
 def _stamp(home: Path | None) -> Path:
-    return dbt_home(home) / "unit_tests.fingerprint"
+    return unit_tests_passed_path(home)
 
 
 def needed(current: str, home: Path | None) -> bool:

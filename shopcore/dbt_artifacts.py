@@ -55,6 +55,15 @@ def last_freshness_path(home: Path | None = None) -> Path:
     return dbt_home(home) / "last_freshness" / "sources.json"
 
 
+def unit_tests_passed_path(home: Path | None = None) -> Path:
+    """SHOP_HOME/dbt/unit_tests.fingerprint: the fingerprint of the code the dbt unit tests last passed on.
+
+    Written by `shop build` (shop/unit_test_gate.py) after a build that ran them and passed, so its
+    modification time is when they last passed; an incremental build skips them while it matches.
+    """
+    return dbt_home(home) / "unit_tests.fingerprint"
+
+
 @dataclass(frozen=True)
 class NodeRun:
     """One node of a run_results.json: a model, a data test, a unit test, a seed, ..."""
@@ -80,6 +89,7 @@ class RunResults:
     generated_at: datetime | None
     elapsed_s: float
     nodes: tuple[NodeRun, ...]
+    excluded_resource_types: frozenset[str] = frozenset()  # `--exclude-resource-type`: not run at all
 
     def count(self, resource_type: str, statuses: set[str] | frozenset[str] | None = None) -> int:
         return sum(
@@ -138,6 +148,7 @@ def read_run_results(path: Path) -> RunResults:
         generated_at=_timestamp(metadata.get("generated_at")),
         elapsed_s=float(data.get("elapsed_time") or 0.0),
         nodes=tuple(_node(result) for result in data.get("results", [])),
+        excluded_resource_types=frozenset((data.get("args") or {}).get("exclude_resource_types") or ()),
     )
 
 

@@ -88,7 +88,7 @@ def rfm() -> None:
 
 st.title("Customers")
 with ui.guarded():
-    choice = filters.sidebar()  # cohorts and segments are per customer: no category filter here
+    choice = filters.sidebar(span=queries.activity_span())  # cohorts and segments are per customer: no category filter here
     cohorts()
     new_vs_returning(choice)
     rfm()

@@ -162,7 +162,15 @@ def refresh_loop(now: datetime) -> None:
     )
 
 
-def last_dbt_run(last_run: dbt_results.RunSummary | None) -> None:
+def skipped_unit_tests(last_passed: datetime | None, now: datetime) -> str:
+    """Why a build ran no unit test: they judge the code, which has not changed since they passed."""
+    when = ("" if last_passed is None else
+            f", {formatting.timestamp(last_passed)} ({formatting.age(formatting.seconds_since(last_passed, now))} ago)")
+    return ("Unit tests skipped by this build: the project's code (and dbt and the database) has not changed "
+            f"since they last passed{when}. `shop build --full-refresh` runs them again.")
+
+
+def last_dbt_run(last_run: dbt_results.RunSummary | None, now: datetime) -> None:
     st.subheader("Last dbt build")
     if last_run is None:
         ui.empty(f"No dbt build has run under this SHOP_HOME yet ({dbt_results.results_path()}): run `shop build`.")
@@ -171,14 +179,16 @@ def last_dbt_run(last_run: dbt_results.RunSummary | None) -> None:
     cards[0].metric("Outcome", "passed" if last_run.success else "failed", border=True)
     cards[1].metric("Models built", formatting.count(last_run.count("model", {"success"})), border=True)
     cards[2].metric("Data tests passed", f"{last_run.count('test', {'pass'})} / {last_run.count('test')}", border=True)
-    cards[3].metric(
-        "Unit tests passed", f"{last_run.count('unit_test', {'pass'})} / {last_run.count('unit_test')}", border=True
-    )
+    unit_tests = ("skipped" if last_run.unit_tests_skipped
+                  else f"{last_run.count('unit_test', {'pass'})} / {last_run.count('unit_test')}")
+    cards[3].metric("Unit tests passed", unit_tests, border=True)
     cards[4].metric("Warnings", formatting.count(len(last_run.warned)), border=True)
     st.caption(
         f"`{last_run.command}` finished {formatting.timestamp(last_run.generated_at)} "
         f"in {last_run.elapsed_s:.1f} s · {last_run.path}"
     )
+    if last_run.unit_tests_skipped:
+        st.caption(skipped_unit_tests(dbt_results.unit_tests_last_passed(), now))
     problems = pd.concat([last_run.failed, last_run.warned])
     if not problems.empty:
         # a warning (an open alert, a stale source) is reported, not a failure of the build
@@ -205,4 +215,4 @@ with ui.guarded():
     raw_freshness(now)
     mart_freshness(now, last_run)
     refresh_loop(now)
-last_dbt_run(last_run)
+last_dbt_run(last_run, now)

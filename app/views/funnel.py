@@ -27,7 +27,7 @@ def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 st.title("Funnel")
 with ui.guarded():
-    choice = filters.sidebar(queries.categories())
+    choice = filters.sidebar(queries.categories(), queries.activity_span())
     by_day = queries.funnel_by_day(choice.period, choice.category)
     if by_day.empty:
         ui.stop_with(f"No product views, carts or purchases in {choice.period.label()}. Pick another date range.")

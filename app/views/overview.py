@@ -60,9 +60,12 @@ def _split_figures(period, category: str | None) -> decomposition.PeriodFigures:
     return decomposition.PeriodFigures(period.label(), row.get("revenue"), row.get("orders"), row.get("sessions"))
 
 
-def _category_revenue(period) -> dict[str, float]:
-    frame = queries.revenue_by_category(period)
-    return dict(zip(frame["category"], frame["revenue"], strict=True))
+def _category_revenue(previous_period, period) -> tuple[dict[str, float], dict[str, float]]:
+    frame = queries.revenue_by_category(previous_period, period)
+    return tuple(  # categories without orders in one of the periods are absent from it
+        {category: value for category, value in zip(frame["category"], frame[column], strict=True) if pd.notna(value)}
+        for column in ("revenue_0", "revenue_1")
+    )
 
 
 def why_revenue_moved(choice: filters.Filters) -> None:
@@ -77,7 +80,7 @@ def why_revenue_moved(choice: filters.Filters) -> None:
         ui.empty(str(exc))
         return
     drivers = [] if choice.category is not None else decomposition.category_changes(
-        _category_revenue(previous_period), _category_revenue(choice.period))
+        *_category_revenue(previous_period, choice.period))
     st.markdown(decomposition.summary(split, drivers, formatting.currency))
     parts = [(decomposition.FACTOR_LABELS[name], split.parts[name]) for name in decomposition.FACTORS]
     ui.chart(charts.revenue_waterfall(("Previous period", split.previous), parts, ("This period", split.current)),
@@ -99,16 +102,16 @@ def why_revenue_moved(choice: filters.Filters) -> None:
 
 st.title("Overview")
 with ui.guarded():
-    choice = filters.sidebar(queries.categories())
-    span = queries.activity_range().iloc[0]
-    if not span["days"]:
+    first_day, last_day = queries.activity_span()
+    choice = filters.sidebar(queries.categories(), (first_day, last_day))
+    if last_day is None:
         ui.stop_with(ui.EMPTY_WAREHOUSE)
     live_kpis(choice)
     alert_badge(choice)
-    if span["last_day"] < choice.period.start or span["first_day"] > choice.period.end:
+    if last_day < choice.period.start or first_day > choice.period.end:
         ui.empty(
             f"No activity in {choice.period.label()}: the warehouse holds "
-            f"{span['first_day']:%d %b %Y} – {span['last_day']:%d %b %Y}. Pick another date range."
+            f"{first_day:%d %b %Y} – {last_day:%d %b %Y}. Pick another date range."
         )
     daily_chart(choice)
     why_revenue_moved(choice)

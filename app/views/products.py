@@ -84,7 +84,7 @@ def price_history(product_id: int, choice: filters.Filters) -> None:
 
 st.title("Products")
 with ui.guarded():
-    choice = filters.sidebar(queries.categories())
+    choice = filters.sidebar(queries.categories(), queries.activity_span())
     sales = queries.product_sales(choice.period, choice.category)
     if sales.empty:
         ui.stop_with(f"No product activity in {choice.period.label()} ({choice.describe()}). Pick another date range.")

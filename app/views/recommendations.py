@@ -17,7 +17,8 @@ from app.errors import ApiUnavailable
 RECOMMENDATIONS_K = 10
 VARIANT_MODEL_COLUMNS = ["variant", "source", "weight", "model_id", "loaded_at", "error"]
 VARIANT_COLUMNS = [
-    "variant", "impressions", "clicks", "click_through", "add_to_carts", "purchases", "purchase_rate", "revenue"
+    "variant", "impressions", "clicked_lists", "click_through", "clicks", "add_to_carts", "purchases", "purchase_rate",
+    "revenue",
 ]
 
 
@@ -231,7 +232,8 @@ def configured_split(api_down: ApiUnavailable | None) -> dict[str, float] | None
 def ab_statistics_section(variants: pd.DataFrame, api_down: ApiUnavailable | None) -> None:
     """Click-through and revenue per list with 95% intervals, lifts over the control, and the
     sample-ratio check of the assignment (app/ab_statistics.py)."""
-    st.markdown("**A/B statistics** (95% intervals; a user's day in a variant is one unit)")
+    st.markdown("**A/B statistics** (95% intervals; a user's day in a variant is one unit; click-through is "
+                "the share of lists clicked)")
     if variants["days_without_units"].sum() > 0:
         ui.empty("Some days of this period were built before the A/B sums existed: run "
                  "`shop build --full-refresh` once to compute them.")
@@ -295,17 +297,21 @@ def impact(choice: filters.Filters, api_down: ApiUnavailable | None = None) -> N
         return
     st.markdown("**Per variant**")
     variants = variants.assign(
-        click_through=variants["clicks"] / variants["impressions"].where(variants["impressions"] > 0),
+        # a share of lists (at most 1): several clicks on one list, or on repeats of it, click it once;
+        # unknown while days built before clicked_lists existed are in the period
+        click_through=(variants["clicked_lists"] / variants["impressions"].where(variants["impressions"] > 0))
+        .where(variants["days_without_clicked_lists"] == 0),
         purchase_rate=variants["purchases"] / variants["clicks"].where(variants["clicks"] > 0),
     )
     ui.table(
         ui.as_percent(variants, ["click_through", "purchase_rate"])[VARIANT_COLUMNS],
         column_config={
             "variant": "Variant",
-            "impressions": ui.count_column("Impressions"),
+            "impressions": ui.count_column("Lists served"),
+            "clicked_lists": ui.count_column("Lists clicked"),
+            "click_through": ui.percent_column("Click-through"),
             "clicks": ui.count_column("Clicks"),
             "add_to_carts": ui.count_column("Carts"),
-            "click_through": ui.percent_column("Click-through"),
             "purchases": ui.count_column("Purchases"),
             "purchase_rate": ui.percent_column("Purchases / click"),
             "revenue": ui.money_column("Revenue"),
@@ -316,7 +322,7 @@ def impact(choice: filters.Filters, api_down: ApiUnavailable | None = None) -> N
 
 st.title("Recommendations")
 with ui.guarded():
-    choice = filters.sidebar()
+    choice = filters.sidebar(span=queries.activity_span())
     user_id = pick_user()
     if user_id is None:
         ui.stop_with(ui.EMPTY_WAREHOUSE)

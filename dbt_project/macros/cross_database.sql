@@ -41,6 +41,19 @@
     )
 {%- endmacro %}
 
+{# Whether an array column holds a value: `value = any(array)` on PostgreSQL, array_contains elsewhere. #}
+{% macro array_contains(array, value) -%}
+    {{ return(adapter.dispatch('array_contains')(array, value)) }}
+{%- endmacro %}
+
+{% macro default__array_contains(array, value) -%}
+    array_contains({{ array }}, {{ value }})
+{%- endmacro %}
+
+{% macro postgres__array_contains(array, value) -%}
+    {{ value }} = any({{ array }})
+{%- endmacro %}
+
 {# Money, exactly: numeric(18, 2). #}
 {% macro to_money(expression) -%}
     cast({{ expression }} as numeric(18, 2))

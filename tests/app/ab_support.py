@@ -59,7 +59,7 @@ class Units:
     user: np.ndarray
     variant: np.ndarray
     lists: np.ndarray
-    clicks: np.ndarray
+    clicked: np.ndarray  # lists clicked: each loop session answers one list, so its sessions with a view
     purchases: np.ndarray
     revenue: np.ndarray
 
@@ -69,12 +69,14 @@ def log_units(log: LoopLog, *, per_user: bool = False) -> Units:
     for user, variant in log.lists:
         totals[(user, "" if per_user else variant)][0] += 1
     events = log.events
-    for user, variant, kind, quantity, cents in zip(
-        events.user_id.tolist(), events.recommendation_variant.tolist(), events.event_type.tolist(),
-        events.quantity.tolist(), events.unit_price_cents.tolist(), strict=True,
+    clicked_sessions = set()
+    for user, variant, session, kind, quantity, cents in zip(
+        events.user_id.tolist(), events.recommendation_variant.tolist(), map(bytes, events.session_id),
+        events.event_type.tolist(), events.quantity.tolist(), events.unit_price_cents.tolist(), strict=True,
     ):
         unit = totals[(user, "" if per_user else variant)]
-        if kind == "view":  # the loop writes canonical spellings
+        if kind == "view" and session not in clicked_sessions:  # the loop writes canonical spellings
+            clicked_sessions.add(session)
             unit[1] += 1
         elif kind == "purchase":
             unit[2] += 1
@@ -89,12 +91,12 @@ def arm_sums(units: Units, arms: np.ndarray) -> dict[str, dict[str, float]]:
     sums = {}
     for arm in sorted(set(arms.tolist())):
         at = arms == arm
-        lists, clicks, revenue = units.lists[at], units.clicks[at], units.revenue[at]
+        lists, clicked, revenue = units.lists[at], units.clicked[at], units.revenue[at]
         sums[arm] = {
             "users": float(at.sum()), "new_users": float((lists > 0).sum()), "impressions": lists.sum(),
-            "clicks": clicks.sum(), "purchases": units.purchases[at].sum(), "revenue": revenue.sum(),
-            "lists_squared": (lists * lists).sum(), "clicks_squared": (clicks * clicks).sum(),
-            "lists_clicks": (lists * clicks).sum(), "revenue_squared": (revenue * revenue).sum(),
+            "clicked_lists": clicked.sum(), "purchases": units.purchases[at].sum(), "revenue": revenue.sum(),
+            "lists_squared": (lists * lists).sum(), "clicked_lists_squared": (clicked * clicked).sum(),
+            "lists_clicked_lists": (lists * clicked).sum(), "revenue_squared": (revenue * revenue).sum(),
             "lists_revenue": (lists * revenue).sum(),
         }
     return sums
@@ -111,15 +113,15 @@ def hashed_arms(users: np.ndarray, seed: int) -> np.ndarray:
 # Two arms' sums for a page to show: the model's click-through 1.5 times popular's, 60 purchases each
 # (revenue per list gets its interval), and new users as a 1:1 split would give them.
 PAGE_ARMS = {
-    "popular": {"users": 2000, "new_users": 1010, "impressions": 3000, "clicks": 300, "purchases": 60,
-                "revenue": 3000.0, "lists_squared": 5200, "clicks_squared": 420, "lists_clicks": 480,
-                "revenue_squared": 410000.0, "lists_revenue": 4600.0},
-    "model": {"users": 2000, "new_users": 990, "impressions": 3000, "clicks": 450, "purchases": 60,
-              "revenue": 3600.0, "lists_squared": 5200, "clicks_squared": 700, "lists_clicks": 720,
-              "revenue_squared": 520000.0, "lists_revenue": 5500.0},
+    "popular": {"users": 2000, "new_users": 1010, "impressions": 3000, "clicked_lists": 300, "clicks": 390,
+                "purchases": 60, "revenue": 3000.0, "lists_squared": 5200, "clicked_lists_squared": 420,
+                "lists_clicked_lists": 480, "revenue_squared": 410000.0, "lists_revenue": 4600.0},
+    "model": {"users": 2000, "new_users": 990, "impressions": 3000, "clicked_lists": 450, "clicks": 610,
+              "purchases": 60, "revenue": 3600.0, "lists_squared": 5200, "clicked_lists_squared": 700,
+              "lists_clicked_lists": 720, "revenue_squared": 520000.0, "lists_revenue": 5500.0},
 }
-MART_COLUMNS = ("users", "new_users", "impressions", "clicks", "purchases", "revenue", "lists_squared",
-                "clicks_squared", "lists_clicks", "revenue_squared", "lists_revenue")
+MART_COLUMNS = ("users", "new_users", "impressions", "clicked_lists", "clicks", "purchases", "revenue",
+                "lists_squared", "clicked_lists_squared", "lists_clicked_lists", "revenue_squared", "lists_revenue")
 
 
 @contextmanager

@@ -83,10 +83,11 @@ def test_sample_ratio_check_is_pearsons_chi_square():
 
 
 def test_compare_measures_every_variant_against_the_control():
-    def arm(clicks: int, revenue: float, purchases: int = 60) -> dict[str, float]:
-        return {"users": 1000, "impressions": 1000, "clicks": clicks, "purchases": purchases, "lists_squared": 1000,
-                "clicks_squared": clicks, "lists_clicks": clicks, "revenue": revenue,
-                "revenue_squared": revenue * 50.0, "lists_revenue": revenue}
+    def arm(clicked: int, revenue: float, purchases: int = 60) -> dict[str, float]:
+        """1,000 users with one list each, `clicked` of them clicked (click-through counts lists)."""
+        return {"users": 1000, "impressions": 1000, "clicked_lists": clicked, "purchases": purchases,
+                "lists_squared": 1000, "clicked_lists_squared": clicked, "lists_clicked_lists": clicked,
+                "revenue": revenue, "revenue_squared": revenue * 50.0, "lists_revenue": revenue}
 
     results = compare({"popular": arm(100, 1000.0), "model": arm(180, 2000.0)}, control="popular")
     assert [result.variant for result in results] == ["popular", "model"]

@@ -7,6 +7,7 @@ here, in SQL, over the marts (equal up to the display's rounding).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from datetime import date, datetime, timedelta, timezone
@@ -18,8 +19,10 @@ from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
 from app import filters, queries
+from app.periods import Period
 from shop import dbt_runner
 from shopcore import dbt_artifacts, semantic
+from tests.app import ab_support
 from tests.support import REPO_ROOT
 
 ENTRYPOINT = str(REPO_ROOT / "app" / "streamlit_app.py")
@@ -302,6 +305,8 @@ def test_data_health_reports_the_last_dbt_run_and_every_mart(built_shop, point_a
     shown = metrics(app)
     assert shown["Outcome"][0] == "passed"
     assert shown["Data tests passed"][0] == f"{len(tests)} / {len(tests)}"
+    unit_tests = [item for item in results if item["unique_id"].startswith("unit_test.")]
+    assert unit_tests and shown["Unit tests passed"][0] == f"{len(unit_tests)} / {len(unit_tests)}"
     marts = dataframe_with(app, "mart", "rows", "newest").set_index("mart")
     assert set(marts.index) == set(queries.MART_FRESHNESS_COLUMNS)
     assert {"order_lines", "interaction_events", "recommendation_variant_daily"} <= set(marts.index)
@@ -325,6 +330,31 @@ def test_data_health_shows_the_last_build_even_after_docs_generate(built_shop, p
     assert metrics(app)["Outcome"][0] == "passed"
     assert any(item.value.startswith("`dbt build") for item in app.caption), [item.value for item in app.caption]
 
+
+
+def test_data_health_says_when_a_build_skipped_the_unit_tests_and_when_they_last_passed(built_shop, point_app_at,
+                                                                                        tmp_path):
+    """An incremental `shop build` whose code is unchanged runs no unit test (shop/unit_test_gate.py): the
+    page says they were skipped and when they last passed, not "0 / 0". The results are the app shop's
+    build as the gate's build writes them: `--exclude-resource-type unit_test` and no unit test node."""
+    home = tmp_path / "home"
+    kept = dbt_artifacts.last_build_results_path(home)
+    kept.parent.mkdir(parents=True)
+    results = json.loads(dbt_artifacts.last_build_results_path(built_shop.home).read_text())
+    results["args"]["exclude_resource_types"] = ["unit_test"]
+    results["results"] = [item for item in results["results"] if not item["unique_id"].startswith("unit_test.")]
+    kept.write_text(json.dumps(results))
+    passed = datetime(2026, 3, 4, 5, 6, tzinfo=timezone.utc)
+    stamp = dbt_artifacts.unit_tests_passed_path(home)
+    stamp.write_text("fingerprint")
+    os.utime(stamp, (passed.timestamp(), passed.timestamp()))
+    point_app_at(built_shop, SHOP_HOME=str(home))
+    app = open_app("views/data_health.py")
+    assert not app.exception
+    assert metrics(app)["Unit tests passed"][0] == "skipped"
+    notes = [item.value for item in app.caption if item.value.startswith("Unit tests skipped")]
+    assert len(notes) == 1 and "has not changed since they last passed, 2026-03-04 05:06 UTC" in notes[0], notes
+    assert [item.label for item in app.expander] == ["Every node of the run"]  # the rest of the section follows
 
 
 def test_data_health_shows_raw_freshness_from_the_warehouse_view(built_shop, point_app_at):
@@ -436,6 +466,7 @@ def test_recommendations_page_shows_the_api_answers(built_shop, point_app_at, se
 
 
 TEST_VARIANTS = ("dashtest-A", "dashtest-B")
+OLD_VARIANT = "dashtest-old"
 
 
 def test_recommendations_page_shows_per_variant_click_through_when_variants_are_live(built_shop, point_app_at):
@@ -445,45 +476,61 @@ def test_recommendations_page_shows_per_variant_click_through_when_variants_are_
     with built_shop.database.connect() as conn:
         conn.execute(
             "insert into marts.recommendation_variant_daily "
-            "(activity_date, variant, impressions, clicks, add_to_carts, purchases, revenue, click_through) "
-            "values (%s, %s, 1000, 50, 9, 5, 250.00, 0.05), (%s, %s, 1000, 80, 12, 6, 300.00, 0.08)",
+            "(activity_date, variant, impressions, clicked_lists, clicks, add_to_carts, purchases, revenue, "
+            "click_through) "
+            "values (%s, %s, 1000, 50, 70, 9, 5, 250.00, 0.05), (%s, %s, 1000, 80, 130, 12, 6, 300.00, 0.08)",
             (end, TEST_VARIANTS[0], end, TEST_VARIANTS[1]),
         )
+        # a day built before clicked_lists existed (the column appended, null): no click-through to show
+        conn.execute("insert into marts.recommendation_variant_daily (activity_date, variant, impressions, clicks) "
+                     "values (%s, %s, 1000, 1300)", (end, OLD_VARIANT))
         conn.commit()
     try:
         expected = built_shop.rows(
-            "select variant, sum(impressions), sum(clicks), sum(add_to_carts), sum(purchases), sum(revenue) "
-            "from marts.recommendation_variant_daily where activity_date between %s and %s "
-            "group by variant order by variant",
-            (start, end),
+            "select variant, sum(impressions), sum(clicked_lists), sum(clicks), sum(add_to_carts), sum(purchases), "
+            "sum(revenue) from marts.recommendation_variant_daily where activity_date between %s and %s "
+            "and variant <> %s group by variant order by variant",
+            (start, end, OLD_VARIANT),
         )
         app = choose_range(open_app("views/recommendations.py"), start, end)
         assert not app.exception
         variants = dataframe_with(app, "variant", "click_through").set_index("variant")
-        assert variants.index.tolist() == [row[0] for row in expected]
-        for variant, impressions, clicks, carts, purchases, revenue in expected:
+        assert variants.index.tolist() == sorted([OLD_VARIANT, *(row[0] for row in expected)])
+        assert variants.loc[OLD_VARIANT, "click_through"] != variants.loc[OLD_VARIANT, "click_through"]  # NaN
+        for variant, impressions, clicked, clicks, carts, purchases, revenue in expected:
             row = variants.loc[variant]
-            assert (row["impressions"], row["clicks"], row["add_to_carts"], row["purchases"]) == (
-                impressions, clicks, carts, purchases
+            assert (row["impressions"], row["clicked_lists"], row["clicks"], row["add_to_carts"], row["purchases"]) == (
+                impressions, clicked, clicks, carts, purchases
             )
             assert row["revenue"] == pytest.approx(float(revenue))
-            if impressions:
-                assert row["click_through"] == pytest.approx(clicks / impressions * 100)
+            if impressions:  # a share of the lists, not clicks per list
+                assert row["click_through"] == pytest.approx(clicked / impressions * 100)
         assert variants.loc[list(TEST_VARIANTS), "click_through"].tolist() == pytest.approx([5.0, 8.0])
     finally:
         with built_shop.database.connect() as conn:
             conn.execute(
-                "delete from marts.recommendation_variant_daily where variant = any(%s)", (list(TEST_VARIANTS),)
+                "delete from marts.recommendation_variant_daily where variant = any(%s)",
+                ([*TEST_VARIANTS, OLD_VARIANT],)
             )
             conn.commit()
 
 
 def test_recommendations_page_says_when_no_variant_was_live(built_shop, point_app_at):
+    """Variants were live on the shop's last day only: a fortnight of the shop's history before it says
+    that none was live in exactly that fortnight, and the last day shows them."""
     point_app_at(built_shop)
-    app = choose_range(open_app("views/recommendations.py"), date(2001, 1, 1), date(2001, 1, 31))
-    assert not app.exception and not app.error
-    assert not any("click_through" in item.value.columns for item in app.dataframe)
-    assert any("No recommender variant was live" in item.value for item in app.info), [i.value for i in app.info]
+    start, end, _, _ = last_fortnight(built_shop)
+    before = Period(start - timedelta(days=1), end - timedelta(days=1))
+    with ab_support.variant_rows(built_shop, end, ab_support.PAGE_ARMS):
+        app = choose_range(open_app("views/recommendations.py"), before.start, before.end)
+        assert not app.exception and not app.error
+        assert any(item.value.startswith(before.label()) for item in app.sidebar.caption)  # the range applied
+        assert not any("click_through" in item.value.columns for item in app.dataframe)
+        said = [item.value for item in app.info]
+        assert any(f"No recommender variant was live in {before.label()}" in text for text in said), said
+        choose_range(app, end, end)
+        assert not any("No recommender variant was live" in item.value for item in app.info)
+        assert set(dataframe_with(app, "variant", "click_through")["variant"]) == set(ab_support.PAGE_ARMS)
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -571,10 +618,9 @@ def test_recommendations_page_shows_ab_intervals_lifts_and_the_sample_ratio_verd
     check passes on a 1:1 split (the API is down: an equal split is assumed, and said) and warns on a
     planted mismatch."""
     from app import ab_statistics
-    from tests.app import ab_support
 
     point_app_at(built_shop)
-    day = date(2020, 2, 1)  # within the date filter's ten years, before the shop
+    (day,) = built_shop.one("select min(activity_date) from marts.sales_summary")  # no variant was live then
     with ab_support.variant_rows(built_shop, day, ab_support.PAGE_ARMS):
         app = choose_range(open_app("views/recommendations.py"), day, day + timedelta(days=1))
         assert not app.exception and not app.error

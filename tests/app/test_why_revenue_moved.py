@@ -131,6 +131,10 @@ def test_the_split_puts_the_planted_changes_on_traffic_conversion_and_the_catego
         for period, frame in ((previous_period, queries.revenue_by_category(previous_period)),
                               (current, queries.revenue_by_category(current)))
     }
+    both = queries.revenue_by_category(previous_period, current)  # one query, as the Overview asks
+    for column, period in (("revenue_0", previous_period), ("revenue_1", current)):
+        assert {name: value for name, value in zip(both["category"], both[column], strict=True)
+                if value == value} == pytest.approx(by_category[period])  # noqa: PLR0124 - NaN: no orders
     drivers = decomposition.category_changes(by_category[previous_period], by_category[current])
     assert drivers[0].category == planted.category and drivers[0].change < 0
     assert sum(item.change for item in drivers) == pytest.approx(split.change)

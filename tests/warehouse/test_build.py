@@ -51,6 +51,8 @@ def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_h
     # run_results.json is written for this build (the dashboard reads it); manifest.json is not
     results = json.loads((target / "run_results.json").read_text())
     assert results["args"]["which"] == "build"
+    # what the Data health page reads to say the unit tests were skipped, not "0 / 0"
+    assert "unit_test" in dbt_artifacts.read_run_results(target / "run_results.json").excluded_resource_types
     assert len(results["results"]) == len(again.nodes)
     assert dbt_artifacts.last_build_results_path(dbt_home).read_bytes() == (target / "run_results.json").read_bytes()
     assert not (target / "manifest.json").exists()

@@ -93,7 +93,10 @@ REFERENCE_SQL = {
                                   "where activity_date between %(start)s and %(end)s",
     "recommendation_clicks": "select sum(clicks) from marts.recommendation_variant_daily "
                              "where activity_date between %(start)s and %(end)s",
-    "recommendation_ctr": "select sum(clicks)::float8 / nullif(sum(impressions), 0) from marts.recommendation_variant_daily "
+    "recommendation_clicked_lists": "select sum(clicked_lists) from marts.recommendation_variant_daily "
+                                    "where activity_date between %(start)s and %(end)s",
+    "recommendation_ctr": "select sum(clicked_lists)::float8 / nullif(sum(impressions), 0) "
+                          "from marts.recommendation_variant_daily "
                           "where activity_date between %(start)s and %(end)s",
     "attributed_revenue": "select sum(quantity * unit_price) from marts.interaction_events "
                           "where event_type = 'purchase' and recommendation_variant is not null "

@@ -1,8 +1,13 @@
 {#
     Per recommender variant and day: recommendation lists served (impressions, from the API's log)
     and what followed them (events carrying the variant): clicks (views), add-to-carts, purchases
-    and attributed revenue, with click-through = clicks / impressions. A full outer join on day and
-    variant: a variant with events but no served lists that day (or the reverse) still has a row.
+    and attributed revenue. Click-through is a share of lists: clicked_lists / impressions, where a
+    list is clicked when the user viewed one of its products before their next list from the
+    variant that day (a click before all of the day's lists belongs to the first: the API's and the
+    shop's clocks differ). Clicks alone are no share: one list brings several, and repeats of an
+    answer within the API's impression window are one impression whose clicks all count. A full
+    outer join on day and variant: a variant with events but no served lists that day (or the
+    reverse) still has a row.
     Incremental (keyed by activity_date, variant): the days touched by newly loaded recommended
     events or served lists are rebuilt whole (other events change no row of it). Each side keeps
     its own watermark, since the two raw tables are loaded independently (history is back-filled
@@ -69,6 +74,49 @@ interactions as (
 
 ),
 
+-- each list with the moment the user's next list from the variant was served that day
+list_windows as (
+
+    select
+        served_date,
+        variant,
+        user_id,
+        product_ids,
+        served_at,
+        row_number() over (
+            partition by served_date, variant, user_id order by served_at, request_id
+        ) as list_number,
+        lead(served_at) over (
+            partition by served_date, variant, user_id order by served_at, request_id
+        ) as next_served_at
+
+    from served
+
+),
+
+-- per user, day and variant: the lists of which a product was viewed while the list was the newest
+clicked_lists as (
+
+    select
+        list_windows.served_date,
+        list_windows.variant,
+        list_windows.user_id,
+        count(distinct list_windows.list_number) as clicked_lists
+
+    from list_windows
+    inner join interactions
+        on
+            list_windows.user_id = interactions.user_id
+            and list_windows.variant = interactions.recommendation_variant
+            and list_windows.served_date = interactions.occurred_date
+            and interactions.is_view = 1
+            and (list_windows.served_at <= interactions.occurred_at or list_windows.list_number = 1)
+            and (list_windows.next_served_at > interactions.occurred_at or list_windows.next_served_at is null)
+            and {{ array_contains('list_windows.product_ids', 'interactions.product_id') }}
+    group by list_windows.served_date, list_windows.variant, list_windows.user_id
+
+),
+
 first_exposures as (
 
     -- each served user's first day in each variant, over the whole log
@@ -104,6 +152,26 @@ user_lists as (
 
 ),
 
+user_lists_clicked as (
+
+    select
+        user_lists.activity_date,
+        user_lists.variant,
+        user_lists.user_id,
+        user_lists.lists,
+        user_lists.is_first_day,
+        user_lists.max_served_loaded_at,
+        coalesce(clicked_lists.clicked_lists, 0) as clicked_lists
+
+    from user_lists
+    left join clicked_lists
+        on
+            user_lists.activity_date = clicked_lists.served_date
+            and user_lists.variant = clicked_lists.variant
+            and user_lists.user_id = clicked_lists.user_id
+
+),
+
 user_outcomes as (
 
     select
@@ -128,6 +196,7 @@ units as (
         coalesce(user_lists.activity_date, user_outcomes.activity_date) as activity_date,
         coalesce(user_lists.variant, user_outcomes.variant) as variant,
         coalesce(user_lists.lists, 0) as lists,
+        coalesce(user_lists.clicked_lists, 0) as clicked_lists,
         coalesce(user_lists.is_first_day, 0) as is_first_day,
         coalesce(user_outcomes.clicks, 0) as clicks,
         coalesce(user_outcomes.add_to_carts, 0) as add_to_carts,
@@ -138,7 +207,7 @@ units as (
         user_lists.max_served_loaded_at,
         user_outcomes.max_event_loaded_at
 
-    from user_lists
+    from user_lists_clicked as user_lists
     full outer join user_outcomes
         on
             user_lists.activity_date = user_outcomes.activity_date
@@ -153,6 +222,7 @@ impressions as (
         activity_date,
         variant,
         sum(lists) as impressions,
+        sum(clicked_lists) as clicked_lists,
         max(max_served_loaded_at) as max_served_loaded_at
 
     from units
@@ -189,6 +259,8 @@ unit_sums as (
         sum(lists * lists) as lists_squared,
         sum(clicks * clicks) as clicks_squared,
         sum(lists * clicks) as lists_clicks,
+        sum(clicked_lists * clicked_lists) as clicked_lists_squared,
+        sum(lists * clicked_lists) as lists_clicked_lists,
         sum(revenue * revenue) as revenue_squared,
         sum(lists * revenue) as lists_revenue
 
@@ -207,7 +279,7 @@ final as (
         cast(coalesce(outcomes.add_to_carts, 0) as {{ dbt.type_bigint() }}) as add_to_carts,
         cast(coalesce(outcomes.purchases, 0) as {{ dbt.type_bigint() }}) as purchases,
         {{ to_money('coalesce(outcomes.revenue, 0)') }} as revenue,
-        {{ safe_ratio('coalesce(outcomes.clicks, 0)', 'impressions.impressions') }} as click_through,
+        {{ safe_ratio('impressions.clicked_lists', 'impressions.impressions') }} as click_through,
         impressions.max_served_loaded_at,
         outcomes.max_event_loaded_at,
         cast(unit_sums.users as {{ dbt.type_bigint() }}) as users,  -- noqa: RF04
@@ -216,7 +288,11 @@ final as (
         cast(unit_sums.clicks_squared as {{ dbt.type_bigint() }}) as clicks_squared,
         cast(unit_sums.lists_clicks as {{ dbt.type_bigint() }}) as lists_clicks,
         cast(unit_sums.revenue_squared as numeric(28, 4)) as revenue_squared,
-        cast(unit_sums.lists_revenue as numeric(28, 4)) as lists_revenue
+        cast(unit_sums.lists_revenue as numeric(28, 4)) as lists_revenue,
+        -- last: a table built before they existed gains them (append_new_columns), null on its old days
+        cast(coalesce(impressions.clicked_lists, 0) as {{ dbt.type_bigint() }}) as clicked_lists,
+        cast(unit_sums.clicked_lists_squared as {{ dbt.type_bigint() }}) as clicked_lists_squared,
+        cast(unit_sums.lists_clicked_lists as {{ dbt.type_bigint() }}) as lists_clicked_lists
 
     from unit_sums
     left join impressions
