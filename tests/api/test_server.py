@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,15 +25,12 @@ def test_a_metrics_directory_of_ones_own_is_left_as_it_is(tmp_path: Path, monkey
 def test_a_temporary_metrics_directory_goes_with_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    import tempfile
-
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    with pytest.raises(RuntimeError, match="stopped"):
-        with metrics_directory(workers=2) as path:
-            assert path is not None and Path(path).parent == tmp_path
-            assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == path
-            (Path(path) / "counter_1.db").write_bytes(b"x")
-            raise RuntimeError("serving stopped")  # however serving ends
+    with pytest.raises(RuntimeError, match="stopped"), metrics_directory(workers=2) as path:
+        assert path is not None and Path(path).parent == tmp_path
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == path
+        (Path(path) / "counter_1.db").write_bytes(b"x")
+        raise RuntimeError("serving stopped")  # however serving ends
     assert list(tmp_path.iterdir()) == []
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     with metrics_directory(workers=1) as path:  # one worker keeps its metrics in memory

@@ -11,7 +11,13 @@ import pytest
 
 from recommender.algorithms import make
 from recommender.choice import choose
-from recommender.evaluation import Metrics, NotEnoughHistory, evaluate, split_points, temporal_split
+from recommender.evaluation import (
+    Metrics,
+    NotEnoughHistory,
+    evaluate,
+    split_points,
+    temporal_split,
+)
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig
 from recommender.pipeline import run_evaluation
 from recommender.tuning import tune
