@@ -156,7 +156,8 @@ def run_evaluation(
                          "too little data to evaluate")
     algorithms = [a for a in algorithms if applicable(a, test.data.n_items)]
     tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say, earlier=earlier)
-    windows["tuned_on"] = ("the window before validation (validation scores are out of sample)" if earlier is not None
+    before = "each user's basket before that" if protocol == "last-basket" else "the window before validation"
+    windows["tuned_on"] = (f"{before} (validation scores are out of sample)" if earlier is not None
                            else "validation (too little history before it: validation scores are in-sample)")
     results = []
     for name in algorithms:

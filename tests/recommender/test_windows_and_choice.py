@@ -132,6 +132,7 @@ def test_last_basket_protocol_runs_and_says_so() -> None:
     report = run_evaluation(shop.events, shop.catalogue, protocol="last-basket",
                             algorithms=["popularity", "buy_again", "item_knn"])
     assert report.protocol == "last-basket" and report.test_users > 50
+    assert report.windows["tuned_on"].startswith("each user's basket before")  # out of sample there too
     assert report.validation_users > 20
     with pytest.raises(ValueError, match="protocol"):
         run_evaluation(shop.events, shop.catalogue, protocol="random")
