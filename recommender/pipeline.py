@@ -132,7 +132,8 @@ def run_evaluation(
         if test_days is not None or validation_days is not None:
             raise ValueError("--test-days and --validation-days apply to the temporal protocol only")
         test, rest = last_basket_split("test", events, catalogue, config, items)
-        validation, _ = last_basket_split("validation", rest, catalogue, config, items)
+        validation, before = last_basket_split("validation", rest, catalogue, config, items)
+        earlier = _earlier_basket_split(before, catalogue, config, items)
         windows = {"test": "each user's last basket", "validation": "the basket before it",
                    "train_before": "each user's held-out basket"}
     else:
@@ -149,13 +150,15 @@ def run_evaluation(
         }
         if sized.sized_by == "data":
             windows["shares"] = f"validation {sized.validation_share:.0%}, test {sized.test_share:.0%} of the events"
-        if "ranker" in algorithms:
-            earlier = _earlier_split(events, catalogue, config, points, items)
+        earlier = _earlier_split(events, catalogue, config, points, items)
     if len(validation.eval_rows) == 0 or len(test.eval_rows) == 0:
         raise NotEnoughHistory("no user both has history and carts or buys in the validation/test window: "
                          "too little data to evaluate")
     algorithms = [a for a in algorithms if applicable(a, test.data.n_items)]
     tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say, earlier=earlier)
+    before = "each user's basket before that" if protocol == "last-basket" else "the window before validation"
+    windows["tuned_on"] = (f"{before} (validation scores are out of sample)" if earlier is not None
+                           else "validation (too little history before it: validation scores are in-sample)")
     results = []
     for name in algorithms:
         say(f"test: {name}")
@@ -205,6 +208,16 @@ def _earlier_split(events: Events, catalogue: Catalogue, config: WeightConfig, p
         return None
     split = temporal_split("earlier", events.occurred_before(points.validation_cutoff_us), catalogue, config,
                            cutoff, points.validation_cutoff_us, items)
+    return split if len(split.eval_rows) else None
+
+
+def _earlier_basket_split(events: Events, catalogue: Catalogue, config: WeightConfig, items: IdMap) -> Split | None:
+    """Each user's basket before their validation basket, for parameters selected out of sample;
+    None when no user has one with history before it."""
+    try:
+        split, _ = last_basket_split("earlier", events, catalogue, config, items)
+    except NotEnoughHistory:
+        return None
     return split if len(split.eval_rows) else None
 
 

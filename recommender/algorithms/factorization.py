@@ -35,6 +35,7 @@ class ALS(Algorithm):
         # BLAS threads would make results depend on summation order, and fight implicit's own.
         with threadpool_limits(1, "blas"):
             self.model.fit(data.confidence, show_progress=False)
+        self.item_factors64 = self.model.item_factors.astype(np.float64)
 
     def user_factors(self, rows: UserRows) -> np.ndarray:
         if not rows.folded and (rows.index >= 0).all():
@@ -43,7 +44,12 @@ class ALS(Algorithm):
             return self.model.recalculate_user(np.arange(len(rows)), rows.confidence.tocsr())
 
     def score(self, rows: UserRows) -> np.ndarray:
-        return (self.user_factors(rows) @ self.model.item_factors.T).astype(np.float32)
+        # In double precision, rounded to single once: a user's scores must not depend on the batch
+        # they are scored in. BLAS sums one row (gemv) in another order than a batch (gemm); in
+        # single precision that moves the last bit of most scores, enough to swap two near-tied
+        # items between the API's precomputed lists and the engine's one-user computation.
+        users = self.user_factors(rows).astype(np.float64)
+        return (users @ self.item_factors64.T).astype(np.float32)
 
     def similar_items(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         ids, scores = self.model.similar_items(item, N=k + 1)
@@ -58,6 +64,7 @@ class ALS(Algorithm):
         self.model = self._model()
         self.model.user_factors = np.ascontiguousarray(state["user_factors"])
         self.model.item_factors = np.ascontiguousarray(state["item_factors"])
+        self.item_factors64 = self.model.item_factors.astype(np.float64)
 
 
 class EASE(Algorithm):

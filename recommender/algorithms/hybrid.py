@@ -151,27 +151,46 @@ class RebuyTiming:
         return p * (end - start) / np.maximum(1.0 - p + p * (1.0 - start), 1e-12)
 
 
+@dataclass(frozen=True)
+class History:
+    """What the blend reads of a batch of users' rows, read once however many blends are tried."""
+
+    seen_row: np.ndarray
+    seen_col: np.ndarray
+    seen: np.ndarray  # the user's confidence
+    seen_peak: np.ndarray  # the user's best confidence, per seen entry
+    bought_row: np.ndarray  # stored purchase entries (order of ``purchases.tocoo()``)
+    bought_col: np.ndarray
+    purchases: np.ndarray
+    recency: np.ndarray  # same sparsity pattern as purchases
+
+    @classmethod
+    def of(cls, rows: UserRows) -> History:
+        seen = rows.confidence.tocoo()
+        peak = np.asarray(rows.confidence.max(axis=1).todense()).ravel()
+        bought = rows.purchases.tocoo()
+        return cls(seen.row, seen.col, seen.data, np.maximum(peak[seen.row], 1e-9), bought.row, bought.col,
+                   bought.data, rows.recency.tocoo().data)
+
+
 def blend(
-    cf: np.ndarray, rows: UserRows, propensity: np.ndarray, *,
+    cf: np.ndarray, history: History | UserRows, propensity: np.ndarray, *,
     seen_weight: float, rebuy_weight: float, keep_cf: float, use_recency: bool,
     due: np.ndarray | None = None, due_weight: float = 0.0,
 ) -> np.ndarray:
-    """Blend base scores with the user's own history (see the module docstring); ``due`` is
+    """Blend base scores with the users' own history (see the module docstring); ``due`` is
     ``RebuyTiming.due(rows, ...)`` (one value per stored purchase entry)."""
+    h = history if isinstance(history, History) else History.of(history)
     out = row_max_normalise(cf)
     if seen_weight:
-        seen = rows.confidence.tocoo()
-        peak = np.asarray(rows.confidence.max(axis=1).todense()).ravel()
-        out[seen.row, seen.col] += seen_weight * seen.data / np.maximum(peak[seen.row], 1e-9)
-    bought = rows.purchases.tocoo()
-    recency = rows.recency.tocoo()  # same sparsity pattern as purchases
-    rebuy = propensity[bought.col] * (1.0 - np.exp2(-bought.data))
+        out[h.seen_row, h.seen_col] += seen_weight * h.seen / h.seen_peak
+    rebuy = propensity[h.bought_col] * (1.0 - np.exp2(-h.purchases))
     if use_recency:
-        rebuy = rebuy * recency.data
+        rebuy = rebuy * h.recency
     rebuy = rebuy_weight * rebuy
     if due is not None and due_weight:
         rebuy = rebuy + due_weight * due
-    out[bought.row, bought.col] = keep_cf * out[bought.row, bought.col] + rebuy
+    out[h.bought_row, h.bought_col] = keep_cf * out[h.bought_row, h.bought_col] + rebuy
     return out
 
 

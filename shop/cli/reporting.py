@@ -58,6 +58,8 @@ def describe(report: Report) -> str:
         lines = [f"Protocol temporal{sized}: train before {w.get('train_before', '?')} UTC, validation "
                  f"{w.get('validation', '?')} ({report.validation_users:,} users), test {w.get('test', '?')} "
                  f"({report.test_users:,} users)."]
+    if "tuned_on" in w:
+        lines.append(f"Parameters selected on {w['tuned_on']}.")
     lines.append("Full ranking over all items; re-buy / new: recall on items the user had / had not bought before; "
                  "intervals: 95% paired bootstrap over the test users.")
     if report.choice is not None:

@@ -161,10 +161,13 @@ def test_a_known_users_new_events_are_folded_in(server: ApiServer, shop: Shop) -
 
 
 @pytest.mark.slow
-def test_events_reach_other_workers_through_the_database(start_server, shop: Shop) -> None:
+def test_events_reach_other_workers_through_the_database(start_server, shop: Shop, tmp_path) -> None:
     """With two workers the event may be taken by one and the recommendation asked of the other:
     the other sees it once it has read raw.interactions (every SHOP_API_POLL_INTERVAL_S)."""
-    server = start_server(workers=2)
+    scratch = tmp_path / "tmp"  # the server's temporary files, to see what it leaves behind
+    scratch.mkdir()
+    server = start_server(workers=2, TMPDIR=str(scratch))
+    assert [p.name[:17] for p in scratch.iterdir()] == ["shop-api-metrics-"]  # the workers' metrics meet there
     user_id = new_user(shop)
     assert server.post("/events", json=view(user_id, product_ids(shop, 1)[0])).status_code == 201
 
@@ -175,6 +178,8 @@ def test_events_reach_other_workers_through_the_database(start_server, shop: Sho
     wait_until(every_answer_has_it, timeout=30, message="both workers to fold in the event")
     metrics = server.get("/metrics").text
     assert "shop_api_events_accepted_total" in metrics
+    server.stop()
+    assert list(scratch.iterdir()) == []  # the metrics directory goes when serving ends
 
 
 def test_api_key_is_required_when_set(start_server, shop: Shop) -> None:

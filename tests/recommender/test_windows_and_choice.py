@@ -3,15 +3,24 @@ rule that picks what `auto` serves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from recommender.algorithms import make
 from recommender.choice import choose
-from recommender.evaluation import Metrics, NotEnoughHistory
+from recommender.evaluation import (
+    Metrics,
+    NotEnoughHistory,
+    evaluate,
+    split_points,
+    temporal_split,
+)
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig
 from recommender.pipeline import run_evaluation
+from recommender.tuning import tune
 from recommender.uncertainty import PairedBootstrap
 from recommender.windows import (
     BASKET_GAP_US,
@@ -123,6 +132,7 @@ def test_last_basket_protocol_runs_and_says_so() -> None:
     report = run_evaluation(shop.events, shop.catalogue, protocol="last-basket",
                             algorithms=["popularity", "buy_again", "item_knn"])
     assert report.protocol == "last-basket" and report.test_users > 50
+    assert report.windows["tuned_on"].startswith("each user's basket before")  # out of sample there too
     assert report.validation_users > 20
     with pytest.raises(ValueError, match="protocol"):
         run_evaluation(shop.events, shop.catalogue, protocol="random")
@@ -182,3 +192,32 @@ def test_the_best_wins_when_it_leads_every_simpler_model_beyond_the_noise() -> N
                   _candidate("ranker", base + rng.normal(0, 0.01, 300))]
     choice = choose(candidates)
     assert choice.algorithm == "ranker" and "closest: item_knn" in choice.reason
+
+
+def test_every_candidates_validation_score_is_of_parameters_selected_without_validation() -> None:
+    """The grids, the hybrid's blend and the ranker's weights are selected on the window before
+    validation: labels planted in validation change what each keeps for the test fit, never the
+    parameters its validation score is of, so the choice rule compares out-of-sample scores only."""
+    shop = planted_shop(users=120, items=36, days=70, consumable_share=0.5, seed=5)
+    pts = split_points(shop.events, test_days=14, validation_days=14)
+    items = IdMap.of(shop.catalogue.product_id, shop.events.product_id)
+    history = shop.events.occurred_before(pts.test_cutoff_us)
+    earlier = temporal_split("earlier", history.occurred_before(pts.validation_cutoff_us), shop.catalogue,
+                             WeightConfig(), pts.validation_cutoff_us - 14 * US_PER_DAY, pts.validation_cutoff_us, items)
+    validation = temporal_split("validation", history, shop.catalogue, WeightConfig(), pts.validation_cutoff_us,
+                                pts.test_cutoff_us, items)
+    # Other labels on the same validation window: each user gets another user's carts.
+    shifted = replace(validation, positives=validation.positives[np.roll(np.arange(len(validation.eval_rows)), 1)])
+    algorithms = ["item_knn", "hybrid", "ranker"]
+    tuned = tune(validation, algorithms, earlier=earlier)
+    planted = tune(shifted, algorithms, earlier=earlier)
+    for name in algorithms:
+        assert tuned[name].out_of_sample
+        assert tuned[name].scored_params == planted[name].scored_params, name
+        scored = make(name, **tuned[name].scored_params).fit(validation.data)
+        assert tuned[name].validation.ndcg == pytest.approx(evaluate(validation, scored.score).ndcg), name
+    # What is kept for the test does read validation (its newest labels): the ranker's weights move.
+    assert tuned["ranker"].params["weights"] != planted["ranker"].params["weights"]
+    alone = tune(validation, ["item_knn"])  # no earlier window: in-sample, and said so
+    assert not alone["item_knn"].out_of_sample
+    assert alone["item_knn"].scored_params == alone["item_knn"].params
