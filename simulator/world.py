@@ -16,7 +16,8 @@ For user u and product p::
 
     log_relative_price[p] = ln(base_price[p] / median base price of the products of category(p))
 
-with the values of ``truth.user_category_affinity.affinity``, ``truth.user_brand_affinity.affinity``,
+with the values of ``truth.user_category_affinity.affinity`` (one array per user, at the position
+``truth.categories`` gives the product's category), ``truth.user_brand_affinity.affinity``,
 ``truth.products.quality``, ``truth.users.price_sensitivity``,
 ``truth.products.log_relative_price``, ``truth.user_taste`` and ``truth.product_taste`` (the view
 ``truth.user_product_affinity`` computes it). The base price is the list price at the window
@@ -321,32 +322,16 @@ class World:
         return out
 
     def truth_tables(self) -> dict[str, dict[str, np.ndarray]]:
-        """Rows of truth.users, truth.user_category_affinity, truth.user_brand_affinity and
-        truth.products (0002_truth_schema.sql), as column name -> numpy array.
+        """Rows of the truth tables (``truth.<name>``, shopcore/migrations) as column name ->
+        numpy array: every user's (``user_truth_tables``), the categories and the catalogue's.
 
         ``repurchase_days`` is NaN where the table holds NULL (durables).
         """
-        u, p = self.users, self.products
-        n, c = self.n_users, self.n_categories
-        liked = u.liked_brand >= 0
-        rows, slots = np.nonzero(liked)
+        p = self.products
         comp_rows, comp_slots = np.nonzero(p.complements >= 0)
         return {
-            "users": {
-                "user_id": u.user_id.copy(),
-                "price_sensitivity": u.price_sensitivity.astype(np.float64),
-                "activity_rate": u.activity_rate.copy(),
-            },
-            "user_category_affinity": {
-                "user_id": np.repeat(u.user_id, c),
-                "category": np.tile(self.category_names, n),
-                "affinity": u.category_affinity.reshape(-1).copy(),
-            },
-            "user_brand_affinity": {
-                "user_id": u.user_id[rows],
-                "brand": self.brand_names[u.liked_brand[rows, slots]],
-                "affinity": u.liked_brand_affinity[rows, slots],
-            },
+            **self.user_truth_tables(),
+            "categories": self.categories_table(),
             "products": {
                 "product_id": p.product_id.copy(),
                 "popularity": p.popularity.copy(),
@@ -355,7 +340,6 @@ class World:
                 "is_consumable": p.is_consumable.copy(),
                 "repurchase_days": p.repurchase_days.copy(),
             },
-            "user_taste": _vector_rows("user_id", u.user_id, u.taste),
             "product_taste": _vector_rows("product_id", p.product_id, p.taste),
             "product_complements": {
                 "product_id": p.product_id[comp_rows],
@@ -369,14 +353,48 @@ class World:
             },
         }
 
+    def categories_table(self) -> dict[str, np.ndarray]:
+        """Rows of truth.categories: the position (1-based) of each category in the users' arrays."""
+        return {"category_index": np.arange(1, self.n_categories + 1, dtype=np.int32),
+                "category": self.category_names.copy()}
+
+    def user_truth_tables(self, user_index: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """Rows of truth.users, truth.user_category_affinity (one array per user, positions as in
+        ``truth.categories``), truth.user_brand_affinity and truth.user_taste: of every user, or
+        only of ``user_index`` (0-based), without a pass over the others."""
+        u = self.users
+        pick = slice(None) if user_index is None else np.asarray(user_index, dtype=np.int64)
+        user_id = u.user_id[pick]
+        liked_brand = u.liked_brand[pick]
+        rows, slots = np.nonzero(liked_brand >= 0)
+        return {
+            "users": {
+                "user_id": user_id.copy(),
+                "price_sensitivity": PRICE_SENSITIVITY_GRID[u.price_level[pick]].astype(np.float64),
+                "activity_rate": u.activity_rate[pick].copy(),
+            },
+            "user_category_affinity": {
+                "user_id": user_id.copy(),
+                "affinity": u.category_affinity[pick].copy(),
+            },
+            "user_brand_affinity": {
+                "user_id": user_id[rows],
+                "brand": self.brand_names[liked_brand[rows, slots]],
+                "affinity": u.liked_brand_affinity[pick][rows, slots],
+            },
+            "user_taste": _vector_rows("user_id", user_id, u.taste[pick]),
+        }
+
     # ----------------------------------------------------------------- raw tables
 
-    def users_table(self) -> dict[str, np.ndarray]:
-        """Rows of raw.users (column name -> array); ``signup_at`` is datetime64[us] UTC."""
+    def users_table(self, user_index: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Rows of raw.users (column name -> array) of every user or only of ``user_index``
+        (0-based); ``signup_at`` is datetime64[us] UTC."""
         u = self.users
+        pick = slice(None) if user_index is None else np.asarray(user_index, dtype=np.int64)
         return {
-            "user_id": u.user_id, "email": u.email, "full_name": u.full_name,
-            "country": u.country, "channel": u.channel, "signup_at": u.signup_at,
+            "user_id": u.user_id[pick], "email": u.email[pick], "full_name": u.full_name[pick],
+            "country": u.country[pick], "channel": u.channel[pick], "signup_at": u.signup_at[pick],
         }
 
     def products_table(self) -> dict[str, np.ndarray]:
