@@ -255,7 +255,10 @@ class World:
                    len(day_start) - 1)
         candidates = np.concatenate((order[picked], order[day_start[today]:day_start[last]]))
         keep = (users.quiet_us[candidates] > at_us) & (users.signup_us[candidates] < signed_up_before_us)
-        return np.sort(candidates[keep])
+        # Sorted through a mask over all users: a linear pass, cheaper than sorting the candidates.
+        awake = np.zeros(n, dtype=bool)
+        awake[candidates[keep]] = True
+        return np.flatnonzero(awake)
 
     def moment(self, at_us: int) -> Moment:
         """The day's prices and seasons (prices change at midnight UTC), cached per day."""
@@ -826,7 +829,11 @@ def _interest_tables(
     b = np.maximum(liked, 0)
     total[:, n_cat:] = 0.0
     u, slot = np.nonzero(liked >= 0)
-    total[u, n_cat + slot] = (relative[price_level[u], n_cat + liked[u, slot]] * e_score[u]).sum(axis=1)
+    # Gathered as rows of 2-D tables by np.take: several times faster than fancy indexing.
+    brand_cells = np.take(relative.reshape(-1, relative.shape[2]),
+                          price_level[u] * relative.shape[1] + n_cat + liked[u, slot], axis=0)
+    brand_cells *= np.take(e_score, u, axis=0)
+    total[u, n_cat + slot] = brand_cells.sum(axis=1)
     segments = np.concatenate((np.broadcast_to(np.arange(n_cat), (n, n_cat)), n_cat + b), axis=1)
     with np.errstate(divide="ignore"):
         mass = np.log(total) + cell_top[price_level[:, None], segments] + score_top
