@@ -127,11 +127,29 @@ class Users:
     def signup_at(self) -> np.ndarray:
         return self.signup_us.view("datetime64[us]")
 
-    @staticmethod
-    def concat(parts: Sequence[Users]) -> Users:
-        return Users(**{
-            f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Users)
-        })
+    def appended(self, parts: Sequence[Users], spare: dict[str, np.ndarray]) -> Users:
+        """These users and then ``parts``' users, written into ``spare`` (each column's buffer,
+        whose first rows are this table's; updated in place): a buffer too short (or of too narrow
+        a text type) is replaced by one half as long again as needed, so that adding a few users
+        at a time (a live stream's signups) costs the rows added, not a copy of every user."""
+        n = len(self)
+        total = n + sum(len(p) for p in parts)
+        columns = {}
+        for f in fields(Users):
+            mine = getattr(self, f.name)
+            buffer = spare.get(f.name)
+            dtype = np.result_type(mine, *(getattr(p, f.name) for p in parts))
+            if buffer is None or len(buffer) < total or buffer.dtype != dtype or mine.base is not buffer:
+                buffer = np.empty((total + total // 2, *mine.shape[1:]), dtype=dtype)
+                buffer[:n] = mine
+                spare[f.name] = buffer
+            at = n
+            for p in parts:
+                values = getattr(p, f.name)
+                buffer[at:at + len(values)] = values
+                at += len(values)
+            columns[f.name] = buffer[:total]
+        return Users(**columns)
 
 
 @dataclass(frozen=True)
@@ -200,13 +218,14 @@ class World:
     # one (live signups, replaying them on restart) costs O(total), not O(n) per user.
     _added: list[Users] = field(default_factory=list, repr=False)
     _n_added: int = field(default=0, repr=False)
+    _spare: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # Users.appended's buffers
     _moments: dict[int, Moment] = field(default_factory=dict, repr=False)
     _awake_index: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
 
     @property
     def users(self) -> Users:
         if self._added:
-            self._users = Users.concat([self._users, *self._added])
+            self._users = self._users.appended(self._added, self._spare)
             self._added, self._n_added = [], 0
         return self._users
 

@@ -372,6 +372,27 @@ def test_tiny_worlds_build() -> None:
 # ----------------------------------------------------------------------------- live mode
 
 
+def test_users_added_tick_by_tick_are_the_users_added_at_once() -> None:
+    """A live stream adds a few users a tick and reads them between ticks (into spare rows of the
+    users' columns): the same users as adding them at once, and what was read earlier stays."""
+    from simulator.runner import _add_users
+
+    params = SimulationParams(users=300, products=200, end=END)
+    ticked, at_once = build_world(params), build_world(params)
+    times = [END + timedelta(seconds=i) for i in range(6)]
+    earlier = []
+    for tick in range(3):
+        _add_users(ticked, times[tick * 2:(tick + 1) * 2])
+        earlier.append((ticked.users.user_id, ticked.users.email, ticked.users.taste))
+    _add_users(at_once, times)
+    for column in fields(Users):
+        assert np.array_equal(getattr(ticked.users, column.name), getattr(at_once.users, column.name)), column.name
+    for tick, (user_id, email, taste) in enumerate(earlier):
+        assert np.array_equal(user_id, np.arange(1, 303 + 2 * tick))
+        assert np.array_equal(email, at_once.users.email[:len(user_id)])
+        assert np.array_equal(taste, at_once.users.taste[:len(user_id)])
+
+
 def test_add_users_continues_ids_and_keeps_emails_unique() -> None:
     world = build_world(SimulationParams(users=300, products=200, end=END))
     rng = np.random.default_rng(3)
