@@ -29,6 +29,7 @@ from shopcore.copy_binary import (
     encode_interactions,
     encode_rows,
 )
+from shopcore.errors import ShopError
 
 # Bytes handed to libpq per write: big enough to amortise calls, small enough to keep memory flat.
 _WRITE_CHUNK = 4 << 20
@@ -36,6 +37,7 @@ _SLICE_ROWS = 200_000  # rows per slice of a world table
 RAW_TABLES = ("raw.interactions", "raw.users", "raw.products")
 TRUTH_TABLES = (
     "truth.users",
+    "truth.categories",
     "truth.user_category_affinity",
     "truth.user_brand_affinity",
     "truth.products",
@@ -238,26 +240,37 @@ def record_run(
 
 
 def copy_world_rows(conn: psycopg.Connection, world, user_ids: np.ndarray | None = None) -> None:
-    """raw.users, raw.products and the truth tables of `world`; only `user_ids` when given
-    (users added by a live stream or an append), in which case products are not written again."""
-    users = world.users_table()
-    truth = world.truth_tables()
+    """raw.users, raw.products and the truth tables of `world`; only the users `user_ids` when
+    given (users added by a live stream or an append): their raw.users and truth rows, gathered
+    without a pass over the other users, and nothing of the catalogue."""
     if user_ids is not None:
-        write_columns(conn, "raw.users", _rows_of(users, users["user_id"], user_ids))
-        for table in ("users", "user_category_affinity", "user_brand_affinity", "user_taste"):
-            columns = truth[table]
-            write_columns(conn, f"truth.{table}", _rows_of(columns, columns["user_id"], user_ids))
+        index = np.asarray(user_ids, dtype=np.int64) - 1  # user ids are 1..n_users
+        write_columns(conn, "raw.users", world.users_table(index))
+        truth = world.user_truth_tables(index)
+        affinity = truth["user_category_affinity"]
+        affinity["affinity"] = affinity["affinity"][:, _stored_category_order(conn, world)]
+        for table, columns in truth.items():
+            write_columns(conn, f"truth.{table}", columns)
         return
-    tables = {"raw.users": users, "raw.products": products_rows(world),
-              **{f"truth.{table}": columns for table, columns in truth.items()}}
+    tables = {"raw.users": world.users_table(), "raw.products": products_rows(world),
+              **{f"truth.{table}": columns for table, columns in world.truth_tables().items()}}
     for table, columns in tables.items():
         with _bulk_into_empty(conn, table):
             write_columns(conn, table, columns)
 
 
-def _rows_of(columns: Mapping[str, np.ndarray], keys: np.ndarray, wanted: np.ndarray) -> dict:
-    mask = np.isin(keys, wanted)
-    return {name: np.asarray(values)[mask] for name, values in columns.items()}
+def _stored_category_order(conn: psycopg.Connection, world) -> np.ndarray:
+    """The world's category indices in the order of truth.categories' positions, so that new users'
+    arrays line up with the stored ones (a shop migrated to arrays numbers its categories by name)."""
+    stored = [name for (name,) in conn.execute("select category from truth.categories order by category_index")]
+    names = [str(name) for name in world.category_names]
+    if not stored:  # written before the categories were: number them as the world does
+        write_columns(conn, "truth.categories", world.categories_table())
+        return np.arange(len(names))
+    if sorted(stored) != sorted(names):
+        raise ShopError("truth.categories does not hold this shop's categories: it was not written by this "
+                        "simulator. Run `shop simulate --reset` to start a new shop.")
+    return np.array([names.index(name) for name in stored], dtype=np.int64)
 
 
 def products_rows(world) -> dict[str, np.ndarray]:

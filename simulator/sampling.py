@@ -35,10 +35,13 @@ import numpy as np
 PRICE_SENSITIVITY_GRID = np.round(np.arange(26) * 0.1, 1)
 
 
-def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vose's alias table of non-negative ``weights`` (not all zero): (accept prob, alias index)."""
+def alias_table(weights: np.ndarray, total: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vose's alias table of non-negative ``weights`` (not all zero; ``total`` their sum when
+    known): (accept prob, alias index)."""
     n = len(weights)
-    scaled = (weights * (n / weights.sum())).tolist()
+    if n == 1:  # what the loop below gives one weight, without its arrays
+        return np.ones(1), np.zeros(1, dtype=np.int64)
+    scaled = (weights * (n / (weights.sum() if total is None else total))).tolist()
     prob = [1.0] * n
     alias = list(range(n))
     small = [i for i, q in enumerate(scaled) if q < 1.0]
@@ -143,10 +146,11 @@ def build_segment_tables(
                 if t != table:
                     continue
                 seg_w = w_sorted[a:a + n]
-                p, al = alias_table(seg_w)
+                total = seg_w.sum()
+                p, al = alias_table(seg_w, total)
                 prob[level, table, a:a + n] = p
                 alias[level, table, a:a + n] = al + a
-                log_mass[level, cell] = np.log(seg_w.sum())
+                log_mass[level, cell] = np.log(total)
     log_mass = log_mass.reshape(levels, n_seg, k)
     top = log_mass.max(axis=2)
     top = np.where(np.isfinite(top), top, 0.0)

@@ -11,6 +11,7 @@ import os
 import time
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from tests.support import REPO_ROOT, run_shop
@@ -103,19 +104,22 @@ def test_a_scenario_builds_its_own_kind_of_shop(fresh_database):
 
 def test_the_truth_view_gives_the_world_models_affinity(fresh_database):
     """truth.user_product_affinity (what `shop evaluate`'s truth NDCG reads) against the Python formula."""
-    from simulator.runner import params_from_json
-    from simulator.world import build_world
-
     run_shop("simulate", *SMALL, env=fresh_database.env)
-    with fresh_database.connect() as conn:
-        (parameters,) = conn.execute("select parameters from truth.simulation_runs").fetchone()
+    _assert_the_truth_view_gives_the_world_models_affinity(fresh_database, [1, 2, 150, 300])
+
+
+def _assert_the_truth_view_gives_the_world_models_affinity(db, user_ids: list[int]) -> None:
+    from simulator.runner import restore_world
+
+    with db.connect() as conn:
+        (parameters,) = conn.execute("select parameters from truth.simulation_runs order by run_id limit 1").fetchone()
         rows = conn.execute(
             "select user_id, product_id, affinity from truth.user_product_affinity "
-            "where user_id in (1, 2, 150, 300) order by user_id, product_id"
+            "where user_id = any(%s) order by user_id, product_id", (user_ids,)
         ).fetchall()
-    world = build_world(params_from_json(parameters))
-    assert len(rows) == 4 * 80
-    for user_id in (1, 2, 150, 300):
+        world = restore_world(conn, parameters)
+    assert len(rows) == len(set(user_ids)) * 80
+    for user_id in user_ids:
         from_sql = [float(affinity) for uid, _, affinity in rows if uid == user_id]
         assert [pid for uid, pid, _ in rows if uid == user_id] == list(range(1, 81))
         assert from_sql == pytest.approx(world.affinity(user_id - 1).tolist(), abs=1e-9)
@@ -142,7 +146,17 @@ def test_history_into_a_non_empty_database_names_the_flags_and_writes_nothing(fr
 def test_append_continues_after_the_last_event(fresh_database):
     run_shop("simulate", *SMALL, env=fresh_database.env)
     users, products, events, _ = _counts(fresh_database)
+    # Number the categories by name, as migration 0013 did for shops of one row per category:
+    # the appended users' arrays must follow the stored positions, not the world's.
+    with fresh_database.connect() as conn, conn.transaction():
+        conn.execute("create temp table renumber as select category_index as old, "
+                     "row_number() over (order by category desc)::int as new from truth.categories")
+        conn.execute("update truth.user_category_affinity set affinity = "
+                     "(select array_agg(affinity[old] order by new) from renumber)")
+        conn.execute("update truth.categories set category_index = -new from renumber where category_index = old")
+        conn.execute("update truth.categories set category_index = -category_index")
     run_shop("simulate", "--append", "--end", "2025-12-05T00:00", env=fresh_database.env)
+    _assert_the_truth_view_gives_the_world_models_affinity(fresh_database, [1, users + 1, _counts(fresh_database)[0]])
     users2, products2, events2, runs2 = _counts(fresh_database)
     assert products2 == products and runs2 == 2
     assert events2 > events and users2 >= users
@@ -271,9 +285,20 @@ def test_a_killed_load_leaves_the_database_as_it_was(fresh_database, prefill):
     assert indexes == {"interactions_loaded_at_idx", "interactions_user_occurred_idx", "interactions_event_day_idx"}
 
 
+_USER_TRUTH = ("users", "user_category_affinity", "user_brand_affinity", "user_taste")
+
+
+def _user_truth_rows(db) -> dict[str, list[tuple]]:
+    """Every row of the per-user truth tables with its xmin (the transaction that wrote it)."""
+    with db.connect() as conn:
+        return {table: conn.execute(f"select xmin::text, * from truth.{table} order by 2, 3").fetchall()
+                for table in _USER_TRUTH}
+
+
 def test_live_streams_now_timestamped_events_and_stops_cleanly_on_ctrl_c(fresh_database):
     run_shop("simulate", *SMALL, env=fresh_database.env)
     _, _, events_before, _ = _counts(fresh_database)
+    truth_before = _user_truth_rows(fresh_database)
     process = subprocess.Popen(
         [sys.executable, "-m", "shop", "simulate", "--live", "--rate", "300"],
         env={**os.environ, **fresh_database.env}, cwd=REPO_ROOT,
@@ -306,6 +331,28 @@ def test_live_streams_now_timestamped_events_and_stops_cleanly_on_ctrl_c(fresh_d
         total = conn.execute("select count(*) from raw.interactions").fetchone()[0]
     assert lag < 600  # occurred now-ish (the stream ran for seconds)
     assert run[0] == "live" and run[1] == total - events_before
+    _assert_live_ticks_wrote_only_new_users_truth(fresh_database, truth_before)
+
+
+def _assert_live_ticks_wrote_only_new_users_truth(db, truth_before: dict[str, list[tuple]]) -> None:
+    """The stream's new users have their truth rows, the world model's own; the rows of the users
+    who were there before are the very rows written then (same values, same writing transaction)."""
+    from simulator.runner import restore_world
+
+    with db.connect() as conn:
+        (parameters,) = conn.execute("select parameters from truth.simulation_runs order by run_id limit 1").fetchone()
+        world = restore_world(conn, parameters)
+    truth_after = _user_truth_rows(db)
+    new_users = np.arange(301, world.n_users + 1)
+    assert len(new_users) > 0
+    expected = world.user_truth_tables(new_users - 1)
+    for table in _USER_TRUTH:
+        old = [row for row in truth_after[table] if row[1] <= 300]
+        assert old == truth_before[table], table
+        new = [row[1:] for row in truth_after[table] if row[1] > 300]
+        columns = expected[table]
+        want = sorted(zip(*(v.tolist() for v in columns.values())))
+        assert sorted(new) == want, table
 
 
 @pytest.mark.slow

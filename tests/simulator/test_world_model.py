@@ -154,21 +154,21 @@ def test_truth_tables_match_the_ddl(world: World) -> None:
         assert len(lengths) == 1, f"{table} has columns of different lengths"
     n_users, n_cat = world.n_users, world.n_categories
     assert len(truth["users"]["user_id"]) == n_users
-    assert len(truth["user_category_affinity"]["user_id"]) == n_users * n_cat
+    assert truth["user_category_affinity"]["affinity"].shape == (n_users, n_cat)
+    assert list(truth["categories"]["category"]) == list(world.category_names)
+    assert list(truth["categories"]["category_index"]) == list(range(1, n_cat + 1))
     assert len(truth["products"]["product_id"]) == world.n_products
 
 
 def test_truth_primary_keys_are_unique_and_brand_rows_non_zero(world: World) -> None:
     truth = world.truth_tables()
-    uca = truth["user_category_affinity"]
-    keys = np.strings.add(np.strings.add(uca["user_id"].astype(str), "|"), uca["category"])
-    assert len(np.unique(keys)) == len(keys)
+    assert len(np.unique(truth["user_category_affinity"]["user_id"])) == world.n_users
+    assert len(np.unique(truth["categories"]["category"])) == world.n_categories
     uba = truth["user_brand_affinity"]
     keys = np.strings.add(np.strings.add(uba["user_id"].astype(str), "|"), uba["brand"])
     assert len(np.unique(keys)) == len(keys)
     assert np.all(uba["affinity"] != 0)
     assert set(uba["brand"]) <= set(world.brand_names)
-    assert set(uca["category"]) == set(world.category_names)
     prod = truth["products"]
     assert prod["is_consumable"].dtype == bool
     assert np.all(np.isnan(prod["repurchase_days"]) == ~prod["is_consumable"])
@@ -200,7 +200,8 @@ def test_affinity_follows_the_documented_formula_from_truth_tables(world: World)
     user_taste = truth["user_taste"]["taste"]
     assert np.array_equal(truth["user_taste"]["user_id"], truth["users"]["user_id"])
     for user_id in (1, 2, 777, 4321, 40000):
-        cat_aff = {c: a for u, c, a in zip(uca["user_id"], uca["category"], uca["affinity"]) if u == user_id}
+        row = np.flatnonzero(uca["user_id"] == user_id)[0]
+        cat_aff = dict(zip(truth["categories"]["category"], uca["affinity"][row]))
         brand_aff = {b: a for u, b, a in zip(uba["user_id"], uba["brand"], uba["affinity"]) if u == user_id}
         expected = (
             np.array([cat_aff[c] for c in cat_of])
@@ -369,6 +370,27 @@ def test_tiny_worlds_build() -> None:
 
 
 # ----------------------------------------------------------------------------- live mode
+
+
+def test_users_added_tick_by_tick_are_the_users_added_at_once() -> None:
+    """A live stream adds a few users a tick and reads them between ticks (into spare rows of the
+    users' columns): the same users as adding them at once, and what was read earlier stays."""
+    from simulator.runner import _add_users
+
+    params = SimulationParams(users=300, products=200, end=END)
+    ticked, at_once = build_world(params), build_world(params)
+    times = [END + timedelta(seconds=i) for i in range(6)]
+    earlier = []
+    for tick in range(3):
+        _add_users(ticked, times[tick * 2:(tick + 1) * 2])
+        earlier.append((ticked.users.user_id, ticked.users.email, ticked.users.taste))
+    _add_users(at_once, times)
+    for column in fields(Users):
+        assert np.array_equal(getattr(ticked.users, column.name), getattr(at_once.users, column.name)), column.name
+    for tick, (user_id, email, taste) in enumerate(earlier):
+        assert np.array_equal(user_id, np.arange(1, 303 + 2 * tick))
+        assert np.array_equal(email, at_once.users.email[:len(user_id)])
+        assert np.array_equal(taste, at_once.users.taste[:len(user_id)])
 
 
 def test_add_users_continues_ids_and_keeps_emails_unique() -> None:
