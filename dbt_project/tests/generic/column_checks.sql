@@ -6,8 +6,12 @@
     table, a scan of its own: one node per model instead of one per column and check keeps a
     refresh build cheap for the same verdict. A failing row names its first failed check in
     `failed_check`; `where` scopes it like any generic test (macros/test_scope.sql).
+    `unique` (lists of columns, each a key) counts each key's rows among the rows checked: exact on
+    an unscoped test, or one scoped to every row of the keys it checks; never with a scope that
+    can split a key (a duplicate outside it would go unseen).
         - column_checks:
             arguments:
+              unique: [[user_id]]
               not_null: [order_id, user_id]
               positive: [units]
               non_negative: [revenue]
@@ -16,7 +20,7 @@
               exact_length: {country_code: 2}
               conditions: {purchase_has_an_order: "event_type <> 'purchase' or order_id is not null"}
 -#}
-{% test column_checks(model, not_null=[], positive=[], non_negative=[], between={}, accepted_values={}, exact_length={}, conditions={}) %}
+{% test column_checks(model, unique=[], not_null=[], positive=[], non_negative=[], between={}, accepted_values={}, exact_length={}, conditions={}) %}
 
 with
 
@@ -24,6 +28,11 @@ checked as (
 
     select
         case
+            {%- for key in unique %}
+            {#- one column: nulls are no key (as dbt's unique); several: as unique_combination_of_columns #}
+            when {{ key[0] ~ ' is not null and ' if key | length == 1 }}count(*) over (partition by {{ key | join(', ') }}) > 1
+                then '{{ key | join(', ') }} is not unique'
+            {%- endfor %}
             {%- for column in not_null %}
             when {{ column }} is null then '{{ column }} is null'
             {%- endfor %}
