@@ -81,7 +81,8 @@ def build(
     """Build the warehouse: the products snapshot, every dbt model, then its data tests and unit tests."""
     env = shop_db.ready().env()
     with build_progress() as on_progress:
-        result = dbt_runner.build(env, full_refresh=full_refresh, test_all=test_all, select=select or None, on_progress=on_progress)
+        result = dbt_runner.build(env, full_refresh=full_refresh, test_all=test_all, select=select or None,
+                                  on_progress=on_progress)
     print_summary(result)
     if not result.success:
         names = ", ".join(result.failing_names) or "see the log above"
