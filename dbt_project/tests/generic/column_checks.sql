@@ -4,11 +4,12 @@
     as in dbt's accepted_values and our positive, non_negative, between and exact_length).
     Each data test is a node of every build, with dbt's fixed cost per node and, on a large
     table, a scan of its own: one node per model instead of one per column and check keeps a
-    refresh build cheap for the same verdict. A failing row names its first failed check in
-    `failed_check`; `where` scopes it like any generic test (macros/test_scope.sql).
-    `unique` (lists of columns, each a key) counts each key's rows among the rows checked: exact on
-    an unscoped test, or one scoped to every row of the keys it checks; never with a scope that
-    can split a key (a duplicate outside it would go unseen).
+    refresh build cheap for the same verdict. Each failure names its check in `failed_check` (a
+    row's first failed check; a duplicated key once); `where` scopes it like any generic test
+    (macros/test_scope.sql).
+    `unique` (lists of columns, each a key) counts each key's rows among the rows checked (one more
+    narrow pass, still one node): exact on an unscoped test, or on one scoped to every row of the
+    keys it checks; never with a scope that can split a key (a duplicate outside it goes unseen).
         - column_checks:
             arguments:
               unique: [[user_id]]
@@ -28,11 +29,7 @@ checked as (
 
     select
         case
-            {%- for key in unique %}
-            {#- one column: nulls are no key (as dbt's unique); several: as unique_combination_of_columns #}
-            when {{ key[0] ~ ' is not null and ' if key | length == 1 }}count(*) over (partition by {{ key | join(', ') }}) > 1
-                then '{{ key | join(', ') }} is not unique'
-            {%- endfor %}
+            when 1 = 0 then null
             {%- for column in not_null %}
             when {{ column }} is null then '{{ column }} is null'
             {%- endfor %}
@@ -55,14 +52,28 @@ checked as (
             {%- for name, condition in conditions.items() %}
             when not ({{ condition }}) then '{{ name }}'
             {%- endfor %}
-        end as failed_check,
-        *
+        end as failed_check
 
     from {{ model }}
 
 )
 
-select * from checked
+select failed_check from checked
 where failed_check is not null
+{%- for key in unique %}
+
+union all
+
+{#- a hash of the key columns only (sorting whole rows for a window count cost more); one
+    failing row per duplicated key, as dbt's unique. One column: nulls are no key (as dbt's
+    unique); several: grouped as unique_combination_of_columns groups them. #}
+select '{{ key | join(', ') }} is not unique' as failed_check
+from {{ model }}
+{%- if key | length == 1 %}
+where {{ key[0] }} is not null
+{%- endif %}
+group by {{ key | join(', ') }}
+having count(*) > 1
+{%- endfor %}
 
 {% endtest %}
