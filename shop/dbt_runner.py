@@ -314,6 +314,7 @@ def build(
     env: Mapping[str, str],
     *,
     full_refresh: bool = False,
+    test_all: bool = False,
     select: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     extra_args: Sequence[str] = (),
@@ -325,7 +326,8 @@ def build(
     A build of the whole project (no `select`) scopes its data tests to the rows loaded since the
     previous such build and, when it succeeds, records where it started (shop/build_marks.py).
     An incremental one runs the unit tests only when the project's code (or dbt, or the database)
-    changed since they last passed under this home (shop/unit_test_gate.py).
+    changed since they last passed under this home (shop/unit_test_gate.py). `test_all` keeps the
+    incremental models incremental but runs every data test on every row, and the unit tests.
     A build writes target/run_results.json but not target/manifest.json: the live loop builds every
     30 s and nothing here reads the manifest (`dbt parse` or `shop serve docs` write it).
     """
@@ -340,17 +342,20 @@ def build(
     # One build, train or import at a time under a home: two dbt builds would race for the same
     # relations (`__dbt_backup` / `__dbt_tmp` names) and the same target/.
     with home_lock.hold(settings_home(home), "build"):
-        return _build(args, env, select=select, full_refresh=full_refresh, home=home, on_progress=on_progress)
+        return _build(args, env, select=select, full_refresh=full_refresh, test_all=test_all, home=home,
+                      on_progress=on_progress)
 
 
 def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | None, full_refresh: bool,
-           home: Path | None, on_progress: ProgressCallback | None) -> DbtResult:
+           test_all: bool, home: Path | None, on_progress: ProgressCallback | None) -> DbtResult:
     start = build_marks.begin(env) if not select else None
     if start is not None:
         # In the environment, not --vars: a var that changes every build makes dbt re-parse the project.
         env = {**env, "SHOP_TEST_LOADED_AFTER": ("" if full_refresh else start.test_loaded_after()) or ""}
+    # Set either way, so that a value in the caller's environment never scopes or widens by accident.
+    env = {**env, "SHOP_TEST_ALL_ROWS": "1" if test_all else ""}
     code = unit_test_gate.fingerprint({**os.environ, **env})
-    unit_tests = full_refresh or bool(select) or unit_test_gate.needed(code, home)
+    unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False)

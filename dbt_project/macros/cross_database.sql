@@ -91,3 +91,15 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Values as a list of SQL literals: numbers as they are, strings quoted (a quote doubled). -#}
+{% macro sql_literals(values) -%}
+    {%- for value in values -%}
+        {%- if value is number -%}
+            {{ value }}
+        {%- else -%}
+            '{{ value | string | replace("'", "''") }}'
+        {%- endif -%}
+        {{- ", " if not loop.last -}}
+    {%- endfor -%}
+{%- endmacro %}

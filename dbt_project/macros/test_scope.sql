@@ -1,8 +1,10 @@
 {#
     Tests on the large tables may look at recently loaded rows only, except under --full-refresh
-    (or --vars 'test_all_rows: true'), which checks every row. A test opts in with one of
+    (or `shop build --test-all`, --vars 'test_all_rows: true'), which checks every row. A test opts
+    in with one of
         config:
           where: "__recently_loaded__(last_loaded_at)"   # rows loaded since the previous build
+          where: "__recently_loaded_keys__(order_id, max_loaded_at)"  # every row of their keys
           where: "__recent_event_days__(occurred_date)"  # days touched by rows loaded since then
     The second form is for the staging view: the filter on its day column reaches through the
     view's de-duplication down to the raw scan. Singular tests call the same macros directly.
@@ -14,8 +16,13 @@
     does not.
 #}
 
+{#
+    Every row under --full-refresh, --vars 'test_all_rows: true', or SHOP_TEST_ALL_ROWS=1 (what
+    `shop build --test-all` sets; read only while executing, so that it never makes dbt re-parse).
+#}
 {% macro test_scope_is_full() -%}
-    {{ return(flags.FULL_REFRESH or (var('test_all_rows', false) | string | lower in ['true', '1'])) }}
+    {%- set by_env = execute and env_var('SHOP_TEST_ALL_ROWS', '') | lower in ['true', '1'] -%}
+    {{ return(flags.FULL_REFRESH or by_env or (var('test_all_rows', false) | string | lower in ['true', '1'])) }}
 {%- endmacro %}
 
 {% macro _scalar_literal(query, type) -%}
@@ -134,12 +141,36 @@
     {%- if settled_for is not none %} and {{ settled_days_filter(day_column, settled_for) }}{% endif -%}
 {%- endmacro %}
 
+{#
+    `(key columns) in (the keys of rows loaded since the previous build)`, from "k1, k2, loaded_column":
+    every row of a key that a recently loaded row has, whatever that row's own load time. For
+    uniqueness (a duplicate the build made involves a row it wrote, and that row's key) and for
+    models that rebuild every row of a key whose values can change without a newer load (a
+    customer's orders are renumbered by a late earlier order; a user's month loses a session that a
+    late event moved). `1 = 1` when testing all rows.
+#}
+{% macro recently_loaded_keys_filter(spec, relation) -%}
+    {%- set names = spec.split(',') | map('trim') | list -%}
+    {%- set key = names[:-1] | join(', ') -%}
+    {%- if test_scope_is_full() -%}
+        1 = 1
+    {%- else -%}
+        ({{ key }}) in (
+            select {{ key }} from {{ relation }} where {{ recently_loaded_filter(names[-1], relation) }}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where -%}
         {%- set loaded = modules.re.search('__recently_loaded__\\((\\w+)\\)', where) -%}
         {%- if loaded -%}
             {%- set where = where | replace(loaded.group(0), recently_loaded_filter(loaded.group(1), relation)) -%}
+        {%- endif -%}
+        {%- set keys = modules.re.search('__recently_loaded_keys__\\(([\\w ,]+)\\)', where) -%}
+        {%- if keys -%}
+            {%- set where = where | replace(keys.group(0), recently_loaded_keys_filter(keys.group(1), relation)) -%}
         {%- endif -%}
         {%- set days = modules.re.search('__recent_event_days__\\((\\w+)\\)', where) -%}
         {%- if days -%}

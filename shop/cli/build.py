@@ -67,6 +67,10 @@ def build(
     full_refresh: bool = typer.Option(
         False, "--full-refresh", help="Rebuild incremental models from scratch and test every row."
     ),
+    test_all: bool = typer.Option(
+        False, "--test-all",
+        help="Build incrementally, but run every data test on every row (and the unit tests), as --full-refresh does.",
+    ),
     select: list[str] = typer.Option(
         None, "--select", "-s", help="dbt selection, e.g. --select marts or --select +sales_summary."
     ),
@@ -77,7 +81,8 @@ def build(
     """Build the warehouse: the products snapshot, every dbt model, then its data tests and unit tests."""
     env = shop_db.ready().env()
     with build_progress() as on_progress:
-        result = dbt_runner.build(env, full_refresh=full_refresh, select=select or None, on_progress=on_progress)
+        result = dbt_runner.build(env, full_refresh=full_refresh, test_all=test_all, select=select or None,
+                                  on_progress=on_progress)
     print_summary(result)
     if not result.success:
         names = ", ".join(result.failing_names) or "see the log above"
