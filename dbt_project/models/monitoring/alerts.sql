@@ -9,10 +9,12 @@
     The noise floor is what chance alone gives on a small count (Poisson, binomial; visits bring
     events in clusters); the relative floor keeps a very regular history from turning an ordinary
     swing into an alert. A stop also alerts whatever the score: none of what comes by the dozen
-    (`alert_min_expected`). Hourly series (events per type and category,
-    purchases per cart, duplicates, late arrivals, views per viewer, arrivals per source) are
-    judged over windows of 1, 6 and 24 hours against the same window 1-4 weeks earlier (same hour,
-    same weekday); daily KPIs against the previous four weeks. Overlapping
+    (`alert_min_expected`). Hourly series (events per type, duplicates, late arrivals, views per
+    viewer, arrivals per source) are judged over windows of 1, 6 and 24 hours against the same
+    window 1-4 weeks earlier (same hour, same weekday); daily KPIs against the previous four weeks.
+    Small counts, where four past windows are mostly chance (a category's visitors, the buyers per
+    carting visitor), are judged as counts instead: heads against their share of a reference pooled
+    over the four weeks before, by a Poisson count score, in windows of 5, 6 and 24 hours. Overlapping
     flagged windows of one metric merge into one alert. The hour (and day) still filling is not
     judged.
 
