@@ -361,16 +361,30 @@ expected_heads as (
 
 ),
 
+-- (running totals and their differences: a moving frame of floats is summed anew on every row)
+running_misses as (
+
+    select
+        *,
+        sum(power(x_num - count_expected, 2)) over so_far as squared_misses_so_far,
+        sum(count_expected) over so_far as expected_so_far
+    from expected_heads
+    window so_far as (partition by kind, metric, window_hours order by window_end rows unbounded preceding)
+
+),
+
 dispersed as (
 
     select
         *,
-        sum(power(x_num - count_expected, 2)) over past_month
-        / nullif(sum(count_expected) over past_month, 0) as dispersion
-    from expected_heads
-    window past_month as (
-        partition by kind, metric, window_hours order by window_end rows between 672 preceding and 24 preceding
-    )
+        (
+            lag(squared_misses_so_far, 24) over same_window
+            - coalesce(lag(squared_misses_so_far, 673) over same_window, 0)
+        )
+        / nullif(lag(expected_so_far, 24) over same_window - coalesce(lag(expected_so_far, 673) over same_window, 0), 0)
+            as dispersion
+    from running_misses
+    window same_window as (partition by kind, metric, window_hours order by window_end)
 
 ),
 
