@@ -21,16 +21,27 @@ class Planted:
 def plant(conn: psycopg.Connection, end: datetime) -> list[Planted]:
     """Plant every anomaly into a shop whose history ends at midnight `end`; the last three weeks."""
     day = lambda back, hour=0: end - timedelta(days=back) + timedelta(hours=hour)  # noqa: E731
+    smallest = smallest_category(conn)
     planted = [
         Planted("tracking outage", day(20, 8), day(20, 20), ("events: view", "arrivals: raw.interactions")),
         Planted("duplicate storm", day(17, 10), day(17, 13), ("duplicate deliveries",)),
+        Planted("small category stopped", day(16), day(15), (f"visitors in category: {smallest}",)),
         Planted("late burst", day(14), day(13), ("late arrivals", "arrivals: raw.interactions")),
         Planted("price bug", day(11), day(10), ("average price",)),
-        Planted("checkout break", day(8), day(7), ("purchases per cart", "conversion", "revenue")),
+        Planted("checkout break", day(8), day(7), ("buyers per carting visitor", "conversion", "revenue")),
         Planted("bot traffic", day(5, 9), day(5, 15), ("views per viewer",)),
+        Planted("checkout break over a night", day(4, 12), day(3, 12), ("buyers per carting visitor",)),
         Planted("cart tracking lost", day(2), day(1), ("cart rate", "events: add_to_cart")),
     ]
     windows = {p.name: (p.start, p.end) for p in planted}
+    # a small category's events stop for a day (the shop's total hardly moves)
+    conn.execute("delete from raw.interactions where occurred_at >= %s and occurred_at < %s and product_id in "
+                 "(select product_id from raw.products where lower(trim(category)) = %s)",
+                 (*windows["small category stopped"], smallest))
+    # purchases stop from noon to noon while carts go on (at the night's low rate): half of each
+    # day's orders, which the daily conversion takes for an ordinary swing
+    conn.execute("delete from raw.interactions where lower(trim(event_type)) = 'purchase' "
+                 "and occurred_at >= %s and occurred_at < %s", windows["checkout break over a night"])
     conn.execute("delete from raw.interactions where occurred_at >= %s and occurred_at < %s",
                  windows["tracking outage"])
     conn.execute(
@@ -79,3 +90,13 @@ def plant(conn: psycopg.Connection, end: datetime) -> list[Planted]:
         {"start": start, "step": (stop - start).total_seconds() / 3000},
     )
     return planted
+
+
+def smallest_category(conn: psycopg.Connection) -> str:
+    """The category with the fewest visitors (as the checks name it: trimmed, lower case)."""
+    return conn.execute(
+        """
+        select lower(trim(products.category)) from raw.interactions join raw.products using (product_id)
+        group by 1 order by count(distinct raw.interactions.user_id), 1 limit 1
+        """
+    ).fetchone()[0]

@@ -9,10 +9,12 @@
     The noise floor is what chance alone gives on a small count (Poisson, binomial; visits bring
     events in clusters); the relative floor keeps a very regular history from turning an ordinary
     swing into an alert. A stop also alerts whatever the score: none of what comes by the dozen
-    (`alert_min_expected`). Hourly series (events per type and category,
-    purchases per cart, duplicates, late arrivals, views per viewer, arrivals per source) are
-    judged over windows of 1, 6 and 24 hours against the same window 1-4 weeks earlier (same hour,
-    same weekday); daily KPIs against the previous four weeks. Overlapping
+    (`alert_min_expected`). Hourly series (events per type, duplicates, late arrivals, views per
+    viewer, arrivals per source) are judged over windows of 1, 6 and 24 hours against the same
+    window 1-4 weeks earlier (same hour, same weekday); daily KPIs against the previous four weeks.
+    Small counts, where four past windows are mostly chance (a category's visitors, the buyers per
+    carting visitor), are judged as counts instead: heads against their share of a reference pooled
+    over the four weeks before, by a Poisson count score, in windows of 5, 6 and 24 hours. Overlapping
     flagged windows of one metric merge into one alert. The hour (and day) still filling is not
     judged.
 
@@ -26,6 +28,7 @@
 {%- set threshold = var('alert_score_threshold') -%}
 {%- set relative_floor = var('alert_relative_floor') -%}
 {%- set min_expected = var('alert_min_expected') -%}
+{%- set count_threshold = var('alert_count_threshold') -%}
 {%- set evaluation_days = var('alert_evaluation_days') -%}
 
 with
@@ -79,14 +82,34 @@ events as (
 
 categories as (
 
-    select * from {{ ref('monitoring_category_hourly') }}
+    select hourly.*
+    from {{ ref('monitoring_category_hourly') }} as hourly
+    cross join bounds
+    where hourly.event_hour >= bounds.read_from and hourly.event_hour < bounds.now_hour
+
+),
+
+category_names as (
+
+    select distinct category from categories
+
+),
+
+category_totals as (
+
+    select
+        event_hour,
+        sum(distinct_users) as distinct_users
+    from categories
+    group by event_hour
 
 ),
 
 -- Every hourly series the checks judge: `num` (and `den`, for shares and ratios) per hour.
 -- shape: count (an alert when it drops; den: the heads behind it, whose clustering widens its
--- noise), rising share and drop share (num out of den: an alert when it rises, or drops), ratio
--- (num per den: an alert when it rises).
+-- noise), rising share (num out of den: an alert when it rises), drop heads (distinct users an hour
+-- out of a reference's: an alert when they stop against the usual pooled share), ratio (num per
+-- den: an alert when it rises).
 series_hours as (
 
     select
@@ -124,26 +147,30 @@ series_hours as (
 
     union all
 
+    -- one category's visitors out of every category's (its usual share of the shop's traffic); an
+    -- hour without its events still has the others' visitors
     select
         'volume' as kind,
-        'events in category: ' || categories.category as metric,
-        'count' as shape,
-        categories.event_hour as hour_start,
-        categories.events as num,
-        categories.distinct_users as den
-    from categories cross join bounds
-    where categories.event_hour >= bounds.read_from and categories.event_hour < bounds.now_hour
+        'visitors in category: ' || category_names.category as metric,
+        'drop heads' as shape,
+        category_totals.event_hour as hour_start,
+        coalesce(categories.distinct_users, 0) as num,
+        category_totals.distinct_users as den
+    from category_totals
+    cross join category_names
+    left join categories
+        on category_totals.event_hour = categories.event_hour and category_names.category = categories.category
 
     union all
 
-    -- checkout: purchases out of carts (views and carts go on when the checkout breaks)
+    -- checkout: buyers out of visitors who cart (views and carts go on when the checkout breaks)
     select
         'volume' as kind,
-        'purchases per cart' as metric,
-        'drop share' as shape,
+        'buyers per carting visitor' as metric,
+        'drop heads' as shape,
         event_hour as hour_start,
-        sum(case when event_type = 'purchase' then events else 0 end) as num,
-        sum(case when event_type = 'add_to_cart' then events else 0 end) as den
+        sum(case when event_type = 'purchase' then distinct_users else 0 end) as num,
+        sum(case when event_type = 'add_to_cart' then distinct_users else 0 end) as den
     from events
     group by event_hour
 
@@ -241,19 +268,26 @@ rolled as (
 
     select
         *,
+        sum(num) over five_hours as num_5,
+        sum(den) over five_hours as den_5,
         sum(num) over six_hours as num_6,
         sum(den) over six_hours as den_6,
         sum(num) over one_day as num_24,
         sum(den) over one_day as den_24,
+        -- running totals: any earlier span's sums are a difference of two of them
+        sum(num) over since_first as num_so_far,
+        sum(den) over since_first as den_so_far,
         -- events per head over the past week: a count of events that come in visits varies by
         -- about sqrt(median x that) (a compound Poisson), not sqrt(median)
         cast(sum(num) over past_week as double precision) / nullif(sum(den) over past_week, 0) as per_head
 
     from dense
     window
+        five_hours as (partition by kind, metric order by hour_start rows between 4 preceding and current row),
         six_hours as (partition by kind, metric order by hour_start rows between 5 preceding and current row),
         one_day as (partition by kind, metric order by hour_start rows between 23 preceding and current row),
-        past_week as (partition by kind, metric order by hour_start rows between 167 preceding and current row)
+        past_week as (partition by kind, metric order by hour_start rows between 167 preceding and current row),
+        since_first as (partition by kind, metric order by hour_start rows unbounded preceding)
 
 ),
 
@@ -271,6 +305,8 @@ windows as (
         rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' as window_start,
         rolled.hour_start + interval '1 hour' as window_end,
         case when rolled.shape = 'count' then greatest(coalesce(rolled.per_head, 1), 1) else 1 end as per_head,
+        rolled.num_so_far - sizes.x_num as num_before,
+        rolled.den_so_far - sizes.x_den as den_before,
         case
             when rolled.shape = 'count' then cast(sizes.x_num as double precision)
             else cast(sizes.x_num as double precision) / nullif(sizes.x_den, 0)
@@ -279,9 +315,16 @@ windows as (
     from rolled
     cross join
         lateral (
-            values (1, rolled.num, rolled.den), (6, rolled.num_6, rolled.den_6), (24, rolled.num_24, rolled.den_24)
+            values
+            (1, rolled.num, rolled.den),
+            (5, rolled.num_5, rolled.den_5),
+            (6, rolled.num_6, rolled.den_6),
+            (24, rolled.num_24, rolled.den_24)
         ) as sizes (window_hours, x_num, x_den)
-    where rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' >= rolled.first_hour
+    where
+        rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' >= rolled.first_hour
+        -- five hours: the whole hours inside a six-hour stop that began within an hour (heads only)
+        and (sizes.window_hours <> 5 or rolled.shape = 'drop heads')
 
 ),
 
@@ -293,9 +336,54 @@ with_history as (
         lag(metric_value, 168) over same_window as week_1,
         lag(metric_value, 336) over same_window as week_2,
         lag(metric_value, 504) over same_window as week_3,
-        lag(metric_value, 672) over same_window as week_4
+        lag(metric_value, 672) over same_window as week_4,
+        -- the four weeks before the window, pooled (a heads share's usual rate)
+        num_before - coalesce(lag(num_before, 672) over same_window, 0) as pooled_num,
+        den_before - coalesce(lag(den_before, 672) over same_window, 0) as pooled_den
 
     from windows
+    window same_window as (partition by kind, metric, window_hours order by window_end)
+
+),
+
+-- A heads share's expected count, and how much more than Poisson its windows have strayed from
+-- theirs over the four weeks before (visitors come back, a few products carry a small category): the
+-- quasi-Poisson dispersion that widens its score.
+expected_heads as (
+
+    select
+        *,
+        case
+            when shape = 'drop heads' and pooled_den > 0
+                then x_den * cast(pooled_num as double precision) / pooled_den
+        end as count_expected
+    from with_history
+
+),
+
+-- (running totals and their differences: a moving frame of floats is summed anew on every row)
+running_misses as (
+
+    select
+        *,
+        sum(power(x_num - count_expected, 2)) over so_far as squared_misses_so_far,
+        sum(count_expected) over so_far as expected_so_far
+    from expected_heads
+    window so_far as (partition by kind, metric, window_hours order by window_end rows unbounded preceding)
+
+),
+
+dispersed as (
+
+    select
+        *,
+        (
+            lag(squared_misses_so_far, 24) over same_window
+            - coalesce(lag(squared_misses_so_far, 673) over same_window, 0)
+        )
+        / nullif(lag(expected_so_far, 24) over same_window - coalesce(lag(expected_so_far, 673) over same_window, 0), 0)
+            as dispersion
+    from running_misses
     window same_window as (partition by kind, metric, window_hours order by window_end)
 
 ),
@@ -307,7 +395,7 @@ hourly_medians as (
         medians.median,
         medians.history_points
 
-    from with_history as history
+    from dispersed as history
     cross join bounds
     cross join
         lateral (
@@ -316,7 +404,9 @@ hourly_medians as (
                 count(past.metric_value) as history_points
             from unnest(array[history.week_1, history.week_2, history.week_3, history.week_4]) as past (metric_value)
         ) as medians
-    where history.window_end > bounds.evaluate_from and history.metric_value is not null and medians.history_points >= 3
+    where
+        history.window_end > bounds.evaluate_from and history.metric_value is not null and medians.history_points >= 3
+        and (history.shape <> 'drop heads' or history.x_num < history.count_expected)
 
 ),
 
@@ -335,7 +425,23 @@ hourly_scored as (
         judged.median,
         judged.history_points,
         judged.per_head,
+        judged.pooled_num,
+        judged.pooled_den,
+        judged.count_expected,
+        judged.dispersion,
         case
+            -- heads (distinct users an hour) against the count their usual share of the reference
+            -- heads predicts: the signed root of the Poisson deviance, a z-score that stays exact in
+            -- the tails of small counts (none where a dozen were due scores about -5)
+            when judged.shape = 'drop heads'
+                then
+                    -sqrt(greatest(2 * (
+                        case
+                            when judged.x_num > 0 then judged.x_num * ln(judged.x_num / judged.count_expected)
+                            else 0
+                        end
+                        - judged.x_num + judged.count_expected
+                    ), 0) / greatest(coalesce(judged.dispersion, 1), 1))
             -- a count: at least the noise of visits of per_head events each
             when judged.shape = 'count'
                 then
@@ -387,22 +493,34 @@ hourly_flagged as (
         window_end,
         score,
         metric_value as observed,
-        case when shape like '%share' then x_den * median else median end as expected,
-        case when shape like '%share' then x_num else metric_value end as observed_count,
+        case
+            when shape = 'drop heads' then count_expected
+            when shape like '%share' then x_den * median
+            else median
+        end as expected,
+        case when shape like '%share' or shape = 'drop heads' then x_num else metric_value end as observed_count,
         metric || ': '
         || case
             when shape = 'count' then cast(x_num as text)
             when shape like '%share' then x_num || ' of ' || x_den || ' events'
+            when shape = 'drop heads' then x_num || ' of ' || x_den || ' visitors'
             else to_char(metric_value, 'FM999990.0')
         end
         || ' in the ' || window_hours || ' h from ' || to_char(window_start, 'YYYY-MM-DD HH24:00')
         || ' UTC, against '
         || case
+            when shape = 'drop heads'
+                then
+                    to_char(count_expected, 'FM999999990.0') || ' expected at its share of the four weeks before ('
+                    || to_char(100.0 * pooled_num / pooled_den, 'FM990.00') || ' %, count score '
             when shape = 'count' then 'a median of ' || to_char(median, 'FM999999990')
             when shape like '%share' then 'a usual share of ' || to_char(100 * median, 'FM990.00') || ' %'
             else 'a median of ' || to_char(median, 'FM999990.0')
         end
-        || ' in the same hours of ' || history_points || ' previous weeks (robust score '
+        || case
+            when shape = 'drop heads' then ''
+            else ' in the same hours of ' || history_points || ' previous weeks (robust score '
+        end
         || to_char(score, 'FM999990.0') || ')' as evidence
 
     from hourly_scored
@@ -410,9 +528,26 @@ hourly_flagged as (
         (shape = 'count' and score <= -{{ threshold }} and median >= {{ min_expected }})
         -- the stop rule: nothing where dozens were due (chance gives that about exp(-dozens))
         or (shape = 'count' and x_num = 0 and median / per_head >= {{ min_expected }})
-        or (shape = 'drop share' and x_num = 0 and x_den * median >= {{ min_expected }})
         or (shape = 'rising share' and score >= {{ threshold }})
-        or (shape = 'drop share' and score <= -{{ threshold }} and x_den * median >= {{ min_expected }})
+        -- heads: a stop (at most a small share of the expected heads) whose count score passes the
+        -- threshold; the category check judges one series per category, so it needs ln(categories)
+        -- more log-likelihood (Bonferroni: as many chance alerts as one series). An hour is judged
+        -- within the windows of 5 hours and more that hold it.
+        or (
+            shape = 'drop heads' and window_hours >= 5
+            and (
+                case
+                    when metric like 'visitors in category:%'
+                        then
+                            x_num <= {{ var('alert_category_stop_share') }} * count_expected
+                            and score * score >= {{ count_threshold }} * {{ count_threshold }}
+                            + 2 * ln((select count(*) from category_names))
+                    else
+                        x_num <= {{ var('alert_checkout_stop_share') }} * count_expected
+                        and score <= -{{ count_threshold }}
+                end
+            )
+        )
         -- per head: over 6 hours and more (one heavy visitor makes a quiet hour's mean)
         or (shape = 'ratio' and score >= {{ threshold }} and x_den >= {{ min_expected }} and window_hours >= 6)
 
