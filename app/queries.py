@@ -176,8 +176,8 @@ def _metric_frame(fetch, query: semantic.MetricQuery, params: Params) -> pd.Data
 def period_totals(period: Period, category: str | None) -> pd.DataFrame:
     """One row: the value of each Overview card's metric over the period, shop-wide or for one category.
 
-    For a category, revenue, orders, customers and average order value are filtered on the order
-    lines' category (orders holding one of its products, by order date) and view-to-purchase on the
+    For a category, the category_* metrics of the order lines filtered on their category (its lines'
+    revenue, the orders holding one of its products, by order date) and view-to-purchase on the
     category funnel's.
     """
     where = (semantic.PERIOD_FILTER,)
@@ -200,12 +200,16 @@ def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
         query = semantic.MetricQuery(saved_query="overview_daily", where=where)
         params = _period(period)
     else:
-        query = semantic.MetricQuery(metrics=("revenue", "orders", "units"), group_by=("metric_time__day",),
-                                     where=(*where, _ORDER_LINE_CATEGORY))
+        query = semantic.MetricQuery(saved_query="overview_category_daily", where=(*where, _ORDER_LINE_CATEGORY))
         params = {**_period(period), "category": category}
-    frame = _metric_frame(_fetch, query, params)
+    frame = _metric_frame(_fetch, query, params).rename(columns=_without_category_prefix)
     days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
     return frame.drop(columns="metric_time__day").assign(activity_date=days).sort_values("activity_date")
+
+
+def _without_category_prefix(column: str) -> str:
+    """A category_* metric's column under the shop-wide name of the figure it shows for one category."""
+    return column.removeprefix("category_")
 
 
 # --- overview: why revenue moved (app/decomposition.py does the arithmetic) ---------------------
@@ -218,7 +222,7 @@ def revenue_split_figures(period: Period, category: str | None) -> pd.DataFrame:
     lines scans and de-duplicates the period's lines, the Overview's largest cost on a large shop."""
     where = (semantic.PERIOD_FILTER,)
     sessions = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=("sessions",), where=where), _period(period))
-    orders = period_totals(period, category)[["revenue", "orders"]]
+    orders = period_totals(period, category).rename(columns=_without_category_prefix)[["revenue", "orders"]]
     return pd.concat([orders.reset_index(drop=True), sessions], axis=1)
 
 
@@ -229,9 +233,10 @@ def revenue_by_category(*periods: Period) -> pd.DataFrame:
     One query by day and category over the span of the periods (revenue adds up over days), not one
     scan of the order lines per period."""
     span = Period(min(period.start for period in periods), max(period.end for period in periods))
-    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category", "metric_time__day"),
+    query = semantic.MetricQuery(metrics=("category_revenue",),
+                                 group_by=("order_line__category", "metric_time__day"),
                                  where=(semantic.PERIOD_FILTER,))
-    frame = _metric_frame(_fetch_live, query, _period(span))
+    frame = _metric_frame(_fetch_live, query, _period(span)).rename(columns=_without_category_prefix)
     days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
     columns = ["revenue"] if len(periods) == 1 else [f"revenue_{index}" for index in range(len(periods))]
     sums = {

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 # A fixed end: the same shop on every run.
 SIZE = ("--users", "1500", "--products", "40", "--days", "30", "--seed", "5", "--end", "2026-06-30T00:00:00Z")
-# Only what the Overview reads: sessions (sales_summary), revenue and orders by category (order_lines),
-# the category list (products).
-MODELS = "+order_lines +sales_summary +products metricflow_time_spine"
+# Only what the Overview reads: sessions (sales_summary), revenue and orders (orders), revenue by
+# category (order_lines), the category list (products).
+MODELS = "+order_lines +orders +sales_summary +products metricflow_time_spine"
 VIEW_SPELLINGS = ("view", "page_view", "pageview")
 PURCHASE_SPELLINGS = ("purchase", "order")
 
