@@ -188,7 +188,7 @@ def test_shop_metrics_query_prints_metrics_and_refuses_bad_input(layer, database
     assert "cannot resolve metric_time__fortnight for the metric revenue" in bad_group.stderr
     assert "metric_time__day" in bad_group.stderr
     listed = run_shop("metrics", "list", env=env).stdout
-    assert "revenue_per_visitor" in listed and "Saved queries: overview_category_kpis" in listed
+    assert "revenue_per_visitor" in listed and "Saved queries: overview_category_daily, overview_category_kpis" in listed
 
 
 def _shop_env(database, warehouse_env, home) -> dict[str, str]:
