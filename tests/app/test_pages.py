@@ -100,8 +100,9 @@ def test_every_page_renders_without_exception_or_error(built_shop, point_app_at,
 
 
 AMOUNT_CARDS = [("Revenue", 2), ("Orders", 0), ("Customers", 0), ("Average order value", 2)]
-# The category's cards are the order lines' category_* metrics, labelled so by the semantic layer.
-CATEGORY_CARDS = [("Category revenue", 2), ("Category orders", 0), ("Category customers", 0),
+# A category's orders, buyers and order value are the order lines' category_* metrics, labelled so by
+# the semantic layer; its revenue is the revenue metric, filtered.
+CATEGORY_CARDS = [("Revenue", 2), ("Category orders", 0), ("Category customers", 0),
                   ("Category average order value", 2)]
 
 
@@ -201,7 +202,7 @@ def test_overview_category_filter_switches_cards_to_category_figures(built_shop,
             (category, first, last),
         )
         return {
-            "Category revenue": float(revenue),
+            "Revenue": float(revenue),
             "Category orders": float(orders),
             "Category customers": float(customers),
             "Category average order value": float(revenue) / float(orders),

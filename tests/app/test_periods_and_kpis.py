@@ -38,7 +38,6 @@ TEXTS = {
     "average_order_value": kpis.MetricText("Average order value", ""),
     "conversion_rate": kpis.MetricText("Conversion", ""),
     "view_to_purchase_rate": kpis.MetricText("View-to-purchase", ""),
-    "category_revenue": kpis.MetricText("Category revenue", ""),
     "category_orders": kpis.MetricText("Category orders", ""),
     "category_customers": kpis.MetricText("Category customers", ""),
     "category_average_order_value": kpis.MetricText("Category average order value", ""),
@@ -61,11 +60,11 @@ def test_shop_kpis_and_their_changes():
 
 def test_category_kpis_and_a_period_without_sales():
     # a period without rows: sums come back NULL from SQL, ratios undefined
-    current = {"category_revenue": None, "category_orders": 0, "category_customers": 0,
+    current = {"revenue": None, "category_orders": 0, "category_customers": 0,
                "category_average_order_value": None, "view_to_purchase_rate": None}
     cards = kpis.compute(current, current, "books", TEXTS)
     assert [card.label for card in cards] == [
-        "Category revenue", "Category orders", "Category customers", "Category average order value",
+        "Revenue", "Category orders", "Category customers", "Category average order value",
         "View-to-purchase",
     ]
     assert [card.display for card in cards] == ["$0.00", "0", "0", "—", "—"]
@@ -73,13 +72,13 @@ def test_category_kpis_and_a_period_without_sales():
 
 
 def test_category_kpis_count_orders_holding_the_category():
-    current = {"category_revenue": 300.0, "category_orders": 4, "category_customers": 3,
+    current = {"revenue": 300.0, "category_orders": 4, "category_customers": 3,
                "category_average_order_value": 75.0, "view_to_purchase_rate": 0.05,
-               "revenue": 9000.0}  # a shop-wide figure beside them is not a category card
-    previous = {"category_revenue": 200.0, "category_orders": 5, "category_customers": 5,
+               "orders": 90}  # a shop-wide figure beside them is not a category card
+    previous = {"revenue": 200.0, "category_orders": 5, "category_customers": 5,
                 "category_average_order_value": 40.0, "view_to_purchase_rate": 0.05}
     cards = {card.label: card for card in kpis.compute(current, previous, "books", TEXTS)}
-    assert "Revenue" not in cards and cards["Category revenue"].display == "$300.00"
+    assert "Orders" not in cards and cards["Category orders"].display == "4"
     aov = cards["Category average order value"]
     assert aov.display == "$75.00" and aov.delta == "+87.5%"
     assert cards["View-to-purchase"].display == "5.0%" and cards["View-to-purchase"].delta == "+0.0 pp"
