@@ -4,8 +4,9 @@ Each card is a metric of the dbt project's semantic layer (dbt_project/models/ma
 its value comes from the metric's SQL (app/queries.py compiles it through MetricFlow), its label and
 help from the metric's label and description, so a changed definition changes the card. Shop-wide
 cards: revenue, orders, customers, average order value, session conversion. With a category filter,
-revenue, orders, customers and average order value count the orders holding the category's products,
-and conversion becomes the category's view-to-purchase rate (sessions are not per category).
+its revenue, and the category_* metrics of the order lines: the orders holding its products, their
+buyers and order value; conversion becomes the category's view-to-purchase rate (sessions are not
+per category).
 Pure functions over one row of metric values, so the figures can be checked without Streamlit.
 """
 
@@ -35,8 +36,13 @@ SHOP_KPIS: tuple[KpiSpec, ...] = (
     KpiSpec("conversion_rate", formatting.percent, is_rate=True),
 )
 
+# Orders and buyers of one category are the order lines' metrics: the shop-wide ones count orders,
+# which hold no category.
 CATEGORY_KPIS: tuple[KpiSpec, ...] = (
-    *SHOP_KPIS[:4],
+    SHOP_KPIS[0],  # revenue: the category funnel's, filtered
+    KpiSpec("category_orders", formatting.count, zero_when_empty=True),
+    KpiSpec("category_customers", formatting.count, zero_when_empty=True),
+    KpiSpec("category_average_order_value", formatting.currency),
     KpiSpec("view_to_purchase_rate", formatting.percent, is_rate=True),
 )
 

@@ -135,9 +135,11 @@ def last_event() -> pd.DataFrame:
 
 # --- overview: through the semantic layer --------------------------------------------------------
 
-# The category filter of each semantic model the Overview asks (its category dimension's name).
-_ORDER_LINE_CATEGORY = "{{ Dimension('order_line__category') }} = %(category)s"
-_FUNNEL_CATEGORY = "{{ Dimension('category_day__category') }} = %(category)s"
+# The category filter: an entity of both the order lines and the category funnel, so one filter
+# reaches the category's revenue, units and funnel (daily_category_funnel) and the orders holding it
+# (order_lines).
+_CATEGORY = "{{ Entity('product_category') }} = %(category)s"
+_CATEGORY_GROUP_BY = "product_category"
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)  # the current manifest and the one before
@@ -176,20 +178,14 @@ def _metric_frame(fetch, query: semantic.MetricQuery, params: Params) -> pd.Data
 def period_totals(period: Period, category: str | None) -> pd.DataFrame:
     """One row: the value of each Overview card's metric over the period, shop-wide or for one category.
 
-    For a category, revenue, orders, customers and average order value are filtered on the order
-    lines' category (orders holding one of its products, by order date) and view-to-purchase on the
-    category funnel's.
+    For a category: its revenue and view-to-purchase rate (the category funnel's), and the
+    category_* metrics of the order lines (the orders holding one of its products, by order date).
     """
-    where = (semantic.PERIOD_FILTER,)
     if category is None:
-        query = semantic.MetricQuery(saved_query="overview_kpis", where=where)
+        query = semantic.MetricQuery(saved_query="overview_kpis", where=(semantic.PERIOD_FILTER,))
         return _metric_frame(_fetch_live, query, _period(period))
-    params = {**_period(period), "category": category}
-    orders = _metric_frame(_fetch_live, semantic.MetricQuery(
-        saved_query="overview_category_kpis", where=(*where, _ORDER_LINE_CATEGORY)), params)
-    funnel = _metric_frame(_fetch_live, semantic.MetricQuery(
-        metrics=("view_to_purchase_rate",), where=(*where, _FUNNEL_CATEGORY)), params)
-    return pd.concat([orders, funnel], axis=1)
+    query = semantic.MetricQuery(saved_query="overview_category_kpis", where=(semantic.PERIOD_FILTER, _CATEGORY))
+    return _metric_frame(_fetch_live, query, {**_period(period), "category": category})
 
 
 def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
@@ -200,47 +196,50 @@ def daily_sales(period: Period, category: str | None) -> pd.DataFrame:
         query = semantic.MetricQuery(saved_query="overview_daily", where=where)
         params = _period(period)
     else:
-        query = semantic.MetricQuery(metrics=("revenue", "orders", "units"), group_by=("metric_time__day",),
-                                     where=(*where, _ORDER_LINE_CATEGORY))
+        query = semantic.MetricQuery(saved_query="overview_category_daily", where=(*where, _CATEGORY))
         params = {**_period(period), "category": category}
-    frame = _metric_frame(_fetch, query, params)
+    frame = _metric_frame(_fetch, query, params).rename(columns=_without_category_prefix)
     days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
     return frame.drop(columns="metric_time__day").assign(activity_date=days).sort_values("activity_date")
+
+
+def _without_category_prefix(column: str) -> str:
+    """A category_* metric's column under the shop-wide name of the figure it counts for one category."""
+    return column.removeprefix("category_")
 
 
 # --- overview: why revenue moved (app/decomposition.py does the arithmetic) ---------------------
 
 def revenue_split_figures(period: Period, category: str | None) -> pd.DataFrame:
-    """One row: revenue, orders and sessions over the period (revenue and orders of the orders
-    holding the category's products when one is chosen; sessions always shop-wide).
+    """One row: revenue, orders and sessions over the period (the category's revenue and the orders
+    holding its products when one is chosen; sessions always shop-wide).
 
-    Revenue and orders are the KPI cards' own answer (period_totals, cached): each query of order
-    lines scans and de-duplicates the period's lines, the Overview's largest cost on a large shop."""
+    Revenue and orders are the KPI cards' own answer (period_totals, cached): counting orders reads
+    a row per order (a category's, a line per order and product), the Overview's largest cost on a
+    large shop."""
     where = (semantic.PERIOD_FILTER,)
     sessions = _metric_frame(_fetch_live, semantic.MetricQuery(metrics=("sessions",), where=where), _period(period))
-    orders = period_totals(period, category)[["revenue", "orders"]]
+    orders = period_totals(period, category).rename(columns=_without_category_prefix)[["revenue", "orders"]]
     return pd.concat([orders.reset_index(drop=True), sessions], axis=1)
 
 
 def revenue_by_category(*periods: Period) -> pd.DataFrame:
-    """Revenue per category of the order lines in each period: columns `category` and `revenue`
-    (one period) or `revenue_0`, `revenue_1`, ... (several); categories without orders absent.
+    """Revenue per category in each period (the category funnel's): columns `category` and `revenue`
+    (one period) or `revenue_0`, `revenue_1`, ... (several); categories without activity absent.
 
-    One query by day and category over the span of the periods (revenue adds up over days), not one
-    scan of the order lines per period."""
+    One query by day and category over the span of the periods (revenue adds up over days)."""
     span = Period(min(period.start for period in periods), max(period.end for period in periods))
-    query = semantic.MetricQuery(metrics=("revenue",), group_by=("order_line__category", "metric_time__day"),
+    query = semantic.MetricQuery(metrics=("revenue",), group_by=(_CATEGORY_GROUP_BY, "metric_time__day"),
                                  where=(semantic.PERIOD_FILTER,))
-    frame = _metric_frame(_fetch_live, query, _period(span))
+    frame = _metric_frame(_fetch_live, query, _period(span)).rename(columns={_CATEGORY_GROUP_BY: "category"})
     days = pd.to_datetime(frame["metric_time__day"], utc=True).dt.date
     columns = ["revenue"] if len(periods) == 1 else [f"revenue_{index}" for index in range(len(periods))]
     sums = {
         column: frame["revenue"].where((days >= period.start) & (days <= period.end))
         for column, period in zip(columns, periods, strict=True)
     }
-    by_category = frame[["order_line__category"]].assign(**sums).groupby("order_line__category", sort=True)
-    out = by_category[columns].sum(min_count=1).dropna(how="all").reset_index()
-    return out.rename(columns={"order_line__category": "category"})
+    by_category = frame[["category"]].assign(**sums).groupby("category", sort=True)
+    return by_category[columns].sum(min_count=1).dropna(how="all").reset_index()
 
 
 # --- funnel --------------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ TEXTS = {
     "average_order_value": kpis.MetricText("Average order value", ""),
     "conversion_rate": kpis.MetricText("Conversion", ""),
     "view_to_purchase_rate": kpis.MetricText("View-to-purchase", ""),
+    "category_orders": kpis.MetricText("Category orders", ""),
+    "category_customers": kpis.MetricText("Category customers", ""),
+    "category_average_order_value": kpis.MetricText("Category average order value", ""),
 }
 
 
@@ -57,22 +60,26 @@ def test_shop_kpis_and_their_changes():
 
 def test_category_kpis_and_a_period_without_sales():
     # a period without rows: sums come back NULL from SQL, ratios undefined
-    current = {"revenue": None, "orders": 0, "customers": 0, "average_order_value": None,
-               "view_to_purchase_rate": None}
+    current = {"revenue": None, "category_orders": 0, "category_customers": 0,
+               "category_average_order_value": None, "view_to_purchase_rate": None}
     cards = kpis.compute(current, current, "books", TEXTS)
     assert [card.label for card in cards] == [
-        "Revenue", "Orders", "Customers", "Average order value", "View-to-purchase"
+        "Revenue", "Category orders", "Category customers", "Category average order value",
+        "View-to-purchase",
     ]
     assert [card.display for card in cards] == ["$0.00", "0", "0", "—", "—"]
     assert all(card.delta is None for card in cards)
 
 
 def test_category_kpis_count_orders_holding_the_category():
-    current = {"revenue": 300.0, "orders": 4, "customers": 3, "average_order_value": 75.0,
-               "view_to_purchase_rate": 0.05}
-    previous = {"revenue": 200.0, "orders": 5, "customers": 5, "average_order_value": 40.0,
-                "view_to_purchase_rate": 0.05}
+    current = {"revenue": 300.0, "category_orders": 4, "category_customers": 3,
+               "category_average_order_value": 75.0, "view_to_purchase_rate": 0.05,
+               "orders": 90}  # a shop-wide figure beside them is not a category card
+    previous = {"revenue": 200.0, "category_orders": 5, "category_customers": 5,
+                "category_average_order_value": 40.0, "view_to_purchase_rate": 0.05}
     cards = {card.label: card for card in kpis.compute(current, previous, "books", TEXTS)}
-    assert cards["Average order value"].display == "$75.00" and cards["Average order value"].delta == "+87.5%"
+    assert "Orders" not in cards and cards["Category orders"].display == "4"
+    aov = cards["Category average order value"]
+    assert aov.display == "$75.00" and aov.delta == "+87.5%"
     assert cards["View-to-purchase"].display == "5.0%" and cards["View-to-purchase"].delta == "+0.0 pp"
-    assert cards["Customers"].delta == "-40.0%"
+    assert cards["Category customers"].delta == "-40.0%"

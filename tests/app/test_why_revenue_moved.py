@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 # A fixed end: the same shop on every run.
 SIZE = ("--users", "1500", "--products", "40", "--days", "30", "--seed", "5", "--end", "2026-06-30T00:00:00Z")
-# Only what the Overview reads: sessions (sales_summary), revenue and orders by category (order_lines),
-# the category list (products).
-MODELS = "+order_lines +sales_summary +products metricflow_time_spine"
+# Only what the Overview reads: sessions (sales_summary), revenue, also by category
+# (daily_category_funnel), orders (orders), the category list (products).
+MODELS = "+daily_category_funnel +orders +sales_summary +products metricflow_time_spine"
 VIEW_SPELLINGS = ("view", "page_view", "pageview")
 PURCHASE_SPELLINGS = ("purchase", "order")
 
@@ -112,7 +112,7 @@ def test_the_split_puts_the_planted_changes_on_traffic_conversion_and_the_catego
 
     previous, now = figures(current.previous()), figures(current)
     split = decomposition.split_revenue(previous, now)
-    (revenue_now,) = shop.one("select sum(revenue) from marts.order_lines where order_date between %s and %s",
+    (revenue_now,) = shop.one("select sum(revenue) from marts.orders where order_date between %s and %s",
                               (current.start, current.end))
     assert split.current == pytest.approx(float(revenue_now))
     assert sum(split.parts.values()) == pytest.approx(split.change, abs=1e-6)

@@ -57,6 +57,13 @@ REFERENCE_SQL = {
     "customers": "select count(distinct user_id) from marts.orders where order_date between %(start)s and %(end)s",
     "average_order_value": "select sum(revenue)::float8 / nullif(sum(orders), 0) from marts.sales_summary "
                            "where activity_date between %(start)s and %(end)s",
+    # The order lines' metrics, which a category filters (tests/app/test_pages.py checks them with
+    # one): over every category they equal the shop-wide figures.
+    "category_orders": "select count(*) from marts.orders where order_date between %(start)s and %(end)s",
+    "category_customers": "select count(distinct user_id) from marts.orders "
+                          "where order_date between %(start)s and %(end)s",
+    "category_average_order_value": "select sum(revenue)::float8 / nullif(count(*), 0) from marts.orders "
+                                    "where order_date between %(start)s and %(end)s",
     "new_customers": "select count(distinct user_id) from marts.customers "
                      "where first_order_at::date between %(start)s and %(end)s",
     "returning_customers": "select count(distinct user_id) from marts.orders o where order_date between %(start)s "
@@ -163,9 +170,9 @@ def test_shop_metrics_query_prints_metrics_and_refuses_bad_input(layer, database
     assert sum(week["revenue"] for week in weeks) == pytest.approx(float(revenue))
     assert sum(week["orders"] for week in weeks) == orders
     assert all(date.fromisoformat(week["metric_time__week"]).weekday() == 0 for week in weeks)  # Mondays
-    as_csv = run_shop("metrics", "query", "--metrics", "customers", "--group-by", "order_line__category",
+    as_csv = run_shop("metrics", "query", "--metrics", "category_customers", "--group-by", "order_line__category",
                       "--format", "csv", env=env).stdout.splitlines()
-    assert as_csv[0] == "order_line__category,customers" and len(as_csv) > 2
+    assert as_csv[0] == "order_line__category,category_customers" and len(as_csv) > 2
 
     unknown = run_shop("metrics", "query", "--metrics", "revenue,no_such_metric", env=env, check=False)
     assert unknown.returncode == 1
@@ -177,7 +184,7 @@ def test_shop_metrics_query_prints_metrics_and_refuses_bad_input(layer, database
     assert "cannot resolve metric_time__fortnight for the metric revenue" in bad_group.stderr
     assert "metric_time__day" in bad_group.stderr
     listed = run_shop("metrics", "list", env=env).stdout
-    assert "revenue_per_visitor" in listed and "Saved queries: overview_category_kpis" in listed
+    assert "revenue_per_visitor" in listed and "Saved queries: overview_category_daily, overview_category_kpis" in listed
 
 
 def _shop_env(database, warehouse_env, home) -> dict[str, str]:
