@@ -156,6 +156,9 @@ def test_bad_queries_say_what_is_wrong(layer) -> None:
         layer.sql(semantic.MetricQuery(metrics=("revenue", "no_such_metric")))
     with pytest.raises(semantic.BadMetricQuery, match="cannot resolve metric_time__fortnight.*metric_time__day"):
         layer.sql(semantic.MetricQuery(metrics=("revenue",), group_by=("metric_time__fortnight",)))
+    # an order is not split by category (MetricFlow never joins an order to its lines): category_orders is
+    with pytest.raises(semantic.BadMetricQuery, match="cannot resolve .*product_category.* for the metric orders"):
+        layer.sql(semantic.MetricQuery(metrics=("orders",), group_by=("product_category",)))
 
 
 def test_shop_metrics_query_prints_metrics_and_refuses_bad_input(layer, database, warehouse_env, dbt_home,
