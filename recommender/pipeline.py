@@ -75,6 +75,7 @@ class Report:
     baseline: str | None = None
     lead_over_baseline: dict[str, Interval] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    tuning_users: int = 0  # users to evaluate in the window before validation (tuned there if at least min_users)
 
     @property
     def best(self) -> Result:
@@ -116,8 +117,9 @@ def run_evaluation(
     min_users: int = MIN_USERS, algorithms: list[str] | None = None,
     truth: TruthFn | None = None, seed: int = 42, threads: int = 1, progress: Progress | None = None,
 ) -> Report:
-    """Tune on validation, score on test. Windows: recommender.windows (sized by the data unless
-    ``test_days`` and ``validation_days`` are given; ``protocol`` "last-basket" holds out baskets)."""
+    """Tune before validation, score on validation and on test. Windows: recommender.windows (sized by
+    the data unless ``test_days`` and ``validation_days`` are given; ``protocol`` "last-basket" holds out
+    baskets); ``min_users`` is every window's minimum of users to evaluate, the tuning window's too."""
     config = config or WeightConfig()
     say = progress or (lambda message: None)
     algorithms = list(algorithms or EVALUATED)
@@ -155,10 +157,9 @@ def run_evaluation(
         raise NotEnoughHistory("no user both has history and carts or buys in the validation/test window: "
                          "too little data to evaluate")
     algorithms = [a for a in algorithms if applicable(a, test.data.n_items)]
-    tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say, earlier=earlier)
-    before = "each user's basket before that" if protocol == "last-basket" else "the window before validation"
-    windows["tuned_on"] = (f"{before} (validation scores are out of sample)" if earlier is not None
-                           else "validation (too little history before it: validation scores are in-sample)")
+    tuning = _tuning_window(earlier, protocol, min_users)
+    tuned = tune(validation, algorithms, k=k, seed=seed, threads=threads, progress=say, earlier=tuning.split)
+    windows["tuned_on"] = tuning.tuned_on
     results = []
     for name in algorithms:
         say(f"test: {name}")
@@ -169,9 +170,39 @@ def run_evaluation(
         results.append(Result(name, tuned[name].params, tuned[name].validation,
                               evaluate(test, model.score, k=k, truth=truth), seconds))
     report = Report(k, results, len(test.eval_rows), len(validation.eval_rows), windows, events=len(events),
-                    protocol=protocol, choice=choose(results, k=k, seed=seed))
+                    protocol=protocol, choice=choose(results, k=k, seed=seed), tuning_users=tuning.users)
     _add_intervals(report, min_users=min_users, seed=seed)
+    if tuning.warning:
+        report.warnings.append(tuning.warning)
     return report
+
+
+@dataclass(frozen=True)
+class TuningWindow:
+    """Where parameters are selected: ``split`` (the window before validation), or validation
+    itself when ``split`` is None; ``tuned_on`` and ``warning`` say which, for the report."""
+
+    split: Split | None
+    users: int  # users to evaluate in the window before validation (0: there is none)
+    tuned_on: str
+    warning: str | None = None
+
+
+def _tuning_window(earlier: Split | None, protocol: str, min_users: int) -> TuningWindow:
+    """The window before validation if it holds ``min_users`` users to evaluate (the minimum of every
+    window, recommender.windows); else validation, in-sample for every candidate alike, said so."""
+    if protocol == "last-basket":
+        before, hold = "each user's basket before that", "the baskets before the validation baskets hold"
+    else:
+        before, hold = "the window before validation", "the window before validation holds"
+    users = 0 if earlier is None else len(earlier.eval_rows)
+    if earlier is not None and users >= min_users:
+        return TuningWindow(earlier, users, f"{before} ({users:,} users; validation scores are out of sample)")
+    why = (f"{hold} only {users:,} users to tune on, fewer than {min_users:,}" if earlier is not None
+           else "too little history before it")
+    return TuningWindow(None, users, f"validation ({why}: validation scores are in-sample)",
+                        f"parameters were selected on validation itself ({why}): validation scores are in-sample, "
+                        "which flatters the algorithms with more settings to pick from")
 
 
 def _add_intervals(report: Report, *, min_users: int, seed: int) -> None:

@@ -157,6 +157,7 @@ def _train_and_save(
             metrics = {"k": report.k, "validation": chosen.validation.as_dict(), "test": chosen.test.as_dict(),
                        "windows": report.windows, "protocol": report.protocol,
                        "test_users": report.test_users, "validation_users": report.validation_users,
+                       "tuning_users": report.tuning_users,
                        "warnings": report.warnings}
             if report.choice is not None:
                 metrics["choice"] = (report.choice.as_dict() if options.algorithm == AUTO else

@@ -7,8 +7,9 @@ then scored once on validation. So the choice rule (choice.py) compares like wit
 600 blends picked on the very window it is scored on would look better than it is, against a ranker
 scored out of sample. What each candidate keeps for the test fit and the final model is selected
 again on validation, the newest labels before the test window (the same procedure, one window
-later). With too little history for an earlier window, everything is selected and scored on
-validation, in-sample for every candidate alike, and ``Tuned.out_of_sample`` says so.
+later). With too little history for an earlier window, or an earlier window of fewer users than
+every window's minimum (pipeline.py decides, and the report warns), everything is selected and
+scored on validation, in-sample for every candidate alike, and ``Tuned.out_of_sample`` says so.
 
 Each algorithm has a small grid; the hybrid's base is the best collaborative model of the window it
 is tuned on, and its blend weights are tuned on that base's scores, computed once. The ranker's

@@ -11,6 +11,12 @@ Two protocols:
   (leave-last-basket-out). A basket is a user's carts and purchases with no gap longer than
   ``BASKET_GAP`` between them (the sessions rule of the warehouse and of `shop import`). Training
   data for a user ends where their held-out basket starts; other users keep all their events.
+
+Parameters are tuned on a window before validation (pipeline.py cuts it: the window as long as
+validation before it, or each user's basket before their validation basket). ``MIN_USERS`` is the
+one minimum for every window: test and validation widen towards it (and the report warns when they
+fall short), and a tuning window that falls short of it is not used: parameters are then selected on
+validation itself, and the report says so.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ PROTOCOLS: tuple[str, ...] = ("temporal", "last-basket")
 
 TEST_SHARE = 0.10
 VALIDATION_SHARE = 0.10
+# Users to evaluate (history before the window, a cart or purchase in it) that a window needs before
+# the order of algorithms on it is more than noise: for the test, validation and tuning windows alike.
 MIN_USERS = 200
 MAX_SHARE = 0.30  # of all events per window: training keeps at least the remaining share
 SHARE_STEP = 0.05

@@ -94,6 +94,8 @@ def test_evaluate_says_its_protocol_windows_and_choice_and_refuses_odd_windows(s
     assert "95% interval" in temporal.stdout
     # 150 users cannot fill windows of 200: they widened as far as they go, and the table says so.
     assert "validation 30%, test 30%" in temporal.stdout and "fewer than 200" in temporal.stdout
+    # Nor is there a window before validation to tune on: tuned on validation, and a warning says so.
+    assert "Warning: parameters were selected on validation itself" in temporal.stdout
     assert "R@10 re-buy" in temporal.stdout and "chosen:" in temporal.stdout
     baskets = run("evaluate", "--threads", "1", "--protocol", "last-basket", "--json", "-a", "buy_again",
                   env=shop_db.env, home=tmp_path)
@@ -116,3 +118,5 @@ def test_train_records_why_its_model_won(shop_db, tmp_path: Path) -> None:
     assert choice["algorithm"] == artifacts.load_current(tmp_path / "models").card["algorithm"]
     assert choice["reason"] in result.stdout.replace("\n", " ") or choice["reason"][:60] in result.stdout
     assert metrics["protocol"] == "temporal" and metrics["test_users"] > 0
+    assert metrics["windows"]["tuned_on"].startswith("validation (")
+    assert [w for w in metrics["warnings"] if w.startswith("parameters were selected on validation itself")]

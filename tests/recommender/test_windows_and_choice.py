@@ -19,12 +19,13 @@ from recommender.evaluation import (
     temporal_split,
 )
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig
-from recommender.pipeline import run_evaluation
+from recommender.pipeline import Report, run_evaluation
 from recommender.tuning import tune
 from recommender.uncertainty import PairedBootstrap
 from recommender.windows import (
     BASKET_GAP_US,
     MAX_SHARE,
+    MIN_USERS,
     data_sized_points,
     last_basket_split,
     temporal_points,
@@ -132,10 +133,35 @@ def test_last_basket_protocol_runs_and_says_so() -> None:
     report = run_evaluation(shop.events, shop.catalogue, protocol="last-basket",
                             algorithms=["popularity", "buy_again", "item_knn"])
     assert report.protocol == "last-basket" and report.test_users > 50
-    assert report.windows["tuned_on"].startswith("each user's basket before")  # out of sample there too
     assert report.validation_users > 20
     with pytest.raises(ValueError, match="protocol"):
         run_evaluation(shop.events, shop.catalogue, protocol="random")
+
+
+@pytest.mark.parametrize("protocol", ["last-basket", "temporal"])
+def test_parameters_are_tuned_before_validation_only_on_a_window_of_enough_users(protocol: str) -> None:
+    """A tuning window of fewer users than every window's minimum picks parameters by noise: the
+    evaluation tunes on validation instead, and says so; with enough users it tunes there."""
+    shop = planted_shop(users=150, items=60, days=70, consumable_share=0.4, seed=9)
+    windows = {} if protocol == "last-basket" else {"test_days": 14, "validation_days": 14}
+
+    def evaluated(**options) -> tuple[Report, list[str]]:
+        steps: list[str] = []
+        report = run_evaluation(shop.events, shop.catalogue, protocol=protocol, algorithms=["popularity", "item_knn"],
+                                progress=steps.append, **windows, **options)
+        return report, steps
+
+    short, steps = evaluated()  # 150 users cannot put MIN_USERS in the window before validation
+    users = short.tuning_users
+    assert 0 < users < MIN_USERS
+    assert short.windows["tuned_on"].startswith("validation (") and f"only {users:,} users" in short.windows["tuned_on"]
+    assert [w for w in short.warnings if "selected on validation itself" in w and f"fewer than {MIN_USERS}" in w]
+    assert not [step for step in steps if step.startswith("earlier:")]  # nothing was tuned before validation
+    enough, steps = evaluated(min_users=users)
+    assert enough.tuning_users == users and f"({users:,} users; validation scores are out of sample)" in \
+        enough.windows["tuned_on"]
+    assert not [w for w in enough.warnings if "selected on validation itself" in w]
+    assert [step for step in steps if step.startswith("earlier: item_knn")]
 
 
 def test_intervals_and_recall_by_kind_in_the_report() -> None:
