@@ -1,13 +1,15 @@
 {#
     Events per hour and event type, with what the anomaly checks (`alerts`) compare: deliveries
-    (duplicates), late arrivals distinct users and the heaviest user's events (bots). Small (one row per hour and type), so the checks read weeks of it
-    in milliseconds. Incremental like sales_summary: the days touched by newly loaded events are
-    rebuilt whole (keyed by event_date; an hour or type a rebuild no longer yields is deleted).
+    (duplicates), late arrivals, distinct users and the heaviest user's events (bots). Small (one
+    row per hour and type), so the checks read weeks of it in milliseconds. Incremental like
+    sales_summary: the days touched by newly loaded events are rebuilt whole (keyed by event_date;
+    an hour or type a rebuild no longer yields is deleted). A warehouse built before a column was
+    added gets it (append_new_columns) and every day rebuilt once (stored_without).
 #}
 {{
     config(
         materialized='incremental',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
 {{
@@ -24,7 +26,7 @@ with
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
-    {% if is_incremental() %}
+    {% if is_incremental() and not stored_without(['top_user_events']) %}
     where occurred_date in ({{ touched_event_days() }})
     {% endif %}
 
