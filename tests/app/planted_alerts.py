@@ -29,7 +29,7 @@ def plant(conn: psycopg.Connection, end: datetime) -> list[Planted]:
         Planted("late burst", day(14), day(13), ("late arrivals", "arrivals: raw.interactions")),
         Planted("price bug", day(11), day(10), ("average price",)),
         Planted("checkout break", day(8), day(7), ("buyers per carting visitor", "conversion", "revenue")),
-        Planted("bot traffic", day(5, 9), day(5, 15), ("views per viewer",)),
+        Planted("bot traffic", day(5, 9), day(5, 15), ("views per viewer", "views of the heaviest viewer")),
         Planted("checkout break over a night", day(4, 12), day(3, 12), ("buyers per carting visitor",)),
         Planted("cart tracking lost", day(2), day(1), ("cart rate", "events: add_to_cart")),
     ]

@@ -10,7 +10,7 @@
     events in clusters); the relative floor keeps a very regular history from turning an ordinary
     swing into an alert. A stop also alerts whatever the score: none of what comes by the dozen
     (`alert_min_expected`). Hourly series (events per type, duplicates, late arrivals, views per
-    viewer, arrivals per source) are judged over windows of 1, 6 and 24 hours against the same
+    viewer, the heaviest viewer's views, arrivals per source) are judged over windows of 1, 6 and 24 hours against the same
     window 1-4 weeks earlier (same hour, same weekday); daily KPIs against the previous four weeks.
     Small counts, where four past windows are mostly chance (a category's visitors, the buyers per
     carting visitor), are judged as counts instead: heads against their share of a reference pooled
@@ -183,6 +183,20 @@ series_hours as (
         event_hour as hour_start,
         events as num,
         distinct_users as den
+    from events
+    where event_type = 'view'
+
+    union all
+
+    -- a bot is one user with thousands of views: the hour's heaviest viewer, summed over a window
+    -- (whatever the length of ordinary visits, which moves views per viewer)
+    select
+        'traffic' as kind,
+        'views of the heaviest viewer an hour' as metric,
+        'peak' as shape,
+        event_hour as hour_start,
+        top_user_events as num,
+        1 as den
     from events
     where event_type = 'view'
 
@@ -463,6 +477,12 @@ hourly_scored as (
                         {{ relative_floor }} * judged.x_den * judged.median,
                         2
                     )
+            -- the heaviest viewer: one heavy user is heavy-tailed, so the scale is at least the usual
+            -- peak itself (an alert needs a peak of several times the usual one)
+            when judged.shape = 'peak'
+                then
+                    (judged.metric_value - judged.median)
+                    / greatest(1.4826 * mads.mad, judged.median, 1)
             -- a ratio per head: a mean over x_den heads varies as sd / sqrt(x_den), and visits are
             -- long-tailed (a head's sd is about twice the mean)
             else
@@ -550,6 +570,7 @@ hourly_flagged as (
         )
         -- per head: over 6 hours and more (one heavy visitor makes a quiet hour's mean)
         or (shape = 'ratio' and score >= {{ threshold }} and x_den >= {{ min_expected }} and window_hours >= 6)
+        or (shape = 'peak' and score >= {{ threshold }} and window_hours >= 6)
 
 ),
 
