@@ -58,15 +58,18 @@ def built_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory)
 
 # Seven weeks (the checks' baselines need four), enough accounts for a few dozen orders a day.
 ALERTING_SHOP_SIZE = ("--users", "6000", "--products", "80", "--days", "49", "--seed", "8")
+ALERTING_SHOP_END = datetime(2026, 11, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="session")
 def alerting_shop(database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    """A shop ending at today's midnight (UTC) with one anomaly of each kind planted in its last
-    three weeks (tests/app/planted_alerts.py), its warehouse built (the Overview reads the marts)."""
+    """A shop ending at a fixed midnight (ALERTING_SHOP_END) with one anomaly of each kind planted in
+    its last three weeks (tests/app/planted_alerts.py), its warehouse built (the Overview reads the
+    marts). The checks judge against the data's own clock, so a fixed end gives the same shop, and the
+    same alerts, on every day the suite runs."""
     shop_database = create_database(database, "shop_alerts")
     home = tmp_path_factory.mktemp("alerts-shop-home")
-    end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = ALERTING_SHOP_END
     run_shop("simulate", *ALERTING_SHOP_SIZE, "--end", end.isoformat(),
              env={**shop_database.env, "SHOP_HOME": str(home)})
     with shop_database.connect() as conn:
