@@ -1,12 +1,13 @@
 """A/B statistics of the recommender's variants: rates per list served with 95% intervals, the lift of
 each variant over the control, and the sample-ratio-mismatch (SRM) check of the assignment.
 
-The unit of analysis is a user's day in a variant: the lists they were served that day and what
-followed (lists clicked, revenue). Click-through = clicked lists / lists is a ratio of two sums over
-those units, so its variance comes from the delta method over the units' sums, squares and cross products
-(marts.recommendation_variant_daily stores them per day, which add up over any period). Treating a
-user's days as independent units ignores that the same user comes back on several days; with the
-API's per-user assignment that makes the intervals somewhat too narrow for very loyal users.
+The unit of analysis is a user in a variant over the period: the lists they were served and what
+followed (lists clicked, revenue). The API assigns users, not visits or days, to variants, so a
+user's days are one cluster: counting each day as a unit would take a returning user's correlated
+days for independent evidence and narrow the intervals. Click-through = clicked lists / lists is a
+ratio of two sums over the units, so its variance comes from the delta method over the units' sums,
+squares and cross products (app/queries.variant_performance adds marts.recommendation_user_days up
+per user over the period).
 
 The lift is the ratio of two independent arms' rates minus one; its interval is the delta method on
 the log of that ratio, so it never crosses -100%. The SRM check asks whether the users who entered

@@ -498,21 +498,42 @@ VARIANT_MART = "recommendation_variant_daily"
 
 def variant_performance(period: Period) -> pd.DataFrame:
     """Per recommender variant over the period: lists served (impressions) and clicked, clicks, carts,
-    purchases and revenue, and the A/B units' sums (app/ab_statistics.py); `days_without_units` and
-    `days_without_clicked_lists` count days built before the mart had them (a full refresh fills them)."""
+    purchases and revenue (marts.recommendation_variant_daily), and the A/B statistics' sums over the
+    variant's users (app/ab_statistics.py): each user's lists, clicked lists and revenue over the whole
+    period are one unit (marts.recommendation_user_days added up per user), since the API assigns
+    users, not days. `new_users` are those whose first list from the variant fell in the period;
+    `days_without_clicked_lists` counts days built before the mart had clicked_lists (a full refresh
+    fills them)."""
     query = """
-        select variant, sum(impressions) as impressions, sum(clicked_lists) as clicked_lists,
-               sum(clicks) as clicks, sum(add_to_carts) as add_to_carts, sum(purchases) as purchases,
-               sum(revenue) as revenue, sum(users) as users, sum(new_users) as new_users,
-               sum(lists_squared) as lists_squared, sum(clicked_lists_squared) as clicked_lists_squared,
-               sum(lists_clicked_lists) as lists_clicked_lists,
-               sum(revenue_squared) as revenue_squared, sum(lists_revenue) as lists_revenue,
-               count(*) filter (where users is null or clicked_lists is null) as days_without_units,
-               count(*) filter (where clicked_lists is null) as days_without_clicked_lists
-        from marts.recommendation_variant_daily
-        where activity_date between %(start)s and %(end)s
-        group by variant
-        order by variant
+        with totals as (
+            select variant, sum(impressions) as impressions, sum(clicked_lists) as clicked_lists,
+                   sum(clicks) as clicks, sum(add_to_carts) as add_to_carts, sum(purchases) as purchases,
+                   sum(revenue) as revenue,
+                   count(*) filter (where clicked_lists is null) as days_without_clicked_lists
+            from marts.recommendation_variant_daily
+            where activity_date between %(start)s and %(end)s
+            group by variant
+        ),
+        per_user as (
+            select variant, user_id, sum(lists) as lists, sum(clicked_lists) as clicked_lists,
+                   sum(revenue) as revenue, max(is_first_day) as is_new
+            from marts.recommendation_user_days
+            where activity_date between %(start)s and %(end)s
+            group by variant, user_id
+        ),
+        units as (
+            select variant, count(*) as users, sum(is_new) as new_users,
+                   sum(lists * lists) as lists_squared, sum(clicked_lists * clicked_lists) as clicked_lists_squared,
+                   sum(lists * clicked_lists) as lists_clicked_lists,
+                   sum(revenue * revenue) as revenue_squared, sum(lists * revenue) as lists_revenue
+            from per_user
+            group by variant
+        )
+        select totals.*, units.users, units.new_users, units.lists_squared, units.clicked_lists_squared,
+               units.lists_clicked_lists, units.revenue_squared, units.lists_revenue
+        from totals
+        left join units on units.variant = totals.variant
+        order by totals.variant
     """
     return _fetch(database_key(), query, _period(period))
 

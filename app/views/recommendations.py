@@ -232,10 +232,10 @@ def configured_split(api_down: ApiUnavailable | None) -> dict[str, float] | None
 def ab_statistics_section(variants: pd.DataFrame, api_down: ApiUnavailable | None) -> None:
     """Click-through and revenue per list with 95% intervals, lifts over the control, and the
     sample-ratio check of the assignment (app/ab_statistics.py)."""
-    st.markdown("**A/B statistics** (95% intervals; a user's day in a variant is one unit; click-through is "
-                "the share of lists clicked)")
-    if variants["days_without_units"].sum() > 0:
-        ui.empty("Some days of this period were built before the A/B sums existed: run "
+    st.markdown("**A/B statistics** (95% intervals; a user's lists over the period are one unit, as the API "
+                "assigns users to variants; click-through is the share of lists clicked)")
+    if variants["days_without_clicked_lists"].sum() > 0 or variants["users"].isna().any():
+        ui.empty("Some days of this period were built before the A/B units existed: run "
                  "`shop build --full-refresh` once to compute them.")
         return
     rows = {str(row["variant"]): row for _, row in variants.iterrows()}

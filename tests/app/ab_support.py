@@ -1,5 +1,6 @@
 """A closed-loop run against the real recommendation API, and its log as the A/B units of
-marts.recommendation_variant_daily (a user's day in a variant), for the A/B statistics' tests."""
+marts.recommendation_user_days (a user in a variant), for the A/B statistics' tests; planted arms
+for the pages."""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ def run_closed_loop(conn, api_url: str, sessions: int, seed: int = 1) -> LoopLog
 
 @dataclass(frozen=True)
 class Units:
-    """The run's A/B units, as marts.recommendation_variant_daily counts them: one per user and variant
-    (the run lasts minutes, so a user's day in a variant), or one per user when arms are re-drawn."""
+    """The run's A/B units, as app/queries.variant_performance counts them: one per user and variant,
+    or one per user when arms are re-drawn."""
 
     user: np.ndarray
     variant: np.ndarray
@@ -87,7 +88,7 @@ def log_units(log: LoopLog, *, per_user: bool = False) -> Units:
 
 
 def arm_sums(units: Units, arms: np.ndarray) -> dict[str, dict[str, float]]:
-    """Per arm, the sums marts.recommendation_variant_daily keeps (arm `arms[i]` for unit i)."""
+    """Per arm, the sums app/queries.variant_performance gives (arm `arms[i]` for unit i)."""
     sums = {}
     for arm in sorted(set(arms.tolist())):
         at = arms == arm
@@ -110,34 +111,74 @@ def hashed_arms(users: np.ndarray, seed: int) -> np.ndarray:
     ], dtype=object)
 
 
-# Two arms' sums for a page to show: the model's click-through 1.5 times popular's, 60 purchases each
-# (revenue per list gets its interval), and new users as a 1:1 split would give them.
-PAGE_ARMS = {
-    "popular": {"users": 2000, "new_users": 1010, "impressions": 3000, "clicked_lists": 300, "clicks": 390,
-                "purchases": 60, "revenue": 3000.0, "lists_squared": 5200, "clicked_lists_squared": 420,
-                "lists_clicked_lists": 480, "revenue_squared": 410000.0, "lists_revenue": 4600.0},
-    "model": {"users": 2000, "new_users": 990, "impressions": 3000, "clicked_lists": 450, "clicks": 610,
-              "purchases": 60, "revenue": 3600.0, "lists_squared": 5200, "clicked_lists_squared": 700,
-              "lists_clicked_lists": 720, "revenue_squared": 520000.0, "lists_revenue": 5500.0},
-}
-MART_COLUMNS = ("users", "new_users", "impressions", "clicked_lists", "clicks", "purchases", "revenue",
-                "lists_squared", "clicked_lists_squared", "lists_clicked_lists", "revenue_squared", "lists_revenue")
+def page_arms() -> dict[str, list[tuple[int, int, int, int, float, int]]]:
+    """Two arms' users for a page to show, each (user_id, lists, clicked lists, purchases, revenue,
+    first day): 2,000 users an arm with one or two lists, the model's lists clicked 1.5 times as
+    often as popular's, 60 purchases each (revenue per list gets its interval: $1.00 and $1.20), and
+    new users as a 1:1 split would give them (1,010 and 990)."""
+    rng = np.random.default_rng(20)
+    arms = {}
+    for offset, (name, click_rate, price, new) in enumerate(
+            [("popular", 0.10, 50.0, 1010), ("model", 0.15, 60.0, 990)]):
+        lists = 1 + np.arange(2000) % 2
+        clicked = rng.binomial(lists, click_rate)
+        buyers = np.arange(2000) < 60
+        arms[name] = [(20_000_000 + offset * 10_000 + i, int(lists[i]), int(clicked[i]), int(buyers[i]),
+                       price * buyers[i], int(i < new)) for i in range(2000)]
+    return arms
+
+
+PAGE_UNITS = page_arms()
+
+
+def unit_sums(arms: dict[str, list[tuple[int, int, int, int, float, int]]]) -> dict[str, dict[str, float]]:
+    """Per arm, the sums app/queries.variant_performance gives for these users (one unit each)."""
+    sums = {}
+    for name, rows in arms.items():
+        _, lists, clicked, purchases, revenue, first = (np.array(column, dtype=float) for column in zip(*rows))
+        sums[name] = {
+            "users": float(len(rows)), "new_users": first.sum(), "impressions": lists.sum(),
+            "clicked_lists": clicked.sum(), "purchases": purchases.sum(), "revenue": revenue.sum(),
+            "lists_squared": (lists * lists).sum(), "clicked_lists_squared": (clicked * clicked).sum(),
+            "lists_clicked_lists": (lists * clicked).sum(), "revenue_squared": (revenue * revenue).sum(),
+            "lists_revenue": (lists * revenue).sum(),
+        }
+    return sums
+
+
+PAGE_ARMS = unit_sums(PAGE_UNITS)
+
+_USER_DAY = sql.SQL(
+    "insert into marts.recommendation_user_days (activity_date, variant, user_id, lists, clicked_lists, clicks, "
+    "add_to_carts, purchases, revenue, is_first_day, has_lists, has_outcomes) "
+    "values (%s, %s, %s, %s, %s, %s, 0, %s, %s, %s, true, %s)")
+# The day's row of each planted arm, added up from its users' rows as the mart adds them up.
+_VARIANT_DAY = sql.SQL(
+    "insert into marts.recommendation_variant_daily (activity_date, variant, impressions, clicked_lists, "
+    "click_through, clicks, add_to_carts, purchases, revenue, users, new_users) "
+    "select activity_date, variant, sum(lists), sum(clicked_lists), sum(clicked_lists)::numeric / sum(lists), "
+    "sum(clicks), sum(add_to_carts), sum(purchases), sum(revenue), count(*), sum(is_first_day) "
+    "from marts.recommendation_user_days where activity_date = %s and variant = any(%s) "
+    "group by activity_date, variant")
 
 
 @contextmanager
-def variant_rows(shop, day, arms: dict[str, dict[str, float]]) -> Iterator[None]:
-    """The arms' sums as rows of marts.recommendation_variant_daily on `day`, removed afterwards."""
-    columns = sql.SQL(", ").join(map(sql.Identifier, ("activity_date", "variant", *MART_COLUMNS)))
-    values = sql.SQL(", ").join([sql.Placeholder()] * (2 + len(MART_COLUMNS)))
-    insert = sql.SQL("insert into marts.recommendation_variant_daily ({}) values ({})").format(columns, values)
+def variant_rows(shop, day, arms: dict[str, list[tuple[int, int, int, int, float, int]]]) -> Iterator[None]:
+    """The arms' users as rows of marts.recommendation_user_days on `day`, and their sums as rows of
+    marts.recommendation_variant_daily, removed afterwards."""
     with shop.database.connect() as conn:
-        for name, row in arms.items():
-            conn.execute(insert, (day, name, *(row[column] for column in MART_COLUMNS)))
+        with conn.cursor() as cur:
+            cur.executemany(_USER_DAY, [
+                (day, name, user, lists, clicked, clicked, purchases, revenue, first, purchases > 0)
+                for name, rows in arms.items() for user, lists, clicked, purchases, revenue, first in rows
+            ])
+        conn.execute(_VARIANT_DAY, (day, list(arms)))
         conn.commit()
     try:
         yield
     finally:
         with shop.database.connect() as conn:
-            conn.execute("delete from marts.recommendation_variant_daily where activity_date = %s and variant = any(%s)",
-                         (day, list(arms)))
+            for table in ("recommendation_user_days", "recommendation_variant_daily"):
+                conn.execute(sql.SQL("delete from {} where activity_date = %s and variant = any(%s)").format(
+                    sql.Identifier("marts", table)), (day, list(arms)))
             conn.commit()

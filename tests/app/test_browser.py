@@ -61,7 +61,7 @@ def test_the_dashboard_in_chromium(built_shop, tmp_path):
     shots.mkdir()
     env = {**built_shop.env, "SHOP_API_URL": "http://127.0.0.1:9"}
     (last_day,) = built_shop.one("select max(activity_date) from marts.sales_summary")
-    with (ab_support.variant_rows(built_shop, last_day, ab_support.PAGE_ARMS), harness.serve(env) as url,
+    with (ab_support.variant_rows(built_shop, last_day, ab_support.PAGE_UNITS), harness.serve(env) as url,
           harness.browser_page() as page):
         page.goto(url)
         page.wait_for_selector('h1:has-text("Overview")', timeout=90_000)

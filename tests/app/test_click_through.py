@@ -56,6 +56,7 @@ def remove(conn) -> None:
     conn.execute("delete from raw.served_recommendations where user_id = any(%s)", (list(USERS),))
     conn.execute("delete from raw.interactions where user_id = any(%s)", (list(USERS),))
     conn.execute("delete from intermediate.int_interactions_enriched where user_id = any(%s)", (list(USERS),))
+    conn.execute("delete from marts.recommendation_user_days where variant = any(%s)", (list(VARIANTS),))
     conn.execute("delete from marts.recommendation_variant_daily where variant = any(%s)", (list(VARIANTS),))
 
 
@@ -64,18 +65,22 @@ def test_click_through_is_the_share_of_lists_clicked_on_a_small_shop(empty_shop)
         plant(conn)
         conn.commit()
     try:
-        result = dbt_runner.run_dbt(["run", "--select", "int_interactions_enriched", "recommendation_variant_daily"],
+        result = dbt_runner.run_dbt(["run", "--select", "int_interactions_enriched", "recommendation_user_days",
+                                     "recommendation_variant_daily"],
                                     empty_shop.database.info.env(), home=empty_shop.home)
         assert result.success, f"dbt run failed: {result.failing_names} {result.exception or ''}"
         rows = {row[0]: row[1:] for row in empty_shop.rows(
-            "select variant, impressions, clicks, clicked_lists, click_through, users, clicked_lists_squared, "
-            "lists_clicked_lists from marts.recommendation_variant_daily where activity_date = %s",
+            "select variant, impressions, clicks, clicked_lists, click_through, users "
+            "from marts.recommendation_variant_daily where activity_date = %s",
             (DAY.date(),))}
+        units = empty_shop.rows("select variant, user_id, lists, clicked_lists from marts.recommendation_user_days "
+                                "where activity_date = %s order by variant", (DAY.date(),))
         # clicks per impression would be 4 and 1.5 (400% and 150%)
         assert rows[VARIANTS[0]][:4] == (1, 4, 1, 1)
         assert rows[VARIANTS[1]][:4] == (2, 3, 1, 0.5)
-        # the A/B sums of the same share: one unit each, (1 x 1) and (2 x 1) lists x clicked lists
-        assert [rows[name][4:] for name in VARIANTS] == [(1, 1, 1), (1, 1, 2)]
+        # the A/B units of the same share: one user each, 1 list of 1 clicked, and 2 lists of 1 clicked
+        assert [rows[name][4] for name in VARIANTS] == [1, 1]
+        assert units == [(VARIANTS[0], USERS[0], 1, 1), (VARIANTS[1], USERS[1], 2, 1)]
     finally:
         with empty_shop.database.connect() as conn:
             remove(conn)

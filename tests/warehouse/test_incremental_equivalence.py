@@ -38,6 +38,7 @@ INCREMENTAL_MODELS = (
     "marts.user_item_interactions",
     "marts.interaction_events",
     "marts.order_lines",
+    "marts.recommendation_user_days",
     "marts.recommendation_variant_daily",
     "monitoring.monitoring_events_hourly",
     "monitoring.monitoring_category_hourly",
@@ -191,13 +192,15 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
         ).fetchone()[0]
         assert prices > 0, "events must carry moving prices"
         _snapshot(conn, "incremental_snapshot")
-    # Without recommended events that model has no watermark: other events must not make its last
-    # incremental run re-read every day of the history.
-    compiled = (dbt_artifacts.target_dir(dbt_home) / "compiled" / "shop" / "dbt_project" / "models" / "marts"
-                / "recommendation_variant_daily.sql").read_text()
-    read_days = re.findall(r"occurred_date in \(([^)]*\))", compiled)
-    assert read_days and set(read_days) == {"cast(null as date)"}, compiled
+    # Without recommended events those models have no watermark: other events must not make their
+    # last incremental run re-read every day of the history.
+    marts = dbt_artifacts.target_dir(dbt_home) / "compiled" / "shop" / "dbt_project" / "models" / "marts"
+    for model, day_column in (("recommendation_user_days", "occurred_date"), ("recommendation_variant_daily",
+                                                                              "activity_date")):
+        compiled = (marts / f"{model}.sql").read_text()
+        read_days = re.findall(rf"{day_column} in \(([^)]*\))", compiled)
+        assert read_days and set(read_days) == {"cast(null as date)"}, compiled
     report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations: only that model may be empty.)
     empty = {model for model, (_, _, rows) in report.items() if rows == 0}
-    assert empty <= {"marts.recommendation_variant_daily"}, report
+    assert empty <= {"marts.recommendation_user_days", "marts.recommendation_variant_daily"}, report
