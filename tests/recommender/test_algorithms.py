@@ -88,7 +88,8 @@ def test_a_fit_says_where_its_time_went(split) -> None:
     hybrid = make("hybrid", base="item_knn").fit(split.data)
     assert set(hybrid.stage_seconds) == {"base (item_knn)", "re-buy propensity and timing"}
     ranker = make("ranker").fit(split.data)
-    assert set(ranker.stage_seconds) == {"category, brand and price statistics", "re-buy timing", "item-kNN"}
+    assert set(ranker.stage_seconds) == {"category, brand and price statistics", "re-buy timing", "item-kNN",
+                                        "item-kNN, BM25"}
     assert all(seconds >= 0 for seconds in ranker.stage_seconds.values())
     hybrid.stage_seconds["an earlier step"] = 1.0
     hybrid.fit(split.data)
