@@ -10,8 +10,8 @@ from recommender.algorithms import make
 from recommender.algorithms.ranker import FEATURES, fit_weights
 from recommender.evaluation import evaluate, split_points, temporal_split
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data, fold
-from shopcore.events import ADD_TO_CART, VIEW
 from recommender.pipeline import run_evaluation
+from shopcore.events import ADD_TO_CART, VIEW
 from shopcore.timeunits import US_PER_DAY
 from tests.recommender.planted import planted_shop
 
