@@ -38,7 +38,7 @@ from recommender.algorithms import make
 from recommender.matrix import ROW_MATRICES, IdMap, UserItemData, WeightConfig
 from recommender.model import TrainedModel
 
-FORMAT_VERSION = 2  # 2: every matrix of UserItemData is stored (ROW_MATRICES)
+FORMAT_VERSION = 3  # 2: every matrix of UserItemData is stored (ROW_MATRICES); 3: add-to-cart counts among them
 CARD = "card.json"
 ARRAYS = "arrays.npz"
 CURRENT = "current"

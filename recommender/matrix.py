@@ -7,7 +7,7 @@ Three layers, each a plain container of numpy columns:
 * ``Interactions``: one row per (user, product) with counts per event type
   (``marts.user_item_interactions``, or ``Events.aggregate()``: both paths give the same rows).
 * ``UserItemData``: stable id maps plus CSR matrices (users x items) of weighted, time-decayed
-  interaction strength, purchase counts and purchase recency, raw view counts, and how the
+  interaction strength, purchase counts and purchase recency, raw view and add-to-cart counts, and how the
   user's visits spread over categories (``recommender.visits``), built by ``build_data``.
 
 Strength is kept raw (a weighted, decayed event count) and saturated only when read as
@@ -247,6 +247,8 @@ class UserItemData:
     visits: sp.csr_matrix
     # Raw view counts, undecayed: counts that a likelihood can read.
     views: sp.csr_matrix
+    # Raw add-to-cart counts, undecayed: what the user chose, not only looked at.
+    carts: sp.csr_matrix
     config: WeightConfig = field(default_factory=WeightConfig)
     _confidence: sp.csr_matrix | None = field(default=None, repr=False)
     # Item metadata from the catalogue (None when it has none): brand code (-1 unknown), list price (NaN unknown).
@@ -293,12 +295,13 @@ class UserRows:
     strength: sp.csr_matrix
     purchases: sp.csr_matrix
     recency: sp.csr_matrix
-    # Purchase timing, visits and views as in UserItemData.
+    # Purchase timing, visits, views and carts as in UserItemData.
     purchase_age: sp.csr_matrix
     last_units: sp.csr_matrix
     gap_per_unit: sp.csr_matrix
     visits: sp.csr_matrix
     views: sp.csr_matrix
+    carts: sp.csr_matrix
     index: np.ndarray  # training row of each user, -1 when unknown
     folded: bool
 
@@ -318,7 +321,8 @@ class UserRows:
 
 
 # The users x items matrices a row of UserRows carries, in UserItemData and UserRows alike.
-ROW_MATRICES = ("strength", "purchases", "recency", "purchase_age", "last_units", "gap_per_unit", "visits", "views")
+ROW_MATRICES = ("strength", "purchases", "recency", "purchase_age", "last_units", "gap_per_unit", "visits", "views",
+                "carts")
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -370,6 +374,8 @@ def build_data(
     visits = category_visits(row, col, inter.first_us, inter.last_us, item_category, shape)
     viewed = inter.views > 0
     views = _csr(row[viewed], col[viewed], inter.views[viewed], shape)
+    carted = inter.add_to_carts > 0
+    carts = _csr(row[carted], col[carted], inter.add_to_carts[carted], shape)
     return UserItemData(
         users=users,
         items=items,
@@ -385,6 +391,7 @@ def build_data(
         gap_per_unit=_csr(row[bought], col[bought], gap_per_unit, shape),
         visits=visits,
         views=views,
+        carts=carts,
         config=config,
         item_brand=item_brand,
         item_price=item_price,
@@ -460,10 +467,11 @@ def fold(data: UserItemData, user: int, items: np.ndarray, kinds: np.ndarray) ->
     strength, purchases, recency = dense(data.strength), dense(data.purchases), dense(data.recency)
     age, units = dense(data.purchase_age, np.float64), dense(data.last_units, np.float64)
     gap = dense(data.gap_per_unit, np.float64, np.nan)
-    views, visits = dense(data.views), dense(data.visits)
+    views, visits, carts = dense(data.views), dense(data.visits), dense(data.carts)
 
     np.add.at(strength, items, np.array([config.view, config.add_to_cart, config.purchase], dtype=np.float64)[kinds])
     np.add.at(views, items[kinds == VIEW], 1.0)
+    np.add.at(carts, items[kinds == ADD_TO_CART], 1.0)
     visits += fresh_visit(items, data.item_category, n)  # the fresh events are one more visit
     bought = items[kinds == PURCHASE]
     # A fresh purchase happened just now (one unit: events carry no quantity here); when the
@@ -484,7 +492,7 @@ def fold(data: UserItemData, user: int, items: np.ndarray, kinds: np.ndarray) ->
     return UserRows(
         strength=row(strength), purchases=row(purchases), recency=row(recency),
         purchase_age=owned_row(age), last_units=owned_row(units), gap_per_unit=owned_row(gap),
-        visits=row(visits), views=row(views),
+        visits=row(visits), views=row(views), carts=row(carts),
         index=np.array([user], dtype=np.int64), folded=len(items) > 0 or user < 0,
     )
 

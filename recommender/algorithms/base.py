@@ -64,7 +64,7 @@ class Algorithm(ABC):
         # first read them (an item row had none then): similar items stay what they were.
         seen = confidence(one)
         rows = UserRows(strength=one, purchases=empty, recency=empty, purchase_age=empty, last_units=empty,
-                        gap_per_unit=empty, visits=seen, views=seen, index=np.array([-1]), folded=True)
+                        gap_per_unit=empty, visits=seen, views=seen, carts=empty, index=np.array([-1]), folded=True)
         scores = self.score(rows)[0]
         scores[item] = -np.inf
         top = top_k(scores[None, :], k)[0]

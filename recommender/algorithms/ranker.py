@@ -17,6 +17,11 @@ shop's data decides the weights, and features that are constant on a shop are dr
   (cosine item-item similarity over the shop's interactions, scaled so the user's best is 1),
   both as it is and as its log (``cf_log``: inside the softmax the log makes the taste term a
   power of the kNN score, so its weight can sharpen the kNN order rather than only add to it);
+  three more views of the same neighbourhoods, which the softmax weighs together: the log kNN
+  score under BM25 item-item weights (which discount what everybody views), the log kNN score
+  of only what the user carted or bought (what they chose, not everything they looked at), and
+  the log kNN score relative to the user's mean over the item's category (which item of a
+  category, apart from how much the user likes the category);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
   again within ``horizon_days``.
 
@@ -45,7 +50,8 @@ from recommender.algorithms.hybrid import RebuyTiming
 from recommender.algorithms.neighbours import ItemKNN
 from recommender.matrix import UserItemData, UserRows
 
-FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned", "cf", "cf_log")
+FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned", "cf", "cf_log",
+            "bm25_log", "chosen_cf_log", "cf_log_in_category")
 MIX = ("mix_bias", "mix_activity")
 FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds the dense features' memory
 MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
@@ -81,11 +87,17 @@ def _log_relative_price(price: np.ndarray | None, category: np.ndarray) -> np.nd
     return out
 
 
+def _log_scaled(scores: np.ndarray) -> np.ndarray:
+    """ln of kNN scores scaled so that each user's best is 1 (plus ``CF_FLOOR``)."""
+    return np.log(np.maximum(row_max_normalise(scores).astype(np.float64), 0.0) + CF_FLOOR)
+
+
 class Ranker(Algorithm):
     name = "ranker"
     defaults: dict[str, Any] = {
         "weights": {"category": 1.18, "item": 1.13, "brand": 0.66, "price_fit": 0.70, "price": -0.22,
-                    "seen": 0.17, "bought": -0.08, "owned": -0.59, "cf": 0.0, "cf_log": 0.0},
+                    "seen": 0.17, "bought": -0.08, "owned": -0.59, "cf": 0.0, "cf_log": 0.0,
+                    "bm25_log": 0.0, "chosen_cf_log": 0.0, "cf_log_in_category": 0.0},
         "mix_bias": 5.39,
         "mix_activity": -0.94,
         "category_prior": 3.0,  # pseudo-visits pulling a user's category shares to the shop's
@@ -111,6 +123,8 @@ class Ranker(Algorithm):
                                           conversion_prior=float(self.params["conversion_prior"]))
         with self.stage("item-kNN"):
             self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"])).fit(data)
+        with self.stage("item-kNN, BM25"):
+            self.bm25 = ItemKNN(neighbours=int(self.params["cf_neighbours"]), similarity="bm25").fit(data)
 
     def _fit_catalogue(self, data: UserItemData) -> None:
         conf = data.confidence
@@ -160,6 +174,10 @@ class Ranker(Algorithm):
                 / (np.asarray(views @ self.lrp_var).ravel() + float(p["price_prior"])))
         bought = rows.purchases.toarray()
         cf = row_max_normalise(self.neighbours.score(rows)).astype(np.float64)
+        cf_log = _log_scaled(cf)
+        # The user's mean log kNN score over each category's items, to read each item against.
+        per_category = (cf_log @ self.cat_onehot) / np.maximum(np.asarray(self.cat_onehot.sum(axis=0)), 1.0)
+        chosen = (rows.carts + rows.purchases) @ self.neighbours.similarity
         return {
             "category": np.log(share)[:, self.cat],
             "item": np.broadcast_to(self.item_in_cat, (n, m)),
@@ -173,7 +191,10 @@ class Ranker(Algorithm):
             # timing term's business.
             "owned": (bought > 0) * -np.log(np.maximum(self.timing.conversion, MIN_CONVERSION)),
             "cf": cf,
-            "cf_log": np.log(np.maximum(cf, 0.0) + CF_FLOOR),
+            "cf_log": cf_log,
+            "bm25_log": _log_scaled(self.bm25.score(rows)),
+            "chosen_cf_log": _log_scaled(np.asarray(chosen.todense())),
+            "cf_log_in_category": cf_log - np.asarray(per_category)[:, self.cat],
         }
 
     def due(self, rows: UserRows) -> np.ndarray:
@@ -211,12 +232,13 @@ class Ranker(Algorithm):
                 "brand_lift.group_category": b.group_category, "lrp": self.lrp,
                 "lrp_centre": self.lrp_centre, "lrp_var": self.lrp_var, "timing.log_cycle": t.log_cycle,
                 "timing.conversion": t.conversion, "timing.sigma": np.array(t.sigma),
-                **{f"cf.{name}": value for name, value in self.neighbours.state().items()}}
+                **{f"cf.{name}": value for name, value in self.neighbours.state().items()},
+                **{f"bm25.{name}": value for name, value in self.bm25.state().items()}}
 
     def load_state(self, data: UserItemData, state: dict[str, np.ndarray]) -> None:
-        if "lrp_centre" not in state or "brand_lift.weights" not in state or "cf.sim_data" not in state:
+        if "lrp_centre" not in state or "brand_lift.weights" not in state or "bm25.sim_data" not in state:
             raise ValueError("this ranker artifact predates the visit-based features, the learned brand lifts or "
-                             "the item-kNN feature, and its weights do not fit them; train a new model with "
+                             "the item-kNN features, and its weights do not fit them; train a new model with "
                              "`shop train`")
         super().load_state(data, state)
         self.cat, self.cat_share, self.item_in_cat = state["cat"], state["cat_share"], state["item_in_cat"]
@@ -230,6 +252,8 @@ class Ranker(Algorithm):
                                   sigma=float(state["timing.sigma"]))
         self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"]))
         self.neighbours.load_state(data, {name[3:]: value for name, value in state.items() if name.startswith("cf.")})
+        self.bm25 = ItemKNN(neighbours=int(self.params["cf_neighbours"]), similarity="bm25")
+        self.bm25.load_state(data, {name[5:]: value for name, value in state.items() if name.startswith("bm25.")})
 
 
 def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: float = 1e-3) -> dict[str, Any]:

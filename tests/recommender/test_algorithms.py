@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from recommender.algorithms import ALGORITHMS, make
+from recommender.algorithms.ranker import FEATURES
 from recommender.evaluation import evaluate, split_points, temporal_split
 from recommender.matrix import IdMap, WeightConfig, fold_in
 
@@ -57,9 +58,11 @@ def test_similar_items_share_the_category(name, split, durables_shop) -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_same_seed_same_model_and_scores_whatever_the_batch(name, split) -> None:
     rows = split.data.rows(split.eval_rows[:50])
-    model = make(name).fit(split.data)
+    # Every feature of the ranker weighs in (its defaults leave the kNN ones at 0, as learned weights do not).
+    params = {"weights": {f: 0.5 for f in FEATURES}} if name == "ranker" else {}
+    model = make(name, **params).fit(split.data)
     a = model.score(rows)
-    b = make(name).fit(split.data).score(rows)
+    b = make(name, **params).fit(split.data).score(rows)
     np.testing.assert_array_equal(a, b)
     # The API ranks known users in batches, the engine one user at a time (fold_in): a user's
     # scores must be the same bits either way, or two near-tied items swap places between them.
@@ -88,7 +91,8 @@ def test_a_fit_says_where_its_time_went(split) -> None:
     hybrid = make("hybrid", base="item_knn").fit(split.data)
     assert set(hybrid.stage_seconds) == {"base (item_knn)", "re-buy propensity and timing"}
     ranker = make("ranker").fit(split.data)
-    assert set(ranker.stage_seconds) == {"category, brand and price statistics", "re-buy timing", "item-kNN"}
+    assert set(ranker.stage_seconds) == {"category, brand and price statistics", "re-buy timing", "item-kNN",
+                                        "item-kNN, BM25"}
     assert all(seconds >= 0 for seconds in ranker.stage_seconds.values())
     hybrid.stage_seconds["an earlier step"] = 1.0
     hybrid.fit(split.data)

@@ -71,6 +71,9 @@ def test_fold_in_adds_fresh_events_to_the_stored_row() -> None:
     # Raw view counts: only fresh views add to them (the cart of product 1 does not).
     assert data.views.toarray()[0].tolist() == [1.0, 0.0] and rows.views.toarray()[0].tolist() == [1.0, 0.0]
     assert stranger.views.toarray()[0].tolist() == [0.0, 1.0]
+    # Raw cart counts: only fresh carts add to them (the stored purchase of product 2 is no cart).
+    assert data.carts.toarray()[0].tolist() == [0.0, 0.0] and rows.carts.toarray()[0].tolist() == [1.0, 0.0]
+    assert stranger.carts.toarray()[0].tolist() == [0.0, 0.0]
 
 
 def test_aggregate_and_build_keep_purchase_timing() -> None:

@@ -9,8 +9,9 @@ import pytest
 from recommender.algorithms import make
 from recommender.algorithms.ranker import FEATURES, fit_weights
 from recommender.evaluation import evaluate, split_points, temporal_split
-from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data
+from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data, fold
 from recommender.pipeline import run_evaluation
+from shopcore.events import ADD_TO_CART, VIEW
 from shopcore.timeunits import US_PER_DAY
 from tests.recommender.planted import planted_shop
 
@@ -164,3 +165,23 @@ def test_without_metadata_the_ranker_drops_constant_features_and_learns_the_coll
     assert all(ranker.params["weights"][name] == 0 for name in ranker.params["dropped"])
     assert ranker.params["weights"]["cf"] > 0
     assert ranker.test.ndcg > 1.2 * report.result("popularity").test.ndcg
+
+
+def test_the_chosen_neighbourhood_reads_carts_and_purchases_not_views(durables_shop) -> None:
+    """``chosen_cf_log`` scores items by their neighbours among what the user carted or bought: for a
+    newcomer, a fresh view leaves it as it was, a fresh cart of the same item raises that item's neighbours.
+    ``cf_log_in_category`` reads the kNN score against the user's mean over the item's category."""
+    data = build_data(durables_shop.events.aggregate(), durables_shop.catalogue, WeightConfig())
+    ranker = make("ranker").fit(data)
+    user = -1  # a newcomer: nothing chosen yet
+    item = int(np.asarray(ranker.neighbours.similarity.getnnz(axis=1)).argmax())
+    neighbours = ranker.neighbours.similarity.getrow(item).indices
+    before, viewed, carted = (ranker.features(fold(data, user, np.array(items, dtype=np.int64),
+                                                   np.array(kinds, dtype=np.int64)))
+                              for items, kinds in (([], []), ([item], [VIEW]), ([item], [ADD_TO_CART])))
+    assert np.array_equal(viewed["chosen_cf_log"], before["chosen_cf_log"])
+    assert (carted["chosen_cf_log"][0, neighbours] > before["chosen_cf_log"][0, neighbours]).all()
+    rows = data.rows(np.arange(data.n_users))
+    in_category = ranker.features(rows)["cf_log_in_category"]
+    for category in np.unique(ranker.cat):
+        assert np.allclose(in_category[:, ranker.cat == category].mean(axis=1), 0.0)
