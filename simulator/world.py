@@ -61,6 +61,7 @@ from datetime import datetime
 
 import numpy as np
 
+from shopcore.ordering import stable_argsort
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
 from simulator.params import SimulationParams
@@ -250,16 +251,7 @@ class World:
         index is cached until users are added)."""
         users = self.users
         n = len(users)
-        if self._awake_index is None or self._awake_index[0] != n:
-            day = users.signup_us // US_PER_DAY
-            first_day = int(day.min(initial=0))
-            rel_day = day - first_day
-            quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
-            key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
-            order = np.argsort(key, kind="stable")
-            day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
-            self._awake_index = (n, first_day, order, key[order], day_start)
-        _, first_day, order, keys, day_start = self._awake_index
+        first_day, order, keys, day_start = self._signup_index()
         today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
         days = np.arange(today)
         # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
@@ -278,6 +270,33 @@ class World:
         awake = np.zeros(n, dtype=bool)
         awake[candidates[keep]] = True
         return np.flatnonzero(awake)
+
+    def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
+        """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
+        groups of the index, without a pass over everyone."""
+        first_day, order, _, day_start = self._signup_index()
+        last = len(day_start) - 1
+        a = day_start[min(max(start_us // US_PER_DAY - first_day, 0), last)]
+        b = day_start[min(max((end_us - 1) // US_PER_DAY - first_day + 1, 0), last)]
+        candidates = order[a:b]
+        signup = self.users.signup_us[candidates]
+        return np.sort(candidates[(signup >= start_us) & (signup < end_us)])
+
+    def _signup_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """(first signup day, user indices by signup day then latest quiet instant first, their
+        keys, where each day's group starts), cached until users are added."""
+        users = self.users
+        n = len(users)
+        if self._awake_index is None or self._awake_index[0] != n:
+            day = users.signup_us // US_PER_DAY
+            first_day = int(day.min(initial=0))
+            rel_day = day - first_day
+            quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
+            key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
+            order = stable_argsort(key)
+            day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
+            self._awake_index = (n, first_day, order, key[order], day_start)
+        return self._awake_index[1:]
 
     def moment(self, at_us: int) -> Moment:
         """The day's prices and seasons (prices change at midnight UTC), cached per day."""
