@@ -211,8 +211,9 @@ def _cart(
         affinity -= (p.deal_response * world.users.sensitivity_of(user)
                      * moment.price_log_ratio[product])
     logit = boost + p.cart_affinity_slope * affinity
-    owned = owned_durables(world, state, user, product)
-    return np.flatnonzero((rng.random(len(user)) * (1.0 + np.exp(-logit)) < 1.0) & ~owned)
+    wanted = np.flatnonzero(rng.random(len(user)) * (1.0 + np.exp(-logit)) < 1.0)
+    # Ownership is looked up for the few wanted views only.
+    return wanted[~owned_durables(world, state, user[wanted], product[wanted])]
 
 
 def _complement_views(
