@@ -19,6 +19,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from shopcore.ordering import stable_argsort
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 
@@ -154,7 +156,7 @@ def encode_interactions(batch: InteractionRows) -> bytes:
     type_values, type_codes = _categorical(batch.event_type, n)
     variant_values, variant_codes = _categorical(batch.recommendation_variant, n)
     group_key = ((type_codes.astype(np.int64) * len(variant_values) + variant_codes) * 2 + has_order) * 2 + has_price
-    order = np.argsort(group_key, kind="stable")
+    order = stable_argsort(group_key)
     sorted_keys = group_key[order]
     boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
     starts = np.concatenate(([0], boundaries))
@@ -292,7 +294,7 @@ def encode_rows(columns: list[np.ndarray], pg_types: list[str]) -> bytes:
             key = key * (high - low + 1) + (sizes - low)
     else:
         key = np.unique(np.stack([sizes for sizes, _ in fields], axis=1), axis=0, return_inverse=True)[1]
-    order = np.argsort(key, kind="stable")
+    order = stable_argsort(key)
     sorted_key = key[order]
     starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_key)) + 1, [n]))
     parts = []

@@ -27,6 +27,7 @@ from datetime import datetime
 
 import numpy as np
 
+from shopcore.ordering import stable_argsort
 from shopcore.timeunits import US_PER_DAY, US_PER_HOUR, US_PER_SECOND
 from simulator.batch import EVENT_TYPE_SPELLINGS, EventBatch, RowBlock
 from simulator.delivery import deliver
@@ -98,9 +99,8 @@ def _session_arrivals(
     later = start >= signup
     who, start = who[later], start[later]
     # ... and every newcomer's first visit is the one they sign up in: the flow of new visitors.
-    signups = world.users.signup_us
-    new = np.flatnonzero((signups >= start_us) & (signups < end_us))
-    first = np.minimum(signups[new] + (rng.random(len(new)) * _SIGNUP_VISIT_US).astype(np.int64),
+    new = world.signed_up_between(start_us, end_us)
+    first = np.minimum(world.users.signup_us[new] + (rng.random(len(new)) * _SIGNUP_VISIT_US).astype(np.int64),
                        end_us - 1)
     return np.concatenate((who, new)), np.concatenate((start, first))
 
@@ -115,7 +115,7 @@ def _deliver_rows(
     order_uuid = uuid4_bytes(rng, rows.n_orders)
     # Time order now (on integers, before copying UUIDs), so emitting merges sorted runs.
     occurred = rows.occurred_us[d.row]
-    by_time = np.argsort(occurred, kind="stable")
+    by_time = stable_argsort(occurred)
     r = d.row[by_time]
     order = rows.order[r]
     has_order = order >= 0
@@ -137,11 +137,12 @@ def _deliver_rows(
 
 def _prices(world: World, rows: RowBlock) -> np.ndarray:
     """Each row's unit price at its occurred_at. Prices change at midnight, so the rows of the
-    most common day take one table look-up; only the others search the price history."""
+    middle row's day (rows come by occurred_at: the day of most of them) take one table
+    look-up; only the others search the price history."""
     if len(rows) == 0:
         return np.empty(0, dtype=np.int64)
     day = rows.occurred_us // US_PER_DAY
-    main = int(np.median(day))
+    main = int(day[len(day) // 2])
     today = world.prices.price_at(np.arange(world.n_products), main * US_PER_DAY)
     out = today[rows.product]
     other = np.flatnonzero(day != main)
@@ -205,8 +206,8 @@ def _advance(
         ready_idx = np.flatnonzero(ready)
         state.pending = merged.take(np.flatnonzero(~ready))
         state.clock_us = end_us
-        # Merge the two sorted runs (a stable sort: cheap on runs, identical on every machine).
-        ready_idx = ready_idx[np.argsort(merged.occurred_us[ready_idx], kind="stable")]
+        # Merge the two sorted runs (a stable order: identical on every machine).
+        ready_idx = ready_idx[stable_argsort(merged.occurred_us[ready_idx])]
         return _materialise(world, merged.take(ready_idx))
 
 

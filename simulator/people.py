@@ -97,13 +97,10 @@ def make_people(
     # Make addresses unique: the first row with a free address keeps it; the others (repeats
     # in this batch, or addresses already taken) get the smallest free number. The same set
     # keeps addresses of users added later (live mode) unique too.
-    first_row = dict(zip(reversed(out), range(n - 1, -1, -1)))  # the last write, the first row, wins
-    keep = np.zeros(n, dtype=bool)
-    keep[list(first_row.values())] = True
-    if taken_emails:
-        keep &= np.array([address not in taken_emails for address in out], dtype=bool)
-    taken_emails.update(itertools.compress(out, keep.tolist()))
-    for i in np.flatnonzero(~keep).tolist():
+    taken, take = taken_emails.__contains__, taken_emails.add
+    # One pass: an address is kept if free, and taken at once (``take`` returns None).
+    keep = [not taken(address) and take(address) is None for address in out]
+    for i in itertools.compress(range(n), [not k for k in keep]):
         name, at, dom = out[i].partition("@")
         k = 2
         while f"{name}{k}{at}{dom}" in taken_emails:

@@ -28,6 +28,7 @@ per level, and one draw costs one uniform number and a few array look-ups.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -77,6 +78,12 @@ class SegmentTables:
     # log of that heaviest (0 for an empty segment): log_mass = log(cell_weight) + segment_top.
     cell_weight: np.ndarray
     segment_top: np.ndarray  # (levels, C + B)
+
+    @cached_property
+    def cell_weight_by_cluster(self) -> np.ndarray:
+        """(K, levels * (C + B)) ``cell_weight`` with the cluster first: one cluster's weight of
+        every (level, segment) is one contiguous row."""
+        return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T)
 
     @property
     def n_products(self) -> int:

@@ -111,7 +111,8 @@ def _session_cells(
     users = world.users
     n_s = len(s_user)
     level = users.price_level[s_user]
-    e_score = np.exp(score - score.max(axis=1, keepdims=True))  # (sessions, K)
+    score_t = np.ascontiguousarray(score.T)  # clusters first: long rows for numpy
+    e_score = np.exp(score_t - score_t.max(axis=0)).T  # (sessions, K)
     # The sessions' users' rows, gathered once from the big per-user table.
     s_cdf, s_liked = np.take(users.interest_cdf, s_user, axis=0), np.take(users.liked_brand, s_user, axis=0)
     cells = _draw_cells(world, s_cdf, s_liked, e_score, level, 2, rng)
@@ -136,25 +137,39 @@ def _draw_cells(
     per_row: int, rng: np.random.Generator,
 ) -> np.ndarray:
     """``per_row`` cells for each row's user (their interest cdf, liked brands, cluster scores
-    and price level): rows x per_row, drawn row by row, cell by cell (interests first)."""
+    and price level): rows x per_row, drawn row by row, cell by cell (interests first).
+
+    Cumulative sums and counts run a column (an interest, a cluster) at a time over every
+    draw: the same additions in the same order as along each row, without numpy's per-row
+    overhead on rows this short."""
     tables, n_cat = world.tables, world.n_categories
     k = tables.n_clusters
     m = len(cdf)
-    u_interest = rng.random(m * per_row).reshape(m, per_row, 1)
-    interest = np.minimum((cdf[:, None, :] < u_interest).sum(axis=2), cdf.shape[1] - 1)
+    u_interest = rng.random(m * per_row).reshape(m, per_row).T  # (per_row, rows)
+    cdf_t = np.ascontiguousarray(cdf.T)
+    interest = np.zeros((per_row, m), dtype=np.int64)
+    for column in cdf_t:
+        interest += column < u_interest
+    np.minimum(interest, cdf.shape[1] - 1, out=interest)
     # Interests are the categories, then the liked brands' slots (``world._interest_tables``).
     slot = np.maximum(interest - n_cat, 0)
-    brand = np.maximum(np.take_along_axis(liked, slot, axis=1), 0)
+    brand = np.maximum(np.take_along_axis(liked.T, slot, axis=0), 0)
     seg = np.where(interest < n_cat, interest, n_cat + brand)
-    # The cells' weights gathered as rows of a 2-D table by np.take (far faster than indexing
-    # the 3-D table with two arrays), then weighed by the user's cluster scores: (rows, per_row, K).
-    weight = tables.cell_weight
-    c = np.take(weight.reshape(-1, k), level[:, None] * weight.shape[1] + seg, axis=0)
-    c *= e_score[:, None, :]
-    c = np.cumsum(c, axis=2)
-    u_cluster = rng.random(m * per_row).reshape(m, per_row, 1)
-    cluster = np.minimum((c < u_cluster * c[..., -1:]).sum(axis=2), k - 1)
-    return seg * k + cluster
+    # The cells' weights, a cluster at a time, weighed by the user's cluster scores.
+    weight_t = tables.cell_weight_by_cluster
+    at = level[None, :] * tables.cell_weight.shape[1] + seg
+    e_score_t = e_score.T
+    running = np.zeros((per_row, m))
+    cumulative = np.empty((k, per_row, m))
+    for j in range(k):
+        running += np.take(weight_t[j], at) * e_score_t[j]
+        cumulative[j] = running
+    target = rng.random(m * per_row).reshape(m, per_row).T * running
+    cluster = np.zeros((per_row, m), dtype=np.int64)
+    for j in range(k):
+        cluster += cumulative[j] < target
+    np.minimum(cluster, k - 1, out=cluster)
+    return (seg * k + cluster).T
 
 
 def _draw_views(
@@ -196,8 +211,9 @@ def _cart(
         affinity -= (p.deal_response * world.users.sensitivity_of(user)
                      * moment.price_log_ratio[product])
     logit = boost + p.cart_affinity_slope * affinity
-    owned = owned_durables(world, state, user, product)
-    return np.flatnonzero((rng.random(len(user)) * (1.0 + np.exp(-logit)) < 1.0) & ~owned)
+    wanted = np.flatnonzero(rng.random(len(user)) * (1.0 + np.exp(-logit)) < 1.0)
+    # Ownership is looked up for the few wanted views only.
+    return wanted[~owned_durables(world, state, user[wanted], product[wanted])]
 
 
 def _complement_views(

@@ -24,6 +24,7 @@ import numpy as np
 MAX_COMPLEMENTS = 3
 _USER_NOISE = 0.3
 _COMPLEMENT_CANDIDATES = 6
+_USER_BLOCK = 1 << 14  # users per block of the derived arrays
 
 
 def cluster_directions(n_clusters: int, dims: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,20 +57,26 @@ def user_tastes(
     n_mixed = rng.integers(1, 4, n)
     picked = rng.integers(0, k, (n, 3))
     weights = rng.standard_exponential((n, 3)) * (np.arange(3) < n_mixed[:, None])
-    weights /= weights.sum(axis=1, keepdims=True)
-    raw = weights[:, 0, None] * centres[picked[:, 0]]
-    for j in range(1, 3):  # a column at a time: far faster than an einsum over gathered (n, 3, d)
-        raw += weights[:, j, None] * centres[picked[:, j]]
-    raw += rng.standard_normal((n, d)) * (_USER_NOISE / np.sqrt(d))
-    # Scale every user so that their taste term spreads over the catalogue as taste_scale
-    # (times a personal strength): its variance over products, whose clusters have shares
-    # cluster_share, is the share-weighted variance of the user's cluster scores.
-    score = raw @ centres.T
-    mean = score @ cluster_share
-    # (A floor keeps a catalogue of one cluster, where nobody's taste term varies, sane.)
-    spread = np.sqrt(np.maximum((score * score) @ cluster_share - mean * mean, 0.04))
+    noise = rng.standard_normal((n, d))
     strength = np.exp(0.3 * rng.standard_normal(n))
-    return (raw * (taste_scale * strength / spread)[:, None]).astype(np.float32)
+    out = np.empty((n, d), dtype=np.float32)
+    # A block of users at a time: small temporaries stay in cache.
+    for a in range(0, n, _USER_BLOCK):
+        b = slice(a, a + _USER_BLOCK)
+        w = weights[b] / weights[b].sum(axis=1, keepdims=True)
+        raw = w[:, 0, None] * centres[picked[b, 0]]
+        for j in range(1, 3):  # a column at a time: far faster than an einsum over gathered (n, 3, d)
+            raw += w[:, j, None] * centres[picked[b, j]]
+        raw += noise[b] * (_USER_NOISE / np.sqrt(d))
+        # Scale every user so that their taste term spreads over the catalogue as taste_scale
+        # (times a personal strength): its variance over products, whose clusters have shares
+        # cluster_share, is the share-weighted variance of the user's cluster scores.
+        score = raw @ centres.T
+        mean = score @ cluster_share
+        # (A floor keeps a catalogue of one cluster, where nobody's taste term varies, sane.)
+        spread = np.sqrt(np.maximum((score * score) @ cluster_share - mean * mean, 0.04))
+        out[b] = raw * (taste_scale * strength[b] / spread)[:, None]
+    return out
 
 
 def complements(

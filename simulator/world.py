@@ -61,6 +61,7 @@ from datetime import datetime
 
 import numpy as np
 
+from shopcore.ordering import stable_argsort
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
 from simulator.params import SimulationParams
@@ -74,6 +75,7 @@ from simulator.tastes import cluster_directions, complements, product_tastes, us
 
 MAX_LIKED_BRANDS = 4
 QUIET_RATE = 1e-5  # sessions/day under which a user counts as gone
+_USER_BLOCK = 1 << 14  # users per block of the per-user tables (their temporaries stay in cache)
 _QUIET_CAP = (1 << 31) - 1  # seconds from signup to quiet, capped (about 68 years)
 _MAX_BRANDS_PER_CATEGORY = 40
 _PRODUCTS_PER_BRAND = 10
@@ -107,10 +109,9 @@ class Users:
     engagement_days: np.ndarray  # float64 time constant of the decay of activity
     quiet_us: np.ndarray  # int64 instant after which the rate is below QUIET_RATE (skipped)
     taste: np.ndarray  # (N, taste_dims) float32 position in the taste space
-    # Sampler cache: cumulative probability of each "interest" (category or liked brand) and
-    # the sampling segment it maps to.
+    # Sampler cache: cumulative probability of each "interest" (the categories, then the liked
+    # brands' slots; ``sessions._draw_cells`` maps an interest to its sampling segment).
     interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS)
-    interest_segment: np.ndarray  # (N, C + MAX_LIKED_BRANDS) int64
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -250,16 +251,8 @@ class World:
         index is cached until users are added)."""
         users = self.users
         n = len(users)
-        if self._awake_index is None or self._awake_index[0] != n:
-            day = users.signup_us // US_PER_DAY
-            first_day = int(day.min(initial=0))
-            rel_day = day - first_day
-            quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
-            key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
-            order = np.argsort(key, kind="stable")
-            day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
-            self._awake_index = (n, first_day, order, key[order], day_start)
-        _, first_day, order, keys, day_start = self._awake_index
+        first_day, order, keys, day_start = self._signup_index()
+        quiet_by_key, signup_by_key = self._awake_index[5:]
         today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
         days = np.arange(today)
         # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
@@ -272,12 +265,42 @@ class World:
         picked = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         last = min(max((signed_up_before_us - 1) // US_PER_DAY - first_day + 1, today),
                    len(day_start) - 1)
-        candidates = np.concatenate((order[picked], order[day_start[today]:day_start[last]]))
-        keep = (users.quiet_us[candidates] > at_us) & (users.signup_us[candidates] < signed_up_before_us)
+        # Positions in the index: runs of it, whose users' instants (stored in index order) are
+        # read from nearby memory rather than gathered from everywhere.
+        at = np.concatenate((picked, np.arange(day_start[today], day_start[last])))
+        keep = (quiet_by_key[at] > at_us) & (signup_by_key[at] < signed_up_before_us)
         # Sorted through a mask over all users: a linear pass, cheaper than sorting the candidates.
         awake = np.zeros(n, dtype=bool)
-        awake[candidates[keep]] = True
+        awake[order[at[keep]]] = True
         return np.flatnonzero(awake)
+
+    def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
+        """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
+        groups of the index, without a pass over everyone."""
+        first_day, order, _, day_start = self._signup_index()
+        last = len(day_start) - 1
+        a = day_start[min(max(start_us // US_PER_DAY - first_day, 0), last)]
+        b = day_start[min(max((end_us - 1) // US_PER_DAY - first_day + 1, 0), last)]
+        candidates = order[a:b]
+        signup = self.users.signup_us[candidates]
+        return np.sort(candidates[(signup >= start_us) & (signup < end_us)])
+
+    def _signup_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """(first signup day, user indices by signup day then latest quiet instant first, their
+        keys, where each day's group starts), cached until users are added."""
+        users = self.users
+        n = len(users)
+        if self._awake_index is None or self._awake_index[0] != n:
+            day = users.signup_us // US_PER_DAY
+            first_day = int(day.min(initial=0))
+            rel_day = day - first_day
+            quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
+            key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
+            order = stable_argsort(key)
+            day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
+            self._awake_index = (n, first_day, order, key[order], day_start,
+                                 users.quiet_us[order], users.signup_us[order])
+        return self._awake_index[1:5]
 
     def moment(self, at_us: int) -> Moment:
         """The day's prices and seasons (prices change at midnight UTC), cached per day."""
@@ -333,10 +356,11 @@ class World:
         cat = p.category[product_index]
         out = u.category_affinity.reshape(-1)[user_index * self.n_categories + cat]
         brand = p.brand[product_index]
-        # Slot by slot on 1-D columns: much faster than an (n, slots) comparison and sum.
+        # The pairs' liked brands gathered as whole rows once, then compared slot by slot on
+        # columns: much faster than an (n, slots) comparison and sum.
+        liked = np.take(u.liked_brand, user_index, axis=0)
         for slot in range(MAX_LIKED_BRANDS):
-            liked = u.liked_brand[:, slot]
-            hit = np.flatnonzero(liked[user_index] == brand)
+            hit = np.flatnonzero(liked[:, slot] == brand)
             out[hit] += u.liked_brand_affinity[user_index[hit], slot]
         out += p.quality[product_index]
         out -= u.sensitivity_of(user_index) * p.log_relative_price[product_index]
@@ -714,7 +738,7 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
         liked_brand_affinity=np.empty((0, MAX_LIKED_BRANDS)),
         price_level=i64, activity_rate=f64, engagement_days=f64, quiet_us=i64,
         taste=np.empty((0, taste_dims), dtype=np.float32),
-        interest_cdf=np.empty((0, k)), interest_segment=np.empty((0, k), dtype=np.int64),
+        interest_cdf=np.empty((0, k)),
     )
 
 
@@ -733,18 +757,11 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     # Category tastes: Dirichlet around the categories' general appeal.
     interest = np.array([c.interest for c in scenario_named(params.scenario).categories])
     alpha = params.taste_concentration * interest / interest.mean()
-    g = rng.gamma(alpha, size=(n, n_cat)) + 1e-12
-    share = g / g.sum(axis=1, keepdims=True)
-    category_affinity = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat))
-
+    g = rng.gamma(alpha, size=(n, n_cat))
     # Liked brands: mostly in liked categories, popular brands more often.
-    has_products = tables.seg_len[:n_cat] > 0
-    liked_cat_w = share * has_products
-    liked_cat_cdf = np.cumsum(liked_cat_w, axis=1)
-    liked_cat_cdf /= liked_cat_cdf[:, -1:]
     n_liked = np.minimum(rng.poisson(params.liked_brands_mean, n), MAX_LIKED_BRANDS)
     r = rng.random((n, MAX_LIKED_BRANDS))
-    slot_cat = np.minimum((liked_cat_cdf[:, None, :] < r[:, :, None]).sum(axis=2), n_cat - 1)
+    category_affinity, slot_cat = _category_tastes(g, r, tables.seg_len[:n_cat] > 0)
     brand_mass = np.bincount(products.brand, weights=products.popularity, minlength=len(world.brand_names))
     slot_brand = _pick_brand(slot_cat, brand_mass, world.brand_category, rng)
     liked = np.where(np.arange(MAX_LIKED_BRANDS) < n_liked[:, None], slot_brand, -1)
@@ -766,7 +783,7 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     share = np.bincount(products.taste_cluster, minlength=params.taste_clusters) / len(products)
     taste = user_tastes(n, world.taste_centres, share, params.taste_scale, rng)
 
-    interest_cdf, interest_segment = _interest_tables(
+    interest_cdf = _interest_tables(
         category_affinity, liked, liked_aff, price_level, tables, world.brand_category,
         taste @ world.taste_centres.T.astype(np.float32),
     )
@@ -786,8 +803,28 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
         quiet_us=quiet_instant(signup_us, activity, engagement),
         taste=taste,
         interest_cdf=interest_cdf,
-        interest_segment=interest_segment,
     )
+
+
+def _category_tastes(
+    g: np.ndarray, r: np.ndarray, has_products: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(category affinity, liked brands' categories) from Gamma draws ``g`` (users x categories,
+    normalised to Dirichlet shares) and uniforms ``r`` (users x brand slots: each slot's
+    category drawn from the shares of the categories that have products), a block of users at
+    a time (see ``_interest_tables``)."""
+    n, n_cat = g.shape
+    affinity = np.empty((n, n_cat))
+    slot_cat = np.empty(r.shape, dtype=np.int64)
+    for a in range(0, n, _USER_BLOCK):
+        b = slice(a, a + _USER_BLOCK)
+        gb = g[b] + 1e-12
+        share = gb / gb.sum(axis=1, keepdims=True)
+        affinity[b] = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat))
+        cdf = np.cumsum(share * has_products, axis=1)
+        cdf /= cdf[:, -1:]
+        slot_cat[b] = np.minimum((cdf[:, None, :] < r[b, :, None]).sum(axis=2), n_cat - 1)
+    return affinity, slot_cat
 
 
 def _pick_brand(
@@ -827,8 +864,26 @@ def _interest_tables(
     category_affinity: np.ndarray, liked: np.ndarray, liked_aff: np.ndarray,
     price_level: np.ndarray, tables: SegmentTables, brand_category: np.ndarray,
     cluster_score: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mixture weights that make views exactly ~ popularity x exp(affinity).
+) -> np.ndarray:
+    """Cumulative mixture weights (N, C + MAX_LIKED_BRANDS) that make views exactly ~
+    popularity x exp(affinity) (``_interest_rows``), a block of users at a time: each row
+    depends only on its user, and small blocks keep every temporary in cache instead of
+    faulting in fresh memory for each of them."""
+    n = len(category_affinity)
+    cdf = np.empty((n, category_affinity.shape[1] + MAX_LIKED_BRANDS))
+    for a in range(0, n, _USER_BLOCK):
+        b = slice(a, a + _USER_BLOCK)
+        cdf[b] = _interest_rows(category_affinity[b], liked[b], liked_aff[b], price_level[b],
+                                tables, brand_category, cluster_score[b])
+    return cdf
+
+
+def _interest_rows(
+    category_affinity: np.ndarray, liked: np.ndarray, liked_aff: np.ndarray,
+    price_level: np.ndarray, tables: SegmentTables, brand_category: np.ndarray,
+    cluster_score: np.ndarray,
+) -> np.ndarray:
+    """Mixture weights that make views exactly ~ popularity x exp(affinity), as a cdf per user.
 
     Interest c (a category) weighs exp(category_affinity[u, c]) * Z_l(c) and interest "liked
     brand b" weighs exp(category_affinity[u, c(b)]) * (exp(a_ub) - 1) * Z_l(b), where Z_l(s)
@@ -869,8 +924,4 @@ def _interest_tables(
     w = np.exp(logw - logw.max(axis=1, keepdims=True))
     cdf = np.cumsum(w, axis=1)
     cdf /= cdf[:, -1:]
-    segment = np.empty((n, n_cat + MAX_LIKED_BRANDS), dtype=np.int64)
-    segment[:, :n_cat] = np.arange(n_cat)
-    segment[:, n_cat:] = n_cat + b
-    return cdf, segment
-
+    return cdf

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from shopcore.ordering import stable_argsort
 from simulator.batch import EVENT_TYPE_SPELLINGS
 from simulator.generate import (
     EventBatch,
@@ -84,6 +85,15 @@ def test_uuid4_bytes_come_from_the_generator() -> None:
     b = uuid4_bytes(np.random.default_rng(5), 1000)
     assert np.array_equal(a, b) and a.shape == (1000, 16)
     assert len({bytes(r) for r in a}) == 1000
+
+
+@pytest.mark.parametrize("span", [1, 3, 86_400_000_000, 1 << 61])
+def test_stable_argsort_is_numpy_stable_order(span: int) -> None:
+    """Ties keep their positions; a range too wide to pack with the positions falls back."""
+    rng = np.random.default_rng(span)
+    for n in (0, 1, 2, 7, 5000):
+        keys = rng.integers(-span, span, n, dtype=np.int64)
+        assert np.array_equal(stable_argsort(keys), np.argsort(keys, kind="stable"))
 
 
 def test_concat_take_and_len() -> None:
