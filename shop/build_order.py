@@ -1,0 +1,74 @@
+"""Start a build's nodes longest-path-first, so the chain that decides when the build ends never waits.
+
+dbt runs a node once its parents (and, under `dbt build`, their tests) are done, on a pool of
+SHOP_DBT_THREADS threads; when more nodes are ready than threads are free, it picks by depth in
+the graph, shallowest first. On an incremental build that starts side branches (the monitoring
+aggregates, the daily marts, `user_item_interactions`) before the few small tests that gate the
+longest chain (`int_interactions_enriched` -> sessions and orders -> user months -> `customers`),
+and that chain then waits for a free thread while the rest runs.
+
+Here the order is the classic critical-path rule instead: each node's priority is the time from its
+start to the end of the build along its slowest line of descendants, timed by the previous build
+(its kept run_results.json; a node it did not run counts as a short one). Only the order of ready
+nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
+are the same either way. The hook is dbt's GraphQueue._get_scores (lower runs first), a private
+method of the dbt-core 1.11 the project pins; without it, dbt's own order stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shopcore.dbt_artifacts import last_build_results_path, read_run_results
+
+# The time a node the previous build did not run is assumed to take (a test or a small model).
+UNKNOWN_NODE_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+
+def previous_node_seconds(home: Path | None) -> dict[str, float]:
+    """Each node's execution time in the last build kept under the home (none: an empty map)."""
+    try:
+        results = read_run_results(last_build_results_path(home))
+    except (OSError, ValueError):
+        return {}
+    return {node.unique_id: node.execution_time for node in results.nodes}
+
+
+def longest_path_scores(graph: Any, seconds: Mapping[str, float]) -> dict[str, float]:
+    """Minus each node's time to the end of the build along its slowest descendants (lower runs first)."""
+    import networkx as nx
+
+    remaining: dict[str, float] = {}
+    for node in reversed(list(nx.topological_sort(graph))):
+        tail = max((remaining[child] for child in graph.successors(node)), default=0.0)
+        remaining[node] = seconds.get(node, UNKNOWN_NODE_SECONDS) + tail
+    return {node: -time for node, time in remaining.items()}
+
+
+@contextmanager
+def longest_path_first(seconds: Mapping[str, float]) -> Iterator[None]:
+    """While inside, dbt's graph queues order ready nodes by `longest_path_scores`."""
+    try:
+        from dbt.graph.queue import GraphQueue
+    except ImportError:  # another dbt: keep its order
+        yield
+        return
+    original = getattr(GraphQueue, "_get_scores", None)
+    if original is None:
+        log.debug("dbt's GraphQueue has no _get_scores: its own order stays")
+        yield
+        return
+
+    def scores(self: Any, graph: Any) -> dict[str, float]:
+        return longest_path_scores(graph, seconds)
+
+    GraphQueue._get_scores = scores
+    try:
+        yield
+    finally:
+        GraphQueue._get_scores = original
