@@ -8,8 +8,11 @@ longest chain (`int_interactions_enriched` -> sessions and orders -> user months
 and that chain then waits for a free thread while the rest runs.
 
 Here the order is the classic critical-path rule instead: each node's priority is the time from its
-start to the end of the build along its slowest line of descendants, timed by the previous build
-(its kept run_results.json; a node it did not run counts as a short one). Only the order of ready
+start to the end of the build along its slowest line of descendants, timed by the previous build of
+the same kind (an incremental build by the last incremental one, a full refresh by the last full
+refresh: their slow nodes differ; a build from an empty warehouse is a full build in all but name and
+is not kept). Without such a build every node counts the same, which orders by the number of nodes
+still ahead. Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hook is dbt's GraphQueue._get_scores (lower runs first), a private
 method of the dbt-core 1.11 the project pins; without it, dbt's own order stays.
@@ -17,26 +20,42 @@ method of the dbt-core 1.11 the project pins; without it, dbt's own order stays.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shopcore.dbt_artifacts import last_build_results_path, read_run_results
+from shopcore.dbt_artifacts import dbt_home
 
 # The time a node the previous build did not run is assumed to take (a test or a small model).
 UNKNOWN_NODE_SECONDS = 0.1
 log = logging.getLogger(__name__)
 
 
-def previous_node_seconds(home: Path | None) -> dict[str, float]:
-    """Each node's execution time in the last build kept under the home (none: an empty map)."""
+def _times_path(home: Path | None, full_refresh: bool) -> Path:
+    kind = "full_refresh" if full_refresh else "incremental"
+    return dbt_home(home) / "last_build" / f"node_seconds_{kind}.json"
+
+
+def previous_node_seconds(home: Path | None, *, full_refresh: bool) -> dict[str, float]:
+    """Each node's execution time in the last kept build of this kind (none: an empty map)."""
     try:
-        results = read_run_results(last_build_results_path(home))
+        times = json.loads(_times_path(home, full_refresh).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {node.unique_id: node.execution_time for node in results.nodes}
+    return {str(node): float(seconds) for node, seconds in times.items()} if isinstance(times, dict) else {}
+
+
+def keep_node_seconds(home: Path | None, *, full_refresh: bool, nodes: Iterable[tuple[str, float]]) -> None:
+    """Keep a finished build's node times for the next build of its kind (written atomically)."""
+    path = _times_path(home, full_refresh)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(dict(nodes)), encoding="utf-8")
+    os.replace(partial, path)
 
 
 def longest_path_scores(graph: Any, seconds: Mapping[str, float]) -> dict[str, float]:

@@ -361,8 +361,8 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
-    result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False,
-                     node_seconds=build_order.previous_node_seconds(home))
+    node_seconds = build_order.previous_node_seconds(home, full_refresh=full_refresh)
+    result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False, node_seconds=node_seconds)
     if result.success and result.unit_tests and not select:
         unit_test_gate.record(code, home)
     if select and result.success and not result.nodes and result.exception is None:
@@ -372,6 +372,10 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
         _keep_build_results(result.target_dir, home)
     if start is not None and result.success:
         build_marks.record(env, start, full_refresh=full_refresh)
+        # Not the first build (a full one in all but name), nor one testing every row.
+        if (full_refresh or start.previous is not None) and not test_all:
+            build_order.keep_node_seconds(home, full_refresh=full_refresh,
+                                          nodes=((node.unique_id, node.execution_time) for node in result.nodes))
     if result.success:
         ensure_semantic_manifest(env, home=home)
     return result
