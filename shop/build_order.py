@@ -11,11 +11,12 @@ Here the order is the classic critical-path rule instead: each node's priority i
 start to the end of the build along its slowest line of descendants, timed by the previous build of
 the same kind (an incremental build by the last incremental one, a full refresh by the last full
 refresh: their slow nodes differ; a build from an empty warehouse is a full build in all but name and
-is not kept). Without such a build every node counts the same, which orders by the number of nodes
-still ahead. Only the order of ready
+is not kept). Without such a build dbt keeps its own order: counting every node alike (the number of
+nodes still ahead) measured no better, as a long line of small tests outweighs a slow model. Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
-are the same either way. The hook is dbt's GraphQueue._get_scores (lower runs first), a private
-method of the dbt-core 1.11 the project pins; without it, dbt's own order stays.
+are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
+(GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
+them, dbt's own order stays.
 """
 
 from __future__ import annotations
@@ -71,23 +72,50 @@ def longest_path_scores(graph: Any, seconds: Mapping[str, float]) -> dict[str, f
 
 @contextmanager
 def longest_path_first(seconds: Mapping[str, float]) -> Iterator[None]:
-    """While inside, dbt's graph queues order ready nodes by `longest_path_scores`."""
+    """While inside, dbt's graph queues order ready nodes by `longest_path_scores`, and hand a node
+    out only when a thread is free to run it.
+
+    dbt hands every ready node at once to its thread pool, which runs them first come, first
+    served: an order among ready nodes would then only decide the order in the pool's backlog at
+    the moment they became ready, not which node the next free thread takes. So the queue's `get`
+    waits until fewer nodes than threads are running, and the choice is made when a thread frees.
+    """
     try:
         from dbt.graph.queue import GraphQueue
+        from dbt.task.runnable import GraphRunnableTask
     except ImportError:  # another dbt: keep its order
         yield
         return
-    original = getattr(GraphQueue, "_get_scores", None)
-    if original is None:
-        log.debug("dbt's GraphQueue has no _get_scores: its own order stays")
+    originals = {name: getattr(owner, name, None) for owner, name in
+                 ((GraphQueue, "_get_scores"), (GraphQueue, "get"), (GraphRunnableTask, "run_queue"))}
+    if None in originals.values():
+        log.debug("dbt's graph queue is not the one this was written for: its own order stays")
         yield
         return
+    get_node, run_queue = originals["get"], originals["run_queue"]
 
     def scores(self: Any, graph: Any) -> dict[str, float]:
         return longest_path_scores(graph, seconds)
 
+    def get_when_a_thread_is_free(self: Any, block: bool = True, timeout: float | None = None) -> Any:
+        limit = getattr(self, "shop_running_limit", None)
+        if limit:
+            with self.lock:
+                while len(self.in_progress) >= limit:
+                    self.some_task_done.wait()
+        return get_node(self, block=block, timeout=timeout)
+
+    def run_queue_with_limit(self: Any, pool: Any) -> None:
+        if self.job_queue is not None:
+            self.job_queue.shop_running_limit = max(1, int(getattr(self.config, "threads", 0) or 0))
+        return run_queue(self, pool)
+
     GraphQueue._get_scores = scores
+    GraphQueue.get = get_when_a_thread_is_free
+    GraphRunnableTask.run_queue = run_queue_with_limit
     try:
         yield
     finally:
-        GraphQueue._get_scores = original
+        GraphQueue._get_scores = originals["_get_scores"]
+        GraphQueue.get = get_node
+        GraphRunnableTask.run_queue = run_queue

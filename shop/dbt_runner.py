@@ -361,7 +361,8 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
-    node_seconds = build_order.previous_node_seconds(home, full_refresh=full_refresh)
+    # No earlier build of this kind: dbt's own order (its depth in the graph).
+    node_seconds = build_order.previous_node_seconds(home, full_refresh=full_refresh) or None
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False, node_seconds=node_seconds)
     if result.success and result.unit_tests and not select:
         unit_test_gate.record(code, home)
