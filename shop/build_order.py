@@ -11,8 +11,8 @@ Here the order is the classic critical-path rule instead: each node's priority i
 start to the end of the build along its slowest line of descendants, timed by the previous build of
 the same kind (an incremental build by the last incremental one, a full refresh by the last full
 refresh: their slow nodes differ; a build from an empty warehouse is a full build in all but name and
-is not kept). Without such a build dbt keeps its own order: counting every node alike (the number of
-nodes still ahead) measured no better, as a long line of small tests outweighs a slow model. Only the order of ready
+is not kept). Without such a build every node counts alike: the number of nodes still ahead, which
+on an appended day put the chain to `customers` first as well (measured as fast as the timed order). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
 (GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without

@@ -361,8 +361,8 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
-    # No earlier build of this kind: dbt's own order (its depth in the graph).
-    node_seconds = build_order.previous_node_seconds(home, full_refresh=full_refresh) or None
+    # No earlier build of this kind: every node counts alike (the number of nodes still ahead).
+    node_seconds = build_order.previous_node_seconds(home, full_refresh=full_refresh)
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False, node_seconds=node_seconds)
     if result.success and result.unit_tests and not select:
         unit_test_gate.record(code, home)
