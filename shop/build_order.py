@@ -7,12 +7,13 @@ aggregates, the daily marts, `user_item_interactions`) before the few small test
 longest chain (`int_interactions_enriched` -> sessions and orders -> user months -> `customers`),
 and that chain then waits for a free thread while the rest runs.
 
-Here the order is the classic critical-path rule instead: each node's priority is the time from its
-start to the end of the build along its slowest line of descendants, timed by the previous build of
-the same kind (an incremental build by the last incremental one, a full refresh by the last full
-refresh: their slow nodes differ; a build from an empty warehouse is a full build in all but name and
-is not kept). Without such a build every node counts alike: the number of nodes still ahead, which
-on an appended day put the chain to `customers` first as well (measured as fast as the timed order). Only the order of ready
+Here an incremental build uses the classic critical-path rule instead: each node's priority is the
+time from its start to the end of the build along its slowest line of descendants, timed by the
+previous incremental build (not a full one: its slow nodes are not an appended day's; the first
+build, from an empty warehouse, is a full build in all but name and is not kept). Without such a
+build every node counts alike: the number of nodes still ahead, which on an appended day put the
+chain to `customers` first as well (measured as fast as the timed order). A full refresh keeps dbt's
+order: counting nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
 (GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
@@ -36,23 +37,22 @@ UNKNOWN_NODE_SECONDS = 0.1
 log = logging.getLogger(__name__)
 
 
-def _times_path(home: Path | None, full_refresh: bool) -> Path:
-    kind = "full_refresh" if full_refresh else "incremental"
-    return dbt_home(home) / "last_build" / f"node_seconds_{kind}.json"
+def _times_path(home: Path | None) -> Path:
+    return dbt_home(home) / "last_build" / "node_seconds_incremental.json"
 
 
-def previous_node_seconds(home: Path | None, *, full_refresh: bool) -> dict[str, float]:
-    """Each node's execution time in the last kept build of this kind (none: an empty map)."""
+def previous_node_seconds(home: Path | None) -> dict[str, float]:
+    """Each node's execution time in the last kept incremental build (none: an empty map)."""
     try:
-        times = json.loads(_times_path(home, full_refresh).read_text(encoding="utf-8"))
+        times = json.loads(_times_path(home).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return {str(node): float(seconds) for node, seconds in times.items()} if isinstance(times, dict) else {}
 
 
-def keep_node_seconds(home: Path | None, *, full_refresh: bool, nodes: Iterable[tuple[str, float]]) -> None:
-    """Keep a finished build's node times for the next build of its kind (written atomically)."""
-    path = _times_path(home, full_refresh)
+def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]]) -> None:
+    """Keep an incremental build's node times for the next one (written atomically)."""
+    path = _times_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     partial.write_text(json.dumps(dict(nodes)), encoding="utf-8")

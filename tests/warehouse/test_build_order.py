@@ -29,9 +29,7 @@ def test_the_node_ahead_of_the_slowest_line_starts_first_however_shallow_the_oth
     assert build_order.longest_path_scores(_graph(), {})["customers"] == -build_order.UNKNOWN_NODE_SECONDS
 
 
-def test_each_kind_of_build_is_timed_by_the_last_one_of_its_kind(tmp_path) -> None:
-    assert build_order.previous_node_seconds(tmp_path, full_refresh=False) == {}  # none yet: every node alike
-    build_order.keep_node_seconds(tmp_path, full_refresh=True, nodes=[("model.shop.user_item_interactions", 90.0)])
-    build_order.keep_node_seconds(tmp_path, full_refresh=False, nodes=[("model.shop.customers", 2.5)])
-    assert build_order.previous_node_seconds(tmp_path, full_refresh=False) == {"model.shop.customers": 2.5}
-    assert build_order.previous_node_seconds(tmp_path, full_refresh=True) == {"model.shop.user_item_interactions": 90.0}
+def test_an_incremental_build_is_timed_by_the_last_one(tmp_path) -> None:
+    assert build_order.previous_node_seconds(tmp_path) == {}  # none yet: every node alike
+    build_order.keep_node_seconds(tmp_path, [("model.shop.customers", 2.5)])
+    assert build_order.previous_node_seconds(tmp_path) == {"model.shop.customers": 2.5}
