@@ -14,12 +14,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shop import build_marks, unit_test_gate
+from shop import build_marks, build_order, unit_test_gate
 from shopcore import home_lock
 from shopcore.dbt_artifacts import (
     FAILED_STATUSES,
@@ -253,6 +253,7 @@ def run_dbt(
     write_manifest: bool = True,
     results_file: str = "run_results.json",
     silent: bool = False,
+    node_seconds: Mapping[str, float] | None = None,
 ) -> DbtResult:
     """Invoke one dbt command (e.g. ["build", "--select", "marts"]) in-process and summarise it.
 
@@ -260,7 +261,8 @@ def run_dbt(
     for the run only. Paths: the project at the repository root, profiles/target/logs in SHOP_HOME/dbt.
     `write_manifest=False` skips target/manifest.json (dbt writes it twice per command, both times
     on the critical path); target/`results_file` is still written (run_results.json, or sources.json
-    for `source freshness`).
+    for `source freshness`). `node_seconds` (each node's time in an earlier run) makes dbt start ready
+    nodes longest-path-first (shop/build_order.py) instead of shallowest-first.
     """
     from dbt.cli.main import dbtRunner
 
@@ -289,7 +291,8 @@ def run_dbt(
     values = {**DEFAULT_ENV, **dict(env)}
     collector = _EventCollector(on_progress)
     started = time.perf_counter()
-    with _RUN_LOCK, _environment(values):
+    order = build_order.longest_path_first(node_seconds) if node_seconds is not None else nullcontext()
+    with _RUN_LOCK, _environment(values), order:
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
             outcome.result.write(str(target / results_file))
@@ -358,7 +361,10 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
-    result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False)
+    # An incremental build starts ready nodes longest-path-first (no earlier one: every node alike);
+    # a full refresh keeps dbt's order.
+    node_seconds = None if full_refresh else build_order.previous_node_seconds(home)
+    result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False, node_seconds=node_seconds)
     if result.success and result.unit_tests and not select:
         unit_test_gate.record(code, home)
     if select and result.success and not result.nodes and result.exception is None:
@@ -368,6 +374,9 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
         _keep_build_results(result.target_dir, home)
     if start is not None and result.success:
         build_marks.record(env, start, full_refresh=full_refresh)
+        # An incremental build's times: not the first build (a full one in all but name), nor one testing every row.
+        if not full_refresh and start.previous is not None and not test_all:
+            build_order.keep_node_seconds(home, ((node.unique_id, node.execution_time) for node in result.nodes))
     if result.success:
         ensure_semantic_manifest(env, home=home)
     return result

@@ -38,11 +38,37 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.unit_tests >= 13
 
 
-def test_incremental_build_after_full_build_is_clean(built, warehouse_env, dbt_home) -> None:
+def _views(conn: psycopg.Connection) -> dict[str, tuple[int, str | None]]:
+    """Each warehouse view: its oid (a new one when it was created again) and its comment."""
+    rows = conn.execute(
+        """
+        select n.nspname || '.' || c.relname, c.oid::bigint, obj_description(c.oid, 'pg_class')
+        from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+        where c.relkind = 'v' and n.nspname = any(%s)
+        """,
+        (list(WAREHOUSE_SCHEMAS),),
+    ).fetchall()
+    return {name: (oid, comment) for name, oid, comment in rows}
+
+
+def test_incremental_build_after_full_build_is_clean_and_keeps_unchanged_views(built, warehouse_env, dbt_home) -> None:
     target = dbt_artifacts.target_dir(dbt_home)
     for artifact in ("run_results.json", "manifest.json"):
         (target / artifact).unlink(missing_ok=True)
+    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+        views = _views(conn)
+        assert len(views) == 8 and all(comment.startswith("shop view definition ") for _, comment in views.values())
+        # a definition that no longer matches its model's (as after an edit of the SQL) is created again
+        conn.execute("comment on view staging.stg_shop__users is 'shop view definition of an older model'")
     again = build_ok(warehouse_env, dbt_home)
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        views_after = _views(conn)
+        events = conn.execute("select count(*) from marts.interaction_events").fetchone()[0]
+    # the other views, whose definition did not change, are kept as they were, not created again
+    assert views_after.keys() == views.keys()
+    assert {name for name in views if views_after[name][0] != views[name][0]} == {"staging.stg_shop__users"}
+    assert views_after["staging.stg_shop__users"][1] == views["staging.stg_shop__users"][1]
+    assert events == SIZE.events
     assert again.warning_count == 0, again.warnings
     assert again.models == built.models
     # the code is what the full build's unit tests passed on: an incremental build does not re-run them

@@ -75,16 +75,24 @@ customers as (
 buyers as (
 
     -- The scores rank the users with orders only: a sort of those few narrow rows, not of every
-    -- registered user's whole row (most never order).
+    -- registered user's whole row (most never order). Read from the totals, not from `customers`:
+    -- a second reader of that CTE would make PostgreSQL write all its rows to a temporary file
+    -- (it inlines a CTE read once). The same expressions as `customers`' columns, on its users.
     select
-        user_id,
-        ntile(5) over (order by recency_days desc, user_id asc) as recency_score,
-        ntile(5) over (order by orders, user_id) as frequency_score,
+        totals.user_id,
+        ntile(5) over (
+            order by {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} desc, totals.user_id asc
+        ) as recency_score,
+        ntile(5) over (order by totals.orders, totals.user_id) as frequency_score,
         -- unknown revenue (orders without prices) ranks lowest: no evidence of spend
-        ntile(5) over (order by lifetime_revenue nulls first, user_id) as monetary_score
+        ntile(5) over (order by {{ to_money('totals.lifetime_revenue') }} nulls first, totals.user_id)
+            as monetary_score
 
-    from customers
-    where orders > 0
+    from totals
+    cross join as_of
+    where
+        totals.orders > 0
+        and totals.user_id in (select users.user_id from users)
 
 ),
 

@@ -1,0 +1,121 @@
+"""Start a build's nodes longest-path-first, so the chain that decides when the build ends never waits.
+
+dbt runs a node once its parents (and, under `dbt build`, their tests) are done, on a pool of
+SHOP_DBT_THREADS threads; when more nodes are ready than threads are free, it picks by depth in
+the graph, shallowest first. On an incremental build that starts side branches (the monitoring
+aggregates, the daily marts, `user_item_interactions`) before the few small tests that gate the
+longest chain (`int_interactions_enriched` -> sessions and orders -> user months -> `customers`),
+and that chain then waits for a free thread while the rest runs.
+
+Here an incremental build uses the classic critical-path rule instead: each node's priority is the
+time from its start to the end of the build along its slowest line of descendants, timed by the
+previous incremental build (not a full one: its slow nodes are not an appended day's; the first
+build, from an empty warehouse, is a full build in all but name and is not kept). Without such a
+build every node counts alike: the number of nodes still ahead, which on an appended day put the
+chain to `customers` first as well (measured as fast as the timed order). A full refresh keeps dbt's
+order: counting nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
+nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
+are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
+(GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
+them, dbt's own order stays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shopcore.dbt_artifacts import dbt_home
+
+# The time a node the previous build did not run is assumed to take (a test or a small model).
+UNKNOWN_NODE_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+
+def _times_path(home: Path | None) -> Path:
+    return dbt_home(home) / "last_build" / "node_seconds_incremental.json"
+
+
+def previous_node_seconds(home: Path | None) -> dict[str, float]:
+    """Each node's execution time in the last kept incremental build (none: an empty map)."""
+    try:
+        times = json.loads(_times_path(home).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(node): float(seconds) for node, seconds in times.items()} if isinstance(times, dict) else {}
+
+
+def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]]) -> None:
+    """Keep an incremental build's node times for the next one (written atomically)."""
+    path = _times_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(dict(nodes)), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def longest_path_scores(graph: Any, seconds: Mapping[str, float]) -> dict[str, float]:
+    """Minus each node's time to the end of the build along its slowest descendants (lower runs first)."""
+    import networkx as nx
+
+    remaining: dict[str, float] = {}
+    for node in reversed(list(nx.topological_sort(graph))):
+        tail = max((remaining[child] for child in graph.successors(node)), default=0.0)
+        remaining[node] = seconds.get(node, UNKNOWN_NODE_SECONDS) + tail
+    return {node: -time for node, time in remaining.items()}
+
+
+@contextmanager
+def longest_path_first(seconds: Mapping[str, float]) -> Iterator[None]:
+    """While inside, dbt's graph queues order ready nodes by `longest_path_scores`, and hand a node
+    out only when a thread is free to run it.
+
+    dbt hands every ready node at once to its thread pool, which runs them first come, first
+    served: an order among ready nodes would then only decide the order in the pool's backlog at
+    the moment they became ready, not which node the next free thread takes. So the queue's `get`
+    waits until fewer nodes than threads are running, and the choice is made when a thread frees.
+    """
+    try:
+        from dbt.graph.queue import GraphQueue
+        from dbt.task.runnable import GraphRunnableTask
+    except ImportError:  # another dbt: keep its order
+        yield
+        return
+    originals = {name: getattr(owner, name, None) for owner, name in
+                 ((GraphQueue, "_get_scores"), (GraphQueue, "get"), (GraphRunnableTask, "run_queue"))}
+    if None in originals.values():
+        log.debug("dbt's graph queue is not the one this was written for: its own order stays")
+        yield
+        return
+    get_node, run_queue = originals["get"], originals["run_queue"]
+
+    def scores(self: Any, graph: Any) -> dict[str, float]:
+        return longest_path_scores(graph, seconds)
+
+    def get_when_a_thread_is_free(self: Any, block: bool = True, timeout: float | None = None) -> Any:
+        limit = getattr(self, "shop_running_limit", None)
+        if limit:
+            with self.lock:
+                while len(self.in_progress) >= limit:
+                    self.some_task_done.wait()
+        return get_node(self, block=block, timeout=timeout)
+
+    def run_queue_with_limit(self: Any, pool: Any) -> None:
+        if self.job_queue is not None:
+            self.job_queue.shop_running_limit = max(1, int(getattr(self.config, "threads", 0) or 0))
+        return run_queue(self, pool)
+
+    GraphQueue._get_scores = scores
+    GraphQueue.get = get_when_a_thread_is_free
+    GraphRunnableTask.run_queue = run_queue_with_limit
+    try:
+        yield
+    finally:
+        GraphQueue._get_scores = originals["_get_scores"]
+        GraphQueue.get = get_node
+        GraphRunnableTask.run_queue = run_queue
