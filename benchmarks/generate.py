@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
@@ -33,11 +34,14 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=3_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=42)
+    # A fixed end: the same shop on every run (ending "now" moved the event count between runs).
+    parser.add_argument("--end", type=datetime.fromisoformat, default=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                        help="the history's end (ISO 8601, with a time zone)")
     parser.add_argument("--scenario", default="general")
     args = parser.parse_args()
 
     params = runner.make_params(users=args.users, products=args.products, days=args.days, seed=args.seed,
-                                end=None, scenario=args.scenario)
+                                end=args.end, scenario=args.scenario)
     wall, cpu = time.perf_counter(), time.process_time()
     world = build_world(params)
     world_wall, world_cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -1,6 +1,6 @@
 """Generate + load throughput of the simulator against its ceiling, the server's own COPY.
 
-    .venv/bin/python benchmarks/load.py [--users 50000 --products 3000 --days 120]
+    .venv/bin/python benchmarks/load.py [--users 420000 --products 3000 --days 120 --end 2026-01-01T00:00:00+00:00]
 
 1. end to end: build the world, generate every day, encode, stream into raw.interactions in one
    transaction (what `shop simulate` does), with the loader process's peak memory;
@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from psycopg import sql
@@ -38,10 +39,14 @@ def peak_rss_mib() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=50_000)
+    # About 5M events (issue 17's scale): since visitor lifecycles most accounts visit once or twice.
+    parser.add_argument("--users", type=int, default=420_000)
     parser.add_argument("--products", type=int, default=3_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=42)
+    # A fixed end: the same shop on every run (ending "now" moved the event count between runs).
+    parser.add_argument("--end", type=datetime.fromisoformat, default=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                        help="the history's end (ISO 8601, with a time zone)")
     args = parser.parse_args()
 
     console = Console(width=120)
@@ -52,7 +57,7 @@ def main() -> None:
     dump_dir: Path | None = None
     try:
         params = runner.make_params(users=args.users, products=args.products, days=args.days,
-                                    seed=args.seed, end=None)
+                                    seed=args.seed, end=args.end)
         rss_before = peak_rss_mib()
         started = time.perf_counter()
         result = runner.run_history(info, params)
