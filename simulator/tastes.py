@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.blocks import user_blocks
+
 MAX_COMPLEMENTS = 3
 _USER_NOISE = 0.3
 _COMPLEMENT_CANDIDATES = 6
-_USER_BLOCK = 1 << 14  # users per block of the derived arrays
 
 
 def cluster_directions(n_clusters: int, dims: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,8 +62,7 @@ def user_tastes(
     strength = np.exp(0.3 * rng.standard_normal(n))
     out = np.empty((n, d), dtype=np.float32)
     # A block of users at a time: small temporaries stay in cache.
-    for a in range(0, n, _USER_BLOCK):
-        b = slice(a, a + _USER_BLOCK)
+    for b in user_blocks(n):
         w = weights[b] / weights[b].sum(axis=1, keepdims=True)
         raw = w[:, 0, None] * centres[picked[b, 0]]
         for j in range(1, 3):  # a column at a time: far faster than an einsum over gathered (n, 3, d)

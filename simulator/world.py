@@ -63,6 +63,7 @@ import numpy as np
 
 from shopcore.ordering import stable_argsort
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
+from simulator.blocks import user_blocks
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
@@ -75,7 +76,6 @@ from simulator.tastes import cluster_directions, complements, product_tastes, us
 
 MAX_LIKED_BRANDS = 4
 QUIET_RATE = 1e-5  # sessions/day under which a user counts as gone
-_USER_BLOCK = 1 << 14  # users per block of the per-user tables (their temporaries stay in cache)
 _QUIET_CAP = (1 << 31) - 1  # seconds from signup to quiet, capped (about 68 years)
 _MAX_BRANDS_PER_CATEGORY = 40
 _PRODUCTS_PER_BRAND = 10
@@ -816,8 +816,7 @@ def _category_tastes(
     n, n_cat = g.shape
     affinity = np.empty((n, n_cat))
     slot_cat = np.empty(r.shape, dtype=np.int64)
-    for a in range(0, n, _USER_BLOCK):
-        b = slice(a, a + _USER_BLOCK)
+    for b in user_blocks(n):
         gb = g[b] + 1e-12
         share = gb / gb.sum(axis=1, keepdims=True)
         affinity[b] = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat))
@@ -871,8 +870,7 @@ def _interest_tables(
     faulting in fresh memory for each of them."""
     n = len(category_affinity)
     cdf = np.empty((n, category_affinity.shape[1] + MAX_LIKED_BRANDS))
-    for a in range(0, n, _USER_BLOCK):
-        b = slice(a, a + _USER_BLOCK)
+    for b in user_blocks(n):
         cdf[b] = _interest_rows(category_affinity[b], liked[b], liked_aff[b], price_level[b],
                                 tables, brand_category, cluster_score[b])
     return cdf
