@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.arguments import DEFAULT_END, history_end  # noqa: E402
 from shopcore.copy_binary import encode_interactions  # noqa: E402
 from simulator import runner  # noqa: E402
 from simulator.generate import generate_history  # noqa: E402
@@ -34,9 +34,8 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=3_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seed", type=int, default=42)
-    # A fixed end: the same shop on every run (ending "now" moved the event count between runs).
-    parser.add_argument("--end", type=datetime.fromisoformat, default=datetime(2026, 1, 1, tzinfo=timezone.utc),
-                        help="the history's end (ISO 8601, with a time zone)")
+    parser.add_argument("--end", type=history_end, default=DEFAULT_END,
+                        help="the history's end (ISO date or date-time; UTC without a time zone)")
     parser.add_argument("--scenario", default="general")
     args = parser.parse_args()
 
