@@ -7,7 +7,10 @@ user's days are one cluster: counting each day as a unit would take a returning 
 days for independent evidence and narrow the intervals. Click-through = clicked lists / lists is a
 ratio of two sums over the units, so its variance comes from the delta method over the units' sums,
 squares and cross products (app/queries.variant_performance adds marts.recommendation_user_days up
-per user over the period).
+per user over the period). Click-through is a share, so its interval is Wilson's score interval at
+the effective number of lists (the lists divided by the design effect of the clustering): a normal
+interval passes 100% (or 0%) for a share near it on a small sample; Wilson's stays inside and does
+not collapse to a point when every list was clicked.
 
 The lift is the ratio of two independent arms' rates minus one; its interval is the delta method on
 the log of that ratio, so it never crosses -100%. The SRM check asks whether the users who entered
@@ -94,6 +97,23 @@ def ratio(sums: RatioSums) -> Estimate | None:
     return Estimate(rate, rate - _Z * error, rate + _Z * error, error)
 
 
+def share(sums: RatioSums) -> Estimate | None:
+    """A share of lists (an outcome of 0 or 1 per list, such as clicked) with Wilson's score interval
+    at the effective number of lists, p (1 - p) / se^2: the lists whose binomial variance equals the
+    delta method's. At a share of 0 or 1 the units show no spread to measure clustering by, and every
+    list counts. The standard error (for lifts) stays the delta method's."""
+    estimate = ratio(sums)
+    if estimate is None:
+        return None
+    p, n = estimate.value, sums.lists
+    binomial = p * (1 - p)
+    effective = binomial / estimate.standard_error ** 2 if binomial > 0 and estimate.standard_error > 0 else n
+    z2 = _Z ** 2
+    centre = (p + z2 / (2 * effective)) / (1 + z2 / effective)
+    half = _Z / (1 + z2 / effective) * math.sqrt(binomial / effective + z2 / (4 * effective ** 2))
+    return Estimate(p, max(centre - half, 0.0), min(centre + half, 1.0), estimate.standard_error)
+
+
 def lift(variant: Estimate | None, control: Estimate | None) -> Lift | None:
     """The variant's rate over the control's, minus one, with its interval; None when either rate is
     missing or zero (a ratio to nothing, or a log of nothing)."""
@@ -142,7 +162,7 @@ def revenue_sums(row: Mapping[str, float]) -> RatioSums:
 
 def compare(variants: Mapping[str, Mapping[str, float]], control: str) -> list[VariantResult]:
     """Each variant's click-through and revenue per list, and its lift over `control`, in the given order."""
-    clicks = {name: ratio(click_sums(row)) for name, row in variants.items()}
+    clicks = {name: share(click_sums(row)) for name, row in variants.items()}
     revenue = {name: ratio(revenue_sums(row)) for name, row in variants.items()}
     enough = {name: row["purchases"] >= MIN_PURCHASES for name, row in variants.items()}
     return [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from app.ab_statistics import RatioSums, SRM_ALPHA, compare, lift, ratio, sample_ratio
+from app.ab_statistics import RatioSums, SRM_ALPHA, compare, lift, ratio, sample_ratio, share
 
 
 def sums_of(lists: np.ndarray, outcome: np.ndarray) -> RatioSums:
@@ -25,6 +25,36 @@ def test_one_list_per_unit_gives_the_textbook_interval_of_a_proportion():
     assert found.value == pytest.approx(0.12)
     assert found.standard_error == pytest.approx(se)
     assert (found.low, found.high) == pytest.approx((0.12 - 1.959964 * se, 0.12 + 1.959964 * se), rel=1e-6)
+
+
+def test_a_share_gets_wilsons_interval_at_the_effective_number_of_lists():
+    # One list per unit: no clustering, so the effective number is the lists (n - 1 with the sample
+    # variance) and the interval is Wilson's, as scipy gives it.
+    clicks = np.r_[np.ones(120), np.zeros(880)]
+    found = share(sums_of(np.ones(1000), clicks))
+    wilson = stats.binomtest(120, 1000).proportion_ci(0.95, method="wilson")
+    assert found.value == pytest.approx(0.12)
+    assert (found.low, found.high) == pytest.approx((wilson.low, wilson.high), rel=2e-3)
+    # Four lists per user, all clicked or none: 4,000 lists carry the evidence of 1,000, and the
+    # interval is the one-list interval, twice as wide as 4,000 independent lists would give.
+    clustered = share(sums_of(np.full(1000, 4), 4 * clicks))
+    independent = stats.binomtest(480, 4000).proportion_ci(0.95, method="wilson")
+    assert clustered.value == pytest.approx(0.12)
+    assert (clustered.low, clustered.high) == pytest.approx((found.low, found.high), rel=1e-9)
+    assert clustered.high - clustered.low > 1.9 * (independent.high - independent.low)
+
+
+def test_a_share_near_one_on_a_small_sample_stays_inside_zero_to_one():
+    # 30 users with two lists each, 29 clicked both: the normal interval passes 100%.
+    lists, clicks = np.full(30, 2), np.r_[np.full(29, 2), 0]
+    normal, found = ratio(sums_of(lists, clicks)), share(sums_of(lists, clicks))
+    assert normal.high > 1
+    assert 0 < found.low < found.value < found.high < 1
+    # Every list clicked: no spread to measure, yet an interval below 100%, not a point.
+    everything = share(sums_of(lists, lists))
+    assert everything.value == 1 and everything.high == pytest.approx(1) and everything.low < 0.95
+    nothing = share(sums_of(lists, np.zeros(30)))
+    assert nothing.value == 0 and nothing.low == pytest.approx(0) and nothing.high > 0.05
 
 
 def test_the_ratio_interval_is_the_delta_method_over_units():
