@@ -14,8 +14,10 @@ not collapse to a point when every list was clicked.
 
 The lift is the ratio of two independent arms' rates minus one; its interval is the delta method on
 the log of that ratio, so it never crosses -100%. The SRM check asks whether the users who entered
-each arm (their first list from it) match the configured split (the API's variant weights): a
-chi-square goodness-of-fit test, with a warning below p = 0.001.
+the experiment (their first list from any variant) landed in the arms as the split of their moment
+says: the API's variant weights recorded with that list (the configured split for lists served
+before it recorded them), so a split ramped during the period is not read as a broken assignment.
+A chi-square goodness-of-fit test, with a warning below p = 0.001.
 
 Revenue per list gets an interval (and a lift) only once every compared arm has MIN_PURCHASES
 purchase lines: below that the A/A test found far more than 5% false lifts.
@@ -24,7 +26,7 @@ purchase lines: below that the A/A test found far more than 5% false lifts.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scipy import stats
@@ -124,17 +126,42 @@ def lift(variant: Estimate | None, control: Estimate | None) -> Lift | None:
     return Lift(math.exp(log_ratio) - 1, math.exp(log_ratio - _Z * error) - 1, math.exp(log_ratio + _Z * error) - 1)
 
 
-def sample_ratio(observed: Mapping[str, float], weights: Mapping[str, float]) -> SampleRatioCheck | None:
-    """Chi-square test of the users per arm against the configured weights (arms without a weight
-    are left out); None with fewer than two weighted arms or no user in them."""
-    arms: Sequence[str] = [name for name in weights if weights[name] > 0]
-    counts = [float(observed.get(name, 0)) for name in arms]
-    total, weight_total = sum(counts), sum(weights[name] for name in arms)
-    if len(arms) < 2 or total <= 0:
+@dataclass(frozen=True)
+class Entries:
+    """Users who entered the experiment in one arm under one split: the API's weights when their
+    first list was served (None: not recorded, the fallback split applies)."""
+
+    variant: str
+    weights: Mapping[str, float] | None
+    users: float
+
+
+def sample_ratio_of_entries(entries: Iterable[Entries], fallback: Mapping[str, float]) -> SampleRatioCheck | None:
+    """Chi-square test of the users per arm against what their splits expect: each user adds the
+    shares of the split they entered under to the arms' expected counts. Users of an arm their
+    split did not weight are left out; None with fewer than two weighted arms or no user in them."""
+    observed: dict[str, float] = {}
+    expected: dict[str, float] = {}
+    for entry in entries:
+        split = {name: weight for name, weight in (entry.weights or fallback).items() if weight > 0}
+        if entry.variant not in split:
+            continue
+        observed[entry.variant] = observed.get(entry.variant, 0.0) + entry.users
+        total = sum(split.values())
+        for name, weight in split.items():
+            expected[name] = expected.get(name, 0.0) + entry.users * weight / total
+    arms: Sequence[str] = list(expected)
+    counts = [observed.get(name, 0.0) for name in arms]
+    if len(arms) < 2 or sum(counts) <= 0:
         return None
-    expected = [total * weights[name] / weight_total for name in arms]
-    p_value = float(stats.chisquare(counts, f_exp=expected).pvalue)
-    return SampleRatioCheck(dict(zip(arms, counts, strict=True)), dict(zip(arms, expected, strict=True)), p_value)
+    p_value = float(stats.chisquare(counts, f_exp=[expected[name] for name in arms]).pvalue)
+    return SampleRatioCheck(dict(zip(arms, counts, strict=True)), dict(expected), p_value)
+
+
+def sample_ratio(observed: Mapping[str, float], weights: Mapping[str, float]) -> SampleRatioCheck | None:
+    """Chi-square test of the users per arm against one split's weights (arms without a weight are
+    left out); None with fewer than two weighted arms or no user in them."""
+    return sample_ratio_of_entries((Entries(name, None, users) for name, users in observed.items()), weights)
 
 
 @dataclass(frozen=True)

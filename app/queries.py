@@ -538,6 +538,23 @@ def variant_performance(period: Period) -> pd.DataFrame:
     return _fetch(database_key(), query, _period(period))
 
 
+def variant_entries(period: Period) -> pd.DataFrame:
+    """The users who entered the A/B experiment in the period (their first list from any variant),
+    per variant and the split they were served under (`weights`: the API's variant weights as JSON
+    text, null where not recorded). Days built before the mart had is_first_list count each user's
+    first list from the variant instead (a full refresh fills them)."""
+    query = """
+        select variant, first_list_weights::text as weights, count(*) as users
+        from marts.recommendation_user_days
+        where
+            activity_date between %(start)s and %(end)s
+            and (is_first_list = 1 or (is_first_list is null and is_first_day = 1))
+        group by variant, first_list_weights::text
+        order by variant, weights
+    """
+    return _fetch(database_key(), query, _period(period))
+
+
 # --- data health ---------------------------------------------------------------------------------
 
 

@@ -81,6 +81,7 @@ SERVED_RECOMMENDATIONS_SCHEMA = pa.schema([
     pa.field("model_id", pa.string()),
     pa.field("strategy", pa.string(), nullable=False),
     pa.field("product_ids", pa.list_(pa.int64()), nullable=False),
+    pa.field("variant_weights", pa.string()),  # jsonb -> its JSON text
     pa.field("served_at", _TIMESTAMP, nullable=False),
     pa.field("loaded_at", _TIMESTAMP, nullable=False),
 ])

@@ -6,6 +6,7 @@ clearly when it cannot be reached and how to start it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ import streamlit as st
 
 from app import ab_statistics, api_client, filters, formatting, queries, ui
 from app.errors import ApiUnavailable
+from app.periods import Period
 
 RECOMMENDATIONS_K = 10
 VARIANT_MODEL_COLUMNS = ["variant", "source", "weight", "model_id", "loaded_at", "error"]
@@ -229,7 +231,7 @@ def configured_split(api_down: ApiUnavailable | None) -> dict[str, float] | None
     return {str(v["variant"]): float(v.get("weight") or 0) for v in served.variants if v.get("variant")} or None
 
 
-def ab_statistics_section(variants: pd.DataFrame, api_down: ApiUnavailable | None) -> None:
+def ab_statistics_section(variants: pd.DataFrame, period: Period, api_down: ApiUnavailable | None) -> None:
     """Click-through and revenue per list with 95% intervals, lifts over the control, and the
     sample-ratio check of the assignment (app/ab_statistics.py)."""
     st.markdown("**A/B statistics** (95% intervals; a user's lists over the period are one unit, as the API "
@@ -256,16 +258,35 @@ def ab_statistics_section(variants: pd.DataFrame, api_down: ApiUnavailable | Non
         if result.enough_purchases else _too_few(result.revenue_per_list),
         "Revenue per list lift": _lift(result.revenue_lift, result.variant == control),
     } for result in results]).set_index("Variant"))
-    weights = split or {name: 1.0 for name in names}
-    check = ab_statistics.sample_ratio({name: rows[name]["new_users"] for name in names}, weights)
+    sample_ratio_check(queries.variant_entries(period), split, names)
+
+
+def sample_ratio_check(entries: pd.DataFrame, split: dict[str, float] | None, names: list[str]) -> None:
+    """The users who entered the experiment per arm against the split each entered under (recorded
+    with their first list; the API's configured split, or an equal one when it is down, for lists
+    served before the API recorded it)."""
+    fallback = split or {name: 1.0 for name in names}
+    recorded = entries["weights"].notna()
+    check = ab_statistics.sample_ratio_of_entries(
+        (ab_statistics.Entries(str(row.variant), json.loads(row.weights) if isinstance(row.weights, str) else None,
+                               float(row.users)) for row in entries.itertuples()),
+        fallback)
     if check is None:
-        st.caption("Sample-ratio check: needs users in at least two configured variants.")
+        st.caption("Sample-ratio check: needs users entering at least two weighted variants.")
         return
-    ratio_text = ":".join(f"{weights[name]:g}" for name in check.expected)
-    observed = ", ".join(f"{name} {formatting.count(count)}" for name, count in check.observed.items())
-    basis = "the API's configured split" if split else "an equal split (the API is not reachable to say its weights)"
-    text = (f"Sample-ratio check: new users {observed} against {basis} {ratio_text}: "
-            f"chi-square p = {check.p_value:.3g}")
+    fallback_text = ("the API's configured split " if split else
+                     "an equal split (the API is not reachable to say its weights) ") + ":".join(
+        f"{fallback[name]:g}" for name in fallback)
+    if recorded.all():
+        basis = "the split recorded with each user's first list"
+    elif recorded.any():
+        basis = (f"the split recorded with each user's first list ({fallback_text} for "
+                 f"{formatting.count(entries.loc[~recorded, 'users'].sum())} users whose lists predate the record)")
+    else:
+        basis = fallback_text
+    observed = ", ".join(f"{name} {formatting.count(count)} (expected {formatting.count(round(check.expected[name]))})"
+                         for name, count in check.observed.items())
+    text = f"Sample-ratio check: users entering the experiment {observed}, against {basis}: chi-square p = {check.p_value:.3g}"
     if check.mismatch:
         st.warning(f"{text} < {ab_statistics.SRM_ALPHA:g}: **sample ratio mismatch**. The assignment or the "
                    "impression log is broken; do not trust the lifts above.", icon=":material/warning:")
@@ -317,7 +338,7 @@ def impact(choice: filters.Filters, api_down: ApiUnavailable | None = None) -> N
             "revenue": ui.money_column("Revenue"),
         },
     )
-    ab_statistics_section(variants, api_down)
+    ab_statistics_section(variants, choice.period, api_down)
 
 
 st.title("Recommendations")

@@ -42,7 +42,7 @@ MAX_RECENT = 200_000  # impressions remembered for the window (the oldest are fo
 CHUNK_ROWS = 500  # rows per write to the COPY stream (under a millisecond of formatting)
 FLUSH_ROWS = 20_000  # rows per transaction
 _COPY = ("copy raw.served_recommendations "
-         "(request_id, user_id, variant, model_id, strategy, product_ids, served_at) from stdin")
+         "(request_id, user_id, variant, model_id, strategy, product_ids, variant_weights, served_at) from stdin")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 # One pending row: request id (UUID text), user id, unix time, row_tail(...).
@@ -53,11 +53,12 @@ def _copy_text(value: str | None) -> str:
     return "\\N" if value is None else value.translate(_ESCAPES)
 
 
-def row_tail(variant: str, model_id: str | None, strategy: str, product_ids: Sequence[int]) -> str:
-    """The COPY text of a row's variant, model_id, strategy and product_ids columns, tab-led and
-    tab-ended (the same for every request served the same answer)."""
+def row_tail(variant: str, model_id: str | None, strategy: str, product_ids: Sequence[int], variant_weights: str) -> str:
+    """The COPY text of a row's variant, model_id, strategy, product_ids and variant_weights (JSON)
+    columns, tab-led and tab-ended (the same for every request served the same answer)."""
     ids = ",".join(map(str, product_ids))
-    return f"\t{_copy_text(variant)}\t{_copy_text(model_id)}\t{_copy_text(strategy)}\t{{{ids}}}\t"
+    return (f"\t{_copy_text(variant)}\t{_copy_text(model_id)}\t{_copy_text(strategy)}\t{{{ids}}}"
+            f"\t{_copy_text(variant_weights)}\t")
 
 
 class RequestIds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 
 from recommender.api.settings import VariantSpec
 
@@ -19,6 +20,9 @@ class Assigner:
             total += spec.weight
             self.bounds.append(total)
         self.total = total
+        # Logged with every served list (raw.served_recommendations.variant_weights): the split a
+        # user entered the experiment under, for the sample-ratio check.
+        self.weights_json = json.dumps({spec.name: spec.weight for spec in specs}, separators=(",", ":"))
 
     def bucket(self, user_id: int) -> int:
         digest = hashlib.blake2b(str(user_id).encode(), digest_size=8, key=_SALT).digest()

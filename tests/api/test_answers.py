@@ -113,8 +113,9 @@ def test_every_impression_is_logged_once_with_its_values(start_server, shop: Sho
 
 @pytest.mark.slow
 def test_ab_variants_answer_and_log_their_own_lists(start_server, shop: Shop) -> None:
-    """One variant on the popularity baseline (no model id), one on the current model."""
-    server = start_server(SHOP_API_VARIANTS="control=popular:1,treatment=current:1")
+    """One variant on the popularity baseline (no model id), one on the current model; each list is
+    logged with the split it was served under (the sample-ratio check's expected shares)."""
+    server = start_server(SHOP_API_VARIANTS="control=popular:1,treatment=current:3")
     users = known_users(shop, 60)
     bodies = [server.get(f"/recommendations/{u}", params={"k": 5}).json() for u in users]
     by_variant = {b["variant"] for b in bodies}
@@ -128,10 +129,11 @@ def test_ab_variants_answer_and_log_their_own_lists(start_server, shop: Shop) ->
             assert body["model_id"] and body["strategy"] == "personalised"
     ids = [b["request_id"] for b in bodies]
     rows = wait_until(lambda: (r := shop.query(
-        "select request_id::text, variant, model_id, strategy from raw.served_recommendations "
+        "select request_id::text, variant, model_id, strategy, variant_weights from raw.served_recommendations "
         "where request_id = any(%s::uuid[])", (ids,))) and len(r) == len(ids) and r,
         message="the A/B answers in raw.served_recommendations")
-    assert sorted(rows) == sorted((b["request_id"], b["variant"], b["model_id"], b["strategy"]) for b in bodies)
+    split = {"control": 1, "treatment": 3}
+    assert sorted(rows) == sorted((b["request_id"], b["variant"], b["model_id"], b["strategy"], split) for b in bodies)
 
 
 def test_plain_and_other_spellings_of_a_request_get_the_same_answer(server: ApiServer, shop: Shop) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from simulator import loader
 from simulator.closed_loop import ApiRecommendations, ClosedLoop, Served
@@ -150,8 +151,8 @@ PAGE_ARMS = unit_sums(PAGE_UNITS)
 
 _USER_DAY = sql.SQL(
     "insert into marts.recommendation_user_days (activity_date, variant, user_id, lists, clicked_lists, clicks, "
-    "add_to_carts, purchases, revenue, is_first_day, has_lists, has_outcomes) "
-    "values (%s, %s, %s, %s, %s, %s, 0, %s, %s, %s, true, %s)")
+    "add_to_carts, purchases, revenue, is_first_day, is_first_list, first_list_weights, has_lists, has_outcomes) "
+    "values (%s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, true, %s)")
 # The day's row of each planted arm, added up from its users' rows as the mart adds them up.
 _VARIANT_DAY = sql.SQL(
     "insert into marts.recommendation_variant_daily (activity_date, variant, impressions, clicked_lists, "
@@ -163,13 +164,17 @@ _VARIANT_DAY = sql.SQL(
 
 
 @contextmanager
-def variant_rows(shop, day, arms: dict[str, list[tuple[int, int, int, int, float, int]]]) -> Iterator[None]:
-    """The arms' users as rows of marts.recommendation_user_days on `day`, and their sums as rows of
-    marts.recommendation_variant_daily, removed afterwards."""
+def variant_rows(shop, day, arms: dict[str, list[tuple[int, int, int, int, float, int]]],
+                 weights: dict[str, float] | None = None) -> Iterator[None]:
+    """The arms' users as rows of marts.recommendation_user_days on `day` (a first day is the user's
+    entry into the experiment, under `weights` when given: the split the API recorded), and their sums
+    as rows of marts.recommendation_variant_daily, removed afterwards."""
+    recorded = Jsonb(weights) if weights is not None else None
     with shop.database.connect() as conn:
         with conn.cursor() as cur:
             cur.executemany(_USER_DAY, [
-                (day, name, user, lists, clicked, clicked, purchases, revenue, first, purchases > 0)
+                (day, name, user, lists, clicked, clicked, purchases, revenue, first, first,
+                 recorded if first else None, purchases > 0)
                 for name, rows in arms.items() for user, lists, clicked, purchases, revenue, first in rows
             ])
         conn.execute(_VARIANT_DAY, (day, list(arms)))

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from app.ab_statistics import RatioSums, SRM_ALPHA, compare, lift, ratio, sample_ratio, share
+from app.ab_statistics import (
+    SRM_ALPHA,
+    Entries,
+    RatioSums,
+    compare,
+    lift,
+    ratio,
+    sample_ratio,
+    sample_ratio_of_entries,
+    share,
+)
 
 
 def sums_of(lists: np.ndarray, outcome: np.ndarray) -> RatioSums:
@@ -110,6 +120,28 @@ def test_sample_ratio_check_is_pearsons_chi_square():
     broken = sample_ratio({"a": 5300, "b": 4700}, {"a": 1, "b": 1})
     assert broken.p_value < SRM_ALPHA and broken.mismatch
     assert sample_ratio({"a": 10}, {"a": 1}) is None and sample_ratio({}, {"a": 1, "b": 1}) is None
+
+
+def test_sample_ratio_follows_the_split_each_user_entered_under():
+    # A ramp: 2,000 users entered at 9:1, then 2,000 at 1:1. Against the split of their moment the
+    # 2,800 : 1,200 entries match; against today's 1:1 alone they would read as a broken assignment.
+    ramp = [Entries("popular", {"popular": 9, "model": 1}, 1800), Entries("model", {"popular": 9, "model": 1}, 200),
+            Entries("popular", {"popular": 1, "model": 1}, 1000), Entries("model", {"popular": 1, "model": 1}, 1000)]
+    fine = sample_ratio_of_entries(ramp, fallback={"popular": 1, "model": 1})
+    assert fine.expected == pytest.approx({"popular": 2800, "model": 1200}) and fine.p_value == pytest.approx(1.0)
+    assert sample_ratio({"popular": 2800, "model": 1200}, {"popular": 1, "model": 1}).mismatch
+    # Entries whose split was not recorded take the fallback; an arm added later is expected only
+    # from the users who entered once it had a weight.
+    mixed = [Entries("popular", None, 500), Entries("model", None, 500),
+             Entries("popular", {"popular": 1, "model": 1, "new": 2}, 240),
+             Entries("model", {"popular": 1, "model": 1, "new": 2}, 260), Entries("new", {"popular": 1, "model": 1, "new": 2}, 500)]
+    found = sample_ratio_of_entries(mixed, fallback={"popular": 1, "model": 1})
+    assert found.expected == pytest.approx({"popular": 750, "model": 750, "new": 500})
+    assert found.observed == {"popular": 740, "model": 760, "new": 500}
+    assert found.p_value == pytest.approx(stats.chisquare([740, 760, 500], [750, 750, 500]).pvalue)
+    # A user in an arm their split gave no weight is left out, not counted against the others.
+    stray = sample_ratio_of_entries([*ramp, Entries("retired", {"popular": 1, "model": 1}, 80)], {})
+    assert "retired" not in stray.observed and stray.p_value == pytest.approx(1.0)
 
 
 def test_compare_measures_every_variant_against_the_control():

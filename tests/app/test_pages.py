@@ -650,6 +650,15 @@ def test_recommendations_page_shows_ab_intervals_lifts_and_the_sample_ratio_verd
         app = choose_range(open_app("views/recommendations.py"), day, day + timedelta(days=1))
         warnings = [item.value for item in app.warning if "sample ratio" in item.value]
         assert len(warnings) == 1 and "**sample ratio mismatch**" in warnings[0], [w.value for w in app.warning]
+    # The same 1,010 : 990 entries, recorded as served under a 1:3 split: the check follows the
+    # recorded split (expected 500 : 1,500), not the equal split it assumes without the API.
+    st.cache_data.clear()
+    with ab_support.variant_rows(built_shop, day, ab_support.PAGE_UNITS, weights={"popular": 1, "model": 3}):
+        app = choose_range(open_app("views/recommendations.py"), day, day + timedelta(days=1))
+        warnings = [item.value for item in app.warning if "sample ratio" in item.value]
+        assert len(warnings) == 1 and "**sample ratio mismatch**" in warnings[0], [w.value for w in app.warning]
+        assert "the split recorded with each user's first list" in warnings[0]
+        assert "model 990 (expected 1,500)" in warnings[0]
 
 
 def test_a_returning_user_is_one_ab_unit_over_the_period(built_shop, point_app_at):

@@ -181,11 +181,13 @@ def load_chunk(conn: psycopg.Connection, size: ShopSize, chunk_no: int, *, upto:
     loaded = cur.rowcount
     # The API's log of served lists: one list before each recommended view (some redelivered in the
     # same batch), plus lists of a variant that never leads to an event ('knn'), loaded half an hour
-    # after the chunk's events, so the two raw tables have different load times.
+    # after the chunk's events, so the two raw tables have different load times. The split they were
+    # served under changes from chunk to chunk, and the first chunk's lists have none (logged before
+    # the API recorded it).
     conn.execute(
         f"""
         insert into raw.served_recommendations (
-            request_id, user_id, variant, model_id, strategy, product_ids, served_at, loaded_at
+            request_id, user_id, variant, model_id, strategy, product_ids, variant_weights, served_at, loaded_at
         )
         select
             md5('served-' || n)::uuid,
@@ -194,6 +196,7 @@ def load_chunk(conn: psycopg.Connection, size: ShopSize, chunk_no: int, *, upto:
             'model-1',
             'model',
             array[product_id, product_id + 1],
+            case when chunk_no > 0 then jsonb_build_object('control', 1, 'treatment', chunk_no) end,
             occurred_at - interval '1 minute',
             %(start)s::timestamptz + (chunk_no + 1) * %(chunk_days)s * interval '1 day'
                 + (n %% 3600) * interval '1 second' + interval '30 minutes'

@@ -1,8 +1,10 @@
 {#
     The recommender's A/B unit: one row per user, day and variant with lists served by the variant
     that day or events carrying it (what followed its lists): lists, lists clicked, clicks (views),
-    add-to-carts, purchases and attributed revenue, and whether that day was the user's first list
-    from the variant. marts.recommendation_variant_daily adds these rows up per day and variant; the
+    add-to-carts, purchases and attributed revenue, whether that day was the user's first list
+    from the variant, and whether it held the user's first list from any variant (their entry into
+    the experiment) with the split the API served it under (variant_weights): the sample-ratio check
+    compares entries with the split of their moment, so a ramped split is not a broken assignment. marts.recommendation_variant_daily adds these rows up per day and variant; the
     A/B statistics (app/ab_statistics.py) add them up per user over a period, since the user is what
     the API assigns to a variant and a user's days are not independent.
 
@@ -118,6 +120,37 @@ first_exposures as (
 
 ),
 
+-- each served user's lists from any variant in order, over the whole log: the first is their entry
+-- into the experiment, with the split the API assigned them under then
+ranked_lists as (
+
+    select
+        user_id,
+        variant,
+        served_date,
+        variant_weights,
+        row_number() over (partition by user_id order by served_at, request_id) as list_rank
+
+    from {{ ref('stg_shop__served_recommendations') }}
+    {% if is_incremental() %}
+    where user_id in (select served.user_id from served)
+    {% endif %}
+
+),
+
+first_lists as (
+
+    select
+        user_id,
+        variant,
+        served_date,
+        variant_weights
+
+    from ranked_lists
+    where list_rank = 1
+
+),
+
 user_lists as (
 
     select
@@ -146,7 +179,9 @@ user_lists_clicked as (
         user_lists.lists,
         user_lists.is_first_day,
         user_lists.max_served_loaded_at,
-        coalesce(clicked_lists.clicked_lists, 0) as clicked_lists
+        coalesce(clicked_lists.clicked_lists, 0) as clicked_lists,
+        {{ flag('first_lists.user_id is not null') }} as is_first_list,
+        first_lists.variant_weights as first_list_weights
 
     from user_lists
     left join clicked_lists
@@ -154,6 +189,11 @@ user_lists_clicked as (
             user_lists.activity_date = clicked_lists.served_date
             and user_lists.variant = clicked_lists.variant
             and user_lists.user_id = clicked_lists.user_id
+    left join first_lists
+        on
+            user_lists.user_id = first_lists.user_id
+            and user_lists.activity_date = first_lists.served_date
+            and user_lists.variant = first_lists.variant
 
 ),
 
@@ -184,6 +224,8 @@ units as (
         coalesce(user_lists.lists, 0) as lists,
         coalesce(user_lists.clicked_lists, 0) as clicked_lists,
         coalesce(user_lists.is_first_day, 0) as is_first_day,
+        coalesce(user_lists.is_first_list, 0) as is_first_list,
+        user_lists.first_list_weights,
         coalesce(user_outcomes.clicks, 0) as clicks,
         coalesce(user_outcomes.add_to_carts, 0) as add_to_carts,
         coalesce(user_outcomes.purchases, 0) as purchases,
@@ -215,6 +257,8 @@ final as (
         cast(purchases as {{ dbt.type_bigint() }}) as purchases,
         {{ to_money('revenue') }} as revenue,
         cast(is_first_day as {{ dbt.type_int() }}) as is_first_day,
+        cast(is_first_list as {{ dbt.type_int() }}) as is_first_list,
+        first_list_weights,
         has_lists,
         has_outcomes,
         max_served_loaded_at,

@@ -21,6 +21,7 @@ renamed as (
         model_id,
         trim(strategy) as strategy,
         product_ids,
+        variant_weights,
         served_at,
         cast(served_at as date) as served_date,
         loaded_at
@@ -51,6 +52,7 @@ final as (
         model_id,
         strategy,
         product_ids,
+        variant_weights,
         served_at,
         served_date,
         loaded_at

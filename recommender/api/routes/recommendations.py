@@ -93,7 +93,7 @@ def build_answer(state: ApiState, variant: str, user_id: int, k: int, fresh: lis
     items, product_ids = items_json(ranked, catalogue, k)
     tail = (f',"strategy":"{strategy}","variant":{json.dumps(variant)},"model_id":{json.dumps(rec.model_id)},'
             f'"fresh_events":{len(fresh)},"items":{items}}}')
-    return Answer(tail.encode(), row_tail(variant, rec.model_id, strategy, product_ids), strategy,
+    return Answer(tail.encode(), row_tail(variant, rec.model_id, strategy, product_ids, state.assigner.weights_json), strategy,
                   state.knows(user_id))
 
 
