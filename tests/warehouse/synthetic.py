@@ -205,6 +205,37 @@ def load_chunk(conn: psycopg.Connection, size: ShopSize, chunk_no: int, *, upto:
             chunk_no {op} %(chunk)s
             and copy_no in (0, 1)
             and ((recommendation_variant is not null and lower(trim(event_type)) = 'view') or n %% 97 = 0)
+            and not (n %% 41 = 0 and recommendation_variant is not null)
+        """,
+        {"start": size.start, "chunk_days": size.days / size.chunks, "chunk": chunk_no},
+    )
+    # Every 41st recommended view follows a list served 20 hours before it instead, mostly the day
+    # before, and loaded with the chunk before the view's (when it was served by then): the view
+    # arrives a load later and clicks a list of a day already built.
+    conn.execute(
+        f"""
+        insert into raw.served_recommendations (
+            request_id, user_id, variant, model_id, strategy, product_ids, variant_weights, served_at, loaded_at
+        )
+        select
+            md5('early-' || n)::uuid,
+            user_id,
+            recommendation_variant,
+            'model-1',
+            'model',
+            array[product_id, product_id + 2],
+            jsonb_build_object('control', 1, 'treatment', 1),
+            occurred_at - interval '20 hours',
+            %(start)s::timestamptz + chunk_no * %(chunk_days)s * interval '1 day' + interval '45 minutes'
+        from synthetic.deliveries
+        where
+            chunk_no - 1 {op} %(chunk)s
+            and copy_no = 0
+            and n %% 41 = 0
+            and recommendation_variant is not null
+            and lower(trim(event_type)) = 'view'
+            and occurred_at - interval '20 hours'
+                < %(start)s::timestamptz + chunk_no * %(chunk_days)s * interval '1 day'
         """,
         {"start": size.start, "chunk_days": size.days / size.chunks, "chunk": chunk_no},
     )

@@ -9,12 +9,15 @@
     the API assigns to a variant and a user's days are not independent.
 
     A list is clicked when the user viewed one of its products before their next list from the
-    variant that day (a click before all of the day's lists belongs to the first: the API's and the
-    shop's clocks differ). Incremental (keyed by activity_date): the days touched by newly loaded
-    recommended events or served lists are rebuilt whole (other events change no row of it). Each
-    side keeps its own watermark, since the two raw tables are loaded independently (history is
-    back-filled with past load times); a late served row can move a user's first day earlier, so an
-    incremental run also rebuilds the day a touched user was first served before.
+    variant, within a day of its serving (across midnight: a UTC day is any shop's evening
+    somewhere); a view before the day's first list belongs to it (the API's and the shop's clocks
+    differ) unless the list before still holds. Clicked lists count on the list's day. Incremental
+    (keyed by activity_date): the days touched by newly loaded recommended events or served lists
+    are rebuilt whole, with their neighbours a click or a list window reaches (see
+    touched_recommendation_days; other events change no row of it). Each side keeps its own
+    watermark, since the two raw tables are loaded independently (history is back-filled with past
+    load times); a late served row can move a user's first day earlier, so an incremental run also
+    rebuilds the day a touched user was first served before.
 #}
 {{
     config(
@@ -40,29 +43,39 @@
 
 with
 
-served as (
+-- the lists of the rebuilt days and of the days either side (their windows reach across midnight)
+served_around as (
 
     select * from {{ ref('stg_shop__served_recommendations') }}
     {% if is_incremental() %}
-    where
-        {{ in_touched_days('served_date', touched) }}
+    where served_date in ({{ touched['lists'] }})
     {% endif %}
 
 ),
 
+served as (
+
+    select * from served_around
+    {% if is_incremental() %}
+    where served_date in ({{ touched['rows'] }})
+    {% endif %}
+
+),
+
+-- recommended events of the rebuilt days and of the day after each (views click earlier lists)
 interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
     where
         is_recommended = 1
         {% if is_incremental() %}
-        and {{ in_touched_days('occurred_date', touched) }}
+        and occurred_date in ({{ touched['views'] }})
         {% endif %}
 
 ),
 
--- each list with the moment the user's next list from the variant was served that day
-list_windows as (
+-- each list with its number in the user's day and the lists from the variant before and after it
+list_sequence as (
 
     select
         served_date,
@@ -73,15 +86,44 @@ list_windows as (
         row_number() over (
             partition by served_date, variant, user_id order by served_at, request_id
         ) as list_number,
-        lead(served_at) over (
-            partition by served_date, variant, user_id order by served_at, request_id
-        ) as next_served_at
+        lag(served_at) over (partition by variant, user_id order by served_at, request_id) as previous_served_at,
+        lead(served_at) over (partition by variant, user_id order by served_at, request_id) as next_served_at
 
-    from served
+    from served_around
 
 ),
 
--- per user, day and variant: the lists of which a product was viewed while the list was the newest
+-- when each list can be clicked: from its serving (a day's first list from the day's start, unless
+-- the list before it still holds) until the next list, for at most a day
+list_windows as (
+
+    select
+        served_date,
+        variant,
+        user_id,
+        product_ids,
+        list_number,
+        case
+            when list_number = 1
+                then least(
+                    served_at,
+                    greatest(
+                        cast(served_date as {{ type_timestamp_tz() }}),
+                        {{ dbt.dateadd('hour', recommendation_list_hours(), 'previous_served_at') }}
+                    )
+                )
+            else served_at
+        end as opens_at,
+        least(next_served_at, {{ dbt.dateadd('hour', recommendation_list_hours(), 'served_at') }}) as closes_at
+
+    from list_sequence
+    {% if is_incremental() %}
+    where served_date in ({{ touched['rows'] }})
+    {% endif %}
+
+),
+
+-- per user, day and variant: the lists of which a product was viewed while the list's window was open
 clicked_lists as (
 
     select
@@ -95,10 +137,9 @@ clicked_lists as (
         on
             list_windows.user_id = interactions.user_id
             and list_windows.variant = interactions.recommendation_variant
-            and list_windows.served_date = interactions.occurred_date
             and interactions.is_view = 1
-            and (list_windows.served_at <= interactions.occurred_at or list_windows.list_number = 1)
-            and (list_windows.next_served_at > interactions.occurred_at or list_windows.next_served_at is null)
+            and list_windows.opens_at <= interactions.occurred_at
+            and list_windows.closes_at > interactions.occurred_at
             and {{ array_contains('list_windows.product_ids', 'interactions.product_id') }}
     group by list_windows.served_date, list_windows.variant, list_windows.user_id
 
@@ -210,6 +251,9 @@ user_outcomes as (
         max(last_loaded_at) as max_event_loaded_at
 
     from interactions
+    {% if is_incremental() %}
+    where occurred_date in ({{ touched['rows'] }})
+    {% endif %}
     group by occurred_date, recommendation_variant, user_id
 
 ),

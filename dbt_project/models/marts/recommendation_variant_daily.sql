@@ -38,8 +38,7 @@ units as (
 
     select * from {{ ref('recommendation_user_days') }}
     {% if is_incremental() %}
-    where
-        {{ in_touched_days('activity_date', touched) }}
+    where activity_date in ({{ touched['rows'] }})
     {% endif %}
 
 ),
