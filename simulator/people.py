@@ -46,7 +46,9 @@ def build_name_pools(seed: int) -> dict[str, NamePool]:
     """One pool of names per Faker locale used by ``COUNTRIES``, deterministic from ``seed``."""
     pools: dict[str, NamePool] = {}
     for locale in sorted({loc for _, _, loc in COUNTRIES}):
-        fake = Faker(locale)
+        # Only the person provider: the others are never asked, and loading each locale's
+        # whole set of providers costs more than drawing the pools.
+        fake = Faker(locale, providers=["faker.providers.person"])
         fake.seed_instance(seed)
         # sorted(set(...)) removes repeats with an order that does not depend on hashing.
         first = sorted({fake.first_name() for _ in range(_POOL_DRAWS)})
