@@ -96,8 +96,8 @@ class Users:
     """One row per user, indexed by ``user_id - 1``."""
 
     user_id: np.ndarray  # int64, 1..N
-    email: np.ndarray  # str
-    full_name: np.ndarray  # str
+    email: np.ndarray  # bytes (UTF-8, ``simulator.people``)
+    full_name: np.ndarray  # bytes (UTF-8)
     country: np.ndarray  # str, ISO 3166-1 alpha-2
     channel: np.ndarray  # str, acquisition channel
     signup_us: np.ndarray  # int64 microseconds since the epoch (UTC)
@@ -213,8 +213,9 @@ class World:
     prices: PriceHistory
     taste_centres: np.ndarray  # (taste_clusters, taste_dims)
     name_pools: dict[str, NamePool] = field(repr=False)
-    taken_emails: set[str] = field(repr=False)
     _users: Users = field(repr=False)
+    # The addresses in use, gathered from the users when users are first added (live mode).
+    _taken_emails: set[bytes] | None = field(default=None, repr=False)
     # Users added since ``users`` was last read: joined lazily, so that adding users one by
     # one (live signups, replaying them on restart) costs O(total), not O(n) per user.
     _added: list[Users] = field(default_factory=list, repr=False)
@@ -229,6 +230,12 @@ class World:
             self._users = self._users.appended(self._added, self._spare)
             self._added, self._n_added = [], 0
         return self._users
+
+    @property
+    def taken_emails(self) -> set[bytes]:
+        if self._taken_emails is None:
+            self._taken_emails = set(self.users.email.tolist())
+        return self._taken_emails
 
     @property
     def n_users(self) -> int:
@@ -475,7 +482,7 @@ class World:
             raise ValueError(f"signup_times has {len(signup_us)} values for n={n} users")
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        new = _draw_users(self, signup_us, self.n_users + 1, rng)
+        new = _draw_users(self, signup_us, self.n_users + 1, rng, self.taken_emails)
         self._added.append(new)
         self._n_added += n
         return new.user_id
@@ -558,11 +565,10 @@ def _build_world(params: SimulationParams) -> World:
         prices=prices,
         taste_centres=centres,
         name_pools=build_name_pools(params.seed),
-        taken_emails=set(),
         _users=_empty_users(len(categories), params.taste_dims),
     )
     signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
-    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2))
+    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), set())
     return world
 
 
@@ -731,7 +737,7 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
     k = n_categories + MAX_LIKED_BRANDS
     f64, i64 = np.empty(0), np.empty(0, dtype=np.int64)
     return Users(
-        user_id=i64, email=np.empty(0, dtype=str), full_name=np.empty(0, dtype=str),
+        user_id=i64, email=np.empty(0, dtype=bytes), full_name=np.empty(0, dtype=bytes),
         country=np.empty(0, dtype=str), channel=np.empty(0, dtype=str), signup_us=i64,
         category_affinity=np.empty((0, n_categories)),
         liked_brand=np.empty((0, MAX_LIKED_BRANDS), dtype=np.int64),
@@ -742,8 +748,12 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
     )
 
 
-def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator) -> Users:
-    """Users with the given signup instants and ids from ``first_id``: identity and tastes."""
+def _draw_users(
+    world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator,
+    taken_emails: set[bytes],
+) -> Users:
+    """Users with the given signup instants and ids from ``first_id``: identity and tastes;
+    their addresses differ from ``taken_emails``, which receives them."""
     params, products, tables = world.params, world.products, world.tables
     n = len(signup_us)
     n_cat = world.n_categories
@@ -752,7 +762,7 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     country_idx = rng.choice(len(COUNTRIES), size=n, p=country_w / country_w.sum())
     channel_w = np.array([w for _, w, _, _ in CHANNELS])
     channel_idx = rng.choice(len(CHANNELS), size=n, p=channel_w / channel_w.sum())
-    full_name, email = make_people(country_idx, world.name_pools, rng, world.taken_emails)
+    full_name, email = make_people(country_idx, world.name_pools, rng, taken_emails)
 
     # Category tastes: Dirichlet around the categories' general appeal.
     interest = np.array([c.interest for c in scenario_named(params.scenario).categories])

@@ -51,8 +51,8 @@ def test_users_have_ids_names_and_unique_emails(world: World) -> None:
     assert len(u) == 40000
     assert np.array_equal(u.user_id, np.arange(1, 40001))
     assert len(np.unique(u.email)) == len(u)
-    assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.]+\.[a-z]+", e) for e in u.email[:500])
-    assert all(" " in n and n.strip() == n for n in u.full_name[:500])
+    assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.]+\.[a-z]+", e) for e in np.strings.decode(u.email[:500]))
+    assert all(" " in n and n.strip() == n for n in np.strings.decode(u.full_name[:500], "utf-8"))
     assert set(u.country) <= {c for c, _, _ in COUNTRIES}
     assert set(u.channel) == {c for c, *_ in CHANNELS}
     # Weighted: the most common country is the US, the most common channel is organic.
