@@ -9,7 +9,6 @@ written to COPY as they are.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
