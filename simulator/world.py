@@ -568,6 +568,7 @@ def _build_world(params: SimulationParams) -> World:
         _users=_empty_users(len(categories), params.taste_dims),
     )
     signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
+    # A set of its own: the world gathers the taken addresses only when users are added.
     world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), set())
     return world
 
