@@ -111,7 +111,7 @@ class Users:
     taste: np.ndarray  # (N, taste_dims) float32 position in the taste space
     # Sampler cache: cumulative probability of each "interest" (the categories, then the liked
     # brands' slots; ``sessions._draw_cells`` maps an interest to its sampling segment).
-    interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS)
+    interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS) float32: a draw needs no finer steps
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -428,7 +428,9 @@ class World:
             },
             "user_category_affinity": {
                 "user_id": user_id.copy(),
-                "affinity": u.category_affinity[pick].copy(),
+                # The users' own rows when every user is asked for (the loader reads them in
+                # slices): a copy of every user's would double the world's largest table.
+                "affinity": u.category_affinity[pick],
             },
             "user_brand_affinity": {
                 "user_id": user_id[rows],
@@ -510,8 +512,9 @@ def taste_term(
 
 
 def _vector_rows(key: str, ids: np.ndarray, vectors: np.ndarray) -> dict[str, np.ndarray]:
-    """(id, taste) rows: one vector (a 2-D column, float64) per id."""
-    return {key: ids.copy(), "taste": vectors.astype(np.float64)}
+    """(id, taste) rows: one vector (a 2-D column, float32 as stored in the world; written as
+    float8, exactly) per id."""
+    return {key: ids.copy(), "taste": vectors}
 
 
 def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
@@ -745,7 +748,7 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
         liked_brand_affinity=np.empty((0, MAX_LIKED_BRANDS)),
         price_level=i64, activity_rate=f64, engagement_days=f64, quiet_us=i64,
         taste=np.empty((0, taste_dims), dtype=np.float32),
-        interest_cdf=np.empty((0, k)),
+        interest_cdf=np.empty((0, k), dtype=np.float32),
     )
 
 
@@ -880,7 +883,7 @@ def _interest_tables(
     depends only on its user, and small blocks keep every temporary in cache instead of
     faulting in fresh memory for each of them."""
     n = len(category_affinity)
-    cdf = np.empty((n, category_affinity.shape[1] + MAX_LIKED_BRANDS))
+    cdf = np.empty((n, category_affinity.shape[1] + MAX_LIKED_BRANDS), dtype=np.float32)
     for b in user_blocks(n):
         cdf[b] = _interest_rows(category_affinity[b], liked[b], liked_aff[b], price_level[b],
                                 tables, brand_category, cluster_score[b])
