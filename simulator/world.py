@@ -249,17 +249,18 @@ class World:
     def n_categories(self) -> int:
         return len(self.category_names)
 
-    def awake_users(self, at_us: int, signed_up_before_us: int) -> np.ndarray:
-        """Sorted indices of the users who signed up before ``signed_up_before_us`` and are not
-        yet quiet at ``at_us``.
+    def awake_rates(self, at_us: int, signed_up_before_us: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, sessions/day at ``at_us`` before seasonality) of the users who signed up
+        before ``signed_up_before_us`` and are not yet quiet at ``at_us``: activity decayed by
+        account age.
 
         Users are grouped by signup day, each group sorted by quiet instant (latest first), so
         one search per signup day finds its awake users without a pass over everyone (the
-        index is cached until users are added)."""
-        users = self.users
-        n = len(users)
+        index is cached until users are added). Users come in the index's order, and their
+        instants and rates are read from arrays kept in that order: runs of nearby memory
+        rather than gathers from everywhere."""
         first_day, order, keys, day_start = self._signup_index()
-        quiet_by_key, signup_by_key = self._awake_index[5:]
+        quiet_by_key, signup_by_key, activity_by_key, engagement_by_key = self._awake_index[5:]
         today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
         days = np.arange(today)
         # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
@@ -272,14 +273,12 @@ class World:
         picked = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         last = min(max((signed_up_before_us - 1) // US_PER_DAY - first_day + 1, today),
                    len(day_start) - 1)
-        # Positions in the index: runs of it, whose users' instants (stored in index order) are
-        # read from nearby memory rather than gathered from everywhere.
         at = np.concatenate((picked, np.arange(day_start[today], day_start[last])))
-        keep = (quiet_by_key[at] > at_us) & (signup_by_key[at] < signed_up_before_us)
-        # Sorted through a mask over all users: a linear pass, cheaper than sorting the candidates.
-        awake = np.zeros(n, dtype=bool)
-        awake[order[at[keep]]] = True
-        return np.flatnonzero(awake)
+        signup = signup_by_key[at]
+        keep = (quiet_by_key[at] > at_us) & (signup < signed_up_before_us)
+        at = at[keep]
+        age_days = np.maximum(at_us - signup[keep], 0) / US_PER_DAY
+        return order[at], activity_by_key[at] * np.exp(-age_days / engagement_by_key[at])
 
     def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
         """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
@@ -306,7 +305,8 @@ class World:
             order = stable_argsort(key)
             day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
             self._awake_index = (n, first_day, order, key[order], day_start,
-                                 users.quiet_us[order], users.signup_us[order])
+                                 users.quiet_us[order], users.signup_us[order],
+                                 users.activity_rate[order], users.engagement_days[order])
         return self._awake_index[1:5]
 
     def moment(self, at_us: int) -> Moment:
