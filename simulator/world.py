@@ -776,10 +776,12 @@ def _draw_users(
     n_liked = np.minimum(rng.poisson(params.liked_brands_mean, n), MAX_LIKED_BRANDS)
     r = rng.random((n, MAX_LIKED_BRANDS))
     category_affinity, slot_cat = _category_tastes(g, r, tables.seg_len[:n_cat] > 0)
+    del g, r  # the draws' largest temporaries, freed before the next ones (peak memory)
     brand_mass = np.bincount(products.brand, weights=products.popularity, minlength=len(world.brand_names))
     slot_brand = _pick_brand(slot_cat, brand_mass, world.brand_category, rng)
     liked = np.where(np.arange(MAX_LIKED_BRANDS) < n_liked[:, None], slot_brand, -1)
     liked = _drop_repeats(liked)
+    del slot_cat, slot_brand
     liked_aff = np.where(liked >= 0, np.round(rng.uniform(0.4, 1.6, liked.shape), 3), 0.0)
 
     ps_shift = np.array([s for _, _, _, s in CHANNELS])[channel_idx]
