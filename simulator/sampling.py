@@ -67,8 +67,9 @@ class SegmentTables:
     @cached_property
     def cell_weight_by_cluster(self) -> np.ndarray:
         """(K, levels * (C + B)) ``cell_weight`` with the cluster first: one cluster's weight of
-        every (level, segment) is one contiguous row."""
-        return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T)
+        every (level, segment) is one contiguous row; float32, as the sessions' cluster scores
+        (a choice among a few clusters needs no finer weights, and half the bytes go faster)."""
+        return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T, dtype=np.float32)
 
     @property
     def n_products(self) -> int:
