@@ -224,7 +224,8 @@ def _field_matrix(values: np.ndarray, pg_type: str) -> tuple[np.ndarray, np.ndar
     """(each row's value length in bytes, -1 for NULL; a (rows, width) byte matrix whose row r
     starts with row r's value).
 
-    NULL is NaN in a float column, NaT in a timestamp column, None in a text column."""
+    NULL is NaN in a float column, NaT in a timestamp column, None in a text column; a text
+    column of bytes (numpy ``S``) holds UTF-8 and no NULL."""
     n = len(values)
     if pg_type in _FIXED_TYPES:
         layout = np.dtype(_FIXED_TYPES[pg_type])
@@ -237,6 +238,11 @@ def _field_matrix(values: np.ndarray, pg_type: str) -> tuple[np.ndarray, np.ndar
         null = np.isnat(values)
         us = pg_timestamps(np.where(null, np.datetime64(0, "us"), values)).astype(">i8")
         return np.where(null, -1, 8), us.view(np.uint8).reshape(n, 8)
+    if pg_type == "text" and values.dtype.kind == "S":  # UTF-8 already: the bytes as they are
+        if values.dtype.itemsize == 0:
+            return np.zeros(n, dtype=np.int64), np.zeros((n, 1), dtype=np.uint8)
+        matrix = np.ascontiguousarray(values).view(np.uint8).reshape(n, values.dtype.itemsize)
+        return np.strings.str_len(values), matrix
     if pg_type == "text":
         null = np.equal(values, None) if values.dtype == object else np.zeros(n, dtype=bool)
         text = np.where(null, "", values).astype(str) if null.any() else values.astype(str)

@@ -67,13 +67,10 @@ def _window_rng(seed: int, start_us: int) -> np.random.Generator:
 def user_rates(
     world: World, signed_up_before_us: int, at_us: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of users signed up before ``signed_up_before_us`` and their sessions/day at
-    ``at_us`` (before seasonality): activity decayed by account age."""
-    users = world.users
-    active = world.awake_users(at_us, signed_up_before_us)
-    age_days = np.maximum(at_us - users.signup_us[active], 0) / US_PER_DAY
-    rate = users.activity_rate[active] * np.exp(-age_days / users.engagement_days[active])
-    return active, rate
+    """Indices of users signed up before ``signed_up_before_us`` (in the order of the world's
+    signup index) and their sessions/day at ``at_us`` (before seasonality): activity decayed
+    by account age; users already quiet are left out (``World.awake_rates``)."""
+    return world.awake_rates(at_us, signed_up_before_us)
 
 
 def _session_arrivals(

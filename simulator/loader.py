@@ -33,7 +33,7 @@ from shopcore.errors import ShopError
 
 # Bytes handed to libpq per write: big enough to amortise calls, small enough to keep memory flat.
 _WRITE_CHUNK = 4 << 20
-_SLICE_ROWS = 200_000  # rows per slice of a world table
+_SLICE_ROWS = 50_000  # rows per slice of a world table (each slice is encoded whole: peak memory)
 RAW_TABLES = ("raw.interactions", "raw.users", "raw.products")
 TRUTH_TABLES = (
     "truth.users",

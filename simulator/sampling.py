@@ -21,8 +21,12 @@ facts make this cheap without approximation:
   that cell under ``w_l``.
 
 Products are stored twice, sorted by (category, cluster) and by (brand, cluster), so every
-cell is a contiguous run of one of the two orders; each cell gets a Walker/Vose alias table
-per level, and one draw costs one uniform number and a few array look-ups.
+cell is a contiguous run of one of the two orders. Each cell holds, per level, the cumulative
+share of its products' weights and a guide table (Chen's indexed search): guide entry j of a
+cell of n products is the first product whose cumulative share exceeds j / n, so a draw
+starts at the guide entry of ``floor(u * n)`` and steps forward while ``u`` is past the
+product's cumulative share (fewer than two steps on average). Unlike alias tables, every
+table is built by a few array operations over the whole catalogue.
 """
 
 from __future__ import annotations
@@ -36,31 +40,10 @@ import numpy as np
 PRICE_SENSITIVITY_GRID = np.round(np.arange(26) * 0.1, 1)
 
 
-def alias_table(weights: np.ndarray, total: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Vose's alias table of non-negative ``weights`` (not all zero; ``total`` their sum when
-    known): (accept prob, alias index)."""
-    n = len(weights)
-    if n == 1:  # what the loop below gives one weight, without its arrays
-        return np.ones(1), np.zeros(1, dtype=np.int64)
-    scaled = (weights * (n / (weights.sum() if total is None else total))).tolist()
-    prob = [1.0] * n
-    alias = list(range(n))
-    small = [i for i, q in enumerate(scaled) if q < 1.0]
-    large = [i for i, q in enumerate(scaled) if q >= 1.0]
-    while small and large:
-        s = small.pop()
-        g = large.pop()
-        prob[s] = scaled[s]
-        alias[s] = g
-        scaled[g] = scaled[g] + scaled[s] - 1.0
-        (small if scaled[g] < 1.0 else large).append(g)
-    # Whatever is left is 1 up to rounding error.
-    return np.asarray(prob), np.asarray(alias, dtype=np.int64)
-
-
 @dataclass(frozen=True)
 class SegmentTables:
-    """Alias tables of every (price-sensitivity level, cell) over sorted product positions.
+    """Cumulative shares and guide tables of every (price-sensitivity level, cell) over sorted
+    product positions.
 
     Segments ``0..C-1`` are categories, ``C..C+B-1`` are brands (brand b is segment C + b);
     cell ``segment * K + k`` holds the segment's products of taste cluster k.
@@ -71,8 +54,10 @@ class SegmentTables:
     cell_len: np.ndarray  # number of products of each cell
     n_categories: int
     n_clusters: int
-    prob: np.ndarray  # (levels * 2 * M,) acceptance probability; table 0 = categories, 1 = brands
-    alias: np.ndarray  # (levels * 2 * M,) sorted position to take when rejected
+    # (levels * 2 * M,) per sorted position, table 0 = categories, 1 = brands: the cumulative
+    # share of the cell's weight up to and including this product (exactly 1 on its last)...
+    cumulative: np.ndarray
+    guide: np.ndarray  # ... and the sorted position where a draw of the cell's j-th n-th starts
     log_mass: np.ndarray  # (levels, C + B, K): log of the total weight of each cell
     # (levels, C + B, K): each cell's weight relative to its segment's heaviest cell, and the
     # log of that heaviest (0 for an empty segment): log_mass = log(cell_weight) + segment_top.
@@ -82,8 +67,9 @@ class SegmentTables:
     @cached_property
     def cell_weight_by_cluster(self) -> np.ndarray:
         """(K, levels * (C + B)) ``cell_weight`` with the cluster first: one cluster's weight of
-        every (level, segment) is one contiguous row."""
-        return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T)
+        every (level, segment) is one contiguous row; float32, as the sessions' cluster scores
+        (a choice among a few clusters needs no finer weights, and half the bytes go faster)."""
+        return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T, dtype=np.float32)
 
     @property
     def n_products(self) -> int:
@@ -104,14 +90,17 @@ class SegmentTables:
     def sample(self, cell: np.ndarray, level: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """One product index per row, drawn from ``cell`` under price level ``level``."""
         m = self.n_products
-        x = uniform * self.cell_len[cell]
-        j = x.astype(np.int64)
-        frac = x - j  # the fractional part is a second, independent uniform
-        j += self.cell_start[cell]
         kind = (cell // self.n_clusters >= self.n_categories).astype(np.int64)
-        flat = (level.astype(np.int64) * 2 + kind) * m + j
-        pos = np.where(frac < self.prob[flat], j, self.alias[flat])
-        return self.order.reshape(-1)[kind * m + pos]
+        base = (level.astype(np.int64) * 2 + kind) * m
+        j = (uniform * self.cell_len[cell]).astype(np.int64)
+        flat = base + self.guide[base + self.cell_start[cell] + j]
+        # Step forward while the uniform is past the product's cumulative share; a cell's last
+        # share is 1, so no draw leaves its cell.
+        behind = np.flatnonzero(uniform >= self.cumulative[flat])
+        while len(behind):
+            flat[behind] += 1
+            behind = behind[uniform[behind] >= self.cumulative[flat[behind]]]
+        return self.order.reshape(-1)[kind * m + flat - base]
 
 
 def build_segment_tables(
@@ -133,31 +122,38 @@ def build_segment_tables(
     cell_of = (category * k + cluster, (n_categories + brand) * k + cluster)
     cell_start = np.zeros(n_seg * k, dtype=np.int64)
     cell_len = np.zeros(n_seg * k, dtype=np.int64)
-    runs = []  # (table, cell, first position, length)
+    runs = []  # per table: (its cells in order, their first positions, their lengths)
     for table, order in enumerate(orders):
         cells = cell_of[table][order]
         present, first, counts = np.unique(cells, return_index=True, return_counts=True)
         cell_start[present] = first
         cell_len[present] = counts
-        runs.extend((table, int(c), int(a), int(n)) for c, a, n in zip(present, first, counts))
+        runs.append((present, first, counts))
 
     levels = len(PRICE_SENSITIVITY_GRID)
-    prob = np.ones((levels, 2, m))
-    alias = np.tile(np.arange(m, dtype=np.int64), (levels, 2, 1))
+    weight = popularity * np.exp(quality - PRICE_SENSITIVITY_GRID[:, None] * log_relative_price)
+    cumulative = np.empty((levels, 2, m))
+    guide = np.empty((levels, 2, m), dtype=np.int64)
     log_mass = np.full((levels, n_seg * k), -np.inf)
-    for level, s in enumerate(PRICE_SENSITIVITY_GRID):
-        w = popularity * np.exp(quality - s * log_relative_price)
-        for table, order in enumerate(orders):
-            w_sorted = w[order]
-            for t, cell, a, n in runs:
-                if t != table:
-                    continue
-                seg_w = w_sorted[a:a + n]
-                total = seg_w.sum()
-                p, al = alias_table(seg_w, total)
-                prob[level, table, a:a + n] = p
-                alias[level, table, a:a + n] = al + a
-                log_mass[level, cell] = np.log(total)
+    for table, order in enumerate(orders):
+        cell, first, count = runs[table]
+        rank = np.repeat(np.arange(len(cell)), count)  # each position's cell, counted in this order
+        last = first + count - 1
+        w = weight[:, order]
+        total = np.add.reduceat(w, first, axis=1)
+        log_mass[:, cell] = np.log(total)
+        # Shares normalised per cell, then one running sum over the whole order: the position
+        # of cell r runs over (r, r + 1], and its fractional part is the cumulative share.
+        share = np.cumsum(w / total[:, rank], axis=1) - rank
+        share[:, last] = 1.0
+        cumulative[:, table] = share
+        # Guide entry j of a cell: the first position whose share exceeds j / n (a hair less,
+        # so that rounding never starts a draw past its product), kept inside the cell.
+        j = np.arange(m) - first[rank]
+        target = rank + j / count[rank] - 1e-9
+        for level in range(levels):
+            found = np.searchsorted(share[level] + rank, target, side="right")
+            guide[level, table] = np.clip(found, first[rank], last[rank])
     log_mass = log_mass.reshape(levels, n_seg, k)
     top = log_mass.max(axis=2)
     top = np.where(np.isfinite(top), top, 0.0)
@@ -169,7 +165,7 @@ def build_segment_tables(
         cell_len=cell_len,
         n_categories=n_categories,
         n_clusters=k,
-        prob=prob.reshape(-1),
-        alias=alias.reshape(-1),
+        cumulative=cumulative.reshape(-1),
+        guide=guide.reshape(-1),
         log_mass=log_mass,
     )

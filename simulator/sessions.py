@@ -159,8 +159,8 @@ def _draw_cells(
     weight_t = tables.cell_weight_by_cluster
     at = level[None, :] * tables.cell_weight.shape[1] + seg
     e_score_t = e_score.T
-    running = np.zeros((per_row, m))
-    cumulative = np.empty((k, per_row, m))
+    running = np.zeros((per_row, m), dtype=np.float32)
+    cumulative = np.empty((k, per_row, m), dtype=np.float32)
     for j in range(k):
         running += np.take(weight_t[j], at) * e_score_t[j]
         cumulative[j] = running

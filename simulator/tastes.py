@@ -58,7 +58,7 @@ def user_tastes(
     n_mixed = rng.integers(1, 4, n)
     picked = rng.integers(0, k, (n, 3))
     weights = rng.standard_exponential((n, 3)) * (np.arange(3) < n_mixed[:, None])
-    noise = rng.standard_normal((n, d))
+    noise = rng.standard_normal((n, d), dtype=np.float32)  # a small term: float32 is plenty
     strength = np.exp(0.3 * rng.standard_normal(n))
     out = np.empty((n, d), dtype=np.float32)
     # A block of users at a time: small temporaries stay in cache.

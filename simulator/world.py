@@ -96,8 +96,8 @@ class Users:
     """One row per user, indexed by ``user_id - 1``."""
 
     user_id: np.ndarray  # int64, 1..N
-    email: np.ndarray  # str
-    full_name: np.ndarray  # str
+    email: np.ndarray  # bytes (UTF-8, ``simulator.people``)
+    full_name: np.ndarray  # bytes (UTF-8)
     country: np.ndarray  # str, ISO 3166-1 alpha-2
     channel: np.ndarray  # str, acquisition channel
     signup_us: np.ndarray  # int64 microseconds since the epoch (UTC)
@@ -111,7 +111,7 @@ class Users:
     taste: np.ndarray  # (N, taste_dims) float32 position in the taste space
     # Sampler cache: cumulative probability of each "interest" (the categories, then the liked
     # brands' slots; ``sessions._draw_cells`` maps an interest to its sampling segment).
-    interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS)
+    interest_cdf: np.ndarray  # (N, C + MAX_LIKED_BRANDS) float32: a draw needs no finer steps
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -213,8 +213,9 @@ class World:
     prices: PriceHistory
     taste_centres: np.ndarray  # (taste_clusters, taste_dims)
     name_pools: dict[str, NamePool] = field(repr=False)
-    taken_emails: set[str] = field(repr=False)
     _users: Users = field(repr=False)
+    # The addresses in use, gathered from the users when users are first added (live mode).
+    _taken_emails: set[bytes] | None = field(default=None, repr=False)
     # Users added since ``users`` was last read: joined lazily, so that adding users one by
     # one (live signups, replaying them on restart) costs O(total), not O(n) per user.
     _added: list[Users] = field(default_factory=list, repr=False)
@@ -231,6 +232,12 @@ class World:
         return self._users
 
     @property
+    def taken_emails(self) -> set[bytes]:
+        if self._taken_emails is None:
+            self._taken_emails = set(self.users.email.tolist())
+        return self._taken_emails
+
+    @property
     def n_users(self) -> int:
         return len(self._users) + self._n_added
 
@@ -242,17 +249,18 @@ class World:
     def n_categories(self) -> int:
         return len(self.category_names)
 
-    def awake_users(self, at_us: int, signed_up_before_us: int) -> np.ndarray:
-        """Sorted indices of the users who signed up before ``signed_up_before_us`` and are not
-        yet quiet at ``at_us``.
+    def awake_rates(self, at_us: int, signed_up_before_us: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, sessions/day at ``at_us`` before seasonality) of the users who signed up
+        before ``signed_up_before_us`` and are not yet quiet at ``at_us``: activity decayed by
+        account age.
 
         Users are grouped by signup day, each group sorted by quiet instant (latest first), so
         one search per signup day finds its awake users without a pass over everyone (the
-        index is cached until users are added)."""
-        users = self.users
-        n = len(users)
+        index is cached until users are added). Users come in the index's order, and their
+        instants and rates are read from arrays kept in that order: runs of nearby memory
+        rather than gathers from everywhere."""
         first_day, order, keys, day_start = self._signup_index()
-        quiet_by_key, signup_by_key = self._awake_index[5:]
+        quiet_by_key, signup_by_key, activity_by_key, engagement_by_key = self._awake_index[5:]
         today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
         days = np.arange(today)
         # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
@@ -265,14 +273,12 @@ class World:
         picked = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         last = min(max((signed_up_before_us - 1) // US_PER_DAY - first_day + 1, today),
                    len(day_start) - 1)
-        # Positions in the index: runs of it, whose users' instants (stored in index order) are
-        # read from nearby memory rather than gathered from everywhere.
         at = np.concatenate((picked, np.arange(day_start[today], day_start[last])))
-        keep = (quiet_by_key[at] > at_us) & (signup_by_key[at] < signed_up_before_us)
-        # Sorted through a mask over all users: a linear pass, cheaper than sorting the candidates.
-        awake = np.zeros(n, dtype=bool)
-        awake[order[at[keep]]] = True
-        return np.flatnonzero(awake)
+        signup = signup_by_key[at]
+        keep = (quiet_by_key[at] > at_us) & (signup < signed_up_before_us)
+        at = at[keep]
+        age_days = np.maximum(at_us - signup[keep], 0) / US_PER_DAY
+        return order[at], activity_by_key[at] * np.exp(-age_days / engagement_by_key[at])
 
     def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
         """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
@@ -299,7 +305,8 @@ class World:
             order = stable_argsort(key)
             day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
             self._awake_index = (n, first_day, order, key[order], day_start,
-                                 users.quiet_us[order], users.signup_us[order])
+                                 users.quiet_us[order], users.signup_us[order],
+                                 users.activity_rate[order], users.engagement_days[order])
         return self._awake_index[1:5]
 
     def moment(self, at_us: int) -> Moment:
@@ -421,7 +428,9 @@ class World:
             },
             "user_category_affinity": {
                 "user_id": user_id.copy(),
-                "affinity": u.category_affinity[pick].copy(),
+                # The users' own rows when every user is asked for (the loader reads them in
+                # slices): a copy of every user's would double the world's largest table.
+                "affinity": u.category_affinity[pick],
             },
             "user_brand_affinity": {
                 "user_id": user_id[rows],
@@ -475,7 +484,7 @@ class World:
             raise ValueError(f"signup_times has {len(signup_us)} values for n={n} users")
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        new = _draw_users(self, signup_us, self.n_users + 1, rng)
+        new = _draw_users(self, signup_us, self.n_users + 1, rng, self.taken_emails)
         self._added.append(new)
         self._n_added += n
         return new.user_id
@@ -503,8 +512,9 @@ def taste_term(
 
 
 def _vector_rows(key: str, ids: np.ndarray, vectors: np.ndarray) -> dict[str, np.ndarray]:
-    """(id, taste) rows: one vector (a 2-D column, float64) per id."""
-    return {key: ids.copy(), "taste": vectors.astype(np.float64)}
+    """(id, taste) rows: one vector (a 2-D column, float32 as stored in the world; written as
+    float8, exactly) per id."""
+    return {key: ids.copy(), "taste": vectors}
 
 
 def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
@@ -558,11 +568,11 @@ def _build_world(params: SimulationParams) -> World:
         prices=prices,
         taste_centres=centres,
         name_pools=build_name_pools(params.seed),
-        taken_emails=set(),
         _users=_empty_users(len(categories), params.taste_dims),
     )
     signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
-    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2))
+    # A set of its own: the world gathers the taken addresses only when users are added.
+    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), set())
     return world
 
 
@@ -731,19 +741,23 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
     k = n_categories + MAX_LIKED_BRANDS
     f64, i64 = np.empty(0), np.empty(0, dtype=np.int64)
     return Users(
-        user_id=i64, email=np.empty(0, dtype=str), full_name=np.empty(0, dtype=str),
+        user_id=i64, email=np.empty(0, dtype=bytes), full_name=np.empty(0, dtype=bytes),
         country=np.empty(0, dtype=str), channel=np.empty(0, dtype=str), signup_us=i64,
         category_affinity=np.empty((0, n_categories)),
         liked_brand=np.empty((0, MAX_LIKED_BRANDS), dtype=np.int64),
         liked_brand_affinity=np.empty((0, MAX_LIKED_BRANDS)),
         price_level=i64, activity_rate=f64, engagement_days=f64, quiet_us=i64,
         taste=np.empty((0, taste_dims), dtype=np.float32),
-        interest_cdf=np.empty((0, k)),
+        interest_cdf=np.empty((0, k), dtype=np.float32),
     )
 
 
-def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator) -> Users:
-    """Users with the given signup instants and ids from ``first_id``: identity and tastes."""
+def _draw_users(
+    world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator,
+    taken_emails: set[bytes],
+) -> Users:
+    """Users with the given signup instants and ids from ``first_id``: identity and tastes;
+    their addresses differ from ``taken_emails``, which receives them."""
     params, products, tables = world.params, world.products, world.tables
     n = len(signup_us)
     n_cat = world.n_categories
@@ -752,7 +766,7 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     country_idx = rng.choice(len(COUNTRIES), size=n, p=country_w / country_w.sum())
     channel_w = np.array([w for _, w, _, _ in CHANNELS])
     channel_idx = rng.choice(len(CHANNELS), size=n, p=channel_w / channel_w.sum())
-    full_name, email = make_people(country_idx, world.name_pools, rng, world.taken_emails)
+    full_name, email = make_people(country_idx, world.name_pools, rng, taken_emails)
 
     # Category tastes: Dirichlet around the categories' general appeal.
     interest = np.array([c.interest for c in scenario_named(params.scenario).categories])
@@ -762,10 +776,12 @@ def _draw_users(world: World, signup_us: np.ndarray, first_id: int, rng: np.rand
     n_liked = np.minimum(rng.poisson(params.liked_brands_mean, n), MAX_LIKED_BRANDS)
     r = rng.random((n, MAX_LIKED_BRANDS))
     category_affinity, slot_cat = _category_tastes(g, r, tables.seg_len[:n_cat] > 0)
+    del g, r  # the draws' largest temporaries, freed before the next ones (peak memory)
     brand_mass = np.bincount(products.brand, weights=products.popularity, minlength=len(world.brand_names))
     slot_brand = _pick_brand(slot_cat, brand_mass, world.brand_category, rng)
     liked = np.where(np.arange(MAX_LIKED_BRANDS) < n_liked[:, None], slot_brand, -1)
     liked = _drop_repeats(liked)
+    del slot_cat, slot_brand
     liked_aff = np.where(liked >= 0, np.round(rng.uniform(0.4, 1.6, liked.shape), 3), 0.0)
 
     ps_shift = np.array([s for _, _, _, s in CHANNELS])[channel_idx]
@@ -869,7 +885,7 @@ def _interest_tables(
     depends only on its user, and small blocks keep every temporary in cache instead of
     faulting in fresh memory for each of them."""
     n = len(category_affinity)
-    cdf = np.empty((n, category_affinity.shape[1] + MAX_LIKED_BRANDS))
+    cdf = np.empty((n, category_affinity.shape[1] + MAX_LIKED_BRANDS), dtype=np.float32)
     for b in user_blocks(n):
         cdf[b] = _interest_rows(category_affinity[b], liked[b], liked_aff[b], price_level[b],
                                 tables, brand_category, cluster_score[b])

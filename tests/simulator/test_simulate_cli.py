@@ -54,7 +54,13 @@ def test_history_loads_users_products_events_and_truth(fresh_database):
             "select count(*) from truth.user_product_affinity where user_id = 1"
         ).fetchone()[0]
         window = conn.execute("select min(occurred_at), max(occurred_at) from raw.interactions").fetchone()
+        people = conn.execute("select email, full_name from raw.users").fetchall()
     assert truth_users == 300 and affinity == 80
+    # Names and addresses (UTF-8 bytes in the simulator) arrive whole, accents included.
+    assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.]+\.[a-z]+", email) for email, _ in people)
+    assert all(re.fullmatch(r"\S+( \S+)+", name) for _, name in people)
+    assert any(not name.isascii() for _, name in people)
+    assert len({email for email, _ in people}) == 300
     assert window[1].isoformat() < "2025-11-30T00:00:00+00:00"
     assert window[0].isoformat() >= "2025-11-10T00:00:00+00:00"
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from shopcore.events import VIEW
 from simulator.catalog import CATEGORIES, CHANNELS, COUNTRIES
 from simulator.generate import new_state
 from simulator.params import SimulationParams
-from simulator.sampling import PRICE_SENSITIVITY_GRID
+from simulator.sampling import PRICE_SENSITIVITY_GRID, build_segment_tables
 from simulator.seasonality import to_us
 from simulator.sessions import browse
 from simulator.world import MAX_LIKED_BRANDS, Products, Users, World, build_world
@@ -50,8 +51,8 @@ def test_users_have_ids_names_and_unique_emails(world: World) -> None:
     assert len(u) == 40000
     assert np.array_equal(u.user_id, np.arange(1, 40001))
     assert len(np.unique(u.email)) == len(u)
-    assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.]+\.[a-z]+", e) for e in u.email[:500])
-    assert all(" " in n and n.strip() == n for n in u.full_name[:500])
+    assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.]+\.[a-z]+", e) for e in np.strings.decode(u.email[:500]))
+    assert all(" " in n and n.strip() == n for n in np.strings.decode(u.full_name[:500], "utf-8"))
     assert set(u.country) <= {c for c, _, _ in COUNTRIES}
     assert set(u.channel) == {c for c, *_ in CHANNELS}
     # Weighted: the most common country is the US, the most common channel is organic.
@@ -248,6 +249,34 @@ def test_views_follow_popularity_times_exp_affinity_exactly(still_world: World) 
         observed = _view_counts(world, user, 60_000, 7)
         # Chi-square / dof is 1 +- sqrt(2 / dof) (about 0.05) for an exact sampler.
         assert _chi2_per_dof(observed, world.products.popularity * np.exp(world.affinity(user))) < 1.25, user
+
+
+def test_the_sampler_draws_every_cell_in_proportion_to_its_weights() -> None:
+    """Each (level, cell) draw lands on the cell's products in proportion to popularity x
+    exp(quality - s x log_relative_price): cells of one product, skewed weights and both
+    orders (categories, brands) included."""
+    rng = np.random.default_rng(3)
+    m = 40
+    category, brand = rng.integers(0, 2, m), rng.integers(0, 5, m)
+    cluster = rng.integers(0, 3, m)
+    cluster[0] = 9  # a cell of its own
+    popularity, quality, lrp = rng.pareto(1.0, m) + 0.01, rng.normal(0, 1, m), rng.normal(0, 1, m)
+    tables = build_segment_tables(category, brand, cluster, 2, 5, 10, popularity, quality, lrp)
+    n = 40_000
+    for level in (0, 13, 25):
+        weight = popularity * np.exp(quality - PRICE_SENSITIVITY_GRID[level] * lrp)
+        for cell in (category[0] * 10 + 9, (2 + brand[0]) * 10 + 9,
+                     category[1] * 10 + cluster[1], (2 + brand[2]) * 10 + cluster[2]):
+            drawn = tables.sample(np.full(n, cell), np.full(n, level), rng.random(n))
+            members = np.flatnonzero(np.isin(np.arange(m), tables.order[int(cell >= 20)][
+                tables.cell_start[cell]:tables.cell_start[cell] + tables.cell_len[cell]]))
+            assert np.isin(drawn, members).all()
+            observed = np.bincount(drawn, minlength=m)[members]
+            expected = n * weight[members] / weight[members].sum()
+            # Pearson's test over all products (a few have tiny expectations: exact enough at
+            # these counts); a wrong share of a few per cent gives p far below 1e-4.
+            if len(members) > 1:
+                assert stats.chisquare(observed, expected).pvalue > 1e-4, (level, cell)
 
 
 def test_a_promotion_draws_views_through_price_sensitivity() -> None:
