@@ -2,23 +2,39 @@
     One row per registered user: activity, orders, lifetime revenue and an RFM segment.
     Recency is measured against the newest day of activity in the data (not the wall clock), so a
     simulated history gets the same segments whenever it is built.
-    Rebuilt whole every run; statistics only for what the readers use (the dashboard groups by
-    segment and sorts by last_seen_at, the relationships tests join on user_id).
+
+    Incremental, keyed by user: a run rebuilds the rows that can have changed and leaves the rest.
+      - Every buyer: recency counts to the newest day and the scores rank all buyers, so a new day or
+        a new buyer moves them. Buyers are a small share of the users, and their totals a narrow
+        table (int_activity_aggregated_to_users), so the ranking stays cheap.
+      - Users with newly loaded activity (a prospect's first sessions).
+      - Users new or changed in staging: raw.users has no change marker, so every user's columns
+        are compared with the stored row. Users gone from staging are deleted (post-hook): after
+        the merge every user has a row, so there are some only when the table has more rows than
+        staging has users, and the costlier look-up runs only then.
+    A prospect's row depends on nothing else (no recency, no scores), so the others stay exact.
+    Statistics only for what the readers use (the dashboard groups by segment and sorts by
+    last_seen_at, the relationships tests join on user_id).
 #}
-{{ config(meta={'analyze_columns': ['user_id', 'rfm_segment', 'last_seen_at']}) }}
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='append_new_columns',
+        meta={'analyze_columns': ['user_id', 'rfm_segment', 'last_seen_at']},
+        post_hook=(
+            "{% if incremental_by_key() %}"
+            "delete from {{ this }} as built"
+            " where (select count(*) from {{ this }}) > (select count(*) from {{ ref('stg_shop__users') }})"
+            " and not exists (select 1 from {{ ref('stg_shop__users') }} as users where users.user_id = built.user_id)"
+            "{% endif %}"
+        ),
+    )
+}}
+{{ incremental_config('user_id') }}
+{#- A table built before customers was incremental has no max_loaded_at: its first run rebuilds every row. -#}
+{%- set by_key = incremental_by_key() and not stored_without(['max_loaded_at']) %}
+
 with
-
-users as (
-
-    select * from {{ ref('stg_shop__users') }}
-
-),
-
-user_months as (
-
-    select * from {{ ref('int_activity_aggregated_to_user_months') }}
-
-),
 
 as_of as (
 
@@ -26,33 +42,37 @@ as_of as (
 
 ),
 
-totals as (
+{% if by_key %}
+rebuilt_users as (
 
-    select
-        user_id,
-        sum(sessions) as sessions,
-        min(first_seen_at) as first_seen_at,
-        max(last_seen_at) as last_seen_at,
-        sum(orders) as orders,
-        sum(units) as units,
-        sum(revenue) as lifetime_revenue,
-        min(first_order_at) as first_order_at,
-        max(last_order_at) as last_order_at,
-        max(last_order_date) as last_order_date
+    select totals.user_id
+    from {{ ref('int_activity_aggregated_to_users') }} as totals
+    where totals.orders > 0 or totals.max_loaded_at > {{ incremental_watermark() }}
 
-    from user_months
-    group by user_id
+    union
+
+    select registered.user_id
+    from {{ ref('stg_shop__users') }} as registered
+    left join {{ this }} as built
+        on registered.user_id = built.user_id
+    where
+        built.user_id is null
+        or (registered.full_name, registered.country_code, registered.acquisition_channel, registered.signed_up_at)
+        is distinct from (built.full_name, built.country_code, built.acquisition_channel, built.signed_up_at)
 
 ),
+{% endif %}
 
+-- The inputs are named where they are read, not shared as CTEs: PostgreSQL would write a CTE
+-- with two readers (every user, every user's totals) to a temporary file first.
 customers as (
 
     select
-        users.user_id,
-        users.full_name,
-        users.country_code,
-        users.acquisition_channel,
-        users.signed_up_at,
+        registered.user_id,
+        registered.full_name,
+        registered.country_code,
+        registered.acquisition_channel,
+        registered.signed_up_at,
         coalesce(totals.sessions, 0) as sessions,
         totals.first_seen_at,
         totals.last_seen_at,
@@ -60,15 +80,22 @@ customers as (
         totals.last_order_at,
         coalesce(totals.orders, 0) as orders,
         coalesce(totals.units, 0) as units,
-        {{ to_money('case when coalesce(totals.orders, 0) = 0 then 0 else totals.lifetime_revenue end') }}
+        {{ to_money('case when coalesce(totals.orders, 0) = 0 then 0 else totals.revenue end') }}
             as lifetime_revenue,
-        {{ to_money('totals.lifetime_revenue / nullif(totals.orders, 0)') }} as average_order_value,
-        {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days
+        {{ to_money('totals.revenue / nullif(totals.orders, 0)') }} as average_order_value,
+        {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days,
+        totals.max_loaded_at
 
-    from users
+    from {{ ref('stg_shop__users') }} as registered
     cross join as_of
-    left join totals
-        on users.user_id = totals.user_id
+    left join {{ ref('int_activity_aggregated_to_users') }} as totals
+        on registered.user_id = totals.user_id
+    {% if by_key %}
+    where
+        {% call in_keys('registered.user_id') -%}
+            select rebuilt_users.user_id from rebuilt_users
+        {% endcall %}
+    {% endif %}
 
 ),
 
@@ -85,14 +112,14 @@ buyers as (
         ) as recency_score,
         ntile(5) over (order by totals.orders, totals.user_id) as frequency_score,
         -- unknown revenue (orders without prices) ranks lowest: no evidence of spend
-        ntile(5) over (order by {{ to_money('totals.lifetime_revenue') }} nulls first, totals.user_id)
+        ntile(5) over (order by {{ to_money('totals.revenue') }} nulls first, totals.user_id)
             as monetary_score
 
-    from totals
+    from {{ ref('int_activity_aggregated_to_users') }} as totals
     cross join as_of
     where
         totals.orders > 0
-        and totals.user_id in (select users.user_id from users)
+        and totals.user_id in (select registered.user_id from {{ ref('stg_shop__users') }} as registered)
 
 ),
 
@@ -110,21 +137,49 @@ scored as (
 
 ),
 
-final as (
+segmented as (
 
     select
-        *,
+        scored.*,
         case
-            when orders = 0 then 'prospect'
-            when recency_score >= 4 and frequency_score >= 4 then 'champion'
-            when recency_score >= 3 and frequency_score >= 3 then 'loyal'
-            when recency_score >= 4 then 'promising'
-            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
-            when recency_score <= 2 then 'hibernating'
+            when scored.orders = 0 then 'prospect'
+            when scored.recency_score >= 4 and scored.frequency_score >= 4 then 'champion'
+            when scored.recency_score >= 3 and scored.frequency_score >= 3 then 'loyal'
+            when scored.recency_score >= 4 then 'promising'
+            when scored.recency_score <= 2 and scored.frequency_score >= 3 then 'at_risk'
+            when scored.recency_score <= 2 then 'hibernating'
             else 'needs_attention'
         end as rfm_segment
 
     from scored
+
+),
+
+final as (
+
+    select
+        user_id,
+        full_name,
+        country_code,
+        acquisition_channel,
+        signed_up_at,
+        sessions,
+        first_seen_at,
+        last_seen_at,
+        first_order_at,
+        last_order_at,
+        orders,
+        units,
+        lifetime_revenue,
+        average_order_value,
+        recency_days,
+        recency_score,
+        frequency_score,
+        monetary_score,
+        rfm_segment,
+        max_loaded_at
+
+    from segmented
 
 )
 
