@@ -2,38 +2,15 @@
     One row per registered user: activity, orders, lifetime revenue and an RFM segment.
     Recency is measured against the newest day of activity in the data (not the wall clock), so a
     simulated history gets the same segments whenever it is built.
-
-    Incremental, keyed by user: a run rebuilds the rows that can have changed and leaves the rest.
-      - Every buyer: recency counts to the newest day and the scores rank all buyers, so a new day or
-        a new buyer moves them. Buyers are a small share of the users, and their totals a narrow
-        table (int_activity_aggregated_to_users), so the ranking stays cheap.
-      - Users with newly loaded activity (a prospect's first sessions).
-      - Users new or changed in staging: raw.users has no change marker, so every user's columns
-        are compared with the stored row. Users gone from staging are deleted (post-hook): after
-        the merge every user has a row, so there are some only when the table has more rows than
-        staging has users, and the costlier look-up runs only then.
-    A prospect's row depends on nothing else (no recency, no scores), so the others stay exact.
+    Rebuilt whole every run, from the users' lifetime totals (int_activity_aggregated_to_users,
+    incremental): a join and a ranking of the buyers, no aggregation of the history. Incremental
+    by user was tried and cost as much: every buyer's row changes with each new day (recency, the
+    ranks among all buyers), and raw.users has no change marker, so finding new or changed users
+    means comparing every user with the stored row anyway.
     Statistics only for what the readers use (the dashboard groups by segment and sorts by
     last_seen_at, the relationships tests join on user_id).
 #}
-{{
-    config(
-        materialized='incremental',
-        on_schema_change='append_new_columns',
-        meta={'analyze_columns': ['user_id', 'rfm_segment', 'last_seen_at']},
-        post_hook=(
-            "{% if incremental_by_key() %}"
-            "delete from {{ this }} as built"
-            " where (select count(*) from {{ this }}) > (select count(*) from {{ ref('stg_shop__users') }})"
-            " and not exists (select 1 from {{ ref('stg_shop__users') }} as users where users.user_id = built.user_id)"
-            "{% endif %}"
-        ),
-    )
-}}
-{{ incremental_config('user_id') }}
-{#- A table built before customers was incremental has no max_loaded_at: its first run rebuilds every row. -#}
-{%- set by_key = incremental_by_key() and not stored_without(['max_loaded_at']) %}
-
+{{ config(meta={'analyze_columns': ['user_id', 'rfm_segment', 'last_seen_at']}) }}
 with
 
 as_of as (
@@ -41,27 +18,6 @@ as_of as (
     select max(occurred_date) as as_of_date from {{ ref('int_interactions_enriched') }}
 
 ),
-
-{% if by_key %}
-rebuilt_users as (
-
-    select totals.user_id
-    from {{ ref('int_activity_aggregated_to_users') }} as totals
-    where totals.orders > 0 or totals.max_loaded_at > {{ incremental_watermark() }}
-
-    union
-
-    select registered.user_id
-    from {{ ref('stg_shop__users') }} as registered
-    left join {{ this }} as built
-        on registered.user_id = built.user_id
-    where
-        built.user_id is null
-        or (registered.full_name, registered.country_code, registered.acquisition_channel, registered.signed_up_at)
-        is distinct from (built.full_name, built.country_code, built.acquisition_channel, built.signed_up_at)
-
-),
-{% endif %}
 
 -- The inputs are named where they are read, not shared as CTEs: PostgreSQL would write a CTE
 -- with two readers (every user, every user's totals) to a temporary file first.
@@ -83,19 +39,12 @@ customers as (
         {{ to_money('case when coalesce(totals.orders, 0) = 0 then 0 else totals.revenue end') }}
             as lifetime_revenue,
         {{ to_money('totals.revenue / nullif(totals.orders, 0)') }} as average_order_value,
-        {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days,
-        totals.max_loaded_at
+        {{ dbt.datediff('totals.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days
 
     from {{ ref('stg_shop__users') }} as registered
     cross join as_of
     left join {{ ref('int_activity_aggregated_to_users') }} as totals
         on registered.user_id = totals.user_id
-    {% if by_key %}
-    where
-        {% call in_keys('registered.user_id') -%}
-            select rebuilt_users.user_id from rebuilt_users
-        {% endcall %}
-    {% endif %}
 
 ),
 
@@ -176,8 +125,7 @@ final as (
         recency_score,
         frequency_score,
         monetary_score,
-        rfm_segment,
-        max_loaded_at
+        rfm_segment
 
     from segmented
 
