@@ -30,31 +30,44 @@
 with
 
 {% if incremental_by_key() %}
--- Per touched user, the first day of the earliest month whose sessions or orders changed.
-touched_users as (
+-- Per touched user, the first day of the earliest month whose sessions or orders changed. Grouped
+-- per table and joined, not grouped over a union: the planner then estimates the touched users
+-- from each table's statistics and plans the joins below for that many (for a union's groups it
+-- guesses a few hundred).
+touched_sessions as (
 
     select
         user_id,
-        cast({{ dbt.date_trunc('month', 'min(touched_at)') }} as date) as rebuild_from
+        min(started_at) as touched_at
 
-    from (
-
-        select
-            user_id,
-            started_at as touched_at
-        from {{ ref('int_interactions_aggregated_to_sessions') }}
-        where max_loaded_at > {{ incremental_watermark() }}
-
-        union all
-
-        select
-            user_id,
-            ordered_at as touched_at
-        from {{ ref('int_purchases_aggregated_to_orders') }}
-        where max_loaded_at > {{ incremental_watermark() }}
-
-    ) as touched
+    from {{ ref('int_interactions_aggregated_to_sessions') }}
+    where max_loaded_at > {{ incremental_watermark() }}
     group by user_id
+
+),
+
+touched_orders as (
+
+    select
+        user_id,
+        min(ordered_at) as touched_at
+
+    from {{ ref('int_purchases_aggregated_to_orders') }}
+    where max_loaded_at > {{ incremental_watermark() }}
+    group by user_id
+
+),
+
+touched_users as (
+
+    select
+        coalesce(touched_sessions.user_id, touched_orders.user_id) as user_id,
+        cast({{ dbt.date_trunc('month', 'least(touched_sessions.touched_at, touched_orders.touched_at)') }} as date)
+            as rebuild_from
+
+    from touched_sessions
+    full outer join touched_orders
+        on touched_sessions.user_id = touched_orders.user_id
 
 ),
 
