@@ -86,48 +86,21 @@ scored as (
 
 ),
 
-segmented as (
+final as (
 
     select
-        scored.*,
+        *,
         case
-            when scored.orders = 0 then 'prospect'
-            when scored.recency_score >= 4 and scored.frequency_score >= 4 then 'champion'
-            when scored.recency_score >= 3 and scored.frequency_score >= 3 then 'loyal'
-            when scored.recency_score >= 4 then 'promising'
-            when scored.recency_score <= 2 and scored.frequency_score >= 3 then 'at_risk'
-            when scored.recency_score <= 2 then 'hibernating'
+            when orders = 0 then 'prospect'
+            when recency_score >= 4 and frequency_score >= 4 then 'champion'
+            when recency_score >= 3 and frequency_score >= 3 then 'loyal'
+            when recency_score >= 4 then 'promising'
+            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when recency_score <= 2 then 'hibernating'
             else 'needs_attention'
         end as rfm_segment
 
     from scored
-
-),
-
-final as (
-
-    select
-        user_id,
-        full_name,
-        country_code,
-        acquisition_channel,
-        signed_up_at,
-        sessions,
-        first_seen_at,
-        last_seen_at,
-        first_order_at,
-        last_order_at,
-        orders,
-        units,
-        lifetime_revenue,
-        average_order_value,
-        recency_days,
-        recency_score,
-        frequency_score,
-        monetary_score,
-        rfm_segment
-
-    from segmented
 
 )
 
