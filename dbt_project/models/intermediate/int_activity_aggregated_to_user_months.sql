@@ -1,9 +1,14 @@
 {#
     One row per user and calendar month with any session: sessions, orders and revenue of that
     month. The building block of customers and signup_cohorts, small next to the events.
-    Incremental: every month of a user with a newly loaded session or order is recomputed, and the
-    user's stored months that the rebuild no longer yields are deleted (a late event can move a
-    session's start, and with it the session, into the month before).
+    Incremental: a user with a newly loaded session or order gets their months rebuilt from the
+    earliest month of such a session or order on. A session's start and an order's time only move
+    earlier as events arrive, so a touched session or order was, and is, in a month from then on:
+    the earlier months keep their sessions and orders and are carried over as stored (the merge
+    leaves them alone). Of the months from then on, the user's stored months that the rebuild no
+    longer yields are deleted (a late event can move a session's start, and with it the session,
+    into the month before). The sessions and orders of those months are read through their
+    (user_id, time) indexes: on an appended day, mostly the current month's.
 #}
 {{
     config(
@@ -25,15 +30,69 @@
 with
 
 {% if incremental_by_key() %}
+-- Per touched user, the first day of the earliest month whose sessions or orders changed. Grouped
+-- per table and joined, not grouped over a union: the planner then estimates the touched users
+-- from each table's statistics and plans the joins below for that many (for a union's groups it
+-- guesses a few hundred).
+touched_sessions as (
+
+    select
+        user_id,
+        min(started_at) as touched_at
+
+    from {{ ref('int_interactions_aggregated_to_sessions') }}
+    where max_loaded_at > {{ incremental_watermark() }}
+    group by user_id
+
+),
+
+touched_orders as (
+
+    select
+        user_id,
+        min(ordered_at) as touched_at
+
+    from {{ ref('int_purchases_aggregated_to_orders') }}
+    where max_loaded_at > {{ incremental_watermark() }}
+    group by user_id
+
+),
+
 touched_users as (
 
-    select user_id from {{ ref('int_interactions_aggregated_to_sessions') }}
-    where max_loaded_at > {{ incremental_watermark() }}
+    select
+        coalesce(touched_sessions.user_id, touched_orders.user_id) as user_id,
+        cast({{ dbt.date_trunc('month', 'least(touched_sessions.touched_at, touched_orders.touched_at)') }} as date)
+            as rebuild_from
 
-    union
+    from touched_sessions
+    full outer join touched_orders
+        on touched_sessions.user_id = touched_orders.user_id
 
-    select user_id from {{ ref('int_purchases_aggregated_to_orders') }}
-    where max_loaded_at > {{ incremental_watermark() }}
+),
+
+-- Their months before that, as stored: nothing in them changed.
+kept_months as (
+
+    select
+        built.user_id,
+        built.activity_month,
+        built.sessions,
+        built.first_seen_at,
+        built.last_seen_at,
+        built.orders,
+        built.units,
+        built.revenue,
+        built.first_order_at,
+        built.last_order_at,
+        built.last_order_date,
+        built.max_loaded_at
+
+    from {{ this }} as built
+    inner join touched_users
+        on
+            built.user_id = touched_users.user_id
+            and built.activity_month < touched_users.rebuild_from
 
 ),
 {% endif %}
@@ -41,15 +100,18 @@ touched_users as (
 sessions as (
 
     select
-        user_id,
-        cast({{ dbt.date_trunc('month', 'started_at') }} as date) as activity_month,
-        started_at,
-        ended_at,
-        max_loaded_at
+        sessions.user_id,
+        cast({{ dbt.date_trunc('month', 'sessions.started_at') }} as date) as activity_month,
+        sessions.started_at,
+        sessions.ended_at,
+        sessions.max_loaded_at
 
-    from {{ ref('int_interactions_aggregated_to_sessions') }}
+    from {{ ref('int_interactions_aggregated_to_sessions') }} as sessions
     {% if incremental_by_key() %}
-    where user_id in (select touched_users.user_id from touched_users)
+    inner join touched_users
+        on
+            sessions.user_id = touched_users.user_id
+            and sessions.started_at >= touched_users.rebuild_from
     {% endif %}
 
 ),
@@ -57,17 +119,20 @@ sessions as (
 orders as (
 
     select
-        user_id,
-        cast({{ dbt.date_trunc('month', 'ordered_at') }} as date) as activity_month,
-        ordered_at,
-        order_date,
-        units,
-        revenue,
-        max_loaded_at
+        orders.user_id,
+        cast({{ dbt.date_trunc('month', 'orders.ordered_at') }} as date) as activity_month,
+        orders.ordered_at,
+        orders.order_date,
+        orders.units,
+        orders.revenue,
+        orders.max_loaded_at
 
-    from {{ ref('int_purchases_aggregated_to_orders') }}
+    from {{ ref('int_purchases_aggregated_to_orders') }} as orders
     {% if incremental_by_key() %}
-    where user_id in (select touched_users.user_id from touched_users)
+    inner join touched_users
+        on
+            orders.user_id = touched_users.user_id
+            and orders.ordered_at >= touched_users.rebuild_from
     {% endif %}
 
 ),
@@ -136,3 +201,7 @@ final as (
 )
 
 select * from final
+{% if incremental_by_key() %}
+union all
+select * from kept_months
+{% endif %}

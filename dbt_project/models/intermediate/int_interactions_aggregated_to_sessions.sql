@@ -13,7 +13,7 @@
         'session_id',
         indexes=[
             {'columns': ['session_id'], 'unique': True},
-            {'columns': ['user_id']},
+            {'columns': ['user_id', 'started_at']},
             {'columns': ['max_loaded_at']},
         ],
     )

@@ -13,7 +13,7 @@
         'order_id',
         indexes=[
             {'columns': ['order_id'], 'unique': True},
-            {'columns': ['user_id']},
+            {'columns': ['user_id', 'ordered_at']},
             {'columns': ['max_loaded_at']},
         ],
     )

@@ -2,6 +2,9 @@
     Monthly signup cohorts: of the users who signed up in a month, how many came back (had a
     session) and how many bought, 0, 1, 2, ... months after signing up. Dense: every cohort has a
     row for every month from its signup month to the newest month with activity.
+    Each input is read once where it is joined and once for its small summary (the users' cohort
+    sizes, the distinct activity months), not through a CTE that two readers share: PostgreSQL
+    materializes such a CTE, writing every user and every user month to a temporary file first.
 #}
 with
 
@@ -15,26 +18,23 @@ users as (
 
 ),
 
-user_months as (
-
-    select * from {{ ref('int_activity_aggregated_to_user_months') }}
-
-),
-
 cohort_sizes as (
 
     select
-        cohort_month,
+        signups.cohort_month,
         count(*) as cohort_size
 
-    from users
-    group by cohort_month
+    from (
+        select cast({{ dbt.date_trunc('month', 'signed_up_at') }} as date) as cohort_month
+        from {{ ref('stg_shop__users') }}
+    ) as signups
+    group by signups.cohort_month
 
 ),
 
 activity_months as (
 
-    select distinct activity_month from user_months
+    select distinct activity_month from {{ ref('int_activity_aggregated_to_user_months') }}
 
 ),
 
@@ -60,7 +60,7 @@ activity as (
         sum({{ flag('user_months.orders > 0') }}) as purchasing_users,
         sum(user_months.revenue) as revenue
 
-    from user_months
+    from {{ ref('int_activity_aggregated_to_user_months') }} as user_months
     inner join users
         on user_months.user_id = users.user_id
     where user_months.activity_month >= users.cohort_month
