@@ -56,14 +56,14 @@ touched_pairs as (
 stored_pairs as (
 
     select
-        stored.*,
-        touched_pairs.first_loaded_at <= stored.max_loaded_at as is_rebuilt
+        built.*,
+        touched_pairs.first_loaded_at <= built.max_loaded_at as is_rebuilt
 
-    from {{ this }} as stored
+    from {{ this }} as built
     inner join touched_pairs
         on
-            stored.user_id = touched_pairs.user_id
-            and stored.product_id = touched_pairs.product_id
+            built.user_id = touched_pairs.user_id
+            and built.product_id = touched_pairs.product_id
 
 ),
 
@@ -90,12 +90,13 @@ interactions as (
 
     select new_events.*
     from new_events
-    where not exists (
-        select 1 from rebuilt_pairs
-        where
-            rebuilt_pairs.user_id = new_events.user_id
-            and rebuilt_pairs.product_id = new_events.product_id
-    )
+    where
+        not exists (
+            select 1 from rebuilt_pairs
+            where
+                rebuilt_pairs.user_id = new_events.user_id
+                and rebuilt_pairs.product_id = new_events.product_id
+        )
 
     union all
 

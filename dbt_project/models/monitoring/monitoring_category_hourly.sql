@@ -35,7 +35,10 @@ interactions as (
     {% if is_incremental() %}
     {% if not inline_queries() %}
     where
-        (occurred_date in ({{ touched_event_days() }}) and {{ touched_event_keys([dbt.date_trunc('hour', 'occurred_at')]) }})
+        (
+            occurred_date in ({{ touched_event_days() }})
+            and {{ touched_event_keys([dbt.date_trunc('hour', 'occurred_at')]) }}
+        )
         or coalesce((select max(built.category_fingerprint) from {{ this }} as built), '')
         <> (select catalogue.fingerprint from catalogue)
     {% elif not catalogue_changed_since_build() %}
