@@ -1,10 +1,9 @@
 {#
     Events per hour (UTC) and product category, for the volume check of one category's tracking
     (a category's events can stop while the shop's total hardly moves). An event counts in its
-    product's current category. Incremental: the hours touched by newly loaded events are rebuilt
-    whole (keyed by event_hour; whole days on Spark), and every hour when the catalogue's categories
-    have changed since the rows were built (each row keeps the fingerprint of the catalogue it was
-    built with).
+    product's current category. Incremental like daily_category_funnel: the days touched by newly
+    loaded events are rebuilt whole, and every day when the catalogue's categories have changed
+    since the rows were built (each row keeps the fingerprint of the catalogue it was built with).
 #}
 {{
     config(
@@ -14,7 +13,7 @@
 }}
 {{
     incremental_config(
-        'event_hour',
+        'event_date',
         day_key='event_date',
         row_key=['event_hour', 'category'],
         indexes=[{'columns': ['event_date']}, {'columns': ['event_hour', 'category'], 'unique': true}],
@@ -35,16 +34,11 @@ interactions as (
     {% if is_incremental() %}
     {% if not inline_queries() %}
     where
-        (
-            occurred_date in ({{ touched_event_days() }})
-            and {{ touched_event_keys([dbt.date_trunc('hour', 'occurred_at')]) }}
-        )
+        occurred_date in ({{ touched_event_days() }})
         or coalesce((select max(built.category_fingerprint) from {{ this }} as built), '')
         <> (select catalogue.fingerprint from catalogue)
     {% elif not catalogue_changed_since_build() %}
-    where
-        occurred_date in ({{ touched_event_days() }})
-        and {{ touched_event_keys([dbt.date_trunc('hour', 'occurred_at')]) }}
+    where occurred_date in ({{ touched_event_days() }})
     {% endif %}
     {% endif %}
 

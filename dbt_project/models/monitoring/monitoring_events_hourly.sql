@@ -1,9 +1,9 @@
 {#
     Events per hour and event type, with what the anomaly checks (`alerts`) compare: deliveries
     (duplicates), late arrivals, distinct users and the heaviest user's events (bots). Small (one
-    row per hour and type), so the checks read weeks of it in milliseconds. Incremental: the hours
-    touched by newly loaded events are rebuilt whole (keyed by event_hour; a type a rebuilt hour no
-    longer yields is deleted), of the touched days only on Spark (whole days). A warehouse built before a column was
+    row per hour and type), so the checks read weeks of it in milliseconds. Incremental like
+    sales_summary: the days touched by newly loaded events are rebuilt whole (keyed by event_date;
+    an hour or type a rebuild no longer yields is deleted). A warehouse built before a column was
     added gets it (append_new_columns) and every day rebuilt once (stored_without).
 #}
 {{
@@ -14,7 +14,7 @@
 }}
 {{
     incremental_config(
-        'event_hour',
+        'event_date',
         day_key='event_date',
         row_key=['event_hour', 'event_type'],
         indexes=[{'columns': ['event_date']}, {'columns': ['event_hour', 'event_type'], 'unique': true}],
@@ -27,9 +27,7 @@ interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
     {% if is_incremental() and not stored_without(['top_user_events']) %}
-    where
-        occurred_date in ({{ touched_event_days() }})
-        and {{ touched_event_keys([dbt.date_trunc('hour', 'occurred_at')]) }}
+    where occurred_date in ({{ touched_event_days() }})
     {% endif %}
 
 ),
