@@ -92,6 +92,25 @@
 {%- endmacro %}
 
 {#
+    `(columns) in (those of the enriched events loaded after this model's watermark)`, for a model
+    keyed finer than the day (a day and a product): with the touched days' filter, it rebuilds only
+    the keys new rows touched. A day's late events touch a few of its products, where the whole day
+    was re-aggregated before. Only where the model merges on that key (PostgreSQL): Spark's
+    insert_overwrite rewrites whole days, so there it is `1 = 1`.
+#}
+{% macro touched_event_keys(columns, watermark_column='max_loaded_at') -%}
+    {%- if incremental_by_key() -%}
+        ({{ columns | join(', ') }}) in (
+            select {{ columns | join(', ') }}
+            from {{ ref('int_interactions_enriched') }}
+            where last_loaded_at > {{ incremental_watermark(watermark_column) }}
+        )
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#
     Each engine's incremental strategy, set on the calling model: `{{ incremental_config(key, ...) }}`
     after its config() block (it renders nothing).
     PostgreSQL: merge_changed on the model's unique key (below), with the model's indexes. Spark on plain

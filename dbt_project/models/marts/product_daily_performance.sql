@@ -1,6 +1,6 @@
 {#
-    One row per product and day with any activity. Incremental: every product row of the days
-    touched by newly loaded events is rebuilt (keyed by activity_date, product_id).
+    One row per product and day with any activity. Incremental, keyed by (activity_date, product_id):
+    the (day, product) rows touched by newly loaded events are rebuilt from all their events.
     `price` is the day's price as the events saw it: the unit price most of the day's events of the
     product carried (the lower one of equally frequent prices). Events carry the price of their moment on
     every kind of load (a simulated history, an import, the live stream), where raw.products and its
@@ -31,7 +31,9 @@ interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
     {% if is_incremental() and not stored_without(['sessions', 'purchasing_sessions', 'price']) %}
-    where occurred_date in ({{ touched_event_days() }})
+    where
+        occurred_date in ({{ touched_event_days() }})
+        and {{ touched_event_keys(['occurred_date', 'product_id']) }}
     {% endif %}
 
 ),

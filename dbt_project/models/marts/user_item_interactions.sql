@@ -1,7 +1,16 @@
 {#
     The recommender's input: one row per user and product they interacted with, the count of each
     event type, the first and last interaction and purchase (null when never bought), and a
-    weighted implicit-feedback score (weights in dbt_project.yml). Incremental: the (user, product) pairs touched by newly loaded events are recomputed from all their events.
+    weighted implicit-feedback score (weights in dbt_project.yml).
+
+    Incremental, keyed by (user_id, product_id): only the pairs touched by events loaded after the
+    watermark are written. Such a pair adds those events to its stored row when every one of them
+    was first loaded after the newest load that row counted (max_loaded_at): none of them can be in
+    it, since an event counted there was loaded at or before it, and an event's first load never
+    moves later. Otherwise (a redelivery of a counted event, or an event loaded inside the
+    watermark's overlap, which the stored row may already count) the pair is rebuilt from all its
+    events, as is a full refresh. Reading only the new events of most pairs spares a look-up of
+    every earlier event of every touched pair.
 #}
 {{
     config(
@@ -22,30 +31,90 @@
 with
 
 {% if incremental_by_key() %}
-touched_pairs as (
+-- Events loaded after the watermark: new ones, and redeliveries of events already counted.
+new_events as (
 
-    select distinct
-        user_id,
-        product_id
-
+    select *
     from {{ ref('int_interactions_enriched') }}
     where last_loaded_at > {{ incremental_watermark() }}
 
 ),
-{% endif %}
+
+touched_pairs as (
+
+    select
+        user_id,
+        product_id,
+        -- an event without a first load is never known to be new
+        min(coalesce(first_loaded_at, {{ watermark_floor() }})) as first_loaded_at
+
+    from new_events
+    group by user_id, product_id
+
+),
+
+stored_pairs as (
+
+    select
+        built.*,
+        touched_pairs.first_loaded_at <= built.max_loaded_at as is_rebuilt
+
+    from {{ this }} as built
+    inner join touched_pairs
+        on
+            built.user_id = touched_pairs.user_id
+            and built.product_id = touched_pairs.product_id
+
+),
+
+rebuilt_pairs as (
+
+    select
+        user_id,
+        product_id
+
+    from stored_pairs
+    where is_rebuilt
+
+),
+
+-- The stored rows that the new events add to.
+added_to as (
+
+    select * from stored_pairs
+    where not is_rebuilt
+
+),
 
 interactions as (
 
+    select new_events.*
+    from new_events
+    where
+        not exists (
+            select 1 from rebuilt_pairs
+            where
+                rebuilt_pairs.user_id = new_events.user_id
+                and rebuilt_pairs.product_id = new_events.product_id
+        )
+
+    union all
+
     select events.*
     from {{ ref('int_interactions_enriched') }} as events
-    {% if incremental_by_key() %}
-    inner join touched_pairs
+    inner join rebuilt_pairs
         on
-            events.user_id = touched_pairs.user_id
-            and events.product_id = touched_pairs.product_id
-    {% endif %}
+            events.user_id = rebuilt_pairs.user_id
+            and events.product_id = rebuilt_pairs.product_id
 
 ),
+{% else %}
+interactions as (
+
+    select * from {{ ref('int_interactions_enriched') }}
+
+),
+{% endif %}
 
 pairs as (
 
@@ -86,33 +155,82 @@ last_purchases as (
 
 ),
 
-final as (
+{% if incremental_by_key() %}
+-- New events added to the stored rows (added_to); a pair without one is the new events' (or all
+-- its events') own row. least/greatest skip nulls, as min/max over the events do.
+pairs_with_stored as (
 
     select
         pairs.user_id,
         pairs.product_id,
-        cast(pairs.views as {{ dbt.type_bigint() }}) as views,
-        cast(pairs.add_to_carts as {{ dbt.type_bigint() }}) as add_to_carts,
-        cast(pairs.purchases as {{ dbt.type_bigint() }}) as purchases,
-        cast(pairs.units_purchased as {{ dbt.type_bigint() }}) as units_purchased,
-        pairs.first_interaction_at,
-        pairs.last_interaction_at,
-        pairs.first_purchase_at,
-        pairs.last_purchase_at,
-        cast(last_purchases.last_purchase_units as {{ dbt.type_bigint() }}) as last_purchase_units,
-        cast(
-            pairs.views * {{ var('feedback_weight_view') }}
-            + pairs.add_to_carts * {{ var('feedback_weight_add_to_cart') }}
-            + pairs.purchases * {{ var('feedback_weight_purchase') }}
-            as numeric(18, 4)
-        ) as feedback_score,
-        pairs.max_loaded_at
+        pairs.views + coalesce(added_to.views, 0) as views,
+        pairs.add_to_carts + coalesce(added_to.add_to_carts, 0) as add_to_carts,
+        pairs.purchases + coalesce(added_to.purchases, 0) as purchases,
+        pairs.units_purchased + coalesce(added_to.units_purchased, 0) as units_purchased,
+        least(pairs.first_interaction_at, added_to.first_interaction_at) as first_interaction_at,
+        greatest(pairs.last_interaction_at, added_to.last_interaction_at) as last_interaction_at,
+        least(pairs.first_purchase_at, added_to.first_purchase_at) as first_purchase_at,
+        greatest(pairs.last_purchase_at, added_to.last_purchase_at) as last_purchase_at,
+        -- the newest purchase's units: the new events', the stored row's, or both at the same moment
+        case
+            when added_to.last_purchase_at is null or pairs.last_purchase_at > added_to.last_purchase_at
+                then last_purchases.last_purchase_units
+            when pairs.last_purchase_at is null or pairs.last_purchase_at < added_to.last_purchase_at
+                then added_to.last_purchase_units
+            else last_purchases.last_purchase_units + added_to.last_purchase_units
+        end as last_purchase_units,
+        greatest(pairs.max_loaded_at, added_to.max_loaded_at) as max_loaded_at
 
     from pairs
     left join last_purchases
         on
             pairs.user_id = last_purchases.user_id
             and pairs.product_id = last_purchases.product_id
+    left join added_to
+        on
+            pairs.user_id = added_to.user_id
+            and pairs.product_id = added_to.product_id
+
+),
+{% else %}
+pairs_with_stored as (
+
+    select
+        pairs.*,
+        last_purchases.last_purchase_units
+
+    from pairs
+    left join last_purchases
+        on
+            pairs.user_id = last_purchases.user_id
+            and pairs.product_id = last_purchases.product_id
+
+),
+{% endif %}
+
+final as (
+
+    select
+        user_id,
+        product_id,
+        cast(views as {{ dbt.type_bigint() }}) as views,
+        cast(add_to_carts as {{ dbt.type_bigint() }}) as add_to_carts,
+        cast(purchases as {{ dbt.type_bigint() }}) as purchases,
+        cast(units_purchased as {{ dbt.type_bigint() }}) as units_purchased,
+        first_interaction_at,
+        last_interaction_at,
+        first_purchase_at,
+        last_purchase_at,
+        cast(last_purchase_units as {{ dbt.type_bigint() }}) as last_purchase_units,
+        cast(
+            views * {{ var('feedback_weight_view') }}
+            + add_to_carts * {{ var('feedback_weight_add_to_cart') }}
+            + purchases * {{ var('feedback_weight_purchase') }}
+            as numeric(18, 4)
+        ) as feedback_score,
+        max_loaded_at
+
+    from pairs_with_stored
 
 )
 

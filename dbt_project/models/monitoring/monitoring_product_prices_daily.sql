@@ -2,7 +2,9 @@
     Each product's mean event price per day, for the average price check of `alerts`: the mean over
     the day's products of their mean price, so that a few long visits to dear products do not move
     it (a mean over events does, on a small shop), while a category priced a hundred times over
-    does. Incremental, keyed by event_date: the touched days are rebuilt whole.
+    does. Incremental, keyed by (event_date, product_id): the (day, product) rows touched by newly
+    loaded events are rebuilt from all their events (an event's price never changes, so a rebuilt
+    key never loses its row).
 #}
 {{
     config(
@@ -12,9 +14,8 @@
 }}
 {{
     incremental_config(
-        'event_date',
+        ['event_date', 'product_id'],
         day_key='event_date',
-        row_key=['event_date', 'product_id'],
         indexes=[{'columns': ['event_date', 'product_id'], 'unique': true}],
     )
 }}
@@ -25,7 +26,9 @@ interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
     {% if is_incremental() %}
-    where occurred_date in ({{ touched_event_days() }})
+    where
+        occurred_date in ({{ touched_event_days() }})
+        and {{ touched_event_keys(['occurred_date', 'product_id']) }}
     {% endif %}
 
 ),
