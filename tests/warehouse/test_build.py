@@ -31,7 +31,7 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.warning_count == 0, built.warnings
     assert built.failing == []
     assert built.skipped == []
-    assert built.models == 30  # int_activity_aggregated_to_users since customers is incremental
+    assert built.models == 30  # with int_activity_aggregated_to_users, the users' lifetime totals
     # 109 since `shop import` (migration 0008) dropped staging's not-nulls that imported shops break;
     # 70 since each model's row-level checks (and a whole-table key) are one column_checks node
     assert built.data_tests >= 68
