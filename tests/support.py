@@ -11,6 +11,7 @@ from pathlib import Path
 import uuid
 
 import psycopg
+import yaml
 from psycopg import sql
 
 from shopcore import db as shop_db
@@ -73,3 +74,8 @@ def create_database(server: TestDatabase, prefix: str) -> TestDatabase:
 def drop_database(server: TestDatabase, database: TestDatabase) -> None:
     with psycopg.connect(server.info.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database.info.dbname)))
+
+
+def dbt_var(name: str):
+    """A variable of the dbt project (dbt_project.yml), as the warehouse's models read it."""
+    return yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"][name]

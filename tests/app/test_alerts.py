@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import yaml
 
 from shop import refresh
 from tests.app import browser as harness
-from tests.support import REPO_ROOT
+from tests.support import dbt_var
 
 ALERTS = "select kind, metric, window_start, window_end, detected_at, is_open, evidence from monitoring.alerts"
 
@@ -50,13 +49,9 @@ def test_a_clean_shop_stays_within_the_false_alarm_budget(built_shop):
     small counts can fall silent by chance (a category's visitors over six hours), so the assertion is
     the issue's false-alarm budget, at most one alert per judged week. The strict "nothing away from
     the anomalies" is test_no_alert_away_from_the_planted_anomalies, on a shop ending at midnight."""
-    judged_weeks = _dbt_var("alert_evaluation_days") / 7  # the windows every build judges
+    judged_weeks = dbt_var("alert_evaluation_days") / 7  # the windows every build judges
     alerts = [a["evidence"] for a in alerts_of(built_shop)]
     assert len(alerts) <= judged_weeks, alerts
-
-
-def _dbt_var(name: str):
-    return yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"][name]
 
 
 def test_the_build_warns_about_open_alerts_and_stays_green(alerting_shop):
