@@ -126,9 +126,10 @@ def _ensure_writable_home(home: Path) -> None:
         raise ShopError("SHOP_HOME must not contain a line break (PostgreSQL's postmaster.pid is line based).")
     try:
         home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        # A probe of this process's own: concurrent starts on one home shared one name, and one
+        # removed the file another was about to remove (ENOENT, reported as an unwritable home).
+        with tempfile.TemporaryFile(dir=home, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise ShopError(
             f"SHOP_HOME {home} is not a writable directory ({exc.strerror or exc}). "

@@ -306,12 +306,21 @@ def test_data_health_reports_the_last_dbt_run_and_every_mart(built_shop, point_a
     point_app_at(built_shop)
     app = open_app("views/data_health.py")
     assert not app.exception
-    assert not app.warning, [item.value for item in app.warning]  # no mart missing
     results = json.loads(dbt_artifacts.last_build_results_path(built_shop.home).read_text())["results"]
     tests = [item for item in results if item["unique_id"].startswith("test.")]
+    warned = [item for item in tests if item["status"] == "warn"]
+    # No mart missing. The clean shop ends when the suite runs, so the anomaly checks may raise an
+    # alert by chance (test_a_clean_shop_stays_within_the_false_alarm_budget bounds how many): each is
+    # a warn test of the build, shown as such, and nothing else warns.
+    (open_alerts,) = built_shop.one("select count(*) from monitoring.alerts where is_open")
+    expected = ([f"{open_alerts} open alert{'s' if open_alerts != 1 else ''} from the anomaly checks:"]
+                if open_alerts else []) + ([f"0 failed, {len(warned)} warned:"] if warned else [])
+    assert [item.value for item in app.warning] == expected
+    assert all(".no_open_" in item["unique_id"] for item in warned), [item["unique_id"] for item in warned]
+    assert bool(open_alerts) == bool(warned)
     shown = metrics(app)
     assert shown["Outcome"][0] == "passed"
-    assert shown["Data tests passed"][0] == f"{len(tests)} / {len(tests)}"
+    assert shown["Data tests passed"][0] == f"{len(tests) - len(warned)} / {len(tests)}"
     unit_tests = [item for item in results if item["unique_id"].startswith("unit_test.")]
     assert unit_tests and shown["Unit tests passed"][0] == f"{len(unit_tests)} / {len(unit_tests)}"
     marts = dataframe_with(app, "mart", "rows", "newest").set_index("mart")

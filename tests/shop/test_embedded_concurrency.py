@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 from shopcore import embedded, home_lock
+from shopcore.errors import ShopError
 from tests.shop.support import postmasters_of
 from tests.support import REPO_ROOT, run_shop
 
@@ -89,3 +91,27 @@ def test_start_and_stop_racing_leave_a_consistent_state(make_home):
     assert [p.pid for p in postmasters_of(state.pgdata)] == ([state.pid] if state.running else [])
     run_shop("db", "start", env=env)  # whatever the order was, the home still starts
     assert run_shop("db", "psql", "-Atc", "select 1", env=env).stdout.strip() == "1"
+
+
+def test_concurrent_checks_that_a_home_is_writable_do_not_trip_over_each_other(make_home):
+    """Each start probes the home by writing a file. The probe had one name for everyone: one start
+    removed the file another was about to remove, and reported the home as unwritable (seen once in
+    test_concurrent_starts_on_a_fresh_home)."""
+    home = make_home()
+    errors: list[str] = []
+
+    def check() -> None:
+        for _ in range(200):
+            try:
+                embedded._ensure_writable_home(home)
+            except ShopError as exc:
+                errors.append(str(exc))
+                return
+
+    threads = [threading.Thread(target=check) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(home.iterdir()) == []  # no probe left behind
