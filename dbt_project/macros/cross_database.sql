@@ -103,3 +103,22 @@
         {{- ", " if not loop.last -}}
     {%- endfor -%}
 {%- endmacro %}
+
+{#
+    Post-hook of int_interactions_enriched: an index of its recommended events only, by load time.
+    Every incremental build of the two recommendation marts looks for recommended events loaded
+    after their watermark; a shop that serves no recommendations leaves them empty, their watermark
+    is the floor, and without it each look read every event. Run outside the transaction, after a
+    full refresh has dropped the table it replaced (whose index has the same name).
+#}
+{% macro recommended_events_index() -%}
+    {{ return(adapter.dispatch('recommended_events_index')()) }}
+{%- endmacro %}
+
+{% macro default__recommended_events_index() -%}
+{%- endmacro %}
+
+{% macro postgres__recommended_events_index() -%}
+    create index if not exists {{ this.identifier }}_recommended_loaded_idx
+    on {{ this }} (last_loaded_at) where is_recommended = 1
+{%- endmacro %}

@@ -14,6 +14,7 @@
     config(
         materialized='incremental',
         on_schema_change='append_new_columns',
+        post_hook={'sql': '{{ recommended_events_index() }}', 'transaction': false},
     )
 }}
 {{
