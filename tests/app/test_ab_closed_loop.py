@@ -4,6 +4,8 @@ the user id), and react to what they are shown (simulator.closed_loop)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -14,20 +16,36 @@ from tests.app import ab_support
 pytestmark = pytest.mark.slow
 
 SESSIONS = 400
+# The logging-failure test needs more users entering the arms: with the few hundred of SESSIONS, a
+# 40 % loss in one arm reaches p < 0.001 only about two times in three.
+SRM_SESSIONS = 1600
 SPLIT = {"popular": 1.0, "model": 1.0}
 AA_SEEDS = 200
 
 
 @pytest.fixture(scope="module")
-def units(built_shop, served_api, tmp_path_factory) -> ab_support.LoopLog:
-    """The closed-loop run's log; `served_api` has trained the model the `model` variant serves."""
+def ab_api(built_shop, served_api, tmp_path_factory) -> Iterator[ApiServer]:
+    """The API serving the two arms; `served_api` has trained the model the `model` variant serves."""
     env = {**built_shop.env, "SHOP_API_VARIANTS": "popular=popular:1,model=current:1"}
     server = ApiServer(env, tmp_path_factory.mktemp("ab-api") / "api.log")
     try:
-        with built_shop.database.connect() as conn:
-            return ab_support.run_closed_loop(conn, server.url, SESSIONS)
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def units(built_shop, ab_api) -> ab_support.LoopLog:
+    """The closed-loop run's log."""
+    with built_shop.database.connect() as conn:
+        return ab_support.run_closed_loop(conn, ab_api.url, SESSIONS)
+
+
+@pytest.fixture(scope="module")
+def many_units(built_shop, ab_api) -> ab_support.LoopLog:
+    """A longer closed-loop run (other sessions), for the sample-ratio check's power."""
+    with built_shop.database.connect() as conn:
+        return ab_support.run_closed_loop(conn, ab_api.url, SRM_SESSIONS, seed=2)
 
 
 def test_the_model_beats_popular_on_click_through_and_the_assignment_matches_the_split(units):
@@ -40,8 +58,8 @@ def test_the_model_beats_popular_on_click_through_and_the_assignment_matches_the
     assert not check.mismatch, check
 
 
-def test_a_logging_failure_in_one_arm_is_a_sample_ratio_mismatch(units):
-    by_variant = ab_support.log_units(units)
+def test_a_logging_failure_in_one_arm_is_a_sample_ratio_mismatch(many_units):
+    by_variant = ab_support.log_units(many_units)
     sums = ab_support.arm_sums(by_variant, by_variant.variant)
     users = {name: row["new_users"] for name, row in sums.items()}
     users["model"] *= 0.6  # four lists in ten of one arm never reached the log
