@@ -20,7 +20,10 @@ SESSIONS = 400
 # 40 % loss in one arm reaches p < 0.001 only about two times in three.
 SRM_SESSIONS = 1600
 SPLIT = {"popular": 1.0, "model": 1.0}
-AA_SEEDS = 200
+# The A/A test re-splits the users of the longer run: the shorter one has too few purchases for
+# revenue per list to be judged in any split (MIN_PURCHASES), and a few hundred judged splits leave
+# the share of false lifts a binomial noise of about two points around its true value.
+AA_SEEDS = 1000
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +69,8 @@ def test_a_logging_failure_in_one_arm_is_a_sample_ratio_mismatch(many_units):
     assert sample_ratio(users, SPLIT).mismatch
 
 
-def test_an_aa_split_of_the_same_users_shows_no_significant_lift_in_nine_seeds_in_ten(units):
-    per_user = ab_support.log_units(units, per_user=True)
+def test_an_aa_split_of_the_same_users_shows_no_significant_lift_in_nine_seeds_in_ten(many_units):
+    per_user = ab_support.log_units(many_units, per_user=True)
     click_lifts = revenue_lifts = judged = 0
     for seed in range(AA_SEEDS):
         sums = ab_support.arm_sums(per_user, ab_support.hashed_arms(per_user.user, seed))
@@ -77,5 +80,6 @@ def test_an_aa_split_of_the_same_users_shows_no_significant_lift_in_nine_seeds_i
             judged += 1
             revenue_lifts += b.revenue_lift.significant
     assert click_lifts <= 0.10 * AA_SEEDS, click_lifts
-    assert revenue_lifts <= 0.10 * max(judged, 1), (revenue_lifts, judged)
-    assert np.isclose(per_user.lists.sum(), len(units.lists))
+    assert judged >= 0.05 * AA_SEEDS, judged  # revenue per list is judged, not skipped
+    assert revenue_lifts <= 0.10 * judged, (revenue_lifts, judged)
+    assert np.isclose(per_user.lists.sum(), len(many_units.lists))
