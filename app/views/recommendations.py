@@ -292,6 +292,13 @@ def sample_ratio_check(entries: pd.DataFrame, split: dict[str, float] | None, na
                    "impression log is broken; do not trust the lifts above.", icon=":material/warning:")
     else:
         st.success(f"{text}: no sample ratio mismatch.", icon=":material/check_circle:")
+    splits = entries.loc[recorded, "weights"].nunique()
+    if splits > 1:
+        # A changed split moves some users to another arm: the check keeps each in the arm they
+        # entered, while the rates above count their later lists where they were served.
+        st.caption(f"The split changed during the period ({splits} splits recorded). This check counts each "
+                   "user in the arm they entered under; a user whom a later split moved to another arm adds "
+                   "their later lists to that arm's click-through and revenue, as usual for a ramp.")
 
 
 def impact(choice: filters.Filters, api_down: ApiUnavailable | None = None) -> None:

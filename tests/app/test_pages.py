@@ -668,6 +668,22 @@ def test_recommendations_page_shows_ab_intervals_lifts_and_the_sample_ratio_verd
         assert len(warnings) == 1 and "**sample ratio mismatch**" in warnings[0], [w.value for w in app.warning]
         assert "the split recorded with each user's first list" in warnings[0]
         assert "model 990 (expected 1,500)" in warnings[0]
+        assert not [item.value for item in app.caption if "split changed" in item.value]
+    # A ramp: the first half of each arm's users entered under 9:1, the rest under 1:1 a day later.
+    # The check follows the mixture, and the page says how a moved user counts.
+    st.cache_data.clear()
+    ramp = {"popular": {name: rows[:len(rows) // 2] for name, rows in ab_support.PAGE_UNITS.items()},
+            "later": {name: rows[len(rows) // 2:] for name, rows in ab_support.PAGE_UNITS.items()}}
+    with (ab_support.variant_rows(built_shop, day, ramp["popular"], weights={"popular": 9, "model": 1}),
+          ab_support.variant_rows(built_shop, day + timedelta(days=1), ramp["later"],
+                                  weights={"popular": 1, "model": 1})):
+        app = choose_range(open_app("views/recommendations.py"), day, day + timedelta(days=1))
+        assert not app.exception and not app.error
+        (verdict,) = [item.value for item in [*app.warning, *app.success] if "Sample-ratio check" in item.value]
+        # 1,990 entries under 9:1 and 10 under 1:1 expect 199 + 5 of the model's
+        assert "popular 1,010 (expected 1,796)" in verdict and "model 990 (expected 204)" in verdict, verdict
+        (caption,) = [item.value for item in app.caption if "split changed" in item.value]
+        assert "2 splits recorded" in caption and "the arm they entered under" in caption
 
 
 def test_a_returning_user_is_one_ab_unit_over_the_period(built_shop, point_app_at):
