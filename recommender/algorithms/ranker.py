@@ -94,6 +94,9 @@ def _log_scaled(scores: np.ndarray) -> np.ndarray:
 
 class Ranker(Algorithm):
     name = "ranker"
+    # What ``features`` returns and ``fit_weights`` learns a weight for (a subclass that reads more
+    # features, such as benchmarks/ranker_features.py's candidates, names them here).
+    feature_names: tuple[str, ...] = FEATURES
     defaults: dict[str, Any] = {
         "weights": {"category": 1.18, "item": 1.13, "brand": 0.66, "price_fit": 0.70, "price": -0.22,
                     "seen": 0.17, "bought": -0.08, "owned": -0.59, "cf": 0.0, "cf_log": 0.0,
@@ -265,8 +268,9 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
         pick = np.unique(np.linspace(0, len(rows) - 1, most).astype(np.int64))
         rows = replace(rows, **{f.name: getattr(rows, f.name)[pick] for f in fields(rows) if f.name != "folded"})
         positives = positives[pick]
+    names = model.feature_names
     feats = model.features(rows)
-    x = np.stack([feats[name] for name in FEATURES], axis=-1)
+    x = np.stack([feats[name] for name in names], axis=-1)
     del feats
     # A feature that is the same for every item of every user cannot move a softmax over items: its
     # weight is fixed at 0 and the feature named as dropped (one category, no brands, one price).
@@ -276,7 +280,7 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
     due = model.due(rows)
     due_sum = due.sum(axis=1)
     z = model.activity(rows)
-    k = len(FEATURES)
+    k = len(names)
     pos_x = x[y]  # (positives, k)
     pos_user = np.nonzero(y)[0]
 
@@ -297,11 +301,11 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
         return float(loss), np.concatenate((grad_w, grad_b))
 
     p = model.params
-    start = np.array([p["weights"].get(f, 0.0) if v else 0.0 for f, v in zip(FEATURES, varies)]
+    start = np.array([p["weights"].get(f, 0.0) if v else 0.0 for f, v in zip(names, varies)]
                      + [p["mix_bias"], p["mix_activity"]], dtype=np.float64)
     bounds = [(None, None) if v else (0.0, 0.0) for v in varies] + [(-20.0, 20.0), (-5.0, 5.0)]
     result = minimize(loss_grad, start, jac=True, method="L-BFGS-B", bounds=bounds)
     theta = result.x
-    return {"weights": {f: round(float(v), 4) for f, v in zip(FEATURES, theta[:k])},
+    return {"weights": {f: round(float(v), 4) for f, v in zip(names, theta[:k])},
             "mix_bias": round(float(theta[k]), 4), "mix_activity": round(float(theta[k + 1]), 4),
-            "dropped": [f for f, v in zip(FEATURES, varies) if not v]}
+            "dropped": [f for f, v in zip(names, varies) if not v]}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recommender.algorithms import make
-from recommender.algorithms.ranker import FEATURES, fit_weights
+from recommender.algorithms.ranker import FEATURES, Ranker, fit_weights
 from recommender.evaluation import evaluate, split_points, temporal_split
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data, fold
 from recommender.pipeline import run_evaluation
@@ -43,6 +43,23 @@ def test_learned_weights_beat_untrained_ones_out_of_sample(durables_shop) -> Non
     untrained = evaluate(validation, make("ranker", **zero).fit(validation.data).score).ndcg
     trained = evaluate(validation, make("ranker", **learned).fit(validation.data).score).ndcg
     assert trained > untrained + 0.05
+
+
+def test_weights_are_learned_for_the_features_the_model_names(durables_shop) -> None:
+    """A ranker that reads other features (benchmarks/ranker_features.py's candidates) names them, and
+    fit_weights learns a weight for each of those and for nothing else."""
+
+    class CategoryOnly(Ranker):
+        feature_names = ("category_again",)
+
+        def features(self, rows):
+            return {"category_again": super().features(rows)["category"]}
+
+    earlier, _ = _splits(durables_shop)
+    model = CategoryOnly(weights={}).fit(earlier.data)
+    learned = fit_weights(model, earlier.data.rows(earlier.eval_rows), earlier.positives)
+    assert list(learned["weights"]) == ["category_again"]
+    assert learned["weights"]["category_again"] > 0.5
 
 
 def test_rebuy_mix_is_larger_where_people_rebuy(consumables_shop, durables_shop) -> None:
