@@ -2,11 +2,9 @@
     One row per registered user: who they are and their lifetime totals, everything of `customers`
     that does not change for a user who neither changes nor shops. `customers` is this table with
     the recency and RFM scores of the newest day (int_customer_rfm_boundaries) computed on read.
-    Incremental: rebuilds the users with newly summed totals and the users whose row in raw.users
-    is new or differs from the stored one. raw.users carries no change marker that every engine
-    sees alike (the Spark build reads the simulator's Parquet files), so changed users are found by
-    comparing every user's stored attributes: one join of two narrow tables, far cheaper than
-    writing every user's row again. A user removed from raw.users is deleted after the merge
+    Incremental: rebuilds the users with newly summed totals and the users written to raw.users
+    since the previous build (its change marker updated_at, from the mark the hooks keep in the
+    table's comment: users_written_since_mark). A user removed from raw.users is deleted after the merge
     (remove_unregistered_users). Statistics only for what the readers use (the dashboard sorts
     customers by last_seen_at, the boundaries read the buyers, the tests join on user_id).
 #}
@@ -14,17 +12,15 @@
     config(
         materialized='incremental',
         on_schema_change='append_new_columns',
-        post_hook="{{ remove_unregistered_users() }}",
+        pre_hook="{{ take_users_mark() }}",
+        post_hook=["{{ remove_unregistered_users() }}", "{{ keep_users_mark() }}"],
         meta={'analyze_columns': ['user_id', 'orders', 'last_seen_at']},
     )
 }}
 {{
     incremental_config(
         'user_id',
-        indexes=[
-            {'columns': ['user_id'], 'unique': True},
-            {'columns': ['last_seen_at']},
-        ],
+        indexes=[{'columns': ['user_id'], 'unique': True}],
     )
 }}
 
@@ -40,16 +36,7 @@ registered as (
             from {{ ref('int_activity_aggregated_to_users') }} as touched
             where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
             union all
-            select current_row.user_id
-            from {{ ref('stg_shop__users') }} as current_row
-            left join {{ this }} as stored
-                on current_row.user_id = stored.user_id
-            where
-                stored.user_id is null
-                or current_row.full_name is distinct from stored.full_name
-                or current_row.country_code is distinct from stored.country_code
-                or current_row.acquisition_channel is distinct from stored.acquisition_channel
-                or current_row.signed_up_at is distinct from stored.signed_up_at
+            {{ users_written_since_mark() }}  -- noqa: LT02
         {% endcall %}
     {% endif %}
 
