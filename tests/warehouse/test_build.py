@@ -31,7 +31,7 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.warning_count == 0, built.warnings
     assert built.failing == []
     assert built.skipped == []
-    assert built.models == 30  # with int_activity_aggregated_to_users, the users' lifetime totals
+    assert built.models == 32  # with the users joined to their totals and the RFM boundaries under customers
     # 109 since `shop import` (migration 0008) dropped staging's not-nulls that imported shops break;
     # 70 since each model's row-level checks (and a whole-table key) are one column_checks node
     assert built.data_tests >= 68
@@ -57,7 +57,7 @@ def test_incremental_build_after_full_build_is_clean_and_keeps_unchanged_views(b
         (target / artifact).unlink(missing_ok=True)
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
         views = _views(conn)
-        assert len(views) == 8 and all(comment.startswith("shop view definition ") for _, comment in views.values())
+        assert len(views) == 9 and all(comment.startswith("shop view definition ") for _, comment in views.values())
         # a definition that no longer matches its model's (as after an edit of the SQL) is created again
         conn.execute("comment on view staging.stg_shop__users is 'shop view definition of an older model'")
     again = build_ok(warehouse_env, dbt_home)
