@@ -32,6 +32,9 @@ INCREMENTAL_MODELS = (
     "intermediate.int_purchases_aggregated_to_orders",
     "intermediate.int_interactions_aggregated_to_sessions",
     "intermediate.int_activity_aggregated_to_user_months",
+    "intermediate.int_activity_aggregated_to_users",
+    "intermediate.int_users_joined_to_activity",
+    "intermediate.int_customer_rfm_boundaries",
     "marts.sales_summary",
     "marts.orders",
     "marts.product_daily_performance",
@@ -45,7 +48,7 @@ INCREMENTAL_MODELS = (
     "monitoring.monitoring_loads_hourly",
     "monitoring.monitoring_product_prices_daily",
 )
-# The tables downstream of them are compared too.
+# The tables (and the customers view) downstream of them are compared too.
 TABLE_MODELS = (
     "marts.customers",
     "marts.products",

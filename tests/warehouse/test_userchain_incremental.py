@@ -1,10 +1,12 @@
 """The user chain's incremental proof on the changes its shortcuts make risky: user months rebuild a
 touched user's months from the earliest touched one and carry the earlier ones over; the users'
-lifetime totals are summed again for touched users only; customers is joined from those totals.
+lifetime totals are summed again for touched users only; the users joined to those totals are
+rebuilt for touched, new and changed users only (removed ones deleted); customers scores them from
+stored quintile boundaries.
 After an appended day in the next month with a buyer's second order, a late order of an old
 customer from the month before the shop's first day, a redelivered line, a new user, a changed user
-row and a removed one, the user chain equals its full refresh row for row, and an untouched user's
-totals were not rewritten."""
+row and a removed one, the user chain equals its full refresh row for row, an untouched user's
+totals and joined row were not rewritten, and the scores are ntile(5) over the buyers."""
 
 from __future__ import annotations
 
@@ -22,13 +24,30 @@ pytestmark = pytest.mark.slow
 SIZE = synthetic.ShopSize(events=1_500, users=300, products=20, days=12, chunks=2)
 CHAIN = ["+customers"]
 # What the proof rebuilds from scratch: the models whose incremental shortcuts are under test.
-CHANGED = ["int_activity_aggregated_to_user_months", "int_activity_aggregated_to_users", "customers"]
+CHANGED = ["int_activity_aggregated_to_user_months", "int_activity_aggregated_to_users",
+           "int_users_joined_to_activity", "int_customer_rfm_boundaries", "customers"]
 NO_TESTS = ["resource_type:test", "resource_type:unit_test"]
 MODELS = (
     "intermediate.int_activity_aggregated_to_user_months",
     "intermediate.int_activity_aggregated_to_users",
+    "intermediate.int_users_joined_to_activity",
+    "intermediate.int_customer_rfm_boundaries",
     "marts.customers",
 )
+# The scores as the stored boundaries must give them: ntile(5) over the buyers, ties by user_id.
+NTILE_MISMATCHES = """
+    with ranked as (
+        select user_id,
+               ntile(5) over (order by recency_days desc, user_id) as recency_score,
+               ntile(5) over (order by orders, user_id) as frequency_score,
+               ntile(5) over (order by lifetime_revenue nulls first, user_id) as monetary_score
+        from marts.customers where orders > 0
+    )
+    select count(*) filter (where (c.recency_score, c.frequency_score, c.monetary_score)
+                            is distinct from (r.recency_score, r.frequency_score, r.monetary_score)),
+           count(r.user_id)
+    from marts.customers as c left join ranked as r on c.user_id = r.user_id
+"""
 NEW_USER = 90_001
 
 PLANT_EVENTS = """
@@ -89,6 +108,13 @@ def _plant_the_appended_day(conn: psycopg.Connection) -> dict[str, int]:
             "untouched": untouched}
 
 
+def _versions(conn: psycopg.Connection, user_id: int) -> tuple:
+    return _one(conn, "select totals.xmin::text, joined.xmin::text"
+                      " from intermediate.int_activity_aggregated_to_users as totals"
+                      " inner join intermediate.int_users_joined_to_activity as joined on totals.user_id = joined.user_id"
+                      " where totals.user_id = %s", (user_id,))
+
+
 def _snapshot(conn: psycopg.Connection) -> None:
     conn.execute("drop schema if exists userchain_snapshot cascade")
     conn.execute("create schema userchain_snapshot")
@@ -117,8 +143,7 @@ def test_an_appended_day_of_risky_changes_equals_a_full_refresh(warehouse_env, d
 
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
         users = _plant_the_appended_day(conn)
-        (untouched_version,) = _one(conn, "select xmin::text from intermediate.int_activity_aggregated_to_users"
-                                    " where user_id = %s", (users["untouched"],))
+        untouched_versions = _versions(conn, users["untouched"])
     build_ok(warehouse_env, dbt_home, select=CHAIN, exclude=NO_TESTS)
 
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
@@ -129,8 +154,9 @@ def test_an_appended_day_of_risky_changes_equals_a_full_refresh(warehouse_env, d
         assert customers[users["changed"]][1:3] == ["JP", "Renamed"]
         assert users["removed"] not in customers
         # the incremental run left the totals of a user it had no reason to touch alone
-        assert _one(conn, "select xmin::text from intermediate.int_activity_aggregated_to_users where user_id = %s",
-                    (users["untouched"],)) == (untouched_version,)
+        assert _versions(conn, users["untouched"]) == untouched_versions
+        mismatches, buyers = _one(conn, NTILE_MISMATCHES)
+        assert buyers > 20 and mismatches == 0
         (late_first,) = _one(conn, "select min(first_order_at) from intermediate.int_activity_aggregated_to_user_months"
                                    " where user_id = %s", (users["late"],))
         assert late_first < _one(conn, "select min(occurred_at) from synthetic.deliveries")[0]
