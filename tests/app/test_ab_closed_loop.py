@@ -16,13 +16,14 @@ from tests.app import ab_support
 pytestmark = pytest.mark.slow
 
 SESSIONS = 400
-# The logging-failure test needs more users entering the arms: with the few hundred of SESSIONS, a
-# 40 % loss in one arm reaches p < 0.001 only about two times in three.
-SRM_SESSIONS = 1600
+# The longer run serves the tests that need more users or purchases: with the few hundred users of
+# SESSIONS, a 40 % loss in one arm reaches p < 0.001 only about two times in three; and revenue per
+# list is judged only with MIN_PURCHASES lines in both arms of an A/A split, which 1,600 sessions
+# (about 100 lines in all, varying from run to run) reached in none of the splits of one run.
+LONG_SESSIONS = 2400
 SPLIT = {"popular": 1.0, "model": 1.0}
-# The A/A test re-splits the users of the longer run: the shorter one has too few purchases for
-# revenue per list to be judged in any split (MIN_PURCHASES), and a few hundred judged splits leave
-# the share of false lifts a binomial noise of about two points around its true value.
+# A few hundred judged A/A splits leave the share of false lifts a binomial noise of about two
+# points around its true value.
 AA_SEEDS = 1000
 
 
@@ -48,7 +49,7 @@ def units(built_shop, ab_api) -> ab_support.LoopLog:
 def many_units(built_shop, ab_api) -> ab_support.LoopLog:
     """A longer closed-loop run (other sessions), for the sample-ratio check's power."""
     with built_shop.database.connect() as conn:
-        return ab_support.run_closed_loop(conn, ab_api.url, SRM_SESSIONS, seed=2)
+        return ab_support.run_closed_loop(conn, ab_api.url, LONG_SESSIONS, seed=2)
 
 
 def test_the_model_beats_popular_on_click_through_and_the_assignment_matches_the_split(units):
