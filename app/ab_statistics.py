@@ -12,8 +12,11 @@ the effective number of lists (the lists divided by the design effect of the clu
 interval passes 100% (or 0%) for a share near it on a small sample; Wilson's stays inside and does
 not collapse to a point when every list was clicked.
 
-The lift is the ratio of two independent arms' rates minus one; its interval is the delta method on
-the log of that ratio, so it never crosses -100%. The SRM check asks whether the users who entered
+The lift is the ratio of two independent arms' rates minus one. Click-through's interval is the delta
+method on the log of that ratio, so it never crosses -100%. Revenue per list's is Fieller's, whose
+verdict is the two-sample test of the difference: between equal arms a large buyer's skew cancels in
+the difference, while the log ratio found false lifts in up to one A/A split in ten where one buyer
+held much of the revenue. The SRM check asks whether the users who entered
 the experiment (their first list from any variant) landed in the arms as the split of their moment
 says: the API's variant weights recorded with that list (the configured split for lists served
 before it recorded them), so a split ramped during the period is not read as a broken assignment.
@@ -126,6 +129,24 @@ def lift(variant: Estimate | None, control: Estimate | None) -> Lift | None:
     return Lift(math.exp(log_ratio) - 1, math.exp(log_ratio - _Z * error) - 1, math.exp(log_ratio + _Z * error) - 1)
 
 
+def fieller_lift(variant: Estimate | None, control: Estimate | None) -> Lift | None:
+    """The variant's rate over the control's, minus one, with Fieller's interval: the ratios r for
+    which variant - r x control is within the interval of its standard error. It is significant
+    exactly when the two-sample test of the difference is, and that test suits a sum of a few large
+    orders: a large buyer raises the mean and the spread of the arm that drew them alike, where the
+    log ratio's interval reads them as a lift. None when either rate is missing or the control's is
+    not told apart from zero (the interval has no upper end); the low end stops at -100%."""
+    if variant is None or control is None or variant.value <= 0 or control.value <= 0:
+        return None
+    z2 = _Z ** 2
+    a, b, sa, sb = control.value, variant.value, control.standard_error, variant.standard_error
+    leading = a * a - z2 * sa * sa
+    if leading <= 0:
+        return None
+    half = math.sqrt(max(z2 * (a * a * sb * sb + b * b * sa * sa - z2 * sa * sa * sb * sb), 0.0))
+    return Lift(b / a - 1, max((a * b - half) / leading - 1, -1.0), (a * b + half) / leading - 1)
+
+
 @dataclass(frozen=True)
 class Entries:
     """Users who entered the experiment in one arm under one split: the API's weights when their
@@ -197,7 +218,7 @@ def compare(variants: Mapping[str, Mapping[str, float]], control: str) -> list[V
             name, clicks[name], revenue[name],
             None if name == control else lift(clicks[name], clicks.get(control)),
             None if name == control or not (enough[name] and enough.get(control, False))
-            else lift(revenue[name], revenue.get(control)),
+            else fieller_lift(revenue[name], revenue.get(control)),
             enough[name],
         )
         for name in variants

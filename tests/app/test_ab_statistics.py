@@ -12,7 +12,9 @@ from app.ab_statistics import (
     SRM_ALPHA,
     Entries,
     RatioSums,
+    Estimate,
     compare,
+    fieller_lift,
     lift,
     ratio,
     sample_ratio,
@@ -99,6 +101,30 @@ def test_lift_and_its_interval_on_the_log_scale():
     same = lift(control, control)
     assert same.value == pytest.approx(0.0) and not same.significant
     assert lift(None, control) is None and lift(variant, ratio(sums_of(np.ones(5), np.zeros(5)))) is None
+
+
+def estimate(value: float, error: float) -> Estimate:
+    return Estimate(value, value - 1.96 * error, value + 1.96 * error, error)
+
+
+def test_revenue_lift_is_fiellers_interval_and_follows_the_test_of_the_difference():
+    control, variant = estimate(1.0, 0.1), estimate(1.35, 0.12)
+    found = fieller_lift(variant, control)
+    assert found.value == pytest.approx(0.35)
+    z = stats.norm.ppf(0.975)
+    for ratio_at_end in (found.low + 1, found.high + 1):  # each end: variant - r x control at z errors
+        assert (1.35 - ratio_at_end * 1.0) ** 2 == pytest.approx(z ** 2 * (0.12 ** 2 + ratio_at_end ** 2 * 0.1 ** 2))
+    assert found.significant  # the difference 0.35, its error 0.156: z of 2.24
+    assert not fieller_lift(estimate(1.3, 0.12), control).significant  # z of 1.92
+    # An arm that drew a large buyer: its mean and its spread both rose. The log ratio reads a lift
+    # (z 2.17); the difference (z 1.78) and so Fieller's interval do not.
+    control, whale = estimate(1.0, 0.1), estimate(1.7, 0.38)
+    assert lift(whale, control).significant
+    assert not fieller_lift(whale, control).significant
+    # A control not told apart from zero leaves the ratio unbounded: no lift. The low end stops at -100%.
+    assert fieller_lift(variant, estimate(0.1, 0.06)) is None
+    assert fieller_lift(estimate(0.05, 0.05), control).low == -1.0
+    assert fieller_lift(None, control) is None and fieller_lift(variant, estimate(0.0, 0.0)) is None
 
 
 def test_no_lists_or_a_single_unit_gives_no_estimate():
