@@ -11,8 +11,8 @@ from scipy import stats
 from app.ab_statistics import (
     SRM_ALPHA,
     Entries,
-    RatioSums,
     Estimate,
+    RatioSums,
     compare,
     fieller_lift,
     lift,
