@@ -2,11 +2,11 @@
     Every de-duplicated event, with the flags and amounts the marts add up. The first table on the
     way from raw, and its indexes serve the incremental look-ups of every model downstream.
     Incremental, keyed by (occurred_date, event_id), the grain of staging's de-duplication: a run
-    reads the days touched by newly loaded raw rows (a day filter reaches through the staging view's
-    de-duplication to the raw scan), and writes only the events of those days with a delivery loaded
-    after the watermark (new events, and redeliveries, whose last_loaded_at and delivery_count
-    change). An event's other columns come from its earliest-loaded copy, which a later delivery
-    never changes, so the untouched rows stay exact. The key's index leads with the day: new events
+    reads the raw rows of the days touched by newly loaded ones, and of them de-duplicates (as the
+    staging view does, macros/deduplicated_interactions.sql) and writes only the events with a
+    delivery loaded after the watermark (new events, and redeliveries, whose last_loaded_at and
+    delivery_count change). An event's other columns come from its earliest-loaded copy, which a
+    later delivery never changes, so the untouched rows stay exact. The key's index leads with the day: new events
     land on the recent days' index pages, where an index on the random event_id alone took an
     insert on nearly every one of its pages in each run.
 #}
@@ -35,19 +35,41 @@
 
 with
 
+{% if incremental_by_key() %}
+-- Keyed by (occurred_date, event_id): only the (re)delivered events of the touched days, de-duplicated
+-- as the staging view does but from every delivery of those events alone. Through the view, every
+-- raw row of a touched day was sorted, where a day touched by a few late events is most of them.
+new_event_deliveries as (
+
+    select raw_rows.*
+    from {{ source('shop', 'interactions') }} as raw_rows
+    where
+        {{ utc_date('raw_rows.occurred_at') }} in ({{ touched_days_from_source(source('shop', 'interactions')) }})
+        and raw_rows.event_id in (
+            select new_rows.event_id
+            from {{ source('shop', 'interactions') }} as new_rows
+            where new_rows.loaded_at > {{ incremental_watermark('last_loaded_at') }}
+        )
+
+),
+
+interactions as (
+
+    select deduplicated.*
+    from ({{ deduplicated_interactions('new_event_deliveries') }}) as deduplicated
+    where deduplicated.last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
+
+),
+{% else %}
 interactions as (
 
     select * from {{ ref('stg_shop__interactions') }}
     {% if is_incremental() %}
-    where
-        occurred_date in ({{ touched_days_from_source(source('shop', 'interactions')) }})
-        {% if incremental_by_key() %}
-        -- keyed by (occurred_date, event_id): only the (re)delivered events of the touched days
-        and last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
-        {% endif %}
+    where occurred_date in ({{ touched_days_from_source(source('shop', 'interactions')) }})
     {% endif %}
 
 ),
+{% endif %}
 
 enriched as (
 

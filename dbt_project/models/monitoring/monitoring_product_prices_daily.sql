@@ -56,3 +56,6 @@ select
     max_loaded_at
 
 from daily
+-- Stored in the order of the key's index: `alerts` reads weeks of days through it, which then sit
+-- on few pages (in the aggregate's order each row fetched was on another page).
+order by event_date, product_id
