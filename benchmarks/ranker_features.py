@@ -73,7 +73,8 @@ HISTORY_BUCKETS = ((1, 3), (4, 10), (11, 30), (31, None))
 BLEND_WEIGHTS = (0.05, 0.1, 0.2, 0.4)
 FEATURE_CANDIDATES = ("ease", "als", "user_knn", "rp3beta", "visit_cooccurrence", "next_item")
 TRAINING_CANDIDATES = ("activity_cross", "mlp", "views_weak", "view_users", "stacked", "all_users",
-                       "horizon_7", "horizon_28", "due_feature", "activity_cross_stacked", "mlp_stacked")
+                       "horizon_7", "horizon_28", "due_feature", "activity_cross_stacked", "mlp_stacked",
+                       "due_horizons")
 HORIZONS = {"horizon_7": 7.0, "horizon_28": 28.0}  # days of the re-buy mixture's horizon (the ranker's is 14)
 CANDIDATES = (*FEATURE_CANDIDATES, "all", "blend_user_knn", "blend_ease", *TRAINING_CANDIDATES)
 VIEW_WEIGHT = 0.25  # of a view after the cut-off, as a positive, against a cart's or purchase's 1
@@ -238,6 +239,25 @@ class DueFeature(Ranker):
         return {**super().features(rows), "due_log": np.log(self.due(rows) + CF_FLOOR)}
 
 
+class DueHorizons(Ranker):
+    """The shipped ranker plus the log chance of a re-buy within 3, 7, 14 and 28 days inside the softmax:
+    the weights mix horizons rather than trusting one."""
+
+    feature_names = (*FEATURES, *(f"due_log_{days}" for days in (3, 7, 14, 28)))
+
+    def features(self, rows: UserRows) -> dict[str, np.ndarray]:
+        out = super().features(rows)
+        for days in (3, 7, 14, 28):
+            out[f"due_log_{days}"] = np.log(Ranker.due(self.with_horizon(days), rows) + CF_FLOOR)
+        return out
+
+    def with_horizon(self, days: float) -> Ranker:
+        other = Ranker.__new__(Ranker)
+        other.__dict__.update(self.__dict__)
+        other.params = {**self.params, "horizon_days": float(days)}
+        return other
+
+
 def _hidden(x: np.ndarray, hidden: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tanh layer's logits, its units and the standardised features."""
     xt = (x - hidden["mean"]) / hidden["std"]
@@ -331,7 +351,8 @@ def measure_training(candidate: str, fit: Split, score: Split, before_fit: Split
     before it, for stacking), scored on ``score``."""
     stack = candidate.endswith("stacked")
     candidate = candidate.removesuffix("_stacked")
-    kind = {"activity_cross": Crossed, "mlp": SecondStage, "due_feature": DueFeature}.get(candidate, Ranker)
+    kind = {"activity_cross": Crossed, "mlp": SecondStage, "due_feature": DueFeature,
+            "due_horizons": DueHorizons}.get(candidate, Ranker)
     params = {"horizon_days": HORIZONS[candidate]} if candidate in HORIZONS else {}
     model = kind(**params).fit(fit.data)
     rows, positives = fit.eval_rows, fit.positives
