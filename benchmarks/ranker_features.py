@@ -2,7 +2,7 @@
 
     python benchmarks/ranker_features.py                          # every candidate, general scenario
     python benchmarks/ranker_features.py --candidates rp3beta ease --seed 43
-    python benchmarks/ranker_features.py --scenario grocery
+    python benchmarks/ranker_features.py --scenario grocery --candidates due_feature horizon_7
 
 For each candidate, the ranker with the candidate's extra features learns its weights
 (``fit_weights``) on the window before validation and is scored once on validation; the same is
@@ -24,6 +24,20 @@ Candidates (each a log kNN-style reading, scaled so the user's best is 1, as the
 * all: every one of the above at once;
 * blend_user_knn, blend_ease: not features but blends of the ranker's row-scaled scores with the
   other model's, at the weight (of 0.05, 0.1, 0.2, 0.4) that is best on the window before.
+
+How the weights are learned (the shipped features; ``measure_training``):
+
+* activity_cross: every feature also times the user's activity (log1p of their interaction
+  strength), so that each weight moves with how much the user has done;
+* mlp: a second stage, a layer of ``HIDDEN`` tanh units over the standardised features added to the
+  linear logits, learned with them by the same likelihood (numpy, no new dependency);
+* views_weak: items only viewed after the cut-off count as positives of weight ``VIEW_WEIGHT``;
+  view_users: the same, and users who only viewed after the cut-off are learned from too;
+* stacked: the window before the one learned on is learned from as well (two cut-offs' users);
+  activity_cross_stacked, mlp_stacked: those two learned on both cut-offs;
+* all_users: no ``FIT_CELLS`` cap on the users learned from;
+* horizon_7, horizon_28: the re-buy mixture's horizon of 7 or 28 days instead of 14;
+  due_feature: the log re-buy chance inside the softmax too; due_horizons: that at 3, 7, 14, 28 days.
 """
 
 from __future__ import annotations
