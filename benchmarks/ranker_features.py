@@ -37,7 +37,9 @@ How the weights are learned (the shipped features; ``measure_training``):
   activity_cross_stacked, mlp_stacked: those two learned on both cut-offs;
 * all_users: no ``FIT_CELLS`` cap on the users learned from;
 * horizon_7, horizon_28: the re-buy mixture's horizon of 7 or 28 days instead of 14;
-  due_feature: the log re-buy chance inside the softmax too; due_horizons: that at 3, 7, 14, 28 days.
+  due_feature: the log re-buy chance inside the softmax too; due_horizons: that at 3, 7, 14, 28 days;
+  spread_0.4, spread_0.2: the re-buy clock's log spread capped at 0.4 (shipped since, as ``rebuy_spread``)
+  or 0.2; spread_learned: not capped (the ranker before session 13).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ BLEND_WEIGHTS = (0.05, 0.1, 0.2, 0.4)
 FEATURE_CANDIDATES = ("ease", "als", "user_knn", "rp3beta", "visit_cooccurrence", "next_item")
 TRAINING_CANDIDATES = ("activity_cross", "mlp", "views_weak", "view_users", "stacked", "all_users",
                        "horizon_7", "horizon_28", "due_feature", "activity_cross_stacked", "mlp_stacked",
-                       "due_horizons")
+                       "due_horizons", "spread_0.4", "spread_0.2", "spread_learned")
 HORIZONS = {"horizon_7": 7.0, "horizon_28": 28.0}  # days of the re-buy mixture's horizon (the ranker's is 14)
 CANDIDATES = (*FEATURE_CANDIDATES, "all", "blend_user_knn", "blend_ease", *TRAINING_CANDIDATES)
 VIEW_WEIGHT = 0.25  # of a view after the cut-off, as a positive, against a cart's or purchase's 1
@@ -253,6 +255,18 @@ class DueFeature(Ranker):
         return {**super().features(rows), "due_log": np.log(self.due(rows) + CF_FLOOR)}
 
 
+def narrow_timing(spread: float) -> type[Ranker]:
+    """The shipped ranker whose re-buy clock assumes a log spread of at most ``spread`` around a
+    pair's cycle (the learned one is wider where baskets come back at their lines' mean cycle)."""
+
+    class Narrow(Ranker):
+        def _fit(self, data: UserItemData) -> None:
+            super()._fit(data)
+            self.timing.sigma = min(self.timing.sigma, spread)
+
+    return Narrow
+
+
 class DueHorizons(Ranker):
     """The shipped ranker plus the log chance of a re-buy within 3, 7, 14 and 28 days inside the softmax:
     the weights mix horizons rather than trusting one."""
@@ -366,8 +380,11 @@ def measure_training(candidate: str, fit: Split, score: Split, before_fit: Split
     stack = candidate.endswith("stacked")
     candidate = candidate.removesuffix("_stacked")
     kind = {"activity_cross": Crossed, "mlp": SecondStage, "due_feature": DueFeature,
-            "due_horizons": DueHorizons}.get(candidate, Ranker)
+            "due_horizons": DueHorizons, "spread_0.4": narrow_timing(0.4),
+            "spread_0.2": narrow_timing(0.2)}.get(candidate, Ranker)
     params = {"horizon_days": HORIZONS[candidate]} if candidate in HORIZONS else {}
+    if candidate == "spread_learned":
+        params = {"rebuy_spread": float("inf")}
     model = kind(**params).fit(fit.data)
     rows, positives = fit.eval_rows, fit.positives
     if candidate in ("views_weak", "view_users"):

@@ -23,7 +23,7 @@ shop's data decides the weights, and features that are constant on a shop are dr
   the log kNN score relative to the user's mean over the item's category (which item of a
   category, apart from how much the user likes the category);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
-  again within ``horizon_days``.
+  again within ``horizon_days``, with its spread capped at ``rebuy_spread``.
 
     score(u, i) = softmax(w . x(u, i)) + rho(u) x due(u, i),   rho(u) = exp(mix_bias + mix_activity x log1p(activity(u)))
 
@@ -108,6 +108,10 @@ class Ranker(Algorithm):
         "horizon_days": 14.0,
         "cycle_prior": 2.0,
         "conversion_prior": 5.0,
+        # The widest log spread of a re-buy's gap around its pair's cycle that the re-buy chance assumes: the
+        # learned spread is wide where baskets come back at their lines' mean cycle rather than each
+        # item's own, which smears every due date (benchmarks/rebuy_gap.py); a sharper clock ranks better.
+        "rebuy_spread": 0.4,
         "cf_neighbours": 100,
         "dropped": (),  # features constant on the shop the weights were learned on (fixed at 0)
     }
@@ -124,6 +128,7 @@ class Ranker(Algorithm):
         with self.stage("re-buy timing"):
             self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
                                           conversion_prior=float(self.params["conversion_prior"]))
+            self.timing.sigma = min(self.timing.sigma, float(self.params["rebuy_spread"]))
         with self.stage("item-kNN"):
             self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"])).fit(data)
         with self.stage("item-kNN, BM25"):
