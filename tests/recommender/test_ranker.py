@@ -189,6 +189,18 @@ def test_owned_marks_bought_items_that_are_rarely_bought_again(consumables_shop,
     assert owned_on_bought(durables_shop) > -np.log(0.02) > -np.log(0.5) > owned_on_bought(consumables_shop)
 
 
+def test_the_rebuy_clock_is_no_wider_than_rebuy_spread(consumables_shop) -> None:
+    """The ranker's re-buy chance assumes at most ``rebuy_spread`` of log spread around a pair's cycle,
+    so a purchase long before its due date is not already due; without the cap it keeps the learned one."""
+    data = build_data(consumables_shop.events.aggregate(), consumables_shop.catalogue, WeightConfig())
+    learned = make("ranker", rebuy_spread=float("inf")).fit(data).timing.sigma
+    capped = make("ranker", rebuy_spread=learned / 2).fit(data)
+    assert capped.timing.sigma == pytest.approx(learned / 2)
+    assert make("ranker").fit(data).timing.sigma <= make("ranker").params["rebuy_spread"]
+    rows = data.rows(np.arange(data.n_users))
+    assert capped.due(rows).sum() != make("ranker", rebuy_spread=float("inf")).fit(data).due(rows).sum()
+
+
 def test_price_tilt_follows_the_prices_a_user_picks() -> None:
     """User 99 looked at the dearer item 2 five times and at cheaper items 1 and 3 once each."""
     data = _brand_data()
