@@ -2,7 +2,7 @@
 
     python benchmarks/ranker_features.py                          # every candidate, general scenario
     python benchmarks/ranker_features.py --candidates rp3beta ease --seed 43
-    python benchmarks/ranker_features.py --scenario grocery
+    python benchmarks/ranker_features.py --scenario grocery --candidates due_feature horizon_7
 
 For each candidate, the ranker with the candidate's extra features learns its weights
 (``fit_weights``) on the window before validation and is scored once on validation; the same is
@@ -24,6 +24,22 @@ Candidates (each a log kNN-style reading, scaled so the user's best is 1, as the
 * all: every one of the above at once;
 * blend_user_knn, blend_ease: not features but blends of the ranker's row-scaled scores with the
   other model's, at the weight (of 0.05, 0.1, 0.2, 0.4) that is best on the window before.
+
+How the weights are learned (the shipped features; ``measure_training``):
+
+* activity_cross: every feature also times the user's activity (log1p of their interaction
+  strength), so that each weight moves with how much the user has done;
+* mlp: a second stage, a layer of ``HIDDEN`` tanh units over the standardised features added to the
+  linear logits, learned with them by the same likelihood (numpy, no new dependency);
+* views_weak: items only viewed after the cut-off count as positives of weight ``VIEW_WEIGHT``;
+  view_users: the same, and users who only viewed after the cut-off are learned from too;
+* stacked: the window before the one learned on is learned from as well (two cut-offs' users);
+  activity_cross_stacked, mlp_stacked: those two learned on both cut-offs;
+* all_users: no ``FIT_CELLS`` cap on the users learned from;
+* horizon_7, horizon_28: the re-buy mixture's horizon of 7 or 28 days instead of 14;
+  due_feature: the log re-buy chance inside the softmax too; due_horizons: that at 3, 7, 14, 28 days;
+  spread_0.4, spread_0.2: the re-buy clock's log spread capped at 0.4 (shipped since, as ``rebuy_spread``)
+  or 0.2; spread_learned: not capped (the ranker before session 13).
 """
 
 from __future__ import annotations
@@ -34,6 +50,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,17 +59,28 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
 
 from benchmarks.recommender import END  # noqa: E402
 from benchmarks.simulated_shop import simulate  # noqa: E402
 from recommender.algorithms.base import Algorithm, row_max_normalise  # noqa: E402
 from recommender.algorithms.factorization import ALS, EASE  # noqa: E402
 from recommender.algorithms.neighbours import UserKNN  # noqa: E402
-from recommender.algorithms.ranker import CF_FLOOR, FEATURES, Ranker, fit_weights  # noqa: E402
+from recommender.algorithms.ranker import (  # noqa: E402
+    CF_FLOOR,
+    FEATURES,
+    FitInputs,
+    Ranker,
+    fit_inputs,
+    fit_weights,
+    learn_weights,
+)
 from recommender.evaluation import Metrics, Split, evaluate, temporal_split  # noqa: E402
 from recommender.matrix import Events, IdMap, UserItemData, UserRows, WeightConfig  # noqa: E402
 from recommender.uncertainty import PairedBootstrap  # noqa: E402
 from recommender.windows import BASKET_GAP_US, temporal_points  # noqa: E402
+from shopcore.events import VIEW  # noqa: E402
 from simulator.params import SimulationParams  # noqa: E402
 from simulator.scenarios import SCENARIOS  # noqa: E402
 
@@ -60,7 +88,13 @@ NEIGHBOURS = 100
 HISTORY_BUCKETS = ((1, 3), (4, 10), (11, 30), (31, None))
 BLEND_WEIGHTS = (0.05, 0.1, 0.2, 0.4)
 FEATURE_CANDIDATES = ("ease", "als", "user_knn", "rp3beta", "visit_cooccurrence", "next_item")
-CANDIDATES = (*FEATURE_CANDIDATES, "all", "blend_user_knn", "blend_ease")
+TRAINING_CANDIDATES = ("activity_cross", "mlp", "views_weak", "view_users", "stacked", "all_users",
+                       "horizon_7", "horizon_28", "due_feature", "activity_cross_stacked", "mlp_stacked",
+                       "due_horizons", "spread_0.4", "spread_0.2", "spread_learned")
+HORIZONS = {"horizon_7": 7.0, "horizon_28": 28.0}  # days of the re-buy mixture's horizon (the ranker's is 14)
+CANDIDATES = (*FEATURE_CANDIDATES, "all", "blend_user_knn", "blend_ease", *TRAINING_CANDIDATES)
+VIEW_WEIGHT = 0.25  # of a view after the cut-off, as a positive, against a cart's or purchase's 1
+HIDDEN = 6  # tanh units of the nonlinear second stage
 console = Console(highlight=False, width=200)
 
 
@@ -177,7 +211,7 @@ def windows(scenario: str, seed: int) -> tuple[dict[str, Split], Events]:
     items = IdMap.of(catalogue.product_id, events.product_id)
     length = points.test_cutoff_us - points.validation_cutoff_us
     out = {}
-    for name, steps_back in (("validation", 0), ("earlier", 1), ("earlier2", 2)):
+    for name, steps_back in (("validation", 0), ("earlier", 1), ("earlier2", 2), ("earlier3", 3)):
         cutoff = points.validation_cutoff_us - steps_back * length
         out[name] = temporal_split(name, events.occurred_before(cutoff + length), catalogue, WeightConfig(), cutoff,
                                    cutoff + length, items)
@@ -196,8 +230,191 @@ def _blend(ranker: Ranker, other: Algorithm, weight: float) -> Callable[[UserRow
         np.maximum(other.score(rows), 0.0))
 
 
-def measure(candidate: str, fit: Split, score: Split, history: Events) -> tuple[Metrics, str]:
+# ------------------------------------------------------------------ how the weights are learned
+
+
+class Crossed(Ranker):
+    """The shipped ranker plus each feature times the user's activity: weights that move with it."""
+
+    feature_names = (*FEATURES, *(f"{name}*activity" for name in FEATURES))
+
+    def features(self, rows: UserRows) -> dict[str, np.ndarray]:
+        out = super().features(rows)
+        z = self.activity(rows)[:, None]
+        for name in FEATURES:
+            out[f"{name}*activity"] = out[name] * z
+        return out
+
+
+class DueFeature(Ranker):
+    """The shipped ranker plus the log chance of a re-buy within the horizon inside the softmax too."""
+
+    feature_names = (*FEATURES, "due_log")
+
+    def features(self, rows: UserRows) -> dict[str, np.ndarray]:
+        return {**super().features(rows), "due_log": np.log(self.due(rows) + CF_FLOOR)}
+
+
+def narrow_timing(spread: float) -> type[Ranker]:
+    """The shipped ranker whose re-buy clock assumes a log spread of at most ``spread`` around a
+    pair's cycle (the learned one is wider where baskets come back at their lines' mean cycle)."""
+
+    class Narrow(Ranker):
+        def _fit(self, data: UserItemData) -> None:
+            super()._fit(data)
+            self.timing.sigma = min(self.timing.sigma, spread)
+
+    return Narrow
+
+
+class DueHorizons(Ranker):
+    """The shipped ranker plus the log chance of a re-buy within 3, 7, 14 and 28 days inside the softmax:
+    the weights mix horizons rather than trusting one."""
+
+    feature_names = (*FEATURES, *(f"due_log_{days}" for days in (3, 7, 14, 28)))
+
+    def features(self, rows: UserRows) -> dict[str, np.ndarray]:
+        out = super().features(rows)
+        for days in (3, 7, 14, 28):
+            out[f"due_log_{days}"] = np.log(Ranker.due(self.with_horizon(days), rows) + CF_FLOOR)
+        return out
+
+    def with_horizon(self, days: float) -> Ranker:
+        other = Ranker.__new__(Ranker)
+        other.__dict__.update(self.__dict__)
+        other.params = {**self.params, "horizon_days": float(days)}
+        return other
+
+
+def _hidden(x: np.ndarray, hidden: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tanh layer's logits, its units and the standardised features."""
+    xt = (x - hidden["mean"]) / hidden["std"]
+    t = np.tanh(xt @ hidden["a"] + hidden["c"])
+    return t @ hidden["v"], t, xt
+
+
+class SecondStage(Ranker):
+    """The shipped ranker's linear taste plus a small tanh layer over the same features."""
+
+    defaults: dict[str, Any] = {**Ranker.defaults, "hidden": None}  # noqa: RUF012
+
+    def _taste_logits(self, rows: UserRows) -> np.ndarray:
+        feats = self.features(rows)
+        x = np.stack([feats[name] for name in self.feature_names], axis=-1)
+        w = np.array([float(self.params["weights"].get(name, 0.0)) for name in self.feature_names])
+        return x @ w + _hidden(x, self.params["hidden"])[0]
+
+
+def learn_second_stage(model: Ranker, inputs: FitInputs, linear: dict[str, Any], *, l2: float = 1e-3) -> dict[str, Any]:
+    """The linear weights (from ``linear``, learned first) and a tanh layer, learned together by the
+    same likelihood as ``learn_weights``; the gradient goes through the logits (dL/ds)."""
+    names, k, h = model.feature_names, len(model.feature_names), HIDDEN
+    x, due, z = inputs.x, inputs.due, inputs.z
+    y = inputs.y > 0
+    weight = inputs.y[y]
+    n_pos = float(weight.sum())
+    due_sum = due.sum(axis=1)
+    pos_user = np.nonzero(y)[0]
+    flat = x.reshape(-1, k)
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    std[std < 1e-9] = 1.0
+    rng = np.random.default_rng(0)
+    start = np.concatenate(([linear["weights"][n] for n in names], [linear["mix_bias"], linear["mix_activity"]],
+                            rng.normal(0.0, 0.1, k * h), np.zeros(h), rng.normal(0.0, 0.1, h)))
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, float, float, dict[str, Any]]:
+        a = theta[k + 2:k + 2 + k * h].reshape(k, h)
+        c, v = theta[k + 2 + k * h:k + 2 + k * h + h], theta[k + 2 + k * h + h:]
+        return theta[:k], theta[k], theta[k + 1], {"mean": mean, "std": std, "a": a, "c": c, "v": v}
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b0, b1, hidden = unpack(theta)
+        extra, t, xt = _hidden(x, hidden)
+        s = x @ w + extra
+        q = np.exp(s - logsumexp(s, axis=1, keepdims=True))
+        rho = np.exp(b0 + b1 * z)
+        num = q[y] + rho[pos_user] * due[y]
+        norm = 1.0 + rho * due_sum
+        penalty = w @ w + (hidden["a"] ** 2).sum() + hidden["v"] @ hidden["v"]
+        loss = -(weight * (np.log(num) - np.log(norm[pos_user]))).sum() / n_pos + l2 * penalty
+        qa = weight * q[y] / num
+        g = q * np.bincount(pos_user, weights=qa, minlength=len(q))[:, None]
+        g[y] -= qa
+        g /= n_pos
+        d = g[..., None] * (1.0 - t * t) * hidden["v"]
+        d_rho = weight * (rho[pos_user] * due[y] / num - rho[pos_user] * due_sum[pos_user] / norm[pos_user])
+        grad = np.concatenate((np.einsum("nm,nmk->k", g, x) + 2 * l2 * w,
+                               -np.array([d_rho.sum(), (d_rho * z[pos_user]).sum()]) / n_pos,
+                               (np.einsum("nmk,nmh->kh", xt, d) + 2 * l2 * hidden["a"]).ravel(),
+                               d.sum(axis=(0, 1)), np.einsum("nm,nmh->h", g, t) + 2 * l2 * hidden["v"]))
+        return float(loss), grad
+
+    bounds = [(None, None)] * k + [(-20.0, 20.0), (-5.0, 5.0)] + [(None, None)] * (k * h + 2 * h)
+    result = minimize(loss_grad, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 300})
+    w, b0, b1, hidden = unpack(result.x)
+    linear_loss = loss_grad(np.concatenate((start[:k + 2], np.zeros(k * h + h), np.zeros(h))))[0]
+    return {"weights": dict(zip(names, map(float, w))), "mix_bias": float(b0), "mix_activity": float(b1),
+            "hidden": hidden, "losses": (linear_loss, float(result.fun))}
+
+
+def with_views(split: Split, events: Events, *, add_users: bool) -> tuple[np.ndarray, sp.csr_matrix]:
+    """``split``'s users (and, with ``add_users``, those who only viewed) and their positives: carts and
+    purchases 1, items only viewed after the cut-off ``VIEW_WEIGHT``."""
+    future = events.occurred_between(split.cutoff_us, split.end_us)
+    future = future.take(future.event_type == VIEW)
+    row, col = split.data.users.index(future.user_id), split.data.items.index(future.product_id)
+    ok = (row >= 0) & (col >= 0)
+    shape = (split.data.n_users, split.data.n_items)
+    views = sp.csr_matrix((np.ones(int(ok.sum())), (row[ok], col[ok])), shape=shape)
+    views.sum_duplicates()
+    views.data[:] = VIEW_WEIGHT
+    chosen = split.positives.tocoo()
+    carts = sp.csr_matrix((chosen.data.astype(np.float64), (split.eval_rows[chosen.row], chosen.col)), shape=shape)
+    users = np.union1d(split.eval_rows, np.flatnonzero(views.getnnz(axis=1))) if add_users else split.eval_rows
+    return users, carts.maximum(views)[users].tocsr()
+
+
+def measure_training(candidate: str, fit: Split, score: Split, before_fit: Split, events: Events) -> tuple[Metrics, str]:
+    """The shipped features with weights learned another way on ``fit`` (``before_fit``: the window
+    before it, for stacking), scored on ``score``."""
+    stack = candidate.endswith("stacked")
+    candidate = candidate.removesuffix("_stacked")
+    kind = {"activity_cross": Crossed, "mlp": SecondStage, "due_feature": DueFeature,
+            "due_horizons": DueHorizons, "spread_0.4": narrow_timing(0.4),
+            "spread_0.2": narrow_timing(0.2)}.get(candidate, Ranker)
+    params = {"horizon_days": HORIZONS[candidate]} if candidate in HORIZONS else {}
+    if candidate == "spread_learned":
+        params = {"rebuy_spread": float("inf")}
+    model = kind(**params).fit(fit.data)
+    rows, positives = fit.eval_rows, fit.positives
+    if candidate in ("views_weak", "view_users"):
+        rows, positives = with_views(fit, events, add_users=candidate == "view_users")
+    inputs = fit_inputs(model, fit.data.rows(rows), positives)
+    note = f"{len(inputs.z):,} of {len(rows):,} users"
+    if stack:
+        inputs = inputs + fit_inputs(kind(**params).fit(before_fit.data), before_fit.data.rows(before_fit.eval_rows),
+                                     before_fit.positives)
+        note = f"{len(inputs.z):,} users"
+    if candidate == "all_users":
+        import recommender.algorithms.ranker as ranker_module
+
+        cap, ranker_module.FIT_CELLS = ranker_module.FIT_CELLS, 10 ** 9
+        inputs = fit_inputs(model, fit.data.rows(rows), positives)
+        ranker_module.FIT_CELLS = cap
+        note = f"{len(inputs.z):,} of {len(rows):,} users"
+    learned = learn_weights(model, inputs)
+    if candidate == "mlp":
+        learned = learn_second_stage(model, inputs, learned)
+        note += ", in-sample loss {:.4f} -> {:.4f}".format(*learned.pop("losses"))
+    del inputs
+    scored = kind(**params, **learned).fit(score.data)
+    return evaluate(score, scored.score, k=10), note
+
+
+def measure(candidate: str, fit: Split, score: Split, before_fit: Split, history: Events) -> tuple[Metrics, str]:
     """``candidate`` learned on ``fit`` and scored on ``score``; with what it learned, in words."""
+    if candidate in TRAINING_CANDIDATES:
+        return measure_training(candidate, fit, score, before_fit, history)
     if candidate.startswith("blend_"):
         other = {"blend_user_knn": UserKNN, "blend_ease": EASE}[candidate]
         # The ranker's weights and the blend's weight are both chosen on ``fit``, then scored on ``score``.
@@ -225,15 +442,15 @@ def main() -> None:
     for column in ("candidate", "window", "users", "NDCG@10", "lead [95%]",
                    *(f"{lo}-{hi}" if hi else f">{lo - 1}" for lo, hi in HISTORY_BUCKETS), "learned"):
         table.add_column(column, justify="left" if column in ("candidate", "window", "learned") else "right")
-    for window, fit, score in (("validation", splits["earlier"], splits["validation"]),
-                               ("one earlier", splits["earlier2"], splits["earlier"])):
+    for window, fit, score, before_fit in (("validation", splits["earlier"], splits["validation"], splits["earlier2"]),
+                                           ("one earlier", splits["earlier2"], splits["earlier"], splits["earlier3"])):
         shipped, _ = _learned(fit, score, (), events)
         base = evaluate(score, shipped.score, k=10)
         history = np.diff(score.data.confidence.indptr)[score.eval_rows]
         bootstrap = PairedBootstrap(len(base.per_user_ndcg), seed=0)
         table.add_row("shipped ranker", window, f"{len(base.per_user_ndcg):,}", f"{base.ndcg:.4f}", "", "", "", "", "", "")
         for candidate in args.candidates:
-            metrics, learned = measure(candidate, fit, score, events)
+            metrics, learned = measure(candidate, fit, score, before_fit, events)
             lead = bootstrap.difference(metrics.per_user_ndcg, base.per_user_ndcg)
             by_length = []
             for lo, hi in HISTORY_BUCKETS:

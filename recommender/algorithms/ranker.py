@@ -23,7 +23,7 @@ shop's data decides the weights, and features that are constant on a shop are dr
   the log kNN score relative to the user's mean over the item's category (which item of a
   category, apart from how much the user likes the category);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
-  again within ``horizon_days``.
+  again within ``horizon_days``, with its spread capped at ``rebuy_spread``.
 
     score(u, i) = softmax(w . x(u, i)) + rho(u) x due(u, i),   rho(u) = exp(mix_bias + mix_activity x log1p(activity(u)))
 
@@ -36,7 +36,7 @@ hold weights learned on the default simulated shop, for fits without tuning.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -108,6 +108,10 @@ class Ranker(Algorithm):
         "horizon_days": 14.0,
         "cycle_prior": 2.0,
         "conversion_prior": 5.0,
+        # The widest log spread of a re-buy's gap around its pair's cycle that the re-buy chance assumes: the
+        # learned spread is wide where baskets come back at their lines' mean cycle rather than each
+        # item's own, which smears every due date (benchmarks/rebuy_gap.py); a sharper clock ranks better.
+        "rebuy_spread": 0.4,
         "cf_neighbours": 100,
         "dropped": (),  # features constant on the shop the weights were learned on (fixed at 0)
     }
@@ -124,6 +128,7 @@ class Ranker(Algorithm):
         with self.stage("re-buy timing"):
             self.timing = RebuyTiming.fit(data, prior=float(self.params["cycle_prior"]),
                                           conversion_prior=float(self.params["conversion_prior"]))
+            self.timing.sigma = min(self.timing.sigma, float(self.params["rebuy_spread"]))
         with self.stage("item-kNN"):
             self.neighbours = ItemKNN(neighbours=int(self.params["cf_neighbours"])).fit(data)
         with self.stage("item-kNN, BM25"):
@@ -259,27 +264,53 @@ class Ranker(Algorithm):
         self.bm25.load_state(data, {name[5:]: value for name, value in state.items() if name.startswith("bm25.")})
 
 
-def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: float = 1e-3) -> dict[str, Any]:
-    """Feature weights and mix of ``model`` (fitted on the data before a cut-off) that maximise
-    the likelihood of ``positives`` (what ``rows``' users carted or bought after it):
-    P(i | u) = (softmax_i(w . x) + rho_u due_ui) / (1 + rho_u sum_j due_uj)."""
+@dataclass
+class FitInputs:
+    """What ``learn_weights`` learns from: per user of a cut-off, the features of every item, each
+    positive's weight (0 elsewhere), the re-buy chances and the activity."""
+
+    x: np.ndarray  # users x items x features
+    y: np.ndarray  # users x items
+    due: np.ndarray  # users x items
+    z: np.ndarray  # users
+
+    def __add__(self, other: FitInputs) -> FitInputs:
+        """Both cut-offs' users, learned from together."""
+        return FitInputs(*(np.concatenate((getattr(self, f.name), getattr(other, f.name))) for f in fields(self)))
+
+
+def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> FitInputs:
+    """``model``'s (fitted before a cut-off) inputs for the users of ``rows`` and what they carted or
+    bought after it (``positives``; a stored value weighs its positive)."""
     most = max(FIT_CELLS // max(len(model.cat), 1), 100)
     if len(rows) > most:  # evenly spread users: deterministic, bounded memory
         pick = np.unique(np.linspace(0, len(rows) - 1, most).astype(np.int64))
         rows = replace(rows, **{f.name: getattr(rows, f.name)[pick] for f in fields(rows) if f.name != "folded"})
         positives = positives[pick]
-    names = model.feature_names
     feats = model.features(rows)
-    x = np.stack([feats[name] for name in names], axis=-1)
+    x = np.stack([feats[name] for name in model.feature_names], axis=-1)
     del feats
+    return FitInputs(x, positives.toarray(), model.due(rows), model.activity(rows))
+
+
+def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: float = 1e-3) -> dict[str, Any]:
+    """Feature weights and mix of ``model`` (fitted on the data before a cut-off) that maximise
+    the likelihood of ``positives`` (what ``rows``' users carted or bought after it):
+    P(i | u) = (softmax_i(w . x) + rho_u due_ui) / (1 + rho_u sum_j due_uj)."""
+    return learn_weights(model, fit_inputs(model, rows, positives), l2=l2)
+
+
+def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float = 1e-3) -> dict[str, Any]:
+    """``fit_weights``' maximum likelihood over ``inputs`` (one cut-off's, or several added up)."""
+    names = model.feature_names
+    x, due, z = inputs.x, inputs.due, inputs.z
     # A feature that is the same for every item of every user cannot move a softmax over items: its
     # weight is fixed at 0 and the feature named as dropped (one category, no brands, one price).
     varies = [bool((np.ptp(x[..., j], axis=1) > 1e-9).any()) for j in range(x.shape[-1])]
-    y = positives.toarray() > 0
-    n_pos = max(int(y.sum()), 1)
-    due = model.due(rows)
+    y = inputs.y > 0
+    weight = inputs.y[y]  # of each positive
+    n_pos = max(float(weight.sum()), 1.0)
     due_sum = due.sum(axis=1)
-    z = model.activity(rows)
     k = len(names)
     pos_x = x[y]  # (positives, k)
     pos_user = np.nonzero(y)[0]
@@ -291,12 +322,12 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
         rho = np.exp(b0 + b1 * z)
         a = q[y] + rho[pos_user] * due[y]  # numerators at the positives
         norm = 1.0 + rho * due_sum
-        loss = -(np.log(a).sum() - np.log(norm[pos_user]).sum()) / n_pos + l2 * w @ w
+        loss = -((weight * np.log(a)).sum() - (weight * np.log(norm[pos_user])).sum()) / n_pos + l2 * w @ w
         # d log a / d w = q (x - mean_q x) / a ; d log a / d log rho = rho due / a
-        qa = q[y] / a
+        qa = weight * q[y] / a
         mean_x = np.einsum("nm,nmk->nk", q, x)
         grad_w = -(qa[:, None] * (pos_x - mean_x[pos_user])).sum(axis=0) / n_pos + 2 * l2 * w
-        d_rho = rho[pos_user] * due[y] / a - rho[pos_user] * due_sum[pos_user] / norm[pos_user]
+        d_rho = weight * (rho[pos_user] * due[y] / a - rho[pos_user] * due_sum[pos_user] / norm[pos_user])
         grad_b = -np.array([d_rho.sum(), (d_rho * z[pos_user]).sum()]) / n_pos
         return float(loss), np.concatenate((grad_w, grad_b))
 

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from recommender.algorithms import make
-from recommender.algorithms.ranker import FEATURES, Ranker, fit_weights
+from recommender.algorithms.ranker import (
+    FEATURES,
+    FitInputs,
+    Ranker,
+    fit_inputs,
+    fit_weights,
+    learn_weights,
+)
 from recommender.evaluation import evaluate, split_points, temporal_split
 from recommender.matrix import Catalogue, Events, IdMap, WeightConfig, build_data, fold
 from recommender.pipeline import run_evaluation
@@ -60,6 +67,28 @@ def test_weights_are_learned_for_the_features_the_model_names(durables_shop) -> 
     learned = fit_weights(model, earlier.data.rows(earlier.eval_rows), earlier.positives)
     assert list(learned["weights"]) == ["category_again"]
     assert learned["weights"]["category_again"] > 0.5
+
+
+def test_cut_offs_add_up_and_a_positive_weighs_what_it_stores(durables_shop) -> None:
+    """Learning from one cut-off's users plus their first positives again (inputs added up, as stacked
+    cut-offs are) is learning from them with the first positive at weight 2, and differs from weight 1."""
+
+    class TwoFeatures(Ranker):  # few weights: a quick fit
+        feature_names = ("category", "cf_log")
+
+    earlier, _ = _splits(durables_shop)
+    model = TwoFeatures().fit(earlier.data)
+    few = slice(0, 80)
+    inputs = fit_inputs(model, earlier.data.rows(earlier.eval_rows[few]), earlier.positives[few])
+    first = np.zeros_like(inputs.y)
+    first[np.arange(len(first)), inputs.y.argmax(axis=1)] = 1.0
+    stacked = learn_weights(model, inputs + FitInputs(inputs.x, inputs.y * first, inputs.due, inputs.z))
+    weighted = learn_weights(model, FitInputs(inputs.x, inputs.y * (1.0 + first), inputs.due, inputs.z))
+    plain = learn_weights(model, inputs)
+    assert len((inputs + inputs).z) == 2 * len(inputs.z)
+    for name in TwoFeatures.feature_names:
+        assert stacked["weights"][name] == pytest.approx(weighted["weights"][name], abs=0.01)
+    assert max(abs(weighted["weights"][n] - plain["weights"][n]) for n in TwoFeatures.feature_names) > 0.05
 
 
 def test_rebuy_mix_is_larger_where_people_rebuy(consumables_shop, durables_shop) -> None:
@@ -158,6 +187,18 @@ def test_owned_marks_bought_items_that_are_rarely_bought_again(consumables_shop,
         return np.median(owned[bought])
 
     assert owned_on_bought(durables_shop) > -np.log(0.02) > -np.log(0.5) > owned_on_bought(consumables_shop)
+
+
+def test_the_rebuy_clock_is_no_wider_than_rebuy_spread(consumables_shop) -> None:
+    """The ranker's re-buy chance assumes at most ``rebuy_spread`` of log spread around a pair's cycle,
+    so a purchase long before its due date is not already due; without the cap it keeps the learned one."""
+    data = build_data(consumables_shop.events.aggregate(), consumables_shop.catalogue, WeightConfig())
+    learned = make("ranker", rebuy_spread=float("inf")).fit(data).timing.sigma
+    capped = make("ranker", rebuy_spread=learned / 2).fit(data)
+    assert capped.timing.sigma == pytest.approx(learned / 2)
+    assert make("ranker").fit(data).timing.sigma <= make("ranker").params["rebuy_spread"]
+    rows = data.rows(np.arange(data.n_users))
+    assert capped.due(rows).sum() != make("ranker", rebuy_spread=float("inf")).fit(data).due(rows).sum()
 
 
 def test_price_tilt_follows_the_prices_a_user_picks() -> None:
