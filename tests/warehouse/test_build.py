@@ -202,7 +202,7 @@ def test_a_build_scopes_its_data_tests_to_rows_loaded_since_the_previous_build(b
     result = build_ok(warehouse_env, dbt_home)
 
     compiled = result.target_dir / "compiled" / "shop" / "dbt_project"
-    reconcile = (compiled / "tests" / "assert_sales_summary_reconciles_with_staging.sql").read_text()
+    reconcile = (compiled / "tests" / "assert_orders_and_sales_summary_reconcile_with_staging.sql").read_text()
     days = next(line for line in reconcile.splitlines() if "occurred_date in (" in line)
     # the redelivered event's day, plus those of rows loaded in the overlap before the last build
     assert f"cast('{day}' as date)" in days
@@ -221,7 +221,8 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
     """orders' checks in an ordinary build cover every order of a customer with a recently loaded
     order (a late earlier order renumbers the others, whose own load time stays old), not other
     customers' orders; `--test-all` (test_all) checks every row. customers' checks (a view, tested
-    whole) find a negative count of a user whose rows were loaded long ago."""
+    whole) find a negative count of a user whose rows were loaded long ago; the reconciliation with
+    staging finds an order and a day of sales_summary that disagree with it, one row each."""
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
         # the customer (of two or more orders) with the newest order, that order and an older one,
         # and an order of a customer whose every order is older than that newest one
@@ -248,27 +249,37 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
         plant_negative = "update intermediate.int_users_joined_to_activity set sessions = -1 - sessions where user_id = %s"
         conn.execute(plant_negative, (old_user,))
         checks = ["orders_column_checks", "customers_column_checks"]
+        # and, for the reconciliation with staging (both of its checks), an order's revenue and a
+        # day's views off by one on the oldest day, which every row's test reads
+        reconcile = "assert_orders_and_sales_summary_reconcile_with_staging"
+        oldest_order = conn.execute("select order_id from marts.orders order by order_date, order_id limit 1").fetchone()[0]
+        shift_revenue = "update marts.orders set revenue = revenue + %s where order_id = %s"
+        shift_views = "update marts.sales_summary set views = views + %s where activity_date = (select min(activity_date) from marts.sales_summary)"
+        conn.execute(shift_revenue, (1, oldest_order))
+        conn.execute(shift_views, (1,))
         try:
             scoped = dbt_runner.build(
                 {**warehouse_env, "SHOP_TEST_LOADED_AFTER": (newest - timedelta(microseconds=1)).isoformat()},
                 home=dbt_home, select=checks,
             )
-            everything = dbt_runner.build(warehouse_env, home=dbt_home, select=checks, test_all=True)
+            everything = dbt_runner.build(warehouse_env, home=dbt_home, select=[*checks, reconcile], test_all=True)
         finally:
             conn.execute("update marts.orders set customer_order_number = -customer_order_number"
                          " where order_id = any(%s)", (planted,))
             conn.execute(plant_negative, (old_user,))
+            conn.execute(shift_revenue, (-1, oldest_order))
+            conn.execute(shift_views, (-1,))
     assert sorted((node.name, node.failures) for node in scoped.nodes) == [
         ("customers_column_checks", 1), ("orders_column_checks", 2)]
     assert sorted((node.name, node.failures) for node in everything.nodes) == [
-        ("customers_column_checks", 1), ("orders_column_checks", 3)]
+        (reconcile, 2), ("customers_column_checks", 1), ("orders_column_checks", 3)]
 
 
 def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home) -> None:
     result = dbt_runner.build(
         {**warehouse_env, "SHOP_TEST_LOADED_AFTER": "2024-01-01' or 1=1 --"},
         home=dbt_home,
-        select=["assert_sales_summary_reconciles_with_staging"],
+        select=["assert_orders_and_sales_summary_reconcile_with_staging"],
     )
     assert not result.success
     assert "SHOP_TEST_LOADED_AFTER must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)
