@@ -16,7 +16,13 @@ from shopcore import dbt_artifacts
 from tests.support import run_shop
 
 from . import synthetic
-from .support import WAREHOUSE_SCHEMAS, build_ok, build_synthetic_shop, conninfo, drop_warehouse
+from .support import (
+    WAREHOUSE_SCHEMAS,
+    build_ok,
+    build_synthetic_shop,
+    conninfo,
+    drop_warehouse,
+)
 
 pytestmark = pytest.mark.slow
 
