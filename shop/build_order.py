@@ -9,12 +9,11 @@ and that chain then waits for a free thread while the rest runs.
 
 Here an incremental build uses the classic critical-path rule instead: each node's priority is the
 time from its start to the end of the build along its slowest line of descendants, timed by the
-previous incremental build. Until there is one (the first incremental build after the first build
-or a `--full-refresh`), by the last full build: its times are not an appended day's, but its slow
-models are the incremental build's slow models too. Counting every node alike instead (the number
-of nodes still ahead) started `user_item_interactions`, one model with few nodes after it, last
-of all, and it then ran alone at the end of the build. A full refresh keeps dbt's order: counting
-nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
+previous incremental build (not a full one: its slow nodes are not an appended day's; the first
+build, from an empty warehouse, is a full build in all but name and is not kept). Without such a
+build every node counts alike: the number of nodes still ahead, which on an appended day put the
+chain to `customers` first as well (measured as fast as the timed order). A full refresh keeps dbt's
+order: counting nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
 (GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
@@ -38,29 +37,22 @@ UNKNOWN_NODE_SECONDS = 0.1
 log = logging.getLogger(__name__)
 
 
-def _times_path(home: Path | None, *, full: bool = False) -> Path:
-    kind = "full" if full else "incremental"
-    return dbt_home(home) / "last_build" / f"node_seconds_{kind}.json"
+def _times_path(home: Path | None) -> Path:
+    return dbt_home(home) / "last_build" / "node_seconds_incremental.json"
 
 
-def _read_times(path: Path) -> dict[str, float]:
+def previous_node_seconds(home: Path | None) -> dict[str, float]:
+    """Each node's execution time in the last kept incremental build (none: an empty map)."""
     try:
-        times = json.loads(path.read_text(encoding="utf-8"))
+        times = json.loads(_times_path(home).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return {str(node): float(seconds) for node, seconds in times.items()} if isinstance(times, dict) else {}
 
 
-def previous_node_seconds(home: Path | None) -> dict[str, float]:
-    """Each node's execution time in the last kept incremental build, else in the last kept full
-    build (none: an empty map)."""
-    return _read_times(_times_path(home)) or _read_times(_times_path(home, full=True))
-
-
-def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]], *, full: bool = False) -> None:
-    """Keep a build's node times for the next incremental one (written atomically); `full` for a
-    full build (the first one, or a `--full-refresh`)."""
-    path = _times_path(home, full=full)
+def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]]) -> None:
+    """Keep an incremental build's node times for the next one (written atomically)."""
+    path = _times_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     partial.write_text(json.dumps(dict(nodes)), encoding="utf-8")
