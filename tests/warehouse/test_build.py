@@ -9,13 +9,20 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from shop import dbt_runner, unit_test_gate
 from shopcore import dbt_artifacts
 from tests.support import run_shop
 
 from . import synthetic
-from .support import WAREHOUSE_SCHEMAS, build_ok, build_synthetic_shop, conninfo, drop_warehouse
+from .support import (
+    WAREHOUSE_SCHEMAS,
+    build_ok,
+    build_synthetic_shop,
+    conninfo,
+    drop_warehouse,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +40,9 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.skipped == []
     assert built.models == 32  # with the users joined to their totals and the RFM boundaries under customers
     # 109 since `shop import` (migration 0008) dropped staging's not-nulls that imported shops break;
-    # 70 since each model's row-level checks (and a whole-table key) are one column_checks node
-    assert built.data_tests >= 68
+    # 70 since each model's row-level checks (and a whole-table key) are one column_checks node;
+    # 60 since the monitoring tables, alerts, the time spine, the snapshot and the sources' keys too
+    assert built.data_tests >= 60
     assert built.unit_tests >= 13
 
 
@@ -201,7 +209,7 @@ def test_a_build_scopes_its_data_tests_to_rows_loaded_since_the_previous_build(b
     result = build_ok(warehouse_env, dbt_home)
 
     compiled = result.target_dir / "compiled" / "shop" / "dbt_project"
-    reconcile = (compiled / "tests" / "assert_sales_summary_reconciles_with_staging.sql").read_text()
+    reconcile = (compiled / "tests" / "assert_orders_and_sales_summary_reconcile_with_staging.sql").read_text()
     days = next(line for line in reconcile.splitlines() if "occurred_date in (" in line)
     # the redelivered event's day, plus those of rows loaded in the overlap before the last build
     assert f"cast('{day}' as date)" in days
@@ -220,7 +228,8 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
     """orders' checks in an ordinary build cover every order of a customer with a recently loaded
     order (a late earlier order renumbers the others, whose own load time stays old), not other
     customers' orders; `--test-all` (test_all) checks every row. customers' checks (a view, tested
-    whole) find a negative count of a user whose rows were loaded long ago."""
+    whole) find a negative count of a user whose rows were loaded long ago; the reconciliation with
+    staging finds an order and a day of sales_summary that disagree with it, one row each."""
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
         # the customer (of two or more orders) with the newest order, that order and an older one,
         # and an order of a customer whose every order is older than that newest one
@@ -247,27 +256,52 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
         plant_negative = "update intermediate.int_users_joined_to_activity set sessions = -1 - sessions where user_id = %s"
         conn.execute(plant_negative, (old_user,))
         checks = ["orders_column_checks", "customers_column_checks"]
+        # and, for the reconciliation with staging (both of its checks), an order's revenue and a
+        # day's views off by one on the oldest day, which every row's test reads
+        reconcile = "assert_orders_and_sales_summary_reconcile_with_staging"
+        oldest_order = conn.execute("select order_id from marts.orders order by order_date, order_id limit 1").fetchone()[0]
+        shift_revenue = "update marts.orders set revenue = revenue + %s where order_id = %s"
+        shift_views = "update marts.sales_summary set views = views + %s where activity_date = (select min(activity_date) from marts.sales_summary)"
+        conn.execute(shift_revenue, (1, oldest_order))
+        conn.execute(shift_views, (1,))
+        # and, for every row's build, a user twice in the table that holds customers' key, once its
+        # unique index is gone (with the index, unique_key trusts it and counts nothing)
+        unique_users = "unique_key_int_users_joined_to_activity_user_id"
+        (index_name, index_sql), = conn.execute(
+            "select indexname, indexdef from pg_indexes where schemaname = 'intermediate'"
+            " and tablename = 'int_users_joined_to_activity' and indexdef like 'CREATE UNIQUE INDEX%%'").fetchall()
         try:
             scoped = dbt_runner.build(
                 {**warehouse_env, "SHOP_TEST_LOADED_AFTER": (newest - timedelta(microseconds=1)).isoformat()},
                 home=dbt_home, select=checks,
             )
-            everything = dbt_runner.build(warehouse_env, home=dbt_home, select=checks, test_all=True)
+            everything = dbt_runner.build(warehouse_env, home=dbt_home, select=[*checks, reconcile], test_all=True)
+            # (a build of its own: dbt skips the tests downstream of a failed one, customers' among them)
+            conn.execute(sql.SQL("drop index intermediate.{}").format(sql.Identifier(index_name)))
+            conn.execute("insert into intermediate.int_users_joined_to_activity"
+                         " select * from intermediate.int_users_joined_to_activity where user_id = %s", (old_user,))
+            duplicated = dbt_runner.build(warehouse_env, home=dbt_home, select=[unique_users])
         finally:
+            conn.execute("delete from intermediate.int_users_joined_to_activity where ctid in (select max(ctid)"
+                         " from intermediate.int_users_joined_to_activity where user_id = %s)", (old_user,))
+            conn.execute(sql.SQL(index_sql.replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)))
             conn.execute("update marts.orders set customer_order_number = -customer_order_number"
                          " where order_id = any(%s)", (planted,))
             conn.execute(plant_negative, (old_user,))
+            conn.execute(shift_revenue, (-1, oldest_order))
+            conn.execute(shift_views, (-1,))
     assert sorted((node.name, node.failures) for node in scoped.nodes) == [
         ("customers_column_checks", 1), ("orders_column_checks", 2)]
     assert sorted((node.name, node.failures) for node in everything.nodes) == [
-        ("customers_column_checks", 1), ("orders_column_checks", 3)]
+        (reconcile, 2), ("customers_column_checks", 1), ("orders_column_checks", 3)]
+    assert [(node.name, node.failures) for node in duplicated.nodes] == [(unique_users, 1)]
 
 
 def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home) -> None:
     result = dbt_runner.build(
         {**warehouse_env, "SHOP_TEST_LOADED_AFTER": "2024-01-01' or 1=1 --"},
         home=dbt_home,
-        select=["assert_sales_summary_reconciles_with_staging"],
+        select=["assert_orders_and_sales_summary_reconcile_with_staging"],
     )
     assert not result.success
     assert "SHOP_TEST_LOADED_AFTER must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)
