@@ -53,24 +53,17 @@ touched_pairs as (
 
 ),
 
--- Each touched pair's stored row, looked up in the table's unique index on the pair: a join let the
--- planner, which guesses the touched pairs from the new events, hash the whole table instead. The
--- lateral look-up with `limit 1` (the pair is the key: at most one row) is not flattened into a join.
 stored_pairs as (
 
     select
         built.*,
         touched_pairs.first_loaded_at <= built.max_loaded_at as is_rebuilt
 
-    from touched_pairs
-    cross join lateral (
-        select stored_row.*
-        from {{ this }} as stored_row
-        where
-            stored_row.user_id = touched_pairs.user_id
-            and stored_row.product_id = touched_pairs.product_id
-        limit 1  -- noqa: AM09
-    ) as built
+    from {{ this }} as built
+    inner join touched_pairs
+        on
+            built.user_id = touched_pairs.user_id
+            and built.product_id = touched_pairs.product_id
 
 ),
 
