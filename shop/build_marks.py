@@ -28,14 +28,34 @@ OVERLAP = timedelta(minutes=5)
 log = logging.getLogger(__name__)
 
 
+# Other sessions' transactions that could still commit rows: their start bounds what this build
+# surely reads. A session we may not see (another role, without pg_read_all_stats) leaves it unknown.
+SETTLED_BEFORE = """
+    select case when bool_or(query = '<insufficient privilege>') then null
+                else least(now(), min(xact_start)) end
+    from pg_stat_activity
+    where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'
+"""
+
+
 @dataclass(frozen=True)
 class BuildStart:
     previous: datetime | None  # where the previous successful build started reading raw; None: unknown
     raw_loaded_through: datetime | None  # the newest raw load now, as this build starts
+    # Every raw row loaded before this point was committed when the build started (no other open
+    # transaction began earlier), so every model the build writes holds it; None: unknown.
+    settled_before: datetime | None = None
 
     def test_loaded_after(self) -> str | None:
         """SHOP_TEST_LOADED_AFTER for this build (ISO 8601), or None to keep the fallback."""
         return None if self.previous is None else (self.previous - OVERLAP).isoformat()
+
+    def test_settled_before(self) -> str:
+        """SHOP_TEST_SETTLED_BEFORE for this build (ISO 8601), or '' where it is unknown. The
+        reconciliation tests then count a day settled for a mart when its raw rows were loaded before
+        this point, as well as before the mart's newest load (dbt_project/macros/test_scope.sql): a
+        batch loaded before the build is reconciled by that build, not left out as the newest load."""
+        return "" if self.settled_before is None else self.settled_before.isoformat()
 
 
 def _connect(env: Mapping[str, str]) -> psycopg.Connection:
@@ -60,9 +80,10 @@ def begin(env: Mapping[str, str]) -> BuildStart | None:
                 "select raw_loaded_through from shop_meta.warehouse_builds order by build_id desc limit 1"
             ).fetchone()
             now = conn.execute("select max(loaded_at) from raw.interactions").fetchone()[0]
+            settled_before = conn.execute(SETTLED_BEFORE).fetchone()[0]
     except (psycopg.Error, ShopError):
         return None
-    return BuildStart(previous=row[0] if row else None, raw_loaded_through=now)
+    return BuildStart(previous=row[0] if row else None, raw_loaded_through=now, settled_before=settled_before)
 
 
 def record(env: Mapping[str, str], start: BuildStart, *, full_refresh: bool) -> None:

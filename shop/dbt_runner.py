@@ -354,7 +354,9 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     start = build_marks.begin(env) if not select else None
     if start is not None:
         # In the environment, not --vars: a var that changes every build makes dbt re-parse the project.
-        env = {**env, "SHOP_TEST_LOADED_AFTER": ("" if full_refresh else start.test_loaded_after()) or ""}
+        # settled_before holds for the models this build writes: here every model (no --select).
+        env = {**env, "SHOP_TEST_LOADED_AFTER": ("" if full_refresh else start.test_loaded_after()) or "",
+               "SHOP_TEST_SETTLED_BEFORE": start.test_settled_before()}
     # Set either way, so that a value in the caller's environment never scopes or widens by accident.
     env = {**env, "SHOP_TEST_ALL_ROWS": "1" if test_all else ""}
     code = unit_test_gate.fingerprint({**os.environ, **env})
