@@ -297,14 +297,15 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
     assert [(node.name, node.failures) for node in duplicated.nodes] == [(unique_users, 1)]
 
 
-def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home) -> None:
+@pytest.mark.parametrize("variable", ["SHOP_TEST_LOADED_AFTER", "SHOP_TEST_SETTLED_BEFORE"])
+def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home, variable) -> None:
     result = dbt_runner.build(
-        {**warehouse_env, "SHOP_TEST_LOADED_AFTER": "2024-01-01' or 1=1 --"},
+        {**warehouse_env, variable: "2024-01-01' or 1=1 --"},
         home=dbt_home,
         select=["assert_orders_and_sales_summary_reconcile_with_staging"],
     )
     assert not result.success
-    assert "SHOP_TEST_LOADED_AFTER must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)
+    assert f"{variable} must be an ISO 8601 timestamp" in (result.exception or "") + "\n".join(result.errors)
 
 
 def test_a_build_counts_rows_settled_only_before_every_other_open_transaction(built, warehouse_env) -> None:
