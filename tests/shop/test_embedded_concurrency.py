@@ -7,9 +7,13 @@ Reproduces "`shop db start & shop db start` on a fresh home hangs, then reports 
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import sys
 import threading
+import uuid
+
+import pytest
 
 from shopcore import embedded, home_lock
 from shopcore.errors import ShopError
@@ -115,3 +119,30 @@ def test_concurrent_checks_that_a_home_is_writable_do_not_trip_over_each_other(m
         thread.join()
     assert errors == []
     assert list(home.iterdir()) == []  # no probe left behind
+
+
+_ENSURE_USER = """
+import sys
+from shopcore import embedded
+print(embedded.ensure_os_user(sys.argv[1]).pw_uid)
+"""
+
+
+def test_processes_creating_the_server_user_at_once_all_get_the_same_user():
+    """As root the server runs as an OS user created on first use. Several processes creating it at
+    once (two test workers on a fresh machine) all get it: with unserialised `useradd`s one of them
+    failed ("useradd exited 9", the user exists), or was handed a uid that a later `useradd` replaced."""
+    if os.geteuid() != 0:
+        pytest.skip("creating an OS user needs root")
+    name = f"shoptest{uuid.uuid4().hex[:8]}"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _ENSURE_USER, name], cwd=REPO_ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    try:
+        answers = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+        assert [code for code, _, _ in answers] == [0] * len(processes), [err for _, _, err in answers]
+        assert {out.strip() for _, out, _ in answers} == {str(pwd.getpwnam(name).pw_uid)}
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
