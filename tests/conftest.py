@@ -19,6 +19,8 @@ from psycopg import sql
 from shopcore import db as shop_db
 from shopcore import embedded
 from shopcore.settings import Settings
+from tests.spark import background as spark_background
+from tests.spark.availability import spark_missing_reason
 from tests.support import TestDatabase, create_database, drop_database, private_home
 
 TESTS_ROOT = Path(__file__).resolve().parent
@@ -38,6 +40,46 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(item.path).resolve().relative_to(TESTS_ROOT).parts
         group = parts[0] if parts[0] in PACKAGES_WITH_SHARED_SHOPS else "/".join(parts)
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, the controller starts the Spark parity test's build in the background
+    before the workers exist, and tells them where it is (tests/spark/background.py says why)."""
+    config = session.config
+    if not config.pluginmanager.has_plugin("dsession") or not _selects_the_parity_test(config):
+        return
+    if spark_missing_reason():
+        return
+    build = config.stash[spark_background.BUILD_KEY] = spark_background.start()
+    os.environ[spark_background.WORKDIR_ENV] = str(build.workdir)  # the workers inherit it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    build = config.stash.get(spark_background.BUILD_KEY, None)
+    if build is not None:
+        build.stop()
+
+
+def _selects_the_parity_test(config: pytest.Config) -> bool:
+    """Whether the command line runs the parity test, judged from its arguments alone (an xdist
+    controller collects nothing): no -k, -m or --deselect, and a path that holds the test."""
+    option = config.option
+    if option.keyword or option.markexpr or option.deselect or option.collectonly or getattr(option, "lf", False):
+        return False
+    parity_file = TESTS_ROOT / "spark" / "test_spark_parity.py"
+    for arg in config.args:
+        path, _, within = arg.partition("::")
+        for base in (config.invocation_params.dir, config.rootpath):
+            resolved = (base / path).resolve()
+            if resolved.exists():
+                break
+        if within:
+            if resolved == parity_file and within.split("::")[0].split("[")[0] == spark_background.PARITY_TEST:
+                return True
+        elif resolved == parity_file or parity_file.is_relative_to(resolved):
+            return True
+    return False
 
 
 @pytest.fixture(scope="session")

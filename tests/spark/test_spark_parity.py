@@ -8,7 +8,7 @@ rows on both engines, up to float rounding: the incremental rule holds on Spark,
 something else there.
 
 The Spark side starts as the session begins, in the background at the lowest CPU priority
-(tests/spark/background.py), and this test runs last, collecting it.
+(tests/spark/background.py), and this test collects it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ MARTS = {
 @pytest.mark.timeout(1500)  # a loaded CI machine; about 3 minutes on 2 idle cores
 def test_every_table_built_on_spark_equals_the_postgresql_build(spark_build, fresh_database, tmp_path):
     run_shop("simulate", *SHOP, env=fresh_database.env)
-    first, second = spark_build.first, spark_build.second
+    first, second = spark_build.loads(timeout=600)
     second_ids = set(second.column("event_id").to_pylist())
     assert first.num_rows > 1000 and second.num_rows > 500
     assert second_ids & set(first.column("event_id").to_pylist()), "the second load redelivers events"
