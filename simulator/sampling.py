@@ -71,6 +71,11 @@ class SegmentTables:
         (a choice among a few clusters needs no finer weights, and half the bytes go faster)."""
         return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T, dtype=np.float32)
 
+    @cached_property
+    def cell_weight32(self) -> np.ndarray:
+        """``cell_weight`` in float32, for the users' interest tables (stored in float32)."""
+        return self.cell_weight.astype(np.float32)
+
     @property
     def n_products(self) -> int:
         return self.order.shape[1]

@@ -571,8 +571,8 @@ def _build_world(params: SimulationParams) -> World:
         _users=_empty_users(len(categories), params.taste_dims),
     )
     signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
-    # A set of its own: the world gathers the taken addresses only when users are added.
-    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), set())
+    # No set: the world gathers the taken addresses only when users are added.
+    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), None)
     return world
 
 
@@ -754,10 +754,11 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
 
 def _draw_users(
     world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator,
-    taken_emails: set[bytes],
+    taken_emails: set[bytes] | None,
 ) -> Users:
     """Users with the given signup instants and ids from ``first_id``: identity and tastes;
-    their addresses differ from ``taken_emails``, which receives them."""
+    their addresses differ from ``taken_emails``, which receives them (``None``: the first
+    users, whose addresses nobody gathers yet)."""
     params, products, tables = world.params, world.products, world.tables
     n = len(signup_us)
     n_cat = world.n_categories
@@ -771,7 +772,12 @@ def _draw_users(
     # Category tastes: Dirichlet around the categories' general appeal.
     interest = np.array([c.interest for c in scenario_named(params.scenario).categories])
     alpha = params.taste_concentration * interest / interest.mean()
-    g = rng.gamma(alpha, size=(n, n_cat))
+    # One category at a time, in float32: a scalar shape is faster to draw, and shares of a
+    # handful of categories need no finer steps. (Categories x users, read transposed.)
+    g = np.empty((n_cat, n), dtype=np.float32)
+    for c in range(n_cat):
+        g[c] = rng.standard_gamma(alpha[c], size=n, dtype=np.float32)
+    g = g.T
     # Liked brands: mostly in liked categories, popular brands more often.
     n_liked = np.minimum(rng.poisson(params.liked_brands_mean, n), MAX_LIKED_BRANDS)
     r = rng.random((n, MAX_LIKED_BRANDS))
@@ -833,12 +839,18 @@ def _category_tastes(
     affinity = np.empty((n, n_cat))
     slot_cat = np.empty(r.shape, dtype=np.int64)
     for b in user_blocks(n):
-        gb = g[b] + 1e-12
+        gb = g[b] + np.float32(1e-12)
         share = gb / gb.sum(axis=1, keepdims=True)
         affinity[b] = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat))
         cdf = np.cumsum(share * has_products, axis=1)
         cdf /= cdf[:, -1:]
-        slot_cat[b] = np.minimum((cdf[:, None, :] < r[b, :, None]).sum(axis=2), n_cat - 1)
+        # The slot's category counts the cumulative shares below its uniform, a category
+        # at a time (a users x slots x categories comparison costs far more).
+        rb = r[b]
+        count = np.zeros(rb.shape, dtype=np.min_scalar_type(n_cat))
+        for c in range(n_cat):
+            count += cdf[:, c, None] < rb
+        slot_cat[b] = np.minimum(count, n_cat - 1)
     return affinity, slot_cat
 
 
@@ -905,14 +917,20 @@ def _interest_rows(
     segment s: the sum over clusters k of exp(cluster_score[u, k]) x the mass of cell (s, k).
     """
     n, n_cat = category_affinity.shape
+    # In float32 throughout: the cdf is stored so, and float32 exponentials and logarithms
+    # cost half as much.
     # log sum_k exp(score[u, k] + log_mass[l, s, k]), factored as exp(score - its max) times
     # the cells' masses relative to the segment's largest (no overflow, few exponentials).
-    score_top = cluster_score.max(axis=1, keepdims=True).astype(np.float64)
+    score_top = cluster_score.max(axis=1, keepdims=True)
     e_score = np.exp(cluster_score - score_top)
-    cell_top, relative = tables.segment_top, tables.cell_weight
-    total = np.empty((n, n_cat + MAX_LIKED_BRANDS))
-    for level in np.unique(price_level):  # categories: one matrix product per price level
-        rows = np.flatnonzero(price_level == level)
+    relative = tables.cell_weight32
+    total = np.empty((n, n_cat + MAX_LIKED_BRANDS), dtype=np.float32)
+    # Categories: one matrix product per price level, over that level's users (grouped by
+    # one sort rather than a pass over the block per level).
+    by_level = np.argsort(price_level, kind="stable")
+    bounds = np.searchsorted(price_level[by_level], np.arange(relative.shape[0] + 1))
+    for level in np.flatnonzero(bounds[1:] > bounds[:-1]):
+        rows = by_level[bounds[level]:bounds[level + 1]]
         total[rows, :n_cat] = e_score[rows] @ relative[level, :n_cat].T
     b = np.maximum(liked, 0)
     total[:, n_cat:] = 0.0
@@ -923,19 +941,22 @@ def _interest_rows(
     brand_cells *= np.take(e_score, u, axis=0)
     total[u, n_cat + slot] = brand_cells.sum(axis=1)
     segments = np.concatenate((np.broadcast_to(np.arange(n_cat), (n, n_cat)), n_cat + b), axis=1)
+    top = tables.segment_top.astype(np.float32).reshape(-1)
     with np.errstate(divide="ignore"):
-        mass = np.log(total) + cell_top[price_level[:, None], segments] + score_top
-    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS))
+        mass = np.log(total)
+    mass += np.take(top, price_level[:, None] * tables.segment_top.shape[1] + segments)
+    mass += score_top
+    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS), dtype=np.float32)
     logw[:, :n_cat] = category_affinity + mass[:, :n_cat]
     rows = np.arange(n)[:, None]
     with np.errstate(divide="ignore"):
         brand_part = (
-            category_affinity[rows, brand_category[b]]
-            + np.log(np.expm1(np.where(liked >= 0, liked_aff, 0.0)))
+            category_affinity[rows, brand_category[b]].astype(np.float32)
+            + np.log(np.expm1(np.where(liked >= 0, liked_aff, 0.0).astype(np.float32)))
             + mass[:, n_cat:]
         )
     logw[:, n_cat:] = np.where(liked >= 0, brand_part, -np.inf)
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    cdf = np.cumsum(w, axis=1)
+    logw -= logw.max(axis=1, keepdims=True)
+    cdf = np.cumsum(np.exp(logw), axis=1)
     cdf /= cdf[:, -1:]
     return cdf
