@@ -85,8 +85,12 @@ def _session_arrivals(
     cum_rate = np.cumsum(rate)
     cum_intensity = np.cumsum(intensity)
     n = int(rng.poisson(cum_rate[-1] * cum_intensity[-1] * multiplier))
-    who = active[np.minimum(
-        np.searchsorted(cum_rate, rng.random(n) * cum_rate[-1], side="right"), len(active) - 1)]
+    # Sorted uniforms: the search then walks the cumulative rates once instead of jumping
+    # all over them (several times faster); the sessions' order carries no meaning, and their
+    # instants below are drawn apart from their users.
+    u = rng.random(n)
+    u.sort()
+    who = active[np.minimum(np.searchsorted(cum_rate, u * cum_rate[-1], side="right"), len(active) - 1)]
     seg = np.minimum(
         np.searchsorted(cum_intensity, rng.random(n) * cum_intensity[-1], side="right"),
         len(seg_start) - 1)
@@ -152,8 +156,9 @@ def _materialise(world: World, rows: RowBlock) -> EventBatch:
     return EventBatch(
         event_id=rows.event_id,
         session_id=rows.session_id,
-        user_id=world.users.user_id[rows.user],
-        product_id=world.products.product_id[rows.product],
+        # Ids are 1..n in index order (``World``): no look-up in the tables.
+        user_id=rows.user + 1,
+        product_id=rows.product + 1,
         event_type=np.take(EVENT_TYPE_SPELLINGS, rows.spelling),
         quantity=rows.quantity,
         unit_price_cents=_prices(world, rows),

@@ -108,6 +108,15 @@ class SegmentTables:
         return self.order.reshape(-1)[kind * m + flat - base]
 
 
+def lognormal32(rng: np.random.Generator, mean: float, sigma: float, n: int) -> np.ndarray:
+    """``n`` log-normal draws (float64 values of float32 draws): the same law as
+    ``rng.lognormal`` at about half the cost, for delays and gaps that need no finer steps."""
+    x = rng.standard_normal(n, dtype=np.float32)
+    x *= np.float32(sigma)
+    x += np.float32(mean)
+    return np.exp(x).astype(np.float64)
+
+
 def build_segment_tables(
     category: np.ndarray,
     brand: np.ndarray,

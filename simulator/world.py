@@ -223,6 +223,7 @@ class World:
     _spare: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # Users.appended's buffers
     _moments: dict[int, Moment] = field(default_factory=dict, repr=False)
     _awake_index: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
+    _cells: tuple[np.ndarray, ...] | None = field(default=None, repr=False)  # _product_cells
 
     @property
     def users(self) -> Users:
@@ -260,7 +261,7 @@ class World:
         instants and rates are read from arrays kept in that order: runs of nearby memory
         rather than gathers from everywhere."""
         first_day, order, keys, day_start = self._signup_index()
-        quiet_by_key, signup_by_key, activity_by_key, engagement_by_key = self._awake_index[5:]
+        quiet_by_key, signup_by_key, log_activity_by_key, decay_by_key = self._awake_index[5:]
         today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
         days = np.arange(today)
         # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
@@ -277,8 +278,8 @@ class World:
         signup = signup_by_key[at]
         keep = (quiet_by_key[at] > at_us) & (signup < signed_up_before_us)
         at = at[keep]
-        age_days = np.maximum(at_us - signup[keep], 0) / US_PER_DAY
-        return order[at], activity_by_key[at] * np.exp(-age_days / engagement_by_key[at])
+        age_us = np.maximum(at_us - signup[keep], 0)
+        return order[at], np.exp(log_activity_by_key[at] - age_us * decay_by_key[at])
 
     def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
         """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
@@ -304,9 +305,12 @@ class World:
             key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
             order = stable_argsort(key)
             day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
+            # The rate activity x exp(-age / engagement) as one exponential of
+            # log(activity) - age_us x (its decay per microsecond).
             self._awake_index = (n, first_day, order, key[order], day_start,
                                  users.quiet_us[order], users.signup_us[order],
-                                 users.activity_rate[order], users.engagement_days[order])
+                                 np.log(users.activity_rate[order]),
+                                 1.0 / (users.engagement_days[order] * US_PER_DAY))
         return self._awake_index[1:5]
 
     def moment(self, at_us: int) -> Moment:
@@ -323,12 +327,10 @@ class World:
                 season = (strength * np.cos(2 * np.pi * (day_of_year - p.season_peak) / 365.25))
             else:
                 season = np.zeros(m)
-            k, n_cat = self.tables.n_clusters, self.n_categories
-            cells = np.concatenate((p.category * k + p.taste_cluster,
-                                    (n_cat + p.brand) * k + p.taste_cluster))
+            cells, by_cell, present, run_start = self._product_cells()
             n_cells = len(self.tables.cell_len)
             cell_cut = np.zeros(n_cells)
-            np.maximum.at(cell_cut, cells, np.tile(-ratio, 2))
+            cell_cut[present] = np.maximum(np.maximum.reduceat(np.tile(-ratio, 2)[by_cell], run_start), 0.0)
             count = np.bincount(cells, minlength=n_cells)
             mean_season = np.bincount(cells, weights=np.tile(season, 2), minlength=n_cells)
             mean_season = mean_season / np.maximum(count, 1)
@@ -339,6 +341,20 @@ class World:
                 self._moments.clear()
             self._moments[day] = cached
         return cached
+
+    def _product_cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(each product's category cell then brand cell, positions by cell, the cells that
+        hold products, where each starts in that order): a day's per-cell maximum is then one
+        reduction over runs rather than an unbuffered scatter."""
+        if self._cells is None:
+            p = self.products
+            k, n_cat = self.tables.n_clusters, self.n_categories
+            cells = np.concatenate((p.category * k + p.taste_cluster,
+                                    (n_cat + p.brand) * k + p.taste_cluster))
+            by_cell = np.argsort(cells, kind="stable")
+            present, run_start = np.unique(cells[by_cell], return_index=True)
+            self._cells = (cells, by_cell, present, run_start)
+        return self._cells
 
     # ----------------------------------------------------------------- ground truth
 
@@ -355,10 +371,12 @@ class World:
         return out
 
     def pair_affinity(
-        self, user_index: np.ndarray, product_index: np.ndarray, *, taste: np.ndarray | None = None
+        self, user_index: np.ndarray, product_index: np.ndarray, *, taste: np.ndarray | None = None,
+        sensitivity: np.ndarray | None = None,
     ) -> np.ndarray:
         """``affinity(u, p)`` of many (user index, product index) pairs at once; pass ``taste``
-        when the pairs' taste terms are known already."""
+        (the pairs' taste terms) and ``sensitivity`` (the users' price sensitivity) when they
+        are known already."""
         u, p = self.users, self.products
         cat = p.category[product_index]
         out = u.category_affinity.reshape(-1)[user_index * self.n_categories + cat]
@@ -370,7 +388,9 @@ class World:
             hit = np.flatnonzero(liked[:, slot] == brand)
             out[hit] += u.liked_brand_affinity[user_index[hit], slot]
         out += p.quality[product_index]
-        out -= u.sensitivity_of(user_index) * p.log_relative_price[product_index]
+        if sensitivity is None:
+            sensitivity = u.sensitivity_of(user_index)
+        out -= sensitivity * p.log_relative_price[product_index]
         out += taste if taste is not None else taste_term(u.taste, p.taste, user_index, product_index)
         return out
 
