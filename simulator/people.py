@@ -52,13 +52,14 @@ def build_name_pools(seed: int) -> dict[str, NamePool]:
         # sorted(set(...)) removes repeats with an order that does not depend on hashing.
         first = sorted({fake.first_name() for _ in range(_POOL_DRAWS)})
         last = sorted({fake.last_name() for _ in range(_POOL_DRAWS)})
-        first = [n for n in first if _ascii_slug(n)] or ["Alex"]
-        last = [n for n in last if _ascii_slug(n)] or ["Smith"]
+        # Names whose slug is empty cannot make an address: left out.
+        first = [(n, slug) for n in first if (slug := _ascii_slug(n))] or [("Alex", "alex")]
+        last = [(n, slug) for n in last if (slug := _ascii_slug(n))] or [("Smith", "smith")]
         pools[locale] = NamePool(
-            first=np.array([n.encode() for n in first]),
-            last=np.array([n.encode() for n in last]),
-            first_slug=np.array([_ascii_slug(n) for n in first], dtype=bytes),
-            last_slug=np.array([_ascii_slug(n) for n in last], dtype=bytes),
+            first=np.array([n.encode() for n, _ in first]),
+            last=np.array([n.encode() for n, _ in last]),
+            first_slug=np.array([slug for _, slug in first], dtype=bytes),
+            last_slug=np.array([slug for _, slug in last], dtype=bytes),
         )
     return pools
 
