@@ -198,8 +198,15 @@ def _numbered_repeats(addresses: np.ndarray) -> np.ndarray | None:
         return None
     name, at, domain = np.strings.partition(addresses[repeat], b"@")
     number = (rank[rank > 0] + 1).astype(bytes)
-    numbered = np.strings.add(np.strings.add(name, number), np.strings.add(at, domain))
-    every = np.sort(np.concatenate((sorted_key[first], _row_hash(numbered) >> np.uint64(row_bits))))
+    numbered = _narrowest(np.strings.add(np.strings.add(name, number), np.strings.add(at, domain)))
+    # Equal strings hash alike only at one width: hash both at the wider of the two.
+    if numbered.itemsize <= addresses.itemsize:
+        numbered_key = _row_hash(numbered.astype(addresses.dtype)) >> np.uint64(row_bits)
+        kept_key = sorted_key[first]
+    else:
+        numbered_key = _row_hash(numbered) >> np.uint64(row_bits)
+        kept_key = _row_hash(addresses[order[first]].astype(numbered.dtype)) >> np.uint64(row_bits)
+    every = np.sort(np.concatenate((kept_key, numbered_key)))
     if (every[1:] == every[:-1]).any():
         return None
     # In place when the numbered addresses fit (the caller's own array): no copy of them all.
@@ -215,7 +222,8 @@ def _narrowest(strings: np.ndarray) -> np.ndarray:
 
 
 def _row_hash(strings: np.ndarray) -> np.ndarray:
-    """A 64-bit hash (uint64) of each fixed-width byte string: equal strings hash alike."""
+    """A 64-bit hash (uint64) of each fixed-width byte string: equal strings of one array
+    (one width) hash alike."""
     width = strings.dtype.itemsize
     padded = np.zeros((len(strings), -(-width // 8) * 8), dtype=np.uint8)
     padded[:, :width] = strings.view(np.uint8).reshape(len(strings), width)
