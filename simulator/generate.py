@@ -111,21 +111,26 @@ def _deliver_rows(
 ) -> RowBlock:
     """Delivered rows (duplicates included) of generated session rows, by occurred_at."""
     d = deliver(rows.occurred_us, rows.event_type, world.params, rng, cap_us)
-    event_uuid = uuid4_bytes(rng, len(rows.occurred_us))
-    session_uuid = uuid4_bytes(rng, rows.n_sessions)
-    order_uuid = uuid4_bytes(rng, rows.n_orders)
+    n = len(rows.occurred_us)
     # Time order now (on integers, before copying UUIDs), so emitting merges sorted runs.
     occurred = rows.occurred_us[d.row]
     by_time = stable_argsort(occurred)
     r = d.row[by_time]
+    # Event ids drawn in the delivered order; a duplicate (delivered rows n onwards) then
+    # copies its original's id: no gather of every id.
+    event_id = uuid4_bytes(rng, len(r))
+    at = np.empty(len(r), dtype=np.int64)
+    at[by_time] = np.arange(len(r))
+    event_id[at[n:]] = event_id[at[d.row[n:]]]
+    session_uuid = uuid4_bytes(rng, rows.n_sessions)
+    # Row 0 is the all-zero id of the rows without an order.
+    order_uuid = np.concatenate((np.zeros((1, 16), dtype=np.uint8), uuid4_bytes(rng, rows.n_orders)))
     order = rows.order[r]
     has_order = order >= 0
-    order_id = np.zeros((len(r), 16), dtype=np.uint8)
-    order_id[has_order] = np.take(order_uuid, order[has_order], axis=0)
     return RowBlock(
-        event_id=np.take(event_uuid, r, axis=0),
+        event_id=event_id,
         session_id=np.take(session_uuid, rows.session[r], axis=0),
-        order_id=order_id,
+        order_id=np.take(order_uuid, order + 1, axis=0),
         has_order=has_order,
         user=rows.user[r],
         product=rows.product[r],
