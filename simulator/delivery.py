@@ -11,6 +11,7 @@ import numpy as np
 from shopcore.timeunits import US_PER_HOUR, US_PER_SECOND
 from simulator.batch import SLOPPY_SPELLINGS
 from simulator.params import SimulationParams
+from simulator.sampling import lognormal32
 
 
 @dataclass
@@ -34,7 +35,7 @@ def deliver(
     """
     n = len(occurred_us)
     # Normal path: a couple of seconds through the pipeline.
-    delay = np.clip(rng.lognormal(np.log(2.5), 0.6, n), 0.2, 60.0) * US_PER_SECOND
+    delay = np.clip(lognormal32(rng, np.log(2.5), 0.6, n), 0.2, 60.0) * US_PER_SECOND
     # Late arrivals: hours to days (a phone offline, a batch retried), at most max_lateness.
     late = rng.random(n) < params.late_rate
     max_late_h = params.max_lateness.total_seconds() / 3600

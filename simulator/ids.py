@@ -13,7 +13,8 @@ import numpy as np
 
 def uuid4_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` random version-4 UUIDs as an (n, 16) uint8 array."""
-    out = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    # The bit generator's raw 64-bit words: several times faster than ``rng.bytes``.
+    out = rng.bit_generator.random_raw(2 * n).view(np.uint8).reshape(n, 16)
     out[:, 6] = (out[:, 6] & 0x0F) | 0x40  # version 4
     out[:, 8] = (out[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
     return out

@@ -57,25 +57,29 @@ def user_tastes(
     # One to three clusters (a repeat just adds weight to it) with Dirichlet weights.
     n_mixed = rng.integers(1, 4, n)
     picked = rng.integers(0, k, (n, 3))
-    weights = rng.standard_exponential((n, 3)) * (np.arange(3) < n_mixed[:, None])
+    weights = rng.standard_exponential((n, 3), dtype=np.float32) * (np.arange(3) < n_mixed[:, None])
     noise = rng.standard_normal((n, d), dtype=np.float32)  # a small term: float32 is plenty
-    strength = np.exp(0.3 * rng.standard_normal(n))
+    strength = np.exp(0.3 * rng.standard_normal(n, dtype=np.float32))
+    # float32 throughout: the vectors are stored so, and the scaling below needs no more.
+    centres32 = centres.astype(np.float32)
+    share32 = cluster_share.astype(np.float32)
     out = np.empty((n, d), dtype=np.float32)
     # A block of users at a time: small temporaries stay in cache.
     for b in user_blocks(n):
         w = weights[b] / weights[b].sum(axis=1, keepdims=True)
-        raw = w[:, 0, None] * centres[picked[b, 0]]
+        raw = w[:, 0, None] * centres32[picked[b, 0]]
         for j in range(1, 3):  # a column at a time: far faster than an einsum over gathered (n, 3, d)
-            raw += w[:, j, None] * centres[picked[b, j]]
-        raw += noise[b] * (_USER_NOISE / np.sqrt(d))
+            raw += w[:, j, None] * centres32[picked[b, j]]
+        raw += noise[b] * np.float32(_USER_NOISE / np.sqrt(d))
         # Scale every user so that their taste term spreads over the catalogue as taste_scale
         # (times a personal strength): its variance over products, whose clusters have shares
         # cluster_share, is the share-weighted variance of the user's cluster scores.
-        score = raw @ centres.T
-        mean = score @ cluster_share
+        score = raw @ centres32.T
+        mean = score @ share32
         # (A floor keeps a catalogue of one cluster, where nobody's taste term varies, sane.)
-        spread = np.sqrt(np.maximum((score * score) @ cluster_share - mean * mean, 0.04))
-        out[b] = raw * (taste_scale * strength[b] / spread)[:, None]
+        spread = np.sqrt(np.maximum((score * score) @ share32 - mean * mean, np.float32(0.04)))
+        raw *= (np.float32(taste_scale) * strength[b] / spread)[:, None]
+        out[b] = raw
     return out
 
 

@@ -223,6 +223,7 @@ class World:
     _spare: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # Users.appended's buffers
     _moments: dict[int, Moment] = field(default_factory=dict, repr=False)
     _awake_index: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
+    _cells: tuple[np.ndarray, ...] | None = field(default=None, repr=False)  # _product_cells
 
     @property
     def users(self) -> Users:
@@ -260,7 +261,7 @@ class World:
         instants and rates are read from arrays kept in that order: runs of nearby memory
         rather than gathers from everywhere."""
         first_day, order, keys, day_start = self._signup_index()
-        quiet_by_key, signup_by_key, activity_by_key, engagement_by_key = self._awake_index[5:]
+        quiet_by_key, signup_by_key, log_activity_by_key, decay_by_key = self._awake_index[5:]
         today = min(max(at_us // US_PER_DAY - first_day, 0), len(day_start) - 1)
         days = np.arange(today)
         # Quiet later than at needs quiet_s > at - signup > at - the day's end: a superset,
@@ -277,8 +278,8 @@ class World:
         signup = signup_by_key[at]
         keep = (quiet_by_key[at] > at_us) & (signup < signed_up_before_us)
         at = at[keep]
-        age_days = np.maximum(at_us - signup[keep], 0) / US_PER_DAY
-        return order[at], activity_by_key[at] * np.exp(-age_days / engagement_by_key[at])
+        age_us = np.maximum(at_us - signup[keep], 0)
+        return order[at], np.exp(log_activity_by_key[at] - age_us * decay_by_key[at])
 
     def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
         """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
@@ -304,9 +305,12 @@ class World:
             key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
             order = stable_argsort(key)
             day_start = np.searchsorted(key[order] >> 31, np.arange(int(rel_day.max(initial=0)) + 2))
+            # The rate activity x exp(-age / engagement) as one exponential of
+            # log(activity) - age_us x (its decay per microsecond).
             self._awake_index = (n, first_day, order, key[order], day_start,
                                  users.quiet_us[order], users.signup_us[order],
-                                 users.activity_rate[order], users.engagement_days[order])
+                                 np.log(users.activity_rate[order]),
+                                 1.0 / (users.engagement_days[order] * US_PER_DAY))
         return self._awake_index[1:5]
 
     def moment(self, at_us: int) -> Moment:
@@ -323,12 +327,10 @@ class World:
                 season = (strength * np.cos(2 * np.pi * (day_of_year - p.season_peak) / 365.25))
             else:
                 season = np.zeros(m)
-            k, n_cat = self.tables.n_clusters, self.n_categories
-            cells = np.concatenate((p.category * k + p.taste_cluster,
-                                    (n_cat + p.brand) * k + p.taste_cluster))
+            cells, by_cell, present, run_start = self._product_cells()
             n_cells = len(self.tables.cell_len)
             cell_cut = np.zeros(n_cells)
-            np.maximum.at(cell_cut, cells, np.tile(-ratio, 2))
+            cell_cut[present] = np.maximum(np.maximum.reduceat(np.tile(-ratio, 2)[by_cell], run_start), 0.0)
             count = np.bincount(cells, minlength=n_cells)
             mean_season = np.bincount(cells, weights=np.tile(season, 2), minlength=n_cells)
             mean_season = mean_season / np.maximum(count, 1)
@@ -339,6 +341,20 @@ class World:
                 self._moments.clear()
             self._moments[day] = cached
         return cached
+
+    def _product_cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(each product's category cell then brand cell, positions by cell, the cells that
+        hold products, where each starts in that order): a day's per-cell maximum is then one
+        reduction over runs rather than an unbuffered scatter."""
+        if self._cells is None:
+            p = self.products
+            k, n_cat = self.tables.n_clusters, self.n_categories
+            cells = np.concatenate((p.category * k + p.taste_cluster,
+                                    (n_cat + p.brand) * k + p.taste_cluster))
+            by_cell = np.argsort(cells, kind="stable")
+            present, run_start = np.unique(cells[by_cell], return_index=True)
+            self._cells = (cells, by_cell, present, run_start)
+        return self._cells
 
     # ----------------------------------------------------------------- ground truth
 
@@ -355,10 +371,12 @@ class World:
         return out
 
     def pair_affinity(
-        self, user_index: np.ndarray, product_index: np.ndarray, *, taste: np.ndarray | None = None
+        self, user_index: np.ndarray, product_index: np.ndarray, *, taste: np.ndarray | None = None,
+        sensitivity: np.ndarray | None = None,
     ) -> np.ndarray:
         """``affinity(u, p)`` of many (user index, product index) pairs at once; pass ``taste``
-        when the pairs' taste terms are known already."""
+        (the pairs' taste terms) and ``sensitivity`` (the users' price sensitivity) when they
+        are known already."""
         u, p = self.users, self.products
         cat = p.category[product_index]
         out = u.category_affinity.reshape(-1)[user_index * self.n_categories + cat]
@@ -370,7 +388,9 @@ class World:
             hit = np.flatnonzero(liked[:, slot] == brand)
             out[hit] += u.liked_brand_affinity[user_index[hit], slot]
         out += p.quality[product_index]
-        out -= u.sensitivity_of(user_index) * p.log_relative_price[product_index]
+        if sensitivity is None:
+            sensitivity = u.sensitivity_of(user_index)
+        out -= sensitivity * p.log_relative_price[product_index]
         out += taste if taste is not None else taste_term(u.taste, p.taste, user_index, product_index)
         return out
 
@@ -571,8 +591,8 @@ def _build_world(params: SimulationParams) -> World:
         _users=_empty_users(len(categories), params.taste_dims),
     )
     signup_us = _signup_times(params, start_us, end_us, _stream(params.seed, 1))
-    # A set of its own: the world gathers the taken addresses only when users are added.
-    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), set())
+    # No set: the world gathers the taken addresses only when users are added.
+    world._users = _draw_users(world, signup_us, 1, _stream(params.seed, 2), None)
     return world
 
 
@@ -754,10 +774,11 @@ def _empty_users(n_categories: int, taste_dims: int) -> Users:
 
 def _draw_users(
     world: World, signup_us: np.ndarray, first_id: int, rng: np.random.Generator,
-    taken_emails: set[bytes],
+    taken_emails: set[bytes] | None,
 ) -> Users:
     """Users with the given signup instants and ids from ``first_id``: identity and tastes;
-    their addresses differ from ``taken_emails``, which receives them."""
+    their addresses differ from ``taken_emails``, which receives them (``None``: the first
+    users, whose addresses nobody gathers yet)."""
     params, products, tables = world.params, world.products, world.tables
     n = len(signup_us)
     n_cat = world.n_categories
@@ -771,7 +792,12 @@ def _draw_users(
     # Category tastes: Dirichlet around the categories' general appeal.
     interest = np.array([c.interest for c in scenario_named(params.scenario).categories])
     alpha = params.taste_concentration * interest / interest.mean()
-    g = rng.gamma(alpha, size=(n, n_cat))
+    # One category at a time, in float32: a scalar shape is faster to draw, and shares of a
+    # handful of categories need no finer steps. Categories x users: sums over categories are
+    # then additions of long rows.
+    g = np.empty((n_cat, n), dtype=np.float32)
+    for c in range(n_cat):
+        g[c] = rng.standard_gamma(alpha[c], size=n, dtype=np.float32)
     # Liked brands: mostly in liked categories, popular brands more often.
     n_liked = np.minimum(rng.poisson(params.liked_brands_mean, n), MAX_LIKED_BRANDS)
     r = rng.random((n, MAX_LIKED_BRANDS))
@@ -825,20 +851,29 @@ def _draw_users(
 def _category_tastes(
     g: np.ndarray, r: np.ndarray, has_products: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(category affinity, liked brands' categories) from Gamma draws ``g`` (users x categories,
-    normalised to Dirichlet shares) and uniforms ``r`` (users x brand slots: each slot's
+    """(category affinity, liked brands' categories) from Gamma draws ``g`` (categories x
+    users, normalised to Dirichlet shares) and uniforms ``r`` (users x brand slots: each slot's
     category drawn from the shares of the categories that have products), a block of users at
-    a time (see ``_interest_tables``)."""
-    n, n_cat = g.shape
+    a time (see ``_interest_tables``). Sums and running sums over the categories run a
+    category (a long row of users) at a time: numpy is many times slower along short rows."""
+    n_cat, n = g.shape
     affinity = np.empty((n, n_cat))
     slot_cat = np.empty(r.shape, dtype=np.int64)
     for b in user_blocks(n):
-        gb = g[b] + 1e-12
-        share = gb / gb.sum(axis=1, keepdims=True)
-        affinity[b] = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat))
-        cdf = np.cumsum(share * has_products, axis=1)
-        cdf /= cdf[:, -1:]
-        slot_cat[b] = np.minimum((cdf[:, None, :] < r[b, :, None]).sum(axis=2), n_cat - 1)
+        share = g[:, b] + np.float32(1e-12)
+        share /= share.sum(axis=0)
+        affinity[b] = np.clip(np.log(n_cat * share), _AFFINITY_FLOOR, np.log(n_cat)).T
+        cdf = share * has_products[:, None]
+        for c in range(1, n_cat):
+            cdf[c] += cdf[c - 1]
+        cdf /= cdf[-1]
+        # The slot's category counts the cumulative shares below its uniform, a category
+        # at a time (a users x slots x categories comparison costs far more).
+        rb = r[b]
+        count = np.zeros(rb.shape, dtype=np.min_scalar_type(n_cat))
+        for c in range(n_cat):
+            count += cdf[c, :, None] < rb
+        slot_cat[b] = np.minimum(count, n_cat - 1)
     return affinity, slot_cat
 
 
@@ -875,6 +910,15 @@ def _drop_repeats(liked: np.ndarray) -> np.ndarray:
     return out
 
 
+def _row_max(a: np.ndarray) -> np.ndarray:
+    """The largest value of each row of a 2-D array with few columns, a column at a time
+    (numpy's reduction along short rows is many times slower)."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(out, a[:, j], out=out)
+    return out
+
+
 def _interest_tables(
     category_affinity: np.ndarray, liked: np.ndarray, liked_aff: np.ndarray,
     price_level: np.ndarray, tables: SegmentTables, brand_category: np.ndarray,
@@ -905,14 +949,20 @@ def _interest_rows(
     segment s: the sum over clusters k of exp(cluster_score[u, k]) x the mass of cell (s, k).
     """
     n, n_cat = category_affinity.shape
+    # In float32 throughout: the cdf is stored so, and float32 exponentials and logarithms
+    # cost half as much.
     # log sum_k exp(score[u, k] + log_mass[l, s, k]), factored as exp(score - its max) times
     # the cells' masses relative to the segment's largest (no overflow, few exponentials).
-    score_top = cluster_score.max(axis=1, keepdims=True).astype(np.float64)
+    score_top = _row_max(cluster_score)[:, None]
     e_score = np.exp(cluster_score - score_top)
-    cell_top, relative = tables.segment_top, tables.cell_weight
-    total = np.empty((n, n_cat + MAX_LIKED_BRANDS))
-    for level in np.unique(price_level):  # categories: one matrix product per price level
-        rows = np.flatnonzero(price_level == level)
+    relative = tables.cell_weight32
+    total = np.empty((n, n_cat + MAX_LIKED_BRANDS), dtype=np.float32)
+    # Categories: one matrix product per price level, over that level's users (grouped by
+    # one sort rather than a pass over the block per level).
+    by_level = np.argsort(price_level, kind="stable")
+    bounds = np.searchsorted(price_level[by_level], np.arange(relative.shape[0] + 1))
+    for level in np.flatnonzero(bounds[1:] > bounds[:-1]):
+        rows = by_level[bounds[level]:bounds[level + 1]]
         total[rows, :n_cat] = e_score[rows] @ relative[level, :n_cat].T
     b = np.maximum(liked, 0)
     total[:, n_cat:] = 0.0
@@ -923,19 +973,28 @@ def _interest_rows(
     brand_cells *= np.take(e_score, u, axis=0)
     total[u, n_cat + slot] = brand_cells.sum(axis=1)
     segments = np.concatenate((np.broadcast_to(np.arange(n_cat), (n, n_cat)), n_cat + b), axis=1)
+    top = tables.segment_top.astype(np.float32).reshape(-1)
     with np.errstate(divide="ignore"):
-        mass = np.log(total) + cell_top[price_level[:, None], segments] + score_top
-    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS))
+        mass = np.log(total)
+    mass += np.take(top, price_level[:, None] * tables.segment_top.shape[1] + segments)
+    mass += score_top
+    logw = np.empty((n, n_cat + MAX_LIKED_BRANDS), dtype=np.float32)
     logw[:, :n_cat] = category_affinity + mass[:, :n_cat]
     rows = np.arange(n)[:, None]
     with np.errstate(divide="ignore"):
         brand_part = (
-            category_affinity[rows, brand_category[b]]
-            + np.log(np.expm1(np.where(liked >= 0, liked_aff, 0.0)))
+            category_affinity[rows, brand_category[b]].astype(np.float32)
+            + np.log(np.expm1(np.where(liked >= 0, liked_aff, 0.0).astype(np.float32)))
             + mass[:, n_cat:]
         )
     logw[:, n_cat:] = np.where(liked >= 0, brand_part, -np.inf)
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    cdf = np.cumsum(w, axis=1)
-    cdf /= cdf[:, -1:]
+    # The normalised running sum along each user's short row, computed on the transpose a
+    # row (an interest) at a time: many times faster than numpy along rows this short.
+    w = np.ascontiguousarray(logw.T)
+    w -= _row_max(logw)
+    np.exp(w, out=w)
+    for j in range(1, len(w)):
+        w[j] += w[j - 1]
+    w /= w[-1]
+    cdf = w.T
     return cdf

@@ -15,6 +15,7 @@ from shopcore.events import VIEW
 from simulator.catalog import CATEGORIES, CHANNELS, COUNTRIES
 from simulator.generate import new_state
 from simulator.params import SimulationParams
+from simulator.people import _unique_addresses
 from simulator.sampling import PRICE_SENSITIVITY_GRID, build_segment_tables
 from simulator.seasonality import to_us
 from simulator.sessions import browse
@@ -44,6 +45,26 @@ def _ddl_columns(folder: Path) -> dict[str, list[str]]:
 
 
 # ----------------------------------------------------------------------------- users
+
+
+def test_addresses_made_unique_by_arrays_as_row_by_row() -> None:
+    """A new world's addresses are made unique by a hash sort; the result is the row-by-row
+    one (the j-th repeat gets number j + 1), and where a numbered address meets an existing
+    one ("ann2@x" below), the smallest free number still wins."""
+    plain = [b"ann@x", b"bo@y", b"ann@x", b"bo@y", b"ann@x", b"cy@x"]
+    meeting = [b"ann@x", b"ann2@x", b"ann@x", b"bo@y"]
+    # Numbered addresses longer than any given one ("a11@x"), with and without a meeting.
+    longer = [b"a@x"] * 12
+    longer_meeting = [b"a@x"] * 11 + [b"a2@x"]
+    for listed in (plain, meeting, longer, longer_meeting, [b"only@x"]):
+        addresses = np.array(listed)
+        by_rows = _unique_addresses(addresses.copy(), set())
+        by_arrays = _unique_addresses(addresses.copy(), None)
+        assert by_arrays.tolist() == by_rows.tolist()
+        assert len(set(by_arrays.tolist())) == len(listed)
+    assert _unique_addresses(np.array(plain), None).tolist() == [
+        b"ann@x", b"bo@y", b"ann2@x", b"bo2@y", b"ann3@x", b"cy@x"]
+    assert _unique_addresses(np.array(meeting), None).tolist() == [b"ann@x", b"ann2@x", b"ann3@x", b"bo@y"]
 
 
 def test_users_have_ids_names_and_unique_emails(world: World) -> None:
