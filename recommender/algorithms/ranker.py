@@ -300,8 +300,9 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
     return learn_weights(model, fit_inputs(model, rows, positives), l2=l2)
 
 
-def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float = 1e-3) -> dict[str, Any]:
-    """``fit_weights``' maximum likelihood over ``inputs`` (one cut-off's, or several added up)."""
+def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float | np.ndarray = 1e-3) -> dict[str, Any]:
+    """``fit_weights``' maximum likelihood over ``inputs`` (one cut-off's, or several added up); ``l2``
+    penalises every feature's weight alike, or each by its own entry (in ``feature_names`` order)."""
     names = model.feature_names
     x, due, z = inputs.x, inputs.due, inputs.z
     # A feature that is the same for every item of every user cannot move a softmax over items: its
