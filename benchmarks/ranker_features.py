@@ -398,7 +398,7 @@ def basket_timing(spread: float, share: float = 1.0) -> type[Ranker]:
             super()._fit(data)
             self.timing.sigma = min(self.timing.sigma, spread)
 
-        def due(self, rows: UserRows) -> np.ndarray:
+        def due(self, rows: UserRows, order_clock: float | None = None) -> np.ndarray:
             t = self.timing
             bought = rows.purchases.tocoo()
             age, units, gap = rows.purchase_timing()
@@ -416,7 +416,7 @@ def basket_timing(spread: float, share: float = 1.0) -> type[Ranker]:
             p = t.conversion[bought.col]
             out = np.zeros((len(rows), len(self.cat)))
             out[bought.row, bought.col] = p * (end - start) / np.maximum(1.0 - p + p * (1.0 - start), 1e-12)
-            return share * out + (1.0 - share) * super().due(rows)
+            return share * out + (1.0 - share) * super().due(rows, order_clock=0.0)
 
     return Basket
 
