@@ -39,7 +39,24 @@ How the weights are learned (the shipped features; ``measure_training``):
 * horizon_7, horizon_28: the re-buy mixture's horizon of 7 or 28 days instead of 14;
   due_feature: the log re-buy chance inside the softmax too; due_horizons: that at 3, 7, 14, 28 days;
   spread_0.4, spread_0.2: the re-buy clock's log spread capped at 0.4 (shipped since, as ``rebuy_spread``)
-  or 0.2; spread_learned: not capped (the ranker before session 13).
+  or 0.2; spread_learned: not capped (the ranker before session 13);
+* activity_cross_l2_<penalty>, mlp_l2_<penalty> (0.01, 0.1, 1): those two with the crosses' weights (or
+  the tanh layer's) penalised that much rather than the shipped 0.001;
+* category_prior_1, category_prior_8: the pseudo-visits pulling a user's category shares to the shop's
+  (the shipped 3);
+* basket_timing, basket_timing_0.2: the re-buy clock of a user's last order's lines at the mean of their
+  expected cycles (baskets that come back at once, as grocery's do), spread capped at 0.4 or 0.2;
+  basket_mix: the mean of that chance and the shipped one.
+
+Oracles (``--candidates true_taste ...``; never shippable, they read the simulator's hidden state, and
+say which signal the ranker lacks):
+
+* true_category, true_brand, true_price, true_quality (with log popularity), true_taste: one term of the
+  simulator's affinity as an extra feature; true_affinity: all of them (the truth ranking's score);
+* true_clusters: the user's lift of each true taste cluster in their views, against what their
+  categories would give it (the item side given as labels, the user side learned from behaviour);
+* true_item_taste: the user's taste estimated from which items of a category they viewed, against the
+  true product tastes (the item side known exactly, the user side from behaviour).
 """
 
 from __future__ import annotations
@@ -60,7 +77,7 @@ import scipy.sparse as sp  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
-from scipy.special import logsumexp  # noqa: E402
+from scipy.special import logsumexp, ndtr  # noqa: E402
 
 from benchmarks.recommender import END  # noqa: E402
 from benchmarks.simulated_shop import simulate  # noqa: E402
@@ -77,12 +94,20 @@ from recommender.algorithms.ranker import (  # noqa: E402
     learn_weights,
 )
 from recommender.evaluation import Metrics, Split, evaluate, temporal_split  # noqa: E402
-from recommender.matrix import Events, IdMap, UserItemData, UserRows, WeightConfig  # noqa: E402
+from recommender.matrix import (  # noqa: E402
+    MIN_AGE_DAYS,
+    Events,
+    IdMap,
+    UserItemData,
+    UserRows,
+    WeightConfig,
+)
 from recommender.uncertainty import PairedBootstrap  # noqa: E402
 from recommender.windows import BASKET_GAP_US, temporal_points  # noqa: E402
 from shopcore.events import VIEW  # noqa: E402
 from simulator.params import SimulationParams  # noqa: E402
 from simulator.scenarios import SCENARIOS  # noqa: E402
+from simulator.world import World  # noqa: E402
 
 NEIGHBOURS = 100
 HISTORY_BUCKETS = ((1, 3), (4, 10), (11, 30), (31, None))
@@ -90,9 +115,16 @@ BLEND_WEIGHTS = (0.05, 0.1, 0.2, 0.4)
 FEATURE_CANDIDATES = ("ease", "als", "user_knn", "rp3beta", "visit_cooccurrence", "next_item")
 TRAINING_CANDIDATES = ("activity_cross", "mlp", "views_weak", "view_users", "stacked", "all_users",
                        "horizon_7", "horizon_28", "due_feature", "activity_cross_stacked", "mlp_stacked",
-                       "due_horizons", "spread_0.4", "spread_0.2", "spread_learned")
+                       "due_horizons", "spread_0.4", "spread_0.2", "spread_learned",
+                       *(f"{kind}_l2_{l2}" for kind in ("activity_cross", "mlp") for l2 in ("0.01", "0.1", "1")),
+                       *(f"category_prior_{prior}" for prior in (1, 8)), "basket_timing", "basket_timing_0.2",
+                       "basket_mix")
 HORIZONS = {"horizon_7": 7.0, "horizon_28": 28.0}  # days of the re-buy mixture's horizon (the ranker's is 14)
 CANDIDATES = (*FEATURE_CANDIDATES, "all", "blend_user_knn", "blend_ease", *TRAINING_CANDIDATES)
+AFFINITY_PARTS = ("category", "brand", "price", "quality", "taste")
+ORACLES = (*(f"true_{part}" for part in AFFINITY_PARTS), "true_affinity", "true_clusters", "true_item_taste")
+CLUSTER_PRIOR = 3.0  # pseudo-views pulling a user's lift of a taste cluster to 1
+TASTE_STEPS = 60  # gradient steps of a user's taste estimate
 VIEW_WEIGHT = 0.25  # of a view after the cut-off, as a positive, against a cart's or purchase's 1
 HIDDEN = 6  # tanh units of the nonlinear second stage
 console = Console(highlight=False, width=200)
@@ -203,8 +235,9 @@ def ranker_with(extra: tuple[str, ...], history: Events) -> type[Ranker]:
 # ------------------------------------------------------------------ windows and measurements
 
 
-def windows(scenario: str, seed: int) -> tuple[dict[str, Split], Events]:
-    """The validation window and the one before it and the one before that, as `shop evaluate` cuts them."""
+def windows(scenario: str, seed: int) -> tuple[dict[str, Split], Events, World]:
+    """The validation window and the one before it and the one before that, as `shop evaluate` cuts them
+    (and the simulated world, which the oracles read)."""
     shop = simulate(SimulationParams.for_scenario(scenario, seed=seed, end=END))
     events, catalogue = shop.events, shop.catalogue
     points, _ = temporal_points(events, test_days=None, validation_days=None)
@@ -215,7 +248,7 @@ def windows(scenario: str, seed: int) -> tuple[dict[str, Split], Events]:
         cutoff = points.validation_cutoff_us - steps_back * length
         out[name] = temporal_split(name, events.occurred_before(cutoff + length), catalogue, WeightConfig(), cutoff,
                                    cutoff + length, items)
-    return out, events
+    return out, events, shop.world
 
 
 def _learned(fit: Split, score: Split, extra: tuple[str, ...], history: Events) -> tuple[Ranker, dict]:
@@ -228,6 +261,93 @@ def _learned(fit: Split, score: Split, extra: tuple[str, ...], history: Events) 
 def _blend(ranker: Ranker, other: Algorithm, weight: float) -> Callable[[UserRows], np.ndarray]:
     return lambda rows: row_max_normalise(ranker.score(rows)) + weight * row_max_normalise(
         np.maximum(other.score(rows), 0.0))
+
+
+# ------------------------------------------------------------------ oracles: what the ranker misses
+
+
+def affinity_parts(world: World, user_ids: np.ndarray, items: IdMap) -> dict[str, np.ndarray]:
+    """Users x items: each term of the simulator's affinity (``World.affinity``; quality with the log
+    popularity views follow), and their sum."""
+    u, p = world.users, world.products
+    user, item = np.asarray(user_ids, dtype=np.int64) - 1, p.product_id.searchsorted(items.ids)
+    brand = np.zeros((len(user), len(item)))
+    for slot in range(u.liked_brand.shape[1]):
+        liked = u.liked_brand[user, slot][:, None]
+        brand += ((liked >= 0) & (p.brand[item][None, :] == liked)) * u.liked_brand_affinity[user, slot][:, None]
+    out = {"category": u.category_affinity[user][:, p.category[item]], "brand": brand,
+           "price": -u.price_sensitivity[user][:, None] * p.log_relative_price[item][None, :],
+           "quality": np.broadcast_to(p.quality[item] + np.log(p.popularity[item]), brand.shape),
+           "taste": u.taste[user].astype(np.float64) @ p.taste[item].astype(np.float64).T}
+    out["affinity"] = sum(out.values())
+    return out
+
+
+def cluster_lift(views: sp.csr_matrix, cluster: np.ndarray, cat_onehot: sp.csr_matrix, shop_views: np.ndarray) -> np.ndarray:
+    """Users x clusters: ln of (the user's views in the cluster + prior) over (the views their categories
+    would give it at the shop's shares + prior)."""
+    k = int(cluster.max()) + 1
+    onehot = sp.csr_matrix((np.ones(len(cluster)), (np.arange(len(cluster)), cluster)), shape=(len(cluster), k))
+    in_category = np.asarray((cat_onehot.T @ sp.diags(shop_views) @ onehot).todense())
+    share = in_category / np.maximum(in_category.sum(axis=1, keepdims=True), 1e-12)
+    expected = np.asarray((views @ cat_onehot).todense()) @ share
+    return np.log((np.asarray((views @ onehot).todense()) + CLUSTER_PRIOR) / (expected + CLUSTER_PRIOR))
+
+
+def taste_estimate(views: sp.csr_matrix, item_taste: np.ndarray, category: np.ndarray, shop_views: np.ndarray,
+                   mean: np.ndarray, variance: float) -> np.ndarray:
+    """Users x taste dimensions: the taste that best explains which items of a category the user viewed
+    (P(i | its category) proportional to the shop's views of i x exp(taste . taste_i)) under a normal
+    prior of the population's mean and spread; gradient steps from the mean."""
+    n = views.toarray().astype(np.float64)
+    groups = [np.flatnonzero(category == c) for c in np.unique(category)]
+    per_group = np.stack([n[:, g].sum(axis=1) for g in groups], axis=1)
+    observed = n @ item_taste
+    step = variance / (per_group.sum(axis=1, keepdims=True) * variance + 1.0)
+    taste = np.tile(mean, (len(n), 1))
+    for _ in range(TASTE_STEPS):
+        logits = taste @ item_taste.T
+        grad = observed - (taste - mean) / variance
+        for j, g in enumerate(groups):
+            a = np.log(shop_views[g]) + logits[:, g]
+            a = np.exp(a - a.max(axis=1, keepdims=True))
+            grad -= per_group[:, j:j + 1] * ((a / a.sum(axis=1, keepdims=True)) @ item_taste[g])
+        taste += 0.5 * step * grad
+    return taste
+
+
+def oracle(candidate: str, world: World) -> type[Ranker]:
+    """The shipped ranker plus one reading of the simulator's hidden state: a term of the true affinity
+    (``true_<term>``); the user's lift of each true taste cluster in their views (``true_clusters``: the
+    item side given as labels, the user side from behaviour); or the user's taste estimated from their
+    views against the true product tastes (``true_item_taste``: the item side known exactly)."""
+
+    class Oracle(Ranker):
+        feature_names = (*FEATURES, candidate)
+
+        def _fit(self, data: UserItemData) -> None:
+            super()._fit(data)
+            self.user_ids, self.items = data.users.ids, data.items
+            self.item = world.products.product_id.searchsorted(data.items.ids)
+            self.shop_views = np.asarray(data.views.sum(axis=0)).ravel() + 0.5
+
+        def features(self, rows: UserRows) -> dict[str, np.ndarray]:
+            out = super().features(rows)
+            products = world.products
+            if candidate == "true_clusters":
+                cluster = products.taste_cluster[self.item].astype(np.int64)
+                out[candidate] = cluster_lift(rows.views, cluster, self.cat_onehot, self.shop_views)[:, cluster]
+            elif candidate == "true_item_taste":
+                item_taste = products.taste[self.item].astype(np.float64)
+                population = world.users.taste.astype(np.float64)
+                taste = taste_estimate(rows.views, item_taste, self.cat, self.shop_views, population.mean(axis=0),
+                                       float(population.var(axis=0).mean()))
+                out[candidate] = taste @ item_taste.T
+            else:
+                out[candidate] = affinity_parts(world, self.user_ids[rows.index], self.items)[candidate.removeprefix("true_")]
+            return out
+
+    return Oracle
 
 
 # ------------------------------------------------------------------ how the weights are learned
@@ -265,6 +385,40 @@ def narrow_timing(spread: float) -> type[Ranker]:
             self.timing.sigma = min(self.timing.sigma, spread)
 
     return Narrow
+
+
+def basket_timing(spread: float, share: float = 1.0) -> type[Ranker]:
+    """The shipped ranker whose re-buy clock expects the lines of one order back together, at the mean
+    of their expected cycles (a user's purchases of the same last instant are one order), with the log
+    spread capped at ``spread``: where baskets come back at once (grocery), an item's own cycle is not
+    when it returns. ``share``: the basket clock's weight in a mixture with the item's own."""
+
+    class Basket(Ranker):
+        def _fit(self, data: UserItemData) -> None:
+            super()._fit(data)
+            self.timing.sigma = min(self.timing.sigma, spread)
+
+        def due(self, rows: UserRows, order_clock: float | None = None) -> np.ndarray:
+            t = self.timing
+            bought = rows.purchases.tocoo()
+            age, units, gap = rows.purchase_timing()
+            own = np.isfinite(gap)
+            n_gaps = np.where(own, bought.data.astype(np.float64) - 1.0, 0.0)
+            own_log = np.log(np.maximum(np.where(own, gap, 1.0), 0.25))
+            log_cycle = (n_gaps * own_log + t.log_cycle[bought.col]) / (n_gaps + 1.0)
+            expected = log_cycle + np.log(np.maximum(units, 1.0))
+            _, order = np.unique(np.stack((bought.row.astype(np.float64), age)), axis=1, return_inverse=True)
+            order = order.ravel()
+            mean = np.bincount(order, weights=np.exp(expected)) / np.bincount(order)
+            expected = np.log(mean[order])
+            start = ndtr((np.log(np.maximum(age, MIN_AGE_DAYS)) - expected) / t.sigma)
+            end = ndtr((np.log(age + float(self.params["horizon_days"])) - expected) / t.sigma)
+            p = t.conversion[bought.col]
+            out = np.zeros((len(rows), len(self.cat)))
+            out[bought.row, bought.col] = p * (end - start) / np.maximum(1.0 - p + p * (1.0 - start), 1e-12)
+            return share * out + (1.0 - share) * super().due(rows, order_clock=0.0)
+
+    return Basket
 
 
 class DueHorizons(Ranker):
@@ -305,9 +459,11 @@ class SecondStage(Ranker):
         return x @ w + _hidden(x, self.params["hidden"])[0]
 
 
-def learn_second_stage(model: Ranker, inputs: FitInputs, linear: dict[str, Any], *, l2: float = 1e-3) -> dict[str, Any]:
+def learn_second_stage(model: Ranker, inputs: FitInputs, linear: dict[str, Any], *, l2: float = 1e-3,
+                       hidden_l2: float = 1e-3) -> dict[str, Any]:
     """The linear weights (from ``linear``, learned first) and a tanh layer, learned together by the
-    same likelihood as ``learn_weights``; the gradient goes through the logits (dL/ds)."""
+    same likelihood as ``learn_weights``; the gradient goes through the logits (dL/ds). ``hidden_l2``
+    penalises the tanh layer's weights (``l2`` the linear ones)."""
     names, k, h = model.feature_names, len(model.feature_names), HIDDEN
     x, due, z = inputs.x, inputs.due, inputs.z
     y = inputs.y > 0
@@ -335,8 +491,8 @@ def learn_second_stage(model: Ranker, inputs: FitInputs, linear: dict[str, Any],
         rho = np.exp(b0 + b1 * z)
         num = q[y] + rho[pos_user] * due[y]
         norm = 1.0 + rho * due_sum
-        penalty = w @ w + (hidden["a"] ** 2).sum() + hidden["v"] @ hidden["v"]
-        loss = -(weight * (np.log(num) - np.log(norm[pos_user]))).sum() / n_pos + l2 * penalty
+        penalty = l2 * w @ w + hidden_l2 * ((hidden["a"] ** 2).sum() + hidden["v"] @ hidden["v"])
+        loss = -(weight * (np.log(num) - np.log(norm[pos_user]))).sum() / n_pos + penalty
         qa = weight * q[y] / num
         g = q * np.bincount(pos_user, weights=qa, minlength=len(q))[:, None]
         g[y] -= qa
@@ -345,8 +501,8 @@ def learn_second_stage(model: Ranker, inputs: FitInputs, linear: dict[str, Any],
         d_rho = weight * (rho[pos_user] * due[y] / num - rho[pos_user] * due_sum[pos_user] / norm[pos_user])
         grad = np.concatenate((np.einsum("nm,nmk->k", g, x) + 2 * l2 * w,
                                -np.array([d_rho.sum(), (d_rho * z[pos_user]).sum()]) / n_pos,
-                               (np.einsum("nmk,nmh->kh", xt, d) + 2 * l2 * hidden["a"]).ravel(),
-                               d.sum(axis=(0, 1)), np.einsum("nm,nmh->h", g, t) + 2 * l2 * hidden["v"]))
+                               (np.einsum("nmk,nmh->kh", xt, d) + 2 * hidden_l2 * hidden["a"]).ravel(),
+                               d.sum(axis=(0, 1)), np.einsum("nm,nmh->h", g, t) + 2 * hidden_l2 * hidden["v"]))
         return float(loss), grad
 
     bounds = [(None, None)] * k + [(-20.0, 20.0), (-5.0, 5.0)] + [(None, None)] * (k * h + 2 * h)
@@ -379,12 +535,18 @@ def measure_training(candidate: str, fit: Split, score: Split, before_fit: Split
     before it, for stacking), scored on ``score``."""
     stack = candidate.endswith("stacked")
     candidate = candidate.removesuffix("_stacked")
+    # "<kind>_l2_<penalty>": the crosses' weights (or the tanh layer's) penalised more than the shipped ones.
+    candidate, _, extra_l2 = candidate.partition("_l2_")
+    extra_l2 = float(extra_l2) if extra_l2 else 1e-3
     kind = {"activity_cross": Crossed, "mlp": SecondStage, "due_feature": DueFeature,
             "due_horizons": DueHorizons, "spread_0.4": narrow_timing(0.4),
-            "spread_0.2": narrow_timing(0.2)}.get(candidate, Ranker)
+            "spread_0.2": narrow_timing(0.2), "basket_timing": basket_timing(0.4),
+            "basket_timing_0.2": basket_timing(0.2), "basket_mix": basket_timing(0.4, 0.5)}.get(candidate, Ranker)
     params = {"horizon_days": HORIZONS[candidate]} if candidate in HORIZONS else {}
     if candidate == "spread_learned":
         params = {"rebuy_spread": float("inf")}
+    if candidate.startswith("category_prior_"):
+        params = {"category_prior": float(candidate.removeprefix("category_prior_"))}
     model = kind(**params).fit(fit.data)
     rows, positives = fit.eval_rows, fit.positives
     if candidate in ("views_weak", "view_users"):
@@ -402,17 +564,23 @@ def measure_training(candidate: str, fit: Split, score: Split, before_fit: Split
         inputs = fit_inputs(model, fit.data.rows(rows), positives)
         ranker_module.FIT_CELLS = cap
         note = f"{len(inputs.z):,} of {len(rows):,} users"
-    learned = learn_weights(model, inputs)
+    crossed = np.array([extra_l2 if name.endswith("*activity") else 1e-3 for name in model.feature_names])
+    learned = learn_weights(model, inputs, l2=crossed)
     if candidate == "mlp":
-        learned = learn_second_stage(model, inputs, learned)
+        learned = learn_second_stage(model, inputs, learned, hidden_l2=extra_l2)
         note += ", in-sample loss {:.4f} -> {:.4f}".format(*learned.pop("losses"))
     del inputs
     scored = kind(**params, **learned).fit(score.data)
     return evaluate(score, scored.score, k=10), note
 
 
-def measure(candidate: str, fit: Split, score: Split, before_fit: Split, history: Events) -> tuple[Metrics, str]:
+def measure(candidate: str, fit: Split, score: Split, before_fit: Split, history: Events,
+            world: World) -> tuple[Metrics, str]:
     """``candidate`` learned on ``fit`` and scored on ``score``; with what it learned, in words."""
+    if candidate in ORACLES:
+        kind = oracle(candidate, world)
+        learned = fit_weights(kind().fit(fit.data), fit.data.rows(fit.eval_rows), fit.positives)
+        return evaluate(score, kind(**learned).fit(score.data).score, k=10), f"{candidate} {learned['weights'][candidate]:+.3f}"
     if candidate in TRAINING_CANDIDATES:
         return measure_training(candidate, fit, score, before_fit, history)
     if candidate.startswith("blend_"):
@@ -432,11 +600,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=list(SCENARIOS), default="general")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES), metavar="CANDIDATE",
-                        help=f"which to measure ({', '.join(CANDIDATES)})")
+    parser.add_argument("--candidates", nargs="+", choices=(*CANDIDATES, *ORACLES), default=list(CANDIDATES),
+                        metavar="CANDIDATE", help=f"which to measure ({', '.join(CANDIDATES)}; or the oracles, which "
+                        f"read the simulator's hidden state: {', '.join(ORACLES)})")
     args = parser.parse_args()
     started = time.perf_counter()
-    splits, events = windows(args.scenario, args.seed)
+    splits, events, world = windows(args.scenario, args.seed)
     table = Table(title=f"Candidate ranker features, {args.scenario} (seed {args.seed}): NDCG@10 learned on the window "
                   "before, lead over the shipped ranker [95%], mean lead by items in history", title_justify="left")
     for column in ("candidate", "window", "users", "NDCG@10", "lead [95%]",
@@ -450,16 +619,16 @@ def main() -> None:
         bootstrap = PairedBootstrap(len(base.per_user_ndcg), seed=0)
         table.add_row("shipped ranker", window, f"{len(base.per_user_ndcg):,}", f"{base.ndcg:.4f}", "", "", "", "", "", "")
         for candidate in args.candidates:
-            metrics, learned = measure(candidate, fit, score, before_fit, events)
+            metrics, learned = measure(candidate, fit, score, before_fit, events, world)
             lead = bootstrap.difference(metrics.per_user_ndcg, base.per_user_ndcg)
             by_length = []
             for lo, hi in HISTORY_BUCKETS:
                 users = (history >= lo) & (history <= (hi or history.max()))
                 gain = metrics.per_user_ndcg[users] - base.per_user_ndcg[users]
                 by_length.append(f"{gain.mean():+.4f} ({int(users.sum())})" if users.any() else "")
-            table.add_row(candidate, window, "", f"{metrics.ndcg:.4f}",
-                          f"{lead.estimate:+.4f} [{lead.low:+.4f}, {lead.high:+.4f}]", *by_length, learned)
-            console.print(f"{window}: {candidate} done ({time.perf_counter() - started:.0f} s)")
+            cells = (f"{metrics.ndcg:.4f}", f"{lead.estimate:+.4f} [{lead.low:+.4f}, {lead.high:+.4f}]", *by_length)
+            table.add_row(candidate, window, "", *cells, learned)
+            console.print(f"{window}: {candidate} {' '.join(cells)} ({time.perf_counter() - started:.0f} s)")
     console.print(table)
 
 

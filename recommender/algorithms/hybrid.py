@@ -133,9 +133,11 @@ class RebuyTiming:
             conversion = (successes + conversion_prior * prior_rate) / (chances + conversion_prior)
         return cls(log_cycle=log_cycle, conversion=conversion, sigma=sigma)
 
-    def due(self, rows: UserRows, horizon_days: float, pair_prior: float = 1.0) -> np.ndarray:
+    def due(self, rows: UserRows, horizon_days: float, pair_prior: float = 1.0, *, per_order: bool = False) -> np.ndarray:
         """Per stored purchase entry of ``rows`` (order of ``purchases.tocoo()``): the probability
-        that the user buys the item again within ``horizon_days`` from now, given no re-buy yet."""
+        that the user buys the item again within ``horizon_days`` from now, given no re-buy yet.
+        ``per_order``: every line of an order (a user's purchases of one instant) is expected back
+        together, at the mean of the lines' expected days, as where a basket runs out at once."""
         bought = rows.purchases.tocoo()
         col, count = bought.col, bought.data.astype(np.float64)
         age, units, gap = rows.purchase_timing()
@@ -145,6 +147,10 @@ class RebuyTiming:
         own_log = np.log(np.maximum(np.where(own, gap, 1.0), MIN_GAP_DAYS))
         log_cycle = (n_gaps * own_log + pair_prior * self.log_cycle[col]) / (n_gaps + pair_prior)
         expected = log_cycle + np.log(np.maximum(units, 1.0))
+        if per_order and len(col):
+            _, order = np.unique(np.stack((bought.row.astype(np.float64), age)), axis=1, return_inverse=True)
+            order = order.ravel()
+            expected = np.log(np.bincount(order, weights=np.exp(expected)) / np.bincount(order))[order]
         start = ndtr((np.log(np.maximum(age, MIN_AGE_DAYS)) - expected) / self.sigma)
         end = ndtr((np.log(age + horizon_days) - expected) / self.sigma)
         p = self.conversion[col]

@@ -23,7 +23,9 @@ shop's data decides the weights, and features that are constant on a shop are dr
   the log kNN score relative to the user's mean over the item's category (which item of a
   category, apart from how much the user likes the category);
 * re-buys: ``RebuyTiming`` (the hybrid's), the probability that a past purchase is bought
-  again within ``horizon_days``, with its spread capped at ``rebuy_spread``.
+  again within ``horizon_days``, with its spread capped at ``rebuy_spread``; where an order's lines
+  run out and come back together, part of it (``order_clock``, picked by likelihood with the
+  weights) is read from the order's clock, the mean of its lines' expected days.
 
     score(u, i) = softmax(w . x(u, i)) + rho(u) x due(u, i),   rho(u) = exp(mix_bias + mix_activity x log1p(activity(u)))
 
@@ -55,6 +57,7 @@ FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought",
 MIX = ("mix_bias", "mix_activity")
 FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds the dense features' memory
 MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
+ORDER_CLOCK_SHARES = (0.0, 0.5)  # what fit_weights tries as the share of the order's re-buy clock
 CF_FLOOR = 1e-3  # added to the scaled kNN score before its log: items without kNN evidence stay finite (and low)
 
 
@@ -112,6 +115,10 @@ class Ranker(Algorithm):
         # learned spread is wide where baskets come back at their lines' mean cycle rather than each
         # item's own, which smears every due date (benchmarks/rebuy_gap.py); a sharper clock ranks better.
         "rebuy_spread": 0.4,
+        # The share of the re-buy chance read from the order's clock (``RebuyTiming.due(per_order=True)``)
+        # rather than each item's own: where an order's lines run out and come back together, an item's
+        # own cycle misplaces it. ``fit_weights`` picks it, of ``ORDER_CLOCK_SHARES``, by likelihood.
+        "order_clock": 0.0,
         "cf_neighbours": 100,
         "dropped": (),  # features constant on the shop the weights were learned on (fixed at 0)
     }
@@ -205,11 +212,17 @@ class Ranker(Algorithm):
             "cf_log_in_category": cf_log - np.asarray(per_category)[:, self.cat],
         }
 
-    def due(self, rows: UserRows) -> np.ndarray:
-        """Dense users x items chance of a re-buy within the horizon (0 for items never bought)."""
+    def due(self, rows: UserRows, order_clock: float | None = None) -> np.ndarray:
+        """Dense users x items chance of a re-buy within the horizon (0 for items never bought);
+        ``order_clock`` overrides the parameter of that name."""
         out = np.zeros((len(rows), len(self.cat)))
         bought = rows.purchases.tocoo()
-        out[bought.row, bought.col] = self.timing.due(rows, float(self.params["horizon_days"]))
+        horizon = float(self.params["horizon_days"])
+        share = float(self.params["order_clock"] if order_clock is None else order_clock)
+        chance = self.timing.due(rows, horizon)
+        if share > 0.0:
+            chance = (1.0 - share) * chance + share * self.timing.due(rows, horizon, per_order=True)
+        out[bought.row, bought.col] = chance
         return out
 
     @staticmethod
@@ -279,14 +292,20 @@ class FitInputs:
         return FitInputs(*(np.concatenate((getattr(self, f.name), getattr(other, f.name))) for f in fields(self)))
 
 
-def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> FitInputs:
-    """``model``'s (fitted before a cut-off) inputs for the users of ``rows`` and what they carted or
-    bought after it (``positives``; a stored value weighs its positive)."""
+def _learned_from(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> tuple[UserRows, sp.csr_matrix]:
+    """The users (and their positives) the weights are learned from: at most ``FIT_CELLS`` cells."""
     most = max(FIT_CELLS // max(len(model.cat), 1), 100)
     if len(rows) > most:  # evenly spread users: deterministic, bounded memory
         pick = np.unique(np.linspace(0, len(rows) - 1, most).astype(np.int64))
         rows = replace(rows, **{f.name: getattr(rows, f.name)[pick] for f in fields(rows) if f.name != "folded"})
         positives = positives[pick]
+    return rows, positives
+
+
+def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> FitInputs:
+    """``model``'s (fitted before a cut-off) inputs for the users of ``rows`` and what they carted or
+    bought after it (``positives``; a stored value weighs its positive)."""
+    rows, positives = _learned_from(model, rows, positives)
     feats = model.features(rows)
     x = np.stack([feats[name] for name in model.feature_names], axis=-1)
     del feats
@@ -296,12 +315,29 @@ def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> FitIn
 def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: float = 1e-3) -> dict[str, Any]:
     """Feature weights and mix of ``model`` (fitted on the data before a cut-off) that maximise
     the likelihood of ``positives`` (what ``rows``' users carted or bought after it):
-    P(i | u) = (softmax_i(w . x) + rho_u due_ui) / (1 + rho_u sum_j due_uj)."""
-    return learn_weights(model, fit_inputs(model, rows, positives), l2=l2)
+    P(i | u) = (softmax_i(w . x) + rho_u due_ui) / (1 + rho_u sum_j due_uj); and the share of the
+    order's re-buy clock in due (of ``ORDER_CLOCK_SHARES``) under which that likelihood is highest."""
+    rows, positives = _learned_from(model, rows, positives)
+    inputs = fit_inputs(model, rows, positives)
+    if not inputs.due.any():  # nothing re-bought: every share gives the same chances
+        return {**learn_weights(model, inputs, l2=l2), "order_clock": 0.0}
+    best: tuple[float, dict[str, Any]] | None = None
+    for share in ORDER_CLOCK_SHARES:
+        inputs.due = model.due(rows, order_clock=share)
+        learned, loss = _maximum_likelihood(model, inputs, l2)
+        if best is None or loss < best[0] - 1e-9:  # ties keep the smaller share
+            best = (loss, {**learned, "order_clock": share})
+    return best[1]
 
 
-def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float = 1e-3) -> dict[str, Any]:
-    """``fit_weights``' maximum likelihood over ``inputs`` (one cut-off's, or several added up)."""
+def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float | np.ndarray = 1e-3) -> dict[str, Any]:
+    """``fit_weights``' maximum likelihood over ``inputs`` (one cut-off's, or several added up); ``l2``
+    penalises every feature's weight alike, or each by its own entry (in ``feature_names`` order)."""
+    return _maximum_likelihood(model, inputs, l2)[0]
+
+
+def _maximum_likelihood(model: Ranker, inputs: FitInputs, l2: float | np.ndarray) -> tuple[dict[str, Any], float]:
+    """``learn_weights``' weights, and the penalised negative log likelihood per positive they reach."""
     names = model.feature_names
     x, due, z = inputs.x, inputs.due, inputs.z
     # A feature that is the same for every item of every user cannot move a softmax over items: its
@@ -339,4 +375,4 @@ def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float = 1e-3) -> dict
     theta = result.x
     return {"weights": {f: round(float(v), 4) for f, v in zip(names, theta[:k])},
             "mix_bias": round(float(theta[k]), 4), "mix_activity": round(float(theta[k + 1]), 4),
-            "dropped": [f for f, v in zip(names, varies) if not v]}
+            "dropped": [f for f, v in zip(names, varies) if not v]}, float(result.fun)

@@ -9,6 +9,7 @@ import pytest
 from recommender.algorithms import make
 from recommender.algorithms.ranker import (
     FEATURES,
+    ORDER_CLOCK_SHARES,
     FitInputs,
     Ranker,
     fit_inputs,
@@ -102,9 +103,13 @@ def test_rebuy_mix_is_larger_where_people_rebuy(consumables_shop, durables_shop)
         rows = validation.data.rows(validation.eval_rows)
         rho = np.exp(params["mix_bias"] + params["mix_activity"] * model.activity(rows))
         mass = rho * model.due(rows).sum(axis=1)
-        return float(np.mean(mass / (1.0 + mass)))
+        return float(np.mean(mass / (1.0 + mass))), params["order_clock"]
 
-    assert rebuy_share(consumables_shop) > 0.2 > 0.01 > rebuy_share(durables_shop)
+    (consumables, clock), (durables, no_clock) = rebuy_share(consumables_shop), rebuy_share(durables_shop)
+    assert consumables > 0.2
+    assert durables < 0.01
+    # The share of the order's re-buy clock is learned with the weights where something is due.
+    assert clock in ORDER_CLOCK_SHARES and no_clock == 0.0
 
 
 def _brand_data():

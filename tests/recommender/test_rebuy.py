@@ -173,3 +173,33 @@ def test_due_timing_adds_to_the_hybrid_on_a_consumables_shop(consumables_shop, c
     with_timing = evaluate(test, make("hybrid", **params).fit(test.data).score).ndcg
     without = evaluate(test, make("hybrid", **{**params, "due_weight": 0.0}).fit(test.data).score).ndcg
     assert with_timing > without
+
+
+def test_the_order_clock_expects_an_orders_lines_back_together() -> None:
+    """Item 3 lasts 10 days a unit, item 1 30 days. User 106 bought both in one order 18 days ago:
+    by each item's own clock item 3 is long overdue and item 1 due; by the order's clock (the lines'
+    mean, 20 days) both are due. A one-line order reads the same on either clock."""
+    from recommender.algorithms.hybrid import RebuyTiming
+    from recommender.matrix import Events
+    from shopcore.timeunits import US_PER_DAY
+
+    rows = []
+    for u in range(1, 41):
+        rows += [(u, 1, 2, d + u * 0.01, 1) for d in (0.0, 30.0, 60.0, 90.0)]
+        rows += [(200 + u, 3, 2, d + u * 0.01, 1) for d in (50.0, 60.0, 70.0, 80.0, 90.0)]
+    rows += [(106, 1, 2, 82.0, 1), (106, 3, 2, 82.0, 1), (101, 1, 2, 72.0, 1), (105, 2, 0, REFERENCE_DAY, 1)]
+    a = np.array(rows, dtype=np.float64)
+    at = (a[:, 3] * US_PER_DAY).astype(np.int64)
+    data = build_data(Events(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int8),
+                             a[:, 4].astype(np.int32), at, at + 1).aggregate(), config=WeightConfig())
+    timing = RebuyTiming.fit(data)
+    assert np.exp(timing.log_cycle[data.items.index(np.array([1, 3]))]) == pytest.approx([30.0, 10.0], rel=0.1)
+    rows_ = data.rows(data.users.index(np.array([106, 101])))
+    coo = rows_.purchases.tocoo()
+    own, order = timing.due(rows_, horizon_days=14.0), timing.due(rows_, horizon_days=14.0, per_order=True)
+    at = {(int(r), int(data.items.ids[c])): i for i, (r, c) in enumerate(zip(coo.row, coo.col))}
+    basket_1, basket_3, alone = at[(0, 1)], at[(0, 3)], at[(1, 1)]
+    assert own[basket_3] < own[basket_1] / 3  # overdue by its own clock
+    assert order[basket_3] > 3 * own[basket_3]
+    assert order[basket_3] == pytest.approx(order[basket_1], rel=0.05)  # one clock for the order
+    assert order[alone] == pytest.approx(own[alone])
