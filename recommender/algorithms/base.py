@@ -92,11 +92,25 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
         return np.empty((n_rows, 0), dtype=np.int64)
     if k < n_items:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        _lowest_indices_at_the_cut(scores, part)
     else:
         part = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
     picked = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -picked), axis=1)
     return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def _lowest_indices_at_the_cut(scores: np.ndarray, part: np.ndarray) -> None:
+    """Where more items tie with the k-th best score than the top k has room for, argpartition
+    keeps an arbitrary few of them, which depends on k (a list of 37 cut from a deeper one could
+    differ from a list of 37): keep the lowest indices instead, in place. Only such rows are redone."""
+    k = part.shape[1]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    above = (scores > kth[:, None]).sum(axis=1)
+    tied = (scores == kth[:, None]).sum(axis=1)
+    for row in np.flatnonzero(tied > k - above):
+        better = np.flatnonzero(scores[row] > kth[row])
+        part[row] = np.concatenate((better, np.flatnonzero(scores[row] == kth[row])[: k - len(better)]))
 
 
 def row_max_normalise(scores: np.ndarray) -> np.ndarray:

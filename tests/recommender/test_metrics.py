@@ -60,3 +60,13 @@ def test_top_k_orders_by_score_then_item() -> None:
     scores = np.array([[0.1, 0.9, 0.5, 0.9, -1.0]])
     assert top_k(scores, 3).tolist() == [[1, 3, 2]]
     assert top_k(scores, 10).tolist() == [[1, 3, 2, 0, 4]]
+
+
+def test_top_k_is_a_prefix_of_a_deeper_list_when_many_items_tie_at_the_cut() -> None:
+    """The API cuts a user's list from a deeper one and the engine computes k directly: they agree
+    only if ties at the k-th score go to the lower indices (argpartition alone keeps arbitrary ones)."""
+    scores = np.round(np.random.default_rng(3).random((300, 400)), 1)  # many equal scores
+    scores[:, 50:] = 0.0  # a user with fewer scored items than k: the rest tie at zero
+    deep = top_k(scores, 400)
+    for k in (1, 7, 37, 60, 399):
+        assert (top_k(scores, k) == deep[:, :k]).all(), k
