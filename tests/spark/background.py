@@ -36,8 +36,8 @@ from pathlib import Path
 
 import psutil
 import pyarrow as pa
-import pytest
 import pyarrow.parquet as pq
+import pytest
 
 from tests.spark.loads import split_into_two_loads
 from tests.support import REPO_ROOT, run_shop
