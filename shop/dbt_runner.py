@@ -338,7 +338,10 @@ def build(
     if full_refresh:
         args.append("--full-refresh")
     if select:
-        args += ["--select", *select]
+        # A test runs when every model it reads is selected or upstream of the selection: dbt's default
+        # (eager) also runs a relationships test whose other side is a downstream model this build does
+        # not write, which fails on a warehouse where that model was never built.
+        args += ["--select", *select, "--indirect-selection", "buildable"]
     if exclude:
         args += ["--exclude", *exclude]
     args += list(extra_args)
