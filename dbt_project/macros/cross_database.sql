@@ -79,7 +79,10 @@
     one newly loaded row, and the touched-key look-ups downstream become nested loops that read the
     whole day once per row of it (quadratic: an appended day of a large shop ran for many minutes).
     The check reads the day column's two ends through its index, so it costs little in every build;
-    the analyze runs once per new day.
+    the analyze runs once per new day, on a small sample (var `new_day_statistics_target`): it
+    only has to tell the planner the day is as large as the others, and a sample of the default
+    size reads most of the table's pages on the critical path. Autovacuum's next analyze, at the
+    default target, replaces these statistics.
 #}
 {% macro analyze_if_new() -%}
     {{ return(adapter.dispatch('analyze_if_new')()) }}
@@ -107,6 +110,7 @@
         {%- if state[0] -%}
             analyze {{ this }}{% if columns %} ({{ _columns_of(none, columns) }}){% endif %}
         {%- elif state[1] -%}
+            set local default_statistics_target = {{ var('new_day_statistics_target') | int }};
             analyze {{ this }} ({{ _columns_of(none, new_days['columns']) }})
         {%- endif -%}
     {%- endif -%}
