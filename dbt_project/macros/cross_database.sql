@@ -71,6 +71,18 @@
     (which have no statistics of their own) are skipped. A model rebuilt whole every run may list
     the columns its readers filter, join, group or sort on in `meta.analyze_columns`: only those
     are analyzed (statistics of every column cost time in every build, on the critical path).
+
+    An incremental table read by day may name, in `meta.analyze_new_days`, its day column and the
+    columns to analyze when the table holds a day beyond what the statistics know (an appended day,
+    a backfilled one). Autovacuum analyzes only after a tenth of the table changed, so a day's
+    appended events stay unknown to the planner for days: it then expects one row of that day and
+    one newly loaded row, and the touched-key look-ups downstream become nested loops that read the
+    whole day once per row of it (quadratic: an appended day of a large shop ran for many minutes).
+    The check reads the day column's two ends through its index, so it costs little in every build;
+    the analyze runs once per new day, on a small sample (var `new_day_statistics_target`): it
+    only has to tell the planner the day is as large as the others, and a sample of the default
+    size reads most of the table's pages on the critical path. Autovacuum's next analyze, at the
+    default target, replaces these statistics.
 #}
 {% macro analyze_if_new() -%}
     {{ return(adapter.dispatch('analyze_if_new')()) }}
@@ -81,15 +93,46 @@
 
 {% macro postgres__analyze_if_new() -%}
     {%- if execute and config.get('materialized') != 'view' -%}
+        {%- set meta = config.get('meta', {}) -%}
+        {%- set columns = meta.get('analyze_columns') -%}
+        {%- set new_days = meta.get('analyze_new_days') -%}
         {%- set query -%}
-            select count(*) from pg_catalog.pg_statistic
-            where starelid = cast('{{ this }}' as regclass)
+            select
+                (select count(*) from pg_catalog.pg_statistic
+                 where starelid = cast('{{ this }}' as regclass)) = 0 as without_statistics,
+                {% if new_days -%}
+                    {{ _days_beyond_statistics(new_days['day_column']) }}
+                {%- else -%}
+                    false
+                {%- endif %} as days_beyond_statistics
         {%- endset -%}
-        {%- set columns = config.get('meta', {}).get('analyze_columns') -%}
-        {%- if run_query(query).columns[0].values()[0] == 0 -%}
+        {%- set state = run_query(query).rows[0] -%}
+        {%- if state[0] -%}
             analyze {{ this }}{% if columns %} ({{ _columns_of(none, columns) }}){% endif %}
+        {%- elif state[1] -%}
+            set local default_statistics_target = {{ var('new_day_statistics_target') | int }};
+            analyze {{ this }} ({{ _columns_of(none, new_days['columns']) }})
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{# True when `this` holds a value of the date column `column` outside the range its statistics know. #}
+{% macro _days_beyond_statistics(column) -%}
+    coalesce((
+        select
+            (select max({{ adapter.quote(column) }}) from {{ this }}) > coalesce(max(known.day), '-infinity')
+            or (select min({{ adapter.quote(column) }}) from {{ this }}) < coalesce(min(known.day), 'infinity')
+        from pg_catalog.pg_stats as stats
+        cross join lateral unnest(
+            coalesce(cast(cast(stats.most_common_vals as text) as date[]), cast('{}' as date[]))
+            || coalesce(cast(cast(stats.histogram_bounds as text) as date[]), cast('{}' as date[]))
+        ) as known (day)
+        where
+            stats.schemaname = '{{ this.schema }}'
+            and stats.tablename = '{{ this.identifier }}'
+            and stats.attname = '{{ column }}'
+            and not stats.inherited
+    ), false)
 {%- endmacro %}
 
 {#- Values as a list of SQL literals: numbers as they are, strings quoted (a quote doubled). -#}

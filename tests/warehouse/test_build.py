@@ -4,6 +4,7 @@ intermediate, marts, snapshots for the products' history, and monitoring for the
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import timedelta
 
@@ -204,6 +205,22 @@ def test_a_build_scopes_its_data_tests_to_rows_loaded_since_the_previous_build(b
             "select min(occurred_at at time zone 'UTC')::date, max(occurred_at at time zone 'UTC')::date"
             " from raw.interactions"
         ).fetchone()
+        # and a day beyond every day the warehouse's statistics know, as `shop simulate --append`
+        # brings: the newest day's events again a day later, as new events loaded an hour later
+        conn.execute(
+            """
+            insert into raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity,
+                                          unit_price, order_id, recommendation_variant, occurred_at, loaded_at)
+            select distinct on (event_id)
+                   md5(event_id::text || 'next day')::uuid, md5(session_id::text || 'next day')::uuid, user_id,
+                   product_id, event_type, quantity, unit_price, md5(order_id::text || 'next day')::uuid,
+                   recommendation_variant, occurred_at + interval '1 day', %s::timestamptz + interval '1 hour'
+            from raw.interactions
+            where (occurred_at at time zone 'UTC')::date = %s
+            order by event_id, loaded_at
+            """,
+            (newest, newest_day),
+        )
     assert before >= 1  # the full build recorded where it started
 
     result = build_ok(warehouse_env, dbt_home)
@@ -222,6 +239,33 @@ def test_a_build_scopes_its_data_tests_to_rows_loaded_since_the_previous_build(b
             "select full_refresh, raw_loaded_through from shop_meta.warehouse_builds order by build_id desc limit 1"
         ).fetchone()
     assert rows == (False, newest + timedelta(hours=2))  # the next build tests what came after
+    # The models keyed by day and product look their touched keys up in the enriched events. In a
+    # build with no new rows right after an appended day, the five minutes' overlap of their
+    # watermark re-reads the appended day, and only that day is touched: planned on statistics that
+    # predate it, the look-up was a nested loop that read the day once per row of it (quadratic).
+    # The build analyzes a table that holds a day beyond its statistics.
+    with psycopg.connect(conninfo(warehouse_env)) as conn:
+        (appended,) = conn.execute("select max(last_loaded_at) from intermediate.int_interactions_enriched").fetchone()
+        for model in ("marts/product_daily_performance.sql", "monitoring/monitoring_product_prices_daily.sql"):
+            query = _as_rebuilt_after(
+                (compiled / "models" / model).read_text(), newest_day + timedelta(days=1), appended - timedelta(minutes=5))
+            (plan,) = conn.execute("explain (format json) " + query).fetchone()
+            assert "Nested Loop" not in _node_types(plan[0]["Plan"]), (model, plan)
+
+
+def _as_rebuilt_after(query: str, day, watermark) -> str:
+    """An incremental model's compiled select as a build with no new rows after `day`'s load runs it:
+    that day alone touched, `watermark` inlined."""
+    days = re.compile(r"occurred_date in \((cast\('[0-9-]+' as date\)(, )?)+\)")
+    loads = re.compile(r"last_loaded_at > cast\('[^']+' as timestamp with time zone\)")
+    assert days.search(query) and loads.search(query), query  # the incremental select
+    query = days.sub(f"occurred_date in (cast('{day}' as date))", query)
+    return loads.sub(f"last_loaded_at > cast('{watermark.isoformat()}' as timestamp with time zone)", query)
+
+
+def _node_types(node: dict) -> list[str]:
+    """The node types of a JSON query plan, depth first."""
+    return [node["Node Type"], *(kind for child in node.get("Plans", []) for kind in _node_types(child))]
 
 
 def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_row(built, warehouse_env, dbt_home) -> None:

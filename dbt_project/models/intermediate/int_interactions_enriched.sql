@@ -15,6 +15,7 @@
         materialized='incremental',
         on_schema_change='append_new_columns',
         post_hook={'sql': '{{ recommended_events_index() }}', 'transaction': false},
+        meta={'analyze_new_days': {'day_column': 'occurred_date', 'columns': ['occurred_date', 'last_loaded_at']}},
     )
 }}
 {{
