@@ -299,7 +299,8 @@ class World:
         n = len(users)
         if self._awake_index is None or self._awake_index[0] != n:
             day = users.signup_us // US_PER_DAY
-            first_day = int(day.min(initial=0))
+            # The first signup's day (not the epoch's): the per-day searches cover signup days only.
+            first_day = int(day.min()) if n else 0
             rel_day = day - first_day
             quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
             key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
