@@ -16,7 +16,12 @@ from shopcore.events import VIEW
 from simulator.catalog import CATEGORIES, CHANNELS, COUNTRIES
 from simulator.generate import new_state
 from simulator.params import SimulationParams
-from simulator.people import _POOL_DRAWS, _ascii_slug, _unique_addresses, build_name_pools
+from simulator.people import (
+    _POOL_DRAWS,
+    _ascii_slug,
+    _unique_addresses,
+    build_name_pools,
+)
 from simulator.sampling import PRICE_SENSITIVITY_GRID, build_segment_tables
 from simulator.seasonality import to_us
 from simulator.sessions import browse
