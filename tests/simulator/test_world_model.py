@@ -103,6 +103,16 @@ def test_users_have_ids_names_and_unique_emails(world: World) -> None:
     assert channels[counts.argmax()] == "organic"
 
 
+def test_the_awake_index_spans_the_signup_days_only(world: World) -> None:
+    """The index behind ``World.awake_rates`` groups users by signup day from the first signup
+    (a first day at the epoch made every simulated day search some 20,000 empty days)."""
+    first_day, _, _, day_start = world._signup_index()
+    signup_day = world.users.signup_us // (86_400 * 10**6)
+    assert first_day == signup_day.min()
+    assert len(day_start) == signup_day.max() - signup_day.min() + 2
+    assert np.array_equal(np.diff(day_start), np.bincount(signup_day - first_day))
+
+
 def test_signups_spread_over_a_year_before_the_window_and_grow(world: World) -> None:
     s = world.users.signup_us
     start_us, end_us = to_us(world.params.start), to_us(END)
