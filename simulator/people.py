@@ -9,12 +9,16 @@ written to COPY as they are.
 
 from __future__ import annotations
 
+import importlib
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
-from faker import Faker
+from faker import Generator
+from faker.providers.person import Provider as BasePersonProvider
 
 from simulator.catalog import COUNTRIES, EMAIL_DOMAINS
 
@@ -45,13 +49,10 @@ def build_name_pools(seed: int) -> dict[str, NamePool]:
     """One pool of names per Faker locale used by ``COUNTRIES``, deterministic from ``seed``."""
     pools: dict[str, NamePool] = {}
     for locale in sorted({loc for _, _, loc in COUNTRIES}):
-        # Only the person provider: the others are never asked, and loading each locale's
-        # whole set of providers costs more than drawing the pools.
-        fake = Faker(locale, providers=["faker.providers.person"])
-        fake.seed_instance(seed)
+        provider = _person_provider(locale, seed)
         # sorted(set(...)) removes repeats with an order that does not depend on hashing.
-        first = sorted({fake.first_name() for _ in range(_POOL_DRAWS)})
-        last = sorted({fake.last_name() for _ in range(_POOL_DRAWS)})
+        first = sorted(set(_draw_names(provider, "first_name", "first_names")))
+        last = sorted(set(_draw_names(provider, "last_name", "last_names")))
         # Names whose slug is empty cannot make an address: left out.
         first = [(n, slug) for n in first if (slug := _ascii_slug(n))] or [("Alex", "alex")]
         last = [(n, slug) for n in last if (slug := _ascii_slug(n))] or [("Smith", "smith")]
@@ -62,6 +63,33 @@ def build_name_pools(seed: int) -> dict[str, NamePool]:
             last_slug=np.array([slug for _, slug in last], dtype=bytes),
         )
     return pools
+
+
+def _person_provider(locale: str, seed: int) -> BasePersonProvider:
+    """The locale's Faker person provider on a generator seeded with ``seed``: what
+    ``Faker(locale, providers=["faker.providers.person"]).seed_instance(seed)`` draws from,
+    built directly (the Faker proxy's factory lists every locale's module on disk to find it)."""
+    generator = Generator(locale=locale, use_weighting=True)
+    provider = importlib.import_module(f"faker.providers.person.{locale}").Provider(generator)
+    provider.__use_weighting__ = True
+    generator.add_provider(provider)
+    generator.seed_instance(seed)
+    return provider
+
+
+def _draw_names(provider: BasePersonProvider, method: str, table: str) -> list[str]:
+    """``_POOL_DRAWS`` calls of the provider's ``method`` (first_name or last_name): the same
+    names from the same random stream, but where the method is Faker's plain pick from a
+    weighted table, the table's running weights are summed once rather than on every call.
+    A locale that draws its own way is asked call by call."""
+    names = getattr(provider, table, None)
+    if getattr(type(provider), method) is not getattr(BasePersonProvider, method) or names is None:
+        return [getattr(provider, method)() for _ in range(_POOL_DRAWS)]
+    random = provider.generator.random
+    if isinstance(names, OrderedDict):
+        # Faker's weighted pick is random.choices(keys, weights, k=1): one uniform per call.
+        return random.choices(tuple(names), cum_weights=list(accumulate(names.values())), k=_POOL_DRAWS)
+    return [random.choice(names) for _ in range(_POOL_DRAWS)]
 
 
 def make_people(

@@ -299,7 +299,8 @@ class World:
         n = len(users)
         if self._awake_index is None or self._awake_index[0] != n:
             day = users.signup_us // US_PER_DAY
-            first_day = int(day.min(initial=0))
+            # The first signup's day (not the epoch's): the per-day searches cover signup days only.
+            first_day = int(day.min()) if n else 0
             rel_day = day - first_day
             quiet_s = np.clip((users.quiet_us - users.signup_us) // US_PER_SECOND, 0, _QUIET_CAP)
             key = (rel_day << 31) | (_QUIET_CAP - quiet_s)  # by day, then latest quiet first
@@ -804,10 +805,9 @@ def _draw_users(
     category_affinity, slot_cat = _category_tastes(g, r, tables.seg_len[:n_cat] > 0)
     del g, r  # the draws' largest temporaries, freed before the next ones (peak memory)
     brand_mass = np.bincount(products.brand, weights=products.popularity, minlength=len(world.brand_names))
-    slot_brand = _pick_brand(slot_cat, brand_mass, world.brand_category, rng)
-    liked = np.where(np.arange(MAX_LIKED_BRANDS) < n_liked[:, None], slot_brand, -1)
-    liked = _drop_repeats(liked)
-    del slot_cat, slot_brand
+    in_use = np.arange(MAX_LIKED_BRANDS) < n_liked[:, None]
+    liked = _drop_repeats(_pick_brand(slot_cat, in_use, brand_mass, world.brand_category, rng))
+    del slot_cat, in_use
     liked_aff = np.where(liked >= 0, np.round(rng.uniform(0.4, 1.6, liked.shape), 3), 0.0)
 
     ps_shift = np.array([s for _, _, _, s in CHANNELS])[channel_idx]
@@ -878,10 +878,11 @@ def _category_tastes(
 
 
 def _pick_brand(
-    slot_cat: np.ndarray, brand_mass: np.ndarray, brand_category: np.ndarray,
+    slot_cat: np.ndarray, in_use: np.ndarray, brand_mass: np.ndarray, brand_category: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """For each slot's category, a brand of that category drawn in proportion to ``brand_mass``."""
+    """For each slot in use (``in_use``), a brand of the slot's category drawn in proportion to
+    ``brand_mass``; -1 in the other slots."""
     # One cumulative array over all brands (grouped by category), offset so that category c
     # owns the interval [c, c + 1): a single searchsorted then samples every slot.
     n_cat = int(slot_cat.max(initial=0)) + 1
@@ -894,11 +895,15 @@ def _pick_brand(
             within[rows] = np.cumsum(brand_mass[rows]) / totals[c]
             within[rows[-1]] = 1.0  # no rounding gap at the end of the category
     keys = brand_category + within
+    # Every slot's uniform is drawn (the stream stays the same whatever slots are used), but
+    # only the slots in use search for their brand: most users like fewer brands than slots.
     target = slot_cat + rng.random(slot_cat.shape) * (1 - 1e-12)
-    picked = np.searchsorted(keys, target, side="left")
+    out = np.full(slot_cat.shape, -1, dtype=np.int64)
+    picked = np.searchsorted(keys, target[in_use], side="left")
     picked = np.minimum(picked, len(brand_mass) - 1)
-    ok = brand_category[picked] == slot_cat  # False only for a category without brands
-    return np.where(ok, picked, -1)
+    ok = brand_category[picked] == slot_cat[in_use]  # False only for a category without brands
+    out[in_use] = np.where(ok, picked, -1)
+    return out
 
 
 def _drop_repeats(liked: np.ndarray) -> np.ndarray:

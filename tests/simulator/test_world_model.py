@@ -9,13 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faker import Faker
 from scipy import stats
 
 from shopcore.events import VIEW
 from simulator.catalog import CATEGORIES, CHANNELS, COUNTRIES
 from simulator.generate import new_state
 from simulator.params import SimulationParams
-from simulator.people import _unique_addresses
+from simulator.people import (
+    _POOL_DRAWS,
+    _ascii_slug,
+    _unique_addresses,
+    build_name_pools,
+)
 from simulator.sampling import PRICE_SENSITIVITY_GRID, build_segment_tables
 from simulator.seasonality import to_us
 from simulator.sessions import browse
@@ -67,6 +73,20 @@ def test_addresses_made_unique_by_arrays_as_row_by_row() -> None:
     assert _unique_addresses(np.array(meeting), None).tolist() == [b"ann@x", b"ann2@x", b"ann3@x", b"bo@y"]
 
 
+def test_name_pools_are_the_names_faker_draws_for_each_locale() -> None:
+    """The pools are drawn from each locale's person provider directly, the weighted picks
+    with their running weights summed once: the same names as through Faker's own API (its
+    weighted tables, plain tuples, and pl_PL's own last_name), less those without a slug."""
+    pools = build_name_pools(7)
+    for locale in sorted({loc for _, _, loc in COUNTRIES}):
+        fake = Faker(locale, providers=["faker.providers.person"])
+        fake.seed_instance(7)
+        first = sorted({fake.first_name() for _ in range(_POOL_DRAWS)})
+        last = sorted({fake.last_name() for _ in range(_POOL_DRAWS)})
+        assert [n.decode() for n in pools[locale].first] == [n for n in first if _ascii_slug(n)], locale
+        assert [n.decode() for n in pools[locale].last] == [n for n in last if _ascii_slug(n)], locale
+
+
 def test_users_have_ids_names_and_unique_emails(world: World) -> None:
     u = world.users
     assert len(u) == 40000
@@ -81,6 +101,16 @@ def test_users_have_ids_names_and_unique_emails(world: World) -> None:
     assert countries[counts.argmax()] == "US"
     channels, counts = np.unique(u.channel, return_counts=True)
     assert channels[counts.argmax()] == "organic"
+
+
+def test_the_awake_index_spans_the_signup_days_only(world: World) -> None:
+    """The index behind ``World.awake_rates`` groups users by signup day from the first signup
+    (a first day at the epoch made every simulated day search some 20,000 empty days)."""
+    first_day, _, _, day_start = world._signup_index()
+    signup_day = world.users.signup_us // (86_400 * 10**6)
+    assert first_day == signup_day.min()
+    assert len(day_start) == signup_day.max() - signup_day.min() + 2
+    assert np.array_equal(np.diff(day_start), np.bincount(signup_day - first_day))
 
 
 def test_signups_spread_over_a_year_before_the_window_and_grow(world: World) -> None:
