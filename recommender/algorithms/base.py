@@ -91,8 +91,11 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k == 0:
         return np.empty((n_rows, 0), dtype=np.int64)
     if k < n_items:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        _lowest_indices_at_the_cut(scores, part)
+        # Partitioned at k, so the (k+1)-th best score is in place and the k best items come before it:
+        # a tie across the cut shows without another pass over every score.
+        part = np.argpartition(-scores, k, axis=1)
+        _lowest_indices_at_the_cut(scores, part, k)
+        part = part[:, :k]
     else:
         part = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
     picked = np.take_along_axis(scores, part, axis=1)
@@ -100,17 +103,19 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1).astype(np.int64)
 
 
-def _lowest_indices_at_the_cut(scores: np.ndarray, part: np.ndarray) -> None:
-    """Where more items tie with the k-th best score than the top k has room for, argpartition
-    keeps an arbitrary few of them, which depends on k (a list of 37 cut from a deeper one could
-    differ from a list of 37): keep the lowest indices instead, in place. Only such rows are redone."""
-    k = part.shape[1]
-    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-    above = (scores > kth[:, None]).sum(axis=1)
-    tied = (scores == kth[:, None]).sum(axis=1)
-    for row in np.flatnonzero(tied > k - above):
-        better = np.flatnonzero(scores[row] > kth[row])
-        part[row] = np.concatenate((better, np.flatnonzero(scores[row] == kth[row])[: k - len(better)]))
+def _lowest_indices_at_the_cut(scores: np.ndarray, part: np.ndarray, k: int) -> None:
+    """Where an item outside the top k ties with the k-th best score, argpartition keeps an
+    arbitrary few of the tied items, which depends on k (a list of 37 cut from a deeper one could
+    differ from a list of 37): keep the lowest indices instead, in place. ``part`` is partitioned at
+    k: its first k items are the best and its (k+1)-th is the best of the rest, so only rows where
+    that one scores as low as the worst of the first k are redone."""
+    picked = np.take_along_axis(scores, part[:, :k], axis=1)
+    kth = picked.min(axis=1)
+    next_best = np.take_along_axis(scores, part[:, k:k + 1], axis=1)[:, 0]
+    for row in np.flatnonzero(next_best == kth):
+        better = part[row, :k][picked[row] > kth[row]]  # every item above the tie is among the first k
+        tied = np.flatnonzero(scores[row] == kth[row])[: k - len(better)]
+        part[row, :k] = np.concatenate((better, tied))
 
 
 def row_max_normalise(scores: np.ndarray) -> np.ndarray:

@@ -70,3 +70,8 @@ def test_top_k_is_a_prefix_of_a_deeper_list_when_many_items_tie_at_the_cut() -> 
     deep = top_k(scores, 400)
     for k in (1, 7, 37, 60, 399):
         assert (top_k(scores, k) == deep[:, :k]).all(), k
+    # And the deep list is the full order by score, then item: ties crossing the cut or not.
+    scores[::3, 40:] = -np.inf
+    order = np.lexsort((np.broadcast_to(np.arange(400), scores.shape), -scores), axis=1)
+    for k in (1, 37, 399, 400):
+        assert (top_k(scores, k) == order[:, :k]).all(), k
