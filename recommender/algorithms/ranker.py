@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
-from scipy.special import logsumexp
+from scipy.special import softmax
 
 from recommender.algorithms.base import Algorithm, row_max_normalise
 from recommender.algorithms.brand_lift import BrandLift, brand_groups, group_onehot
@@ -239,7 +239,7 @@ class Ranker(Algorithm):
 
     def score(self, rows: UserRows) -> np.ndarray:
         s = self._taste_logits(rows)
-        taste = np.exp(s - logsumexp(s, axis=1, keepdims=True))
+        taste = softmax(s, axis=1)
         rho = np.exp(float(self.params["mix_bias"]) + float(self.params["mix_activity"]) * self.activity(rows))
         return (taste + rho[:, None] * self.due(rows)).astype(np.float32)
 
@@ -354,7 +354,7 @@ def _maximum_likelihood(model: Ranker, inputs: FitInputs, l2: float | np.ndarray
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b0, b1 = theta[:k], theta[k], theta[k + 1]
         s = x @ w
-        q = np.exp(s - logsumexp(s, axis=1, keepdims=True))
+        q = softmax(s, axis=1)
         rho = np.exp(b0 + b1 * z)
         a = q[y] + rho[pos_user] * due[y]  # numerators at the positives
         norm = 1.0 + rho * due_sum
