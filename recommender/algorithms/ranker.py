@@ -322,8 +322,9 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
     if not inputs.due.any():  # nothing re-bought: every share gives the same chances
         return {**learn_weights(model, inputs, l2=l2), "order_clock": 0.0}
     best: tuple[float, dict[str, Any]] | None = None
+    own_share, own_due = float(model.params["order_clock"]), inputs.due  # fit_inputs' due is at the model's share
     for share in ORDER_CLOCK_SHARES:
-        inputs.due = model.due(rows, order_clock=share)
+        inputs.due = own_due if share == own_share else model.due(rows, order_clock=share)
         learned, loss = _maximum_likelihood(model, inputs, l2)
         if best is None or loss < best[0] - 1e-9:  # ties keep the smaller share
             best = (loss, {**learned, "order_clock": share})

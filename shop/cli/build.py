@@ -72,8 +72,9 @@ def build(
         help="Build incrementally, but run every data test on every row (and the unit tests), as --full-refresh does.",
     ),
     select: list[str] = typer.Option(
-        None, "--select", "-s", help="dbt selection, e.g. --select marts or --select +sales_summary; a test runs when every model it "
-             "reads is selected or upstream of the selection."
+        None, "--select", "-s",
+        help="dbt selection, e.g. --select marts or --select +sales_summary; a test runs when every model it reads "
+             "is selected or upstream of the selection.",
     ),
     freshness: bool = typer.Option(
         False, "--freshness", help="Then check every source's freshness against its thresholds (dbt source freshness)."
