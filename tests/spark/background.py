@@ -143,6 +143,19 @@ class SparkBuild:
 # The build's JVM lives a few minutes over a small shop: the quick compiler alone and the serial
 # collector spend less CPU on it than the server defaults (the machine's other tests want that CPU).
 _SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# Spark settings for one short build over a few thousand rows, none of which changes what a query
+# means: no metastore (the build's one process holds every table it makes), expressions evaluated
+# rather than compiled to Java (compiling them costs more than running them on rows this few), and no
+# re-planning between stages (adaptive execution only pays on data that outgrows its plan).
+_SMALL_DATA_SPARK = {
+    "SHOP_SPARK_CATALOG": "in-memory",
+    "PYSPARK_SUBMIT_ARGS": " ".join([
+        "--conf spark.sql.codegen.factoryMode=NO_CODEGEN",
+        "--conf spark.sql.codegen.wholeStage=false",
+        "--conf spark.sql.adaptive.enabled=false",
+        "pyspark-shell",
+    ]),
+}
 
 BUILD_KEY = pytest.StashKey[SparkBuild]()  # the build this process started; stopped at the session's end
 
@@ -154,7 +167,7 @@ def start(*, in_background: bool = True) -> SparkBuild:
     command = [sys.executable, "-m", "tests.spark.background", str(workdir)]
     with open(workdir / "spark-build.log", "w") as out:
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env={**os.environ, "TZ": "UTC", "JAVA_TOOL_OPTIONS": _SHORT_LIVED_JVM},
+            command, cwd=REPO_ROOT, env={**os.environ, **_SMALL_DATA_SPARK, "TZ": "UTC", "JAVA_TOOL_OPTIONS": _SHORT_LIVED_JVM},
             stdout=out, stderr=subprocess.STDOUT,
             preexec_fn=_lowest_priority if in_background else None, process_group=0,
         )
