@@ -404,15 +404,18 @@ def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, seed:
     parts = []
     for part in _user_chunks(rows, m):
         chunk, chosen = _rows_of(rows, part), positives[part]
-        feats = model.features(chunk)
-        dense = np.stack([feats[name] for name in model.feature_names], axis=-1)
+        named = model.features(chunk)
+        feats = [named[name] for name in model.feature_names]
+        del named
+        logits = sum(w * f for w, f in zip(weights, feats) if w != 0.0)
+        items, offset = _candidates(chunk, chosen, np.broadcast_to(logits, (len(chunk), m)), proposal, rng)
+        # Each feature gathered on its own: stacking the dense users x items x features would cost more
+        # than everything else here.
+        x = np.stack([np.take_along_axis(np.broadcast_to(f, (len(chunk), m)), items, axis=1) for f in feats], axis=-1)
         del feats
-        items, offset = _candidates(chunk, chosen, dense @ weights, proposal, rng)
-        parts.append(FitInputs(np.take_along_axis(dense, items[..., None], axis=1),
-                               _at_candidates(chosen.toarray(), items, offset),
+        parts.append(FitInputs(x, _at_candidates(chosen.toarray(), items, offset),
                                _at_candidates(model.due(chunk), items, offset),
                                model.activity(chunk), offset, items))
-        del dense
     out = parts[0]
     for more in parts[1:]:
         out = out + more
