@@ -35,7 +35,7 @@ How the weights are learned (the shipped features; ``measure_training``):
   view_users: the same, and users who only viewed after the cut-off are learned from too;
 * stacked: the window before the one learned on is learned from as well (two cut-offs' users);
   activity_cross_stacked, mlp_stacked: those two learned on both cut-offs;
-* all_users: no ``FIT_CELLS`` cap on the users learned from;
+* all_users: no ``FIT_CELLS`` or ``LEARN_CELLS`` cap on the users learned from;
 * horizon_7, horizon_28: the re-buy mixture's horizon of 7 or 28 days instead of 14;
   due_feature: the log re-buy chance inside the softmax too; due_horizons: that at 3, 7, 14, 28 days;
   spread_0.4, spread_0.2: the re-buy clock's log spread capped at 0.4 (shipped since, as ``rebuy_spread``)
@@ -486,7 +486,7 @@ def learn_second_stage(model: Ranker, inputs: FitInputs, linear: dict[str, Any],
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b0, b1, hidden = unpack(theta)
         extra, t, xt = _hidden(x, hidden)
-        s = x @ w + extra
+        s = x @ w + extra + inputs.offset  # a sampled candidate stands for the items it was drawn for
         q = np.exp(s - logsumexp(s, axis=1, keepdims=True))
         rho = np.exp(b0 + b1 * z)
         num = q[y] + rho[pos_user] * due[y]
@@ -560,9 +560,10 @@ def measure_training(candidate: str, fit: Split, score: Split, before_fit: Split
     if candidate == "all_users":
         import recommender.algorithms.ranker as ranker_module
 
-        cap, ranker_module.FIT_CELLS = ranker_module.FIT_CELLS, 10 ** 9
+        caps = ranker_module.FIT_CELLS, ranker_module.LEARN_CELLS
+        ranker_module.FIT_CELLS = ranker_module.LEARN_CELLS = 10 ** 9
         inputs = fit_inputs(model, fit.data.rows(rows), positives)
-        ranker_module.FIT_CELLS = cap
+        ranker_module.FIT_CELLS, ranker_module.LEARN_CELLS = caps
         note = f"{len(inputs.z):,} of {len(rows):,} users"
     crossed = np.array([extra_l2 if name.endswith("*activity") else 1e-3 for name in model.feature_names])
     learned = learn_weights(model, inputs, l2=crossed)

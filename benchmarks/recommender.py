@@ -5,6 +5,7 @@
     python benchmarks/recommender.py --scale-users 20000 --scale-products 2000 --scale-days 60
     python benchmarks/recommender.py --scenarios general grocery fashion electronics media
     python benchmarks/recommender.py --auto-scenarios general grocery fashion electronics media
+    python benchmarks/recommender.py --ranker-fit 50000 --save /tmp/after.npz --against /tmp/before.npz
 
 Quality: the default simulated shop (5,000 users, 1,000 products, 120 days, seed 42), built in
 memory; validation-tuned parameters, one evaluation on the temporal test split (last 14 days),
@@ -32,6 +33,14 @@ user-kNN on the general scenario; >= 1.2x popularity on media, a catalogue of on
 and one price). Two oracles on the same test split say what is reachable at all (in brackets: / the
 better of popularity and buy-again, / user-kNN): the truth ranking, and the simulator's own re-buy
 law (true cycles and re-buy chance; ``rebuy_law``) ranking re-buys first with the truth ranking after.
+
+The ranker's weights on a big catalogue (``--ranker-fit PRODUCTS``, instead of the runs above): the
+general scenario's default-sized shop with that many products, its windows cut as `shop evaluate`
+cuts them. The weights are learned (``fit_weights``) on the window before validation and scored on
+validation, then learned on validation and scored on the test window, as `shop evaluate` does; each
+row gives the users learned from, the CPU and wall seconds of ``fit_weights`` alone, and NDCG@10 with
+its 95% interval over the window's users. ``--save`` keeps the per-user NDCGs, and ``--against`` a
+file another tree saved gives the paired-bootstrap lead over it (same shop, same users).
 """
 
 from __future__ import annotations
@@ -354,6 +363,47 @@ def auto_per_scenario(names: list[str], seed: int) -> None:
     console.print(table)
 
 
+def ranker_fit(products: int, seed: int, save: str | None, against: str | None) -> None:
+    from recommender.algorithms import ranker as ranker_module
+    from recommender.evaluation import evaluate
+    from recommender.uncertainty import PairedBootstrap
+
+    shop = simulate(SimulationParams.for_scenario("general", seed=seed, end=END, products=products))
+    events, catalogue = shop.events, shop.catalogue
+    points, _ = temporal_points(events, test_days=None, validation_days=None)
+    items = IdMap.of(catalogue.product_id, events.product_id)
+    length = points.test_cutoff_us - points.validation_cutoff_us
+    earlier_cut = points.validation_cutoff_us - length
+    earlier = temporal_split("earlier", events.occurred_before(points.validation_cutoff_us), catalogue, WeightConfig(),
+                             earlier_cut, points.validation_cutoff_us, items)
+    validation = temporal_split("validation", events.occurred_before(points.test_cutoff_us), catalogue, WeightConfig(),
+                                points.validation_cutoff_us, points.test_cutoff_us, items)
+    test = temporal_split("test", events, catalogue, WeightConfig(), points.test_cutoff_us, points.end_us, items)
+    console.print(f"general, {products:,} products: {len(events):,} events")
+    table = Table(title="The ranker's weights: learned on one window, scored on the next", title_justify="left")
+    for c in ("scored on", "users learned from", "fit_weights CPU s", "wall s", "NDCG@10 [95%]", "lead over --against"):
+        table.add_column(c, justify="left" if c == "scored on" else "right")
+    saved = dict(np.load(against)) if against else {}
+    kept = {}
+    for learn, score in ((earlier, validation), (validation, test)):
+        model = ranker_module.Ranker().fit(learn.data)
+        rows = learn.data.rows(learn.eval_rows)
+        learned_from = len(ranker_module._learned_from(model, rows, learn.positives)[0])
+        cpu, wall = time.process_time(), time.perf_counter()
+        learned = ranker_module.fit_weights(model, rows, learn.positives)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        metrics = evaluate(score, ranker_module.Ranker(**learned).fit(score.data).score, k=10)
+        per_user = kept[score.name] = metrics.per_user_ndcg
+        bootstrap = PairedBootstrap(len(per_user), seed=0)
+        lead = str(bootstrap.difference(per_user, saved[score.name])) if score.name in saved else ""
+        table.add_row(score.name, f"{learned_from:,} of {len(learn.eval_rows):,}", f"{cpu:.1f}", f"{wall:.1f}",
+                      str(bootstrap.mean(per_user)), lead)
+    console.print(table)
+    console.print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    if save:
+        np.savez(save, **kept)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fit-one", nargs=3, metavar=("ALGORITHM", "NPZ", "PARAMS"), help=argparse.SUPPRESS)
@@ -369,7 +419,14 @@ def main() -> None:
                         help=f"the per-scenario table instead of the runs above ({', '.join(SCENARIOS)})")
     parser.add_argument("--auto-scenarios", nargs="+", choices=list(SCENARIOS), metavar="SCENARIO",
                         help="what `shop train` serves on each scenario, against every algorithm")
+    parser.add_argument("--ranker-fit", type=int, metavar="PRODUCTS",
+                        help="the ranker's weights learned on a general shop of this many products, instead of the runs above")
+    parser.add_argument("--save", help="with --ranker-fit: keep each window's per-user NDCG@10 in this .npz")
+    parser.add_argument("--against", help="with --ranker-fit: the lead over the per-user NDCG@10 another run saved")
     args = parser.parse_args()
+    if args.ranker_fit:
+        ranker_fit(args.ranker_fit, args.seed, args.save, args.against)
+        return
     if args.auto_scenarios:
         auto_per_scenario(args.auto_scenarios, args.seed)
         return

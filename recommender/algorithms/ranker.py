@@ -33,7 +33,12 @@ that is, the chance that the next thing the user carts is i, from taste or from 
 weighs re-buys against taste by how much the user browses (a rare visitor comes for re-buys).
 The weights are learned by maximum likelihood of the carts and purchases that follow a
 cut-off (``fit_weights``, run by tuning.py on splits before the test window); ``defaults``
-hold weights learned on the default simulated shop, for fits without tuning.
+hold weights learned on the default simulated shop, for fits without tuning. On a catalogue of more
+than ``SAMPLED_CANDIDATES`` items the softmax's normaliser in that likelihood is estimated per user
+(a sampled softmax): their own items and the items of highest start logits counted exactly, the rest
+by popularity-weighted draws, each weighted by the inverse of its chance (the log-Q correction), the
+draws deterministic for a seed. The fit's cost then follows users rather than users x items, so a big
+catalogue is learned from many users instead of the few whose every item's features fit in memory.
 """
 
 from __future__ import annotations
@@ -55,7 +60,16 @@ from recommender.matrix import UserItemData, UserRows
 FEATURES = ("category", "item", "brand", "price_fit", "price", "seen", "bought", "owned", "cf", "cf_log",
             "bm25_log", "chosen_cf_log", "cf_log_in_category")
 MIX = ("mix_bias", "mix_activity")
-FIT_CELLS = 4_000_000  # users x items learned from at most (evenly spread users): bounds the dense features' memory
+# What learning the weights may cost: users x items of features computed (in chunks of CHUNK_CELLS), and users x
+# candidates learned over (the L-BFGS arrays' memory); evenly spread users beyond either.
+FIT_CELLS = 50_000_000
+LEARN_CELLS = 4_000_000
+CHUNK_CELLS = 2_000_000
+# A catalogue of more items than SAMPLED_CANDIDATES is learned over a sampled softmax per user: their own items,
+# the EXACT_TOP items of highest start logits, and SAMPLED_DRAWS draws (with replacement) of the rest.
+SAMPLED_CANDIDATES = 2_000
+EXACT_TOP = 100
+SAMPLED_DRAWS = 400
 MIN_CONVERSION = 1e-6  # floor of the learned re-buy chance, so that "owned" stays finite where nobody re-buys
 ORDER_CLOCK_SHARES = (0.0, 0.5)  # what fit_weights tries as the share of the order's re-buy clock
 CF_FLOOR = 1e-3  # added to the scaled kNN score before its log: items without kNN evidence stay finite (and low)
@@ -279,22 +293,47 @@ class Ranker(Algorithm):
 
 @dataclass
 class FitInputs:
-    """What ``learn_weights`` learns from: per user of a cut-off, the features of every item, each
-    positive's weight (0 elsewhere), the re-buy chances and the activity."""
+    """What ``learn_weights`` learns from: per user of a cut-off, the candidate items the softmax is
+    normalised over (every item of a small catalogue; on a big one, a sample: ``fit_inputs``), their
+    features, each positive's weight (0 elsewhere), the re-buy chances, each candidate's log weight in
+    the normaliser (0 for items counted exactly, ``-inf`` for padding) and the user's activity."""
 
-    x: np.ndarray  # users x items x features
-    y: np.ndarray  # users x items
-    due: np.ndarray  # users x items
+    x: np.ndarray  # users x candidates x features
+    y: np.ndarray  # users x candidates
+    due: np.ndarray  # users x candidates
     z: np.ndarray  # users
+    offset: np.ndarray | None = None  # users x candidates; None: every candidate counted exactly
+    items: np.ndarray | None = None  # users x candidates: the item of each candidate (None: every item, in order)
+
+    def __post_init__(self) -> None:
+        if self.offset is None:
+            self.offset = np.zeros(self.y.shape)
 
     def __add__(self, other: FitInputs) -> FitInputs:
-        """Both cut-offs' users, learned from together."""
-        return FitInputs(*(np.concatenate((getattr(self, f.name), getattr(other, f.name))) for f in fields(self)))
+        """Both cut-offs' users, learned from together (candidate lists padded to the longer)."""
+        width = max(self.y.shape[1], other.y.shape[1])
+        parts = [_padded(inputs, width) for inputs in (self, other)]
+        return FitInputs(*(np.concatenate([getattr(p, name) for p in parts])
+                           for name in ("x", "y", "due", "z", "offset", "items")))
+
+
+def _padded(inputs: FitInputs, width: int) -> FitInputs:
+    """``inputs`` with every user's candidates padded to ``width`` by candidates that weigh nothing."""
+    n, have = inputs.y.shape
+    items = inputs.items if inputs.items is not None else np.broadcast_to(np.arange(have), (n, have))
+    pad = width - have
+    if pad == 0:
+        return replace(inputs, items=np.asarray(items))
+    wide = lambda a, fill: np.pad(a, [(0, 0), (0, pad)] + [(0, 0)] * (a.ndim - 2), constant_values=fill)
+    return FitInputs(wide(inputs.x, 0.0), wide(inputs.y, 0.0), wide(inputs.due, 0.0), inputs.z,
+                     wide(inputs.offset, -np.inf), wide(np.asarray(items), 0))
 
 
 def _learned_from(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> tuple[UserRows, sp.csr_matrix]:
-    """The users (and their positives) the weights are learned from: at most ``FIT_CELLS`` cells."""
-    most = max(FIT_CELLS // max(len(model.cat), 1), 100)
+    """The users (and their positives) the weights are learned from: at most ``FIT_CELLS`` users x items
+    of features computed, and at most ``LEARN_CELLS`` users x candidates learned over."""
+    m = max(len(model.cat), 1)
+    most = max(min(FIT_CELLS // m, LEARN_CELLS // min(m, SAMPLED_CANDIDATES)), 100)
     if len(rows) > most:  # evenly spread users: deterministic, bounded memory
         pick = np.unique(np.linspace(0, len(rows) - 1, most).astype(np.int64))
         rows = replace(rows, **{f.name: getattr(rows, f.name)[pick] for f in fields(rows) if f.name != "folded"})
@@ -302,14 +341,98 @@ def _learned_from(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> tu
     return rows, positives
 
 
-def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix) -> FitInputs:
+def _proposal(model: Ranker) -> np.ndarray:
+    """The chance of each item per draw of the sampled negatives: half by the item's share of the shop's
+    interest (its share of its category's, times the category's share of visits), half uniform, so the
+    long tail is drawn too."""
+    interest = np.exp(model.item_in_cat) * model.cat_share[model.cat]
+    return 0.5 * interest / interest.sum() + 0.5 / len(interest)
+
+
+def _candidates(rows: UserRows, positives: sp.csr_matrix, logits: np.ndarray,
+                proposal: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per user: the items the softmax's normaliser counts exactly (their positives, everything they
+    interacted with, so every re-buy chance, and the ``EXACT_TOP`` items of highest ``logits``, where
+    the mass is) and ``SAMPLED_DRAWS`` draws of the rest from ``proposal``, each standing for
+    count / (draws x proposal) items (log-Q correction: an unbiased estimate of the rest's sum).
+    Returns (items, log weights), padded with -inf weights."""
+    n, m = logits.shape
+    exact = (rows.confidence + rows.purchases + rows.carts + abs(positives)).toarray() != 0
+    if m > EXACT_TOP:
+        np.put_along_axis(exact, np.argpartition(-logits, EXACT_TOP - 1, axis=1)[:, :EXACT_TOP], True, axis=1)
+    else:
+        exact[:] = True
+    drawn = rng.choice(m, size=(n, SAMPLED_DRAWS), p=proposal)
+    counts = np.bincount((np.arange(n)[:, None] * m + drawn).ravel(), minlength=n * m).reshape(n, m)
+    counts[exact] = 0  # counted exactly, so not again among the draws
+    with np.errstate(divide="ignore"):
+        weight = np.where(exact, 0.0, np.log(counts / (SAMPLED_DRAWS * proposal)))
+    user, item = np.nonzero(exact | (counts > 0))
+    per_user = np.bincount(user, minlength=n)
+    place = np.arange(len(user)) - np.repeat(np.cumsum(per_user) - per_user, per_user)
+    items = np.zeros((n, int(per_user.max(initial=1))), dtype=np.int64)
+    offset = np.full(items.shape, -np.inf)
+    items[user, place], offset[user, place] = item, weight[user, item]
+    return items, offset
+
+
+def _user_chunks(rows: UserRows, n_items: int) -> list[slice]:
+    """Slices of users whose dense features (``CHUNK_CELLS`` users x items each) are held at once."""
+    step = max(CHUNK_CELLS // max(n_items, 1), 1)
+    return [slice(start, min(start + step, len(rows))) for start in range(0, len(rows), step)]
+
+
+def _rows_of(rows: UserRows, part: slice) -> UserRows:
+    return replace(rows, **{f.name: getattr(rows, f.name)[part] for f in fields(rows) if f.name != "folded"})
+
+
+def fit_inputs(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, seed: int = 0) -> FitInputs:
     """``model``'s (fitted before a cut-off) inputs for the users of ``rows`` and what they carted or
-    bought after it (``positives``; a stored value weighs its positive)."""
+    bought after it (``positives``; a stored value weighs its positive). On a catalogue of more than
+    ``SAMPLED_CANDIDATES`` items the softmax runs over each user's sampled candidates (``_candidates``;
+    the draws are deterministic for ``seed``), so that the fit's cost follows users, not users x items."""
     rows, positives = _learned_from(model, rows, positives)
-    feats = model.features(rows)
-    x = np.stack([feats[name] for name in model.feature_names], axis=-1)
-    del feats
-    return FitInputs(x, positives.toarray(), model.due(rows), model.activity(rows))
+    m = len(model.cat)
+    if m <= SAMPLED_CANDIDATES:  # every item, counted exactly
+        feats = model.features(rows)
+        x = np.stack([feats[name] for name in model.feature_names], axis=-1)
+        del feats
+        return FitInputs(x, positives.toarray(), model.due(rows), model.activity(rows))
+    rng = np.random.default_rng(seed)
+    proposal = _proposal(model)
+    weights = np.array([float(model.params["weights"].get(name, 0.0)) for name in model.feature_names])
+    parts = []
+    for part in _user_chunks(rows, m):
+        chunk, chosen = _rows_of(rows, part), positives[part]
+        named = model.features(chunk)
+        feats = [named[name] for name in model.feature_names]
+        del named
+        logits = sum(w * f for w, f in zip(weights, feats) if w != 0.0)
+        items, offset = _candidates(chunk, chosen, np.broadcast_to(logits, (len(chunk), m)), proposal, rng)
+        # Each feature gathered on its own: stacking the dense users x items x features would cost more
+        # than everything else here.
+        x = np.stack([np.take_along_axis(np.broadcast_to(f, (len(chunk), m)), items, axis=1) for f in feats], axis=-1)
+        del feats
+        parts.append(FitInputs(x, _at_candidates(chosen.toarray(), items, offset),
+                               _at_candidates(model.due(chunk), items, offset),
+                               model.activity(chunk), offset, items))
+    out = parts[0]
+    for more in parts[1:]:
+        out = out + more
+    return out
+
+
+def _at_candidates(dense: np.ndarray, items: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``dense``'s (users x items) values at each user's candidates; 0 at the padding."""
+    return np.where(np.isfinite(offset), np.take_along_axis(dense, items, axis=1), 0.0)
+
+
+def _due_at(model: Ranker, rows: UserRows, inputs: FitInputs, share: float) -> np.ndarray:
+    """The re-buy chances of ``inputs``' candidates at the order clock's ``share``."""
+    if inputs.items is None:
+        return model.due(rows, order_clock=share)
+    return np.concatenate([_at_candidates(model.due(_rows_of(rows, part), order_clock=share), inputs.items[part],
+                                          inputs.offset[part]) for part in _user_chunks(rows, len(model.cat))])
 
 
 def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: float = 1e-3) -> dict[str, Any]:
@@ -324,7 +447,7 @@ def fit_weights(model: Ranker, rows: UserRows, positives: sp.csr_matrix, *, l2: 
     best: tuple[float, dict[str, Any]] | None = None
     own_share, own_due = float(model.params["order_clock"]), inputs.due  # fit_inputs' due is at the model's share
     for share in ORDER_CLOCK_SHARES:
-        inputs.due = own_due if share == own_share else model.due(rows, order_clock=share)
+        inputs.due = own_due if share == own_share else _due_at(model, rows, inputs, share)
         learned, loss = _maximum_likelihood(model, inputs, l2)
         if best is None or loss < best[0] - 1e-9:  # ties keep the smaller share
             best = (loss, {**learned, "order_clock": share})
@@ -340,13 +463,16 @@ def learn_weights(model: Ranker, inputs: FitInputs, *, l2: float | np.ndarray = 
 def _maximum_likelihood(model: Ranker, inputs: FitInputs, l2: float | np.ndarray) -> tuple[dict[str, Any], float]:
     """``learn_weights``' weights, and the penalised negative log likelihood per positive they reach."""
     names = model.feature_names
-    x, due, z = inputs.x, inputs.due, inputs.z
+    x, due, z, offset = inputs.x, inputs.due, inputs.z, inputs.offset
     # A feature that is the same for every item of every user cannot move a softmax over items: its
     # weight is fixed at 0 and the feature named as dropped (one category, no brands, one price).
-    varies = [bool((np.ptp(x[..., j], axis=1) > 1e-9).any()) for j in range(x.shape[-1])]
+    real = np.isfinite(offset)
+    varies = [bool(((np.where(real, x[..., j], -np.inf).max(axis=1) - np.where(real, x[..., j], np.inf).min(axis=1))
+                    > 1e-9).any()) for j in range(x.shape[-1])]
     y = inputs.y > 0
     weight = inputs.y[y]  # of each positive
     n_pos = max(float(weight.sum()), 1.0)
+    # Re-buy chances are non-zero only at bought items, which are always candidates: their sum is exact.
     due_sum = due.sum(axis=1)
     k = len(names)
     pos_x = x[y]  # (positives, k)
@@ -354,7 +480,7 @@ def _maximum_likelihood(model: Ranker, inputs: FitInputs, l2: float | np.ndarray
 
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b0, b1 = theta[:k], theta[k], theta[k + 1]
-        s = x @ w
+        s = x @ w + offset  # a sampled candidate stands for the items it was drawn for
         q = softmax(s, axis=1)
         rho = np.exp(b0 + b1 * z)
         a = q[y] + rho[pos_user] * due[y]  # numerators at the positives

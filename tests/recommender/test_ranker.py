@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from recommender.algorithms import make
+from recommender.algorithms import ranker as ranker_module
 from recommender.algorithms.ranker import (
     FEATURES,
     ORDER_CLOCK_SHARES,
@@ -90,6 +91,41 @@ def test_cut_offs_add_up_and_a_positive_weighs_what_it_stores(durables_shop) -> 
     for name in TwoFeatures.feature_names:
         assert stacked["weights"][name] == pytest.approx(weighted["weights"][name], abs=0.01)
     assert max(abs(weighted["weights"][n] - plain["weights"][n]) for n in TwoFeatures.feature_names) > 0.05
+
+
+def test_a_big_catalogue_learns_over_sampled_candidates(durables_shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ``SAMPLED_CANDIDATES`` items the softmax runs over each user's own items (every positive
+    among them, counted exactly), the top of the start logits and draws of the rest, each draw
+    standing for count / (draws x proposal) items. That estimate of the normaliser is unbiased, the
+    weights still find the planted taste out of sample, and the same seed gives the same weights."""
+    monkeypatch.setattr(ranker_module, "SAMPLED_CANDIDATES", 40)
+    monkeypatch.setattr(ranker_module, "EXACT_TOP", 5)
+    monkeypatch.setattr(ranker_module, "SAMPLED_DRAWS", 30)
+    earlier, validation = _splits(durables_shop)
+    zero = {"weights": {f: 0.0 for f in FEATURES}, "mix_bias": 0.0, "mix_activity": 0.0}
+    model = make("ranker", **zero).fit(earlier.data)
+    rows = earlier.data.rows(earlier.eval_rows)
+    inputs = fit_inputs(model, rows, earlier.positives)
+    assert inputs.y.shape[1] < earlier.data.n_items
+    assert inputs.y.sum() == earlier.positives.sum() and (inputs.offset[inputs.y > 0] == 0.0).all()
+
+    few = earlier.eval_rows[:20]
+    logits = np.random.default_rng(3).normal(0.0, 2.0, (len(few), earlier.data.n_items))
+    proposal = ranker_module._proposal(model)
+    estimates = []
+    for seed in range(200):
+        items, offset = ranker_module._candidates(earlier.data.rows(few), earlier.positives[:20], logits, proposal,
+                                                  np.random.default_rng(seed))
+        estimates.append(np.exp(np.take_along_axis(logits, items, axis=1) + offset).sum(axis=1))
+    exact = np.exp(logits).sum(axis=1)
+    assert np.mean(estimates, axis=0) / exact == pytest.approx(np.ones(len(few)), abs=0.05)
+
+    learned = fit_weights(model, rows, earlier.positives)
+    assert learned == fit_weights(model, rows, earlier.positives)
+    assert learned["weights"]["category"] > 0.5
+    untrained = evaluate(validation, make("ranker", **zero).fit(validation.data).score).ndcg
+    trained = evaluate(validation, make("ranker", **learned).fit(validation.data).score).ndcg
+    assert trained > untrained + 0.05
 
 
 def test_rebuy_mix_is_larger_where_people_rebuy(consumables_shop, durables_shop) -> None:
