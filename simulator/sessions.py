@@ -247,8 +247,7 @@ def browse(
     since_days = (s_start - state.last_order_us[s_user]) / US_PER_DAY
     cooldown = 1.0 - p.cooldown_strength * np.exp(-since_days / p.cooldown_days)
     # Frequent visitors mostly browse, so orders spread over more users than visits do.
-    relative_activity = users.activity_rate[s_user] / p.mean_activity
-    p_intent = p.intent_share * np.clip(relative_activity ** -p.intent_activity_elasticity, 0.2, 5.0)
+    p_intent = world.intent_shares()[s_user]
     intent = rng.random(n_s) < np.minimum(p_intent * cooldown, 1.0)
     mean_views = np.where(intent, p.mean_views_per_session * p.intent_views_factor,
                           p.mean_views_per_session)

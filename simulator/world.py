@@ -225,6 +225,7 @@ class World:
     _moments: dict[int, Moment] = field(default_factory=dict, repr=False)
     _awake_index: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
     _cells: tuple[np.ndarray, ...] | None = field(default=None, repr=False)  # _product_cells
+    _intent_shares: np.ndarray | None = field(default=None, repr=False)  # intent_shares
 
     @property
     def users(self) -> Users:
@@ -281,6 +282,19 @@ class World:
         at = at[keep]
         age_us = np.maximum(at_us - signup[keep], 0)
         return order[at], np.exp(log_activity_by_key[at] - age_us * decay_by_key[at])
+
+    def intent_shares(self) -> np.ndarray:
+        """Each user's share of visits meant to buy, before an order's cooldown: frequent
+        visitors mostly browse (``intent_activity_elasticity``), so orders spread over more
+        users than visits do. Fixed per user, so computed once (until users are added) rather
+        than a power per session every day."""
+        users = self.users
+        if self._intent_shares is None or len(self._intent_shares) != len(users):
+            p = self.params
+            relative_activity = users.activity_rate / p.mean_activity
+            self._intent_shares = p.intent_share * np.clip(
+                relative_activity ** -p.intent_activity_elasticity, 0.2, 5.0)
+        return self._intent_shares
 
     def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
         """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'
