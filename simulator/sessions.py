@@ -28,8 +28,8 @@ import numpy as np
 
 from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
-from simulator.state import SimulationState
 from simulator.sampling import PRICE_SENSITIVITY_GRID, lognormal32
+from simulator.state import SimulationState
 from simulator.world import Moment, World
 
 _MAX_VIEWS = 60
@@ -238,7 +238,7 @@ def browse(
 ) -> SessionRows:
     """Views, carts and orders of organic sessions of users ``s_user`` starting at ``s_start``."""
     p = world.params
-    users, products, tables = world.users, world.products, world.tables
+    users, products = world.users, world.products
     m = world.n_products
     n_s = len(s_user)
     ar_s = np.arange(n_s)

@@ -68,12 +68,12 @@ from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Cat
 from simulator.pages import ordinary_pages
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
-from simulator.prices import PriceHistory, psychological_price, build_price_history
+from simulator.prices import PriceHistory, build_price_history, psychological_price
 from simulator.sampling import PRICE_SENSITIVITY_GRID, SegmentTables, build_segment_tables
 from simulator.scenarios import scenario_named
 from simulator.seasonality import to_us
-from simulator.threads import one_blas_thread
 from simulator.tastes import cluster_directions, complements, product_tastes, user_tastes
+from simulator.threads import one_blas_thread
 
 MAX_LIKED_BRANDS = 4
 QUIET_RATE = 1e-5  # sessions/day under which a user counts as gone
