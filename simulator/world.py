@@ -65,7 +65,6 @@ from shopcore.ordering import stable_argsort
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
 from simulator.blocks import user_blocks
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
-from simulator.pages import ordinary_pages
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
 from simulator.prices import PriceHistory, build_price_history, psychological_price
@@ -567,7 +566,7 @@ def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
 
 def build_world(params: SimulationParams) -> World:
     """The shop described by ``params``: catalogue first, then users who shop in it."""
-    with one_blas_thread(), ordinary_pages():
+    with one_blas_thread():
         return _build_world(params)
 
 

@@ -19,7 +19,6 @@ from simulator.generate import (
     new_state,
 )
 from simulator.ids import as_uuids, uuid4_bytes
-from simulator.pages import ordinary_pages
 from simulator.params import SimulationParams
 from simulator.world import World, build_world
 
@@ -144,23 +143,6 @@ def test_take_joined_takes_rows_of_the_concatenation(n_first: int, n_second: int
     indices = np.arange(n_first + n_second)
     _assert_same_blocks(RowBlock.take_joined(narrow, second, indices),
                         RowBlock.concat([narrow, second]).take(indices))
-
-
-def test_ordinary_pages_switch_numpys_huge_page_advice_off_and_back() -> None:
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage as switch
-    except ImportError:  # numpy 1.x
-        from numpy.core.multiarray import _set_madvise_hugepage as switch
-    before = switch(True)
-    try:
-        with ordinary_pages():
-            assert switch(False) is False  # off inside the block
-        assert switch(True) is True  # and back on after it
-        with pytest.raises(RuntimeError), ordinary_pages():
-            raise RuntimeError
-        assert switch(True) is True  # also after an error
-    finally:
-        switch(before)
 
 
 # ----------------------------------------------------------------------------- determinism
