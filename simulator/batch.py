@@ -153,3 +153,25 @@ class RowBlock:
     def take(self, indices: np.ndarray) -> RowBlock:
         return RowBlock(**{f.name: np.take(getattr(self, f.name), indices, axis=0)
                            for f in fields(self)})
+
+    @staticmethod
+    def take_joined(first: RowBlock, second: RowBlock, indices: np.ndarray) -> RowBlock:
+        """``concat([first, second]).take(indices)`` without building the concatenation: each
+        column is one gather from ``second`` (the large block: a window's fresh rows), then
+        the few rows of ``first`` (the pending ones) are put in their places."""
+        n = len(first)
+        if n == 0 or len(second) == 0:
+            return second.take(indices - n) if n == 0 else first.take(indices)
+        names = [f.name for f in fields(RowBlock)]
+        if any(getattr(first, k).dtype != getattr(second, k).dtype for k in names):
+            return RowBlock.concat([first, second]).take(indices)  # concatenation would convert
+        from_first = np.flatnonzero(indices < n)
+        at_second = indices - n
+        at_second[from_first] = 0  # any row: overwritten below
+        at_first = indices[from_first]
+        out = {}
+        for k in names:
+            column = np.take(getattr(second, k), at_second, axis=0)
+            column[from_first] = np.take(getattr(first, k), at_first, axis=0)
+            out[k] = column
+        return RowBlock(**out)

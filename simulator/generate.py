@@ -206,16 +206,18 @@ def _advance(
         record_purchases(world, state, rows, rng)
         fresh = _deliver_rows(world, rows, rng, cap_us)
 
-        # Pending rows (older) first, then fresh ones; both parts are sorted by occurred_at.
-        merged = RowBlock.concat([state.pending, fresh])
-        key = merged.loaded_us if emit_by_arrival else merged.occurred_us
+        # Pending rows (older) first, then fresh ones, indexed as if concatenated (only the
+        # rows taken are copied); both parts are sorted by occurred_at.
+        pending = state.pending
+        occurred = np.concatenate((pending.occurred_us, fresh.occurred_us))
+        key = np.concatenate((pending.loaded_us, fresh.loaded_us)) if emit_by_arrival else occurred
         ready = key < end_us
         ready_idx = np.flatnonzero(ready)
-        state.pending = merged.take(np.flatnonzero(~ready))
+        state.pending = RowBlock.take_joined(pending, fresh, np.flatnonzero(~ready))
         state.clock_us = end_us
         # Merge the two sorted runs (a stable order: identical on every machine).
-        ready_idx = ready_idx[stable_argsort(merged.occurred_us[ready_idx])]
-        return _materialise(world, merged.take(ready_idx))
+        ready_idx = ready_idx[stable_argsort(occurred[ready_idx])]
+        return _materialise(world, RowBlock.take_joined(pending, fresh, ready_idx))
 
 
 def generate_history(

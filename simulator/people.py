@@ -126,16 +126,15 @@ def make_people(
         last[rows] = parts.last_at[i] + rng.integers(0, len(pool.last), len(rows))
         pattern[rows] = rng.integers(0, 5, len(rows))
         digits[rows] = rng.integers(10, 100, len(rows))
-    full_name = _narrowest(np.strings.add(parts.first_and_space[first], parts.last[last]))
+    full_name = _joined((parts.first_and_space, first), (parts.last, last))
     domains = np.array([f"@{d}".encode() for d, _ in EMAIL_DOMAINS])
     weights = np.array([w for _, w in EMAIL_DOMAINS])
     domain = rng.choice(len(domains), size=n, p=weights / weights.sum())
     # The address: the first name (or its initial) with its separator, the last name, then
     # the digits (if any) and the domain.
-    head = parts.heads[pattern * parts.n_first + first]
     digit_tail = np.where(pattern == _WITH_DIGITS, digits, 0)
-    end = _address_ends(domains)[digit_tail * len(domains) + domain]
-    address = np.strings.add(np.strings.add(head, parts.last_slug[last]), end)
+    address = _joined((parts.heads, pattern * parts.n_first + first), (parts.last_slug, last),
+                      (_address_ends(domains), digit_tail * len(domains) + domain))
     return full_name, _unique_addresses(address, taken_emails)
 
 
@@ -240,6 +239,23 @@ def _numbered_repeats(addresses: np.ndarray) -> np.ndarray | None:
     # In place when the numbered addresses fit (the caller's own array): no copy of them all.
     out = addresses if numbered.itemsize <= addresses.itemsize else addresses.astype(numbered.dtype)
     out[repeat] = numbered
+    return out
+
+
+def _joined(*pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Row by row, the concatenation of ``table[index]`` of each (table, index) piece, in the
+    narrowest type that holds the longest (as ``_narrowest`` would give). Each join writes
+    straight into that width, known from the tables' lengths: no join at the sum of the
+    tables' widths, then a pass to measure and a copy to narrow."""
+    table, index = pieces[0]
+    out = np.take(table, index)
+    length = np.strings.str_len(table)[index]
+    for table, index in pieces[1:]:
+        length += np.strings.str_len(table)[index]
+        joined = np.empty(len(out), dtype=f"S{max(int(length.max(initial=0)), 1)}")
+        # The unsafe cast only narrows the type: every row fits its width.
+        np.add(out, np.take(table, index), out=joined, casting="unsafe")
+        out = joined
     return out
 
 

@@ -28,8 +28,8 @@ import numpy as np
 
 from shopcore.events import ADD_TO_CART, PURCHASE, VIEW
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
-from simulator.state import SimulationState
 from simulator.sampling import PRICE_SENSITIVITY_GRID, lognormal32
+from simulator.state import SimulationState
 from simulator.world import Moment, World
 
 _MAX_VIEWS = 60
@@ -238,7 +238,7 @@ def browse(
 ) -> SessionRows:
     """Views, carts and orders of organic sessions of users ``s_user`` starting at ``s_start``."""
     p = world.params
-    users, products, tables = world.users, world.products, world.tables
+    users, products = world.users, world.products
     m = world.n_products
     n_s = len(s_user)
     ar_s = np.arange(n_s)
@@ -247,8 +247,7 @@ def browse(
     since_days = (s_start - state.last_order_us[s_user]) / US_PER_DAY
     cooldown = 1.0 - p.cooldown_strength * np.exp(-since_days / p.cooldown_days)
     # Frequent visitors mostly browse, so orders spread over more users than visits do.
-    relative_activity = users.activity_rate[s_user] / p.mean_activity
-    p_intent = p.intent_share * np.clip(relative_activity ** -p.intent_activity_elasticity, 0.2, 5.0)
+    p_intent = world.intent_shares()[s_user]
     intent = rng.random(n_s) < np.minimum(p_intent * cooldown, 1.0)
     mean_views = np.where(intent, p.mean_views_per_session * p.intent_views_factor,
                           p.mean_views_per_session)

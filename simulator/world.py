@@ -67,12 +67,12 @@ from simulator.blocks import user_blocks
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
-from simulator.prices import PriceHistory, psychological_price, build_price_history
+from simulator.prices import PriceHistory, build_price_history, psychological_price
 from simulator.sampling import PRICE_SENSITIVITY_GRID, SegmentTables, build_segment_tables
 from simulator.scenarios import scenario_named
 from simulator.seasonality import to_us
-from simulator.threads import one_blas_thread
 from simulator.tastes import cluster_directions, complements, product_tastes, user_tastes
+from simulator.threads import one_blas_thread
 
 MAX_LIKED_BRANDS = 4
 QUIET_RATE = 1e-5  # sessions/day under which a user counts as gone
@@ -224,6 +224,7 @@ class World:
     _moments: dict[int, Moment] = field(default_factory=dict, repr=False)
     _awake_index: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
     _cells: tuple[np.ndarray, ...] | None = field(default=None, repr=False)  # _product_cells
+    _intent_shares: np.ndarray | None = field(default=None, repr=False)  # intent_shares
 
     @property
     def users(self) -> Users:
@@ -280,6 +281,19 @@ class World:
         at = at[keep]
         age_us = np.maximum(at_us - signup[keep], 0)
         return order[at], np.exp(log_activity_by_key[at] - age_us * decay_by_key[at])
+
+    def intent_shares(self) -> np.ndarray:
+        """Each user's share of visits meant to buy, before an order's cooldown: frequent
+        visitors mostly browse (``intent_activity_elasticity``), so orders spread over more
+        users than visits do. Fixed per user, so computed once (until users are added) rather
+        than a power per session every day."""
+        users = self.users
+        if self._intent_shares is None or len(self._intent_shares) != len(users):
+            p = self.params
+            relative_activity = users.activity_rate / p.mean_activity
+            self._intent_shares = p.intent_share * np.clip(
+                relative_activity ** -p.intent_activity_elasticity, 0.2, 5.0)
+        return self._intent_shares
 
     def signed_up_between(self, start_us: int, end_us: int) -> np.ndarray:
         """Sorted indices of the users who signed up in ``[start_us, end_us)``: the signup days'

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from shopcore.ordering import stable_argsort
-from simulator.batch import EVENT_TYPE_SPELLINGS
+from simulator.batch import EVENT_TYPE_SPELLINGS, RowBlock
 from simulator.generate import (
     EventBatch,
     expected_events_per_second,
@@ -112,6 +112,37 @@ def test_concat_take_and_len() -> None:
     with pytest.raises(ValueError, match="rows"):
         columns = {f.name: getattr(part, f.name) for f in fields(part)}
         EventBatch(**{**columns, "quantity": np.ones(2, np.int32)})
+
+
+def _row_block(n: int, rng: np.random.Generator) -> RowBlock:
+    def ints() -> np.ndarray:
+        return rng.integers(0, 1 << 40, n)
+
+    return RowBlock(uuid4_bytes(rng, n), uuid4_bytes(rng, n), uuid4_bytes(rng, n), rng.random(n) < 0.5,
+                    ints(), ints(), rng.integers(0, 9, n).astype(np.int8), rng.integers(1, 4, n).astype(np.int32),
+                    ints(), ints())
+
+
+def _assert_same_blocks(a: RowBlock, b: RowBlock) -> None:
+    for f in fields(RowBlock):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+
+
+@pytest.mark.parametrize("n_first,n_second", [(7, 40), (0, 40), (7, 0), (0, 0)])
+def test_take_joined_takes_rows_of_the_concatenation(n_first: int, n_second: int) -> None:
+    rng = np.random.default_rng(n_first + n_second)
+    first, second = _row_block(n_first, rng), _row_block(n_second, rng)
+    for indices in (rng.permutation(n_first + n_second)[: (n_first + n_second) // 2],
+                    np.arange(n_first + n_second)[::-1], np.empty(0, dtype=np.int64)):
+        _assert_same_blocks(RowBlock.take_joined(first, second, indices),
+                            RowBlock.concat([first, second]).take(indices))
+    # Columns of other types are converted as the concatenation converts them.
+    narrow = RowBlock(**{**{f.name: getattr(first, f.name) for f in fields(RowBlock)},
+                         "quantity": first.quantity.astype(np.int16)})
+    indices = np.arange(n_first + n_second)
+    _assert_same_blocks(RowBlock.take_joined(narrow, second, indices),
+                        RowBlock.concat([narrow, second]).take(indices))
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -230,7 +261,13 @@ def test_live_mode_serves_new_users(small_world: World) -> None:
     state = new_state(world)
     rng = np.random.default_rng(5)
     t = END
+    assert len(world.intent_shares()) == SMALL.users
     world.add_users(20, [t] * 20, rng)
+    # The per-user intent shares follow the added users.
+    shares = world.intent_shares()
+    activity = world.users.activity_rate[SMALL.users:] / SMALL.mean_activity
+    assert np.array_equal(shares[SMALL.users:], SMALL.intent_share * np.clip(
+        activity ** -SMALL.intent_activity_elasticity, 0.2, 5.0))
     state.sync_users(world.n_users)
     b = generate_window(world, state, t, t + timedelta(minutes=30), rng=rng, rate_multiplier=50.0)
     assert len(b) > 0
