@@ -20,6 +20,7 @@ each compiled template's Python for tracebacks) bypasses the cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -74,12 +75,27 @@ def _callable_name(func: Any) -> str:
     return f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__qualname__)}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _describe(func: Any) -> tuple[str, str]:
+    """A filter's or test's name in its module and how Jinja passes it the context (the code differs)."""
+    from jinja2.utils import _PassArg
+
+    return _callable_name(func), str(_PassArg.from_obj(func))
+
+
+def _description(func: Any) -> tuple[str, str]:
+    try:
+        return _describe(func)
+    except TypeError:  # an unhashable callable: described every time
+        return _describe.__wrapped__(func)
+
+
 def environment_key(env: Any) -> str:
     """Everything of an environment that Jinja's lexer, parser, optimizer or code generator reads."""
     from jinja2.utils import _PassArg
 
-    def named(functions: dict[str, Any]) -> list[tuple[str, str, str]]:
-        return sorted((name, _callable_name(func), str(_PassArg.from_obj(func))) for name, func in functions.items())
+    def named(functions: dict[str, Any]) -> list[tuple[str, tuple[str, str]]]:
+        return sorted((name, _description(func)) for name, func in functions.items())
 
     settings = (
         _callable_name(type(env)), _callable_name(env.code_generator_class), _callable_name(env.context_class),
