@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shop import build_marks, build_order, unit_test_gate
+from shop import build_marks, build_order, dbt_memo, jinja_code_cache, unit_test_gate
 from shopcore import home_lock
 from shopcore.dbt_artifacts import (
     FAILED_STATUSES,
@@ -29,8 +29,8 @@ from shopcore.dbt_artifacts import (
     last_freshness_path,
     read_sources,
 )
-from shopcore.semantic import semantic_manifest_path
 from shopcore.errors import ShopError
+from shopcore.semantic import semantic_manifest_path
 from shopcore.settings import get_settings
 
 PROFILE_TEMPLATE = PROJECT_DIR / "profiles.example.yml"
@@ -292,7 +292,8 @@ def run_dbt(
     collector = _EventCollector(on_progress)
     started = time.perf_counter()
     order = build_order.longest_path_first(node_seconds) if node_seconds is not None else nullcontext()
-    with _RUN_LOCK, _environment(values), order:
+    # The memos read the environment the run sets: they come after it.
+    with _RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), dbt_memo.reused():
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
             outcome.result.write(str(target / results_file))
