@@ -11,13 +11,11 @@ venv: $(STAMP)
 # The spark extra too: `make test` also builds the warehouse on a local Spark and compares it with
 # PostgreSQL (tests/spark; skipped, saying why, where Java 17+ is missing).
 
-# --no-compile: Python compiles a module when it is first imported, and most of what the extras
-# install (pyspark's, dbt's adapters', ...) never is; compiling all of it took longer than the install.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
