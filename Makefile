@@ -28,8 +28,11 @@ demo: $(STAMP)
 # `make test PYTEST_WORKERS=` runs the suite in one process.
 PYTEST_WORKERS ?= -n 2 --dist loadgroup --durations=15
 
+# The project's own modules compiled first: with PYTHONDONTWRITEBYTECODE set (CI images often set it)
+# no process writes a .pyc, and each of the suite's hundreds of `shop` processes would compile them again.
 test: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/python -m compileall -q -x '/\.' .
 	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 clean:
