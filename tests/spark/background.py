@@ -149,12 +149,12 @@ _SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 # re-planning between stages (adaptive execution only pays on data that outgrows its plan).
 _SMALL_DATA_SPARK = {
     "SHOP_SPARK_CATALOG": "in-memory",
-    "PYSPARK_SUBMIT_ARGS": " ".join([
-        "--conf spark.sql.codegen.factoryMode=NO_CODEGEN",
-        "--conf spark.sql.codegen.wholeStage=false",
-        "--conf spark.sql.adaptive.enabled=false",
-        "pyspark-shell",
-    ]),
+    "PYSPARK_SUBMIT_ARGS": (
+        "--conf spark.sql.codegen.factoryMode=NO_CODEGEN"
+        " --conf spark.sql.codegen.wholeStage=false"
+        " --conf spark.sql.adaptive.enabled=false"
+        " pyspark-shell"
+    ),
 }
 
 BUILD_KEY = pytest.StashKey[SparkBuild]()  # the build this process started; stopped at the session's end
@@ -167,7 +167,8 @@ def start(*, in_background: bool = True) -> SparkBuild:
     command = [sys.executable, "-m", "tests.spark.background", str(workdir)]
     with open(workdir / "spark-build.log", "w") as out:
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env={**os.environ, **_SMALL_DATA_SPARK, "TZ": "UTC", "JAVA_TOOL_OPTIONS": _SHORT_LIVED_JVM},
+            command, cwd=REPO_ROOT,
+            env={**os.environ, **_SMALL_DATA_SPARK, "TZ": "UTC", "JAVA_TOOL_OPTIONS": _SHORT_LIVED_JVM},
             stdout=out, stderr=subprocess.STDOUT,
             preexec_fn=_lowest_priority if in_background else None, process_group=0,
         )
