@@ -311,6 +311,9 @@ class FitInputs:
 
     def __add__(self, other: FitInputs) -> FitInputs:
         """Both cut-offs' users, learned from together (candidate lists padded to the longer)."""
+        if self.items is None and other.items is None:  # both over every item: nothing to pad or gather
+            return FitInputs(*(np.concatenate((getattr(self, name), getattr(other, name)))
+                               for name in ("x", "y", "due", "z", "offset")))
         width = max(self.y.shape[1], other.y.shape[1])
         parts = [_padded(inputs, width) for inputs in (self, other)]
         return FitInputs(*(np.concatenate([getattr(p, name) for p in parts])
