@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -53,11 +54,32 @@ def test_a_job_waits_for_the_homes_current_job_and_names_it(fresh_database, tmp_
         assert "user_item_interactions" in output, output
 
 
+def _wait_for_holder(home: Path, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while (holder := home_lock.holder_of(home)) is None or holder.pid != process.pid:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"pid {process.pid} never held the lock:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
+# Two whole builds, the second started while the first holds the home's lock. The first is paused
+# (SIGSTOP) from the moment it holds the lock until the second says it waits: without the pause, a
+# build that finishes before the second process gets to the lock (a loaded machine, an empty
+# warehouse) would make the test prove nothing about running at once.
 def test_two_builds_at_once_both_succeed_one_after_the_other(database, tmp_path):
+    home = Path(database.env["SHOP_HOME"])
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    processes = [_shop(["build"], database.env, log) for log in logs]
+    first = _shop(["build"], database.env, logs[0])
+    _wait_for_holder(home, first, logs[0])
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = _shop(["build"], database.env, logs[1])
+        _wait_for_text(logs[1], f"Waiting for build (pid {first.pid}", second)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    processes = [first, second]
     for process in processes:
         process.wait(timeout=600)
     outputs = [log.read_text() for log in logs]
     assert [process.returncode for process in processes] == [0, 0], outputs
-    assert sum("Waiting for build (pid " in output for output in outputs) == 1, outputs
+    assert "Waiting for" not in outputs[0] and "__dbt_backup" not in outputs[1], outputs
