@@ -65,6 +65,7 @@ from shopcore.ordering import stable_argsort
 from shopcore.timeunits import US_PER_DAY, US_PER_SECOND
 from simulator.blocks import user_blocks
 from simulator.catalog import BRAND_HEADS, BRAND_TAILS, CHANNELS, COUNTRIES, Category
+from simulator.memory import fewer_fresh_pages
 from simulator.params import SimulationParams
 from simulator.people import NamePool, build_name_pools, make_people
 from simulator.prices import PriceHistory, build_price_history, psychological_price
@@ -566,7 +567,7 @@ def _as_us_array(times: Sequence[datetime] | np.ndarray) -> np.ndarray:
 
 def build_world(params: SimulationParams) -> World:
     """The shop described by ``params``: catalogue first, then users who shop in it."""
-    with one_blas_thread():
+    with one_blas_thread(), fewer_fresh_pages():
         return _build_world(params)
 
 
