@@ -12,6 +12,7 @@ from numpy._core import multiarray
 
 from shopcore.ordering import stable_argsort
 from simulator.batch import EVENT_TYPE_SPELLINGS, RowBlock
+from simulator.distinct import distinct_sorted
 from simulator.generate import (
     EventBatch,
     _merged_by_time,
@@ -161,6 +162,14 @@ def test_ready_rows_merge_in_the_stable_order_of_their_instants() -> None:
         indices = np.flatnonzero(rng.random(n_first + n_second) < 0.8)
         assert np.array_equal(_merged_by_time(indices, occurred, n_first),
                               indices[np.argsort(occurred[indices], kind="stable")])
+
+
+def test_distinct_sorted_is_numpys_unique() -> None:
+    rng = np.random.default_rng(12)
+    for n in (0, 1, 2, 9, 1000):
+        values = rng.integers(-6, 6, n, dtype=np.int64)
+        got, expected = distinct_sorted(values), np.unique(values)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
 
 
 def test_world_build_pages_setting_is_restored() -> None:
