@@ -10,8 +10,9 @@ Two defaults make each of them cost kernel time as well as its own work:
   before the fault returns.
 
 While a world is built, ``fewer_fresh_pages`` keeps freed blocks in the process for reuse and
-asks for no huge pages; numpy's setting is restored afterwards (the event loop's gathers from
-the per-user tables still get huge pages where the kernel gives them). glibc's thresholds stay
+asks for no huge pages; numpy's setting is restored afterwards, so arrays made later (the event
+loop's) are allocated as before. (Copying the per-user tables the day loop reads into huge
+pages was tried: it cost the world build more than it saved the days.) glibc's thresholds stay
 for the rest of the process: a block freed later is still reused rather than mapped again, and
 free memory above ``_KEEP_FREE_BYTES`` at the heap's top is returned to the kernel as before.
 Elsewhere than glibc on Linux only numpy's setting changes.
