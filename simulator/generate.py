@@ -141,6 +141,29 @@ def _deliver_rows(
     )
 
 
+def _merged_by_time(indices: np.ndarray, occurred: np.ndarray, n_first: int) -> np.ndarray:
+    """``indices`` (ascending, into the rows of two blocks joined: ``n_first`` rows first) in
+    the stable order of ``occurred``. Each block's rows come by occurred_at, so the few of the
+    first block (the pending ones) are placed among the second's by a search, not a sort of
+    them all; rows out of order (never made here) fall back to the sort."""
+    split = int(np.searchsorted(indices, n_first))
+    first, second = occurred[indices[:split]], occurred[indices[split:]]
+    if not (_ascending(first) and _ascending(second)):
+        return indices[stable_argsort(occurred[indices])]
+    # A first-block row goes before the second block's rows of the same instant (stability).
+    at = np.arange(split) + np.searchsorted(second, first, side="left")
+    out = np.empty(len(indices), dtype=indices.dtype)
+    rest = np.ones(len(indices), dtype=bool)
+    rest[at] = False
+    out[at] = indices[:split]
+    out[rest] = indices[split:]
+    return out
+
+
+def _ascending(values: np.ndarray) -> bool:
+    return bool((values[1:] >= values[:-1]).all())
+
+
 def _prices(world: World, rows: RowBlock) -> np.ndarray:
     """Each row's unit price at its occurred_at. Prices change at midnight, so the rows of the
     middle row's day (rows come by occurred_at: the day of most of them) take one table
@@ -216,7 +239,7 @@ def _advance(
         state.pending = RowBlock.take_joined(pending, fresh, np.flatnonzero(~ready))
         state.clock_us = end_us
         # Merge the two sorted runs (a stable order: identical on every machine).
-        ready_idx = ready_idx[stable_argsort(occurred[ready_idx])]
+        ready_idx = _merged_by_time(ready_idx, occurred, len(pending))
         return _materialise(world, RowBlock.take_joined(pending, fresh, ready_idx))
 
 

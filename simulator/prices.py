@@ -23,6 +23,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from shopcore.timeunits import US_PER_DAY
+from simulator.distinct import distinct_sorted
 
 _DAY_BITS = 32  # product index * 2**32 + day offset: one sortable key per (product, day)
 
@@ -121,7 +122,7 @@ def build_price_history(
     bp_prod = np.concatenate((np.arange(m), c_prod, p_prod, p_prod))
     bp_day = np.concatenate((np.zeros(m, np.int64), c_day, p_day, p_end))
     keep = bp_day < span
-    key = np.unique((bp_prod[keep] << _DAY_BITS) + bp_day[keep])
+    key = distinct_sorted((bp_prod[keep] << _DAY_BITS) + bp_day[keep])
     prod, day = key >> _DAY_BITS, key & ((1 << _DAY_BITS) - 1)
 
     # List price at each breakpoint: the base times every change factor up to that day.

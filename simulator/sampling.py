@@ -72,11 +72,18 @@ class SegmentTables:
         return np.ascontiguousarray(self.cell_weight.reshape(-1, self.n_clusters).T, dtype=np.float32)
 
     @cached_property
-    def cell_table(self) -> np.ndarray:
-        """Where each cell's table starts in ``order`` (flattened): 0 for a category's cell,
-        the number of products for a brand's."""
+    def cell_first(self) -> np.ndarray:
+        """Where each cell starts among a level's ``2 * M`` sorted positions (the category
+        order, then the brand order): its table's offset plus its start in that table."""
         kind = np.arange(len(self.cell_len)) // self.n_clusters >= self.n_categories
-        return kind.astype(np.int64) * self.n_products
+        return kind.astype(np.int64) * self.n_products + self.cell_start
+
+    @cached_property
+    def guide_in_level(self) -> np.ndarray:
+        """``guide`` as positions among a level's ``2 * M`` (the brand table's entries moved
+        past the category table's): a draw's position is then one look-up from its level."""
+        m = self.n_products
+        return (self.guide.reshape(-1, 2, m) + np.array([0, m])[:, None]).reshape(-1)
 
     @cached_property
     def cell_weight32(self) -> np.ndarray:
@@ -101,18 +108,17 @@ class SegmentTables:
 
     def sample(self, cell: np.ndarray, level: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """One product index per row, drawn from ``cell`` under price level ``level``."""
-        m = self.n_products
-        table = self.cell_table[cell]
-        base = level.astype(np.int64) * (2 * m) + table
+        level_start = np.multiply(level, 2 * self.n_products, dtype=np.int64)
         j = (uniform * self.cell_len[cell]).astype(np.int64)
-        flat = base + self.guide[base + self.cell_start[cell] + j]
+        flat = level_start + self.guide_in_level[level_start + self.cell_first[cell] + j]
         # Step forward while the uniform is past the product's cumulative share; a cell's last
         # share is 1, so no draw leaves its cell.
         behind = np.flatnonzero(uniform >= self.cumulative[flat])
         while len(behind):
             flat[behind] += 1
             behind = behind[uniform[behind] >= self.cumulative[flat[behind]]]
-        return self.order.reshape(-1)[table + flat - base]
+        flat -= level_start
+        return self.order.reshape(-1)[flat]
 
 
 def lognormal32(rng: np.random.Generator, mean: float, sigma: float, n: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.batch import RowBlock
+from simulator.distinct import distinct_sorted
 from simulator.world import World
 
 _NEVER = np.iinfo(np.int64).min // 4  # "no order yet": far enough in the past, safe to subtract
@@ -64,7 +65,7 @@ class SimulationState:
 
     def add_owned(self, keys: np.ndarray) -> None:
         # Few new keys into a long sorted array: insert in place of re-sorting everything.
-        new = np.unique(keys)
+        new = distinct_sorted(keys)
         new = new[~self.owns(new)]
         if len(new):
             self.owned = np.insert(self.owned, np.searchsorted(self.owned, new), new)

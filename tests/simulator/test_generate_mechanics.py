@@ -8,17 +8,21 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from numpy._core import multiarray
 
 from shopcore.ordering import stable_argsort
 from simulator.batch import EVENT_TYPE_SPELLINGS, RowBlock
+from simulator.distinct import distinct_sorted
 from simulator.generate import (
     EventBatch,
+    _merged_by_time,
     expected_events_per_second,
     generate_history,
     generate_window,
     new_state,
 )
 from simulator.ids import as_uuids, uuid4_bytes
+from simulator.memory import fewer_fresh_pages
 from simulator.params import SimulationParams
 from simulator.world import World, build_world
 
@@ -143,6 +147,41 @@ def test_take_joined_takes_rows_of_the_concatenation(n_first: int, n_second: int
     indices = np.arange(n_first + n_second)
     _assert_same_blocks(RowBlock.take_joined(narrow, second, indices),
                         RowBlock.concat([narrow, second]).take(indices))
+
+
+def test_ready_rows_merge_in_the_stable_order_of_their_instants() -> None:
+    """Two sorted runs (pending rows first) merge as the stable sort orders them, ties to the
+    first run; a run out of order falls back to the sort."""
+    rng = np.random.default_rng(11)
+    for case in range(300):
+        n_first, n_second = int(rng.integers(0, 12)), int(rng.integers(0, 40))
+        first, second = rng.integers(0, 15, n_first), np.sort(rng.integers(0, 15, n_second))
+        if case % 3:
+            first = np.sort(first)
+        occurred = np.concatenate((first, second))
+        indices = np.flatnonzero(rng.random(n_first + n_second) < 0.8)
+        assert np.array_equal(_merged_by_time(indices, occurred, n_first),
+                              indices[np.argsort(occurred[indices], kind="stable")])
+
+
+def test_distinct_sorted_is_numpys_unique() -> None:
+    rng = np.random.default_rng(12)
+    for n in (0, 1, 2, 9, 1000):
+        values = rng.integers(-6, 6, n, dtype=np.int64)
+        got, expected = distinct_sorted(values), np.unique(values)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def test_world_build_pages_setting_is_restored() -> None:
+    """No huge pages are asked for inside ``fewer_fresh_pages``; numpy's setting comes back
+    after, also when the block fails."""
+    before = multiarray._get_madvise_hugepage()
+    with fewer_fresh_pages():
+        assert multiarray._get_madvise_hugepage() is False
+    assert multiarray._get_madvise_hugepage() == before
+    with pytest.raises(RuntimeError), fewer_fresh_pages():
+        raise RuntimeError
+    assert multiarray._get_madvise_hugepage() == before
 
 
 # ----------------------------------------------------------------------------- determinism
