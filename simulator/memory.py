@@ -27,7 +27,10 @@ import sys
 from collections.abc import Iterator
 from functools import cache
 
-from numpy._core import multiarray
+try:  # numpy 2; numpy 1.26 (which pyproject.toml allows) has it as numpy.core
+    from numpy._core import multiarray
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core import multiarray
 
 # mallopt's parameters (malloc.h): trim threshold and mmap threshold.
 _M_TRIM_THRESHOLD = -1
@@ -62,8 +65,12 @@ def _keep_freed_blocks() -> None:
 def fewer_fresh_pages() -> Iterator[None]:
     """Inside: freed blocks are reused and numpy asks for no huge pages (restored after)."""
     _keep_freed_blocks()
-    previous = multiarray._set_madvise_hugepage(False)
+    set_hugepage = getattr(multiarray, "_set_madvise_hugepage", None)  # numpy's private switch: may go
+    if set_hugepage is None:
+        yield
+        return
+    previous = set_hugepage(False)
     try:
         yield
     finally:
-        multiarray._set_madvise_hugepage(previous)
+        set_hugepage(previous)
