@@ -26,28 +26,26 @@
 {{ config(materialized='table') }}
 
 {#- percentile_cont(0.5) of four values of which at most one is null, bit for bit as PostgreSQL
-    computes it (the lower middle value plus half the gap to the upper one; of three, the middle),
-    as an expression: an aggregate per window row was a fifth of the model's CPU. -#}
+    computes it (the lower middle value plus half the gap to the upper one; of three, the middle):
+    an expression, not an aggregate over an array per window row. -#}
 {%- set median_sql = {} -%}
-{%- for column, values in [
+{%- for column, v in [
     ('median', ['week_1', 'week_2', 'week_3', 'week_4']),
     ('mad', ['deviation_1', 'deviation_2', 'deviation_3', 'deviation_4'])
 ] -%}
-    {%- set pair_lows = 'least(' ~ values[0] ~ ', ' ~ values[1] ~ '), least(' ~ values[2] ~ ', ' ~ values[3] ~ ')' -%}
-    {%- set pair_highs = 'greatest(' ~ values[0] ~ ', ' ~ values[1] ~ '), greatest(' ~ values[2] ~ ', ' ~ values[3] ~ ')' -%}
-    {%- set low = 'least(greatest(' ~ pair_lows ~ '), least(' ~ pair_highs ~ '))' -%}
-    {%- set high = 'greatest(greatest(' ~ pair_lows ~ '), least(' ~ pair_highs ~ '))' -%}
-    {%- set cases = [] -%}
-    {%- for missing in range(4) -%}
-        {%- set rest = values[:missing] + values[missing + 1:] -%}
-        {%- set _ = cases.append(
-            'when ' ~ values[missing] ~ ' is null then greatest(least(' ~ rest[0] ~ ', ' ~ rest[1]
-            ~ '), least(greatest(' ~ rest[0] ~ ', ' ~ rest[1] ~ '), ' ~ rest[2] ~ '))'
-        ) -%}
-    {%- endfor -%}
-    {%- set _ = median_sql.update({column: 'case\n            ' ~ cases | join('\n            ')
-        ~ '\n            else ' ~ low ~ '\n                + cast(0.5 as double precision) * ('
-        ~ high ~ ' - ' ~ low ~ ')\n        end'}) -%}
+{%- set pair_lows = 'least(' ~ v[0] ~ ', ' ~ v[1] ~ '), least(' ~ v[2] ~ ', ' ~ v[3] ~ ')' -%}
+{%- set pair_highs = 'greatest(' ~ v[0] ~ ', ' ~ v[1] ~ '), greatest(' ~ v[2] ~ ', ' ~ v[3] ~ ')' -%}
+{%- set low = 'least(greatest(' ~ pair_lows ~ '), least(' ~ pair_highs ~ '))' -%}
+{%- set high = 'greatest(greatest(' ~ pair_lows ~ '), least(' ~ pair_highs ~ '))' -%}
+{%- set cases = [] -%}
+{%- for missing in range(4) -%}
+{%- set rest = v[:missing] + v[missing + 1:] -%}
+{%- set _ = cases.append('when ' ~ v[missing] ~ ' is null then greatest(least(' ~ rest[0] ~ ', ' ~ rest[1]
+    ~ '), least(greatest(' ~ rest[0] ~ ', ' ~ rest[1] ~ '), ' ~ rest[2] ~ '))') -%}
+{%- endfor -%}
+{%- set _ = median_sql.update({column: 'case\n            ' ~ cases | join('\n            ')
+    ~ '\n            else ' ~ low ~ '\n                + cast(0.5 as double precision) * ('
+    ~ high ~ ' - ' ~ low ~ ')\n        end'}) -%}
 {%- endfor %}
 
 {%- set threshold = var('alert_score_threshold') -%}
