@@ -25,6 +25,29 @@
 #}
 {{ config(materialized='table') }}
 
+{#- percentile_cont(0.5) of four values of which at most one is null, bit for bit as PostgreSQL
+    computes it (the lower middle value plus half the gap to the upper one; of three, the middle):
+    an expression, not an aggregate over an array per window row. -#}
+{%- set median_sql = {} -%}
+{%- for column, v in [
+    ('median', ['week_1', 'week_2', 'week_3', 'week_4']),
+    ('mad', ['deviation_1', 'deviation_2', 'deviation_3', 'deviation_4'])
+] -%}
+{%- set pair_lows = 'least(' ~ v[0] ~ ', ' ~ v[1] ~ '), least(' ~ v[2] ~ ', ' ~ v[3] ~ ')' -%}
+{%- set pair_highs = 'greatest(' ~ v[0] ~ ', ' ~ v[1] ~ '), greatest(' ~ v[2] ~ ', ' ~ v[3] ~ ')' -%}
+{%- set low = 'least(greatest(' ~ pair_lows ~ '), least(' ~ pair_highs ~ '))' -%}
+{%- set high = 'greatest(greatest(' ~ pair_lows ~ '), least(' ~ pair_highs ~ '))' -%}
+{%- set cases = [] -%}
+{%- for missing in range(4) -%}
+{%- set rest = v[:missing] + v[missing + 1:] -%}
+{%- set _ = cases.append('when ' ~ v[missing] ~ ' is null then greatest(least(' ~ rest[0] ~ ', ' ~ rest[1]
+    ~ '), least(greatest(' ~ rest[0] ~ ', ' ~ rest[1] ~ '), ' ~ rest[2] ~ '))') -%}
+{%- endfor -%}
+{%- set _ = median_sql.update({column: 'case\n            ' ~ cases | join('\n            ')
+    ~ '\n            else ' ~ low ~ '\n                + cast(0.5 as double precision) * ('
+    ~ high ~ ' - ' ~ low ~ ')\n        end'}) -%}
+{%- endfor %}
+
 {%- set threshold = var('alert_score_threshold') -%}
 {%- set relative_floor = var('alert_relative_floor') -%}
 {%- set min_expected = var('alert_min_expected') -%}
@@ -250,8 +273,9 @@ dense as (
         padded.shape,
         series.first_hour,
         padded.hour_start,
-        sum(padded.num) as num,
-        sum(padded.den) as den
+        -- counts of an hour: integers, so that the sums over windows stay bigint (not numeric)
+        cast(sum(padded.num) as integer) as num,
+        cast(sum(padded.den) as integer) as den
 
     from (
         select
@@ -339,6 +363,9 @@ windows as (
         rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' >= rolled.first_hour
         -- five hours: the whole hours inside a six-hour stop that began within an hour (heads only)
         and (sizes.window_hours <> 5 or rolled.shape = 'drop heads')
+        -- one hour: only counts and shares flag a single hour (hourly_flagged); each length is
+        -- judged apart from the others, so the windows no check flags are not built
+        and (sizes.window_hours <> 1 or rolled.shape in ('count', 'rising share'))
 
 ),
 
@@ -402,25 +429,49 @@ dispersed as (
 
 ),
 
-hourly_medians as (
+judged_hours as (
 
     select
         history.*,
-        medians.median,
-        medians.history_points
+        num_nonnulls(history.week_1, history.week_2, history.week_3, history.week_4) as history_points
 
     from dispersed as history
-    cross join bounds
-    cross join
-        lateral (
-            select
-                percentile_cont(0.5) within group (order by past.metric_value) as median,
-                count(past.metric_value) as history_points
-            from unnest(array[history.week_1, history.week_2, history.week_3, history.week_4]) as past (metric_value)
-        ) as medians
+    -- (a scalar, not a join: the planner then tests it before the scores the flags below need)
     where
-        history.window_end > bounds.evaluate_from and history.metric_value is not null and medians.history_points >= 3
+        history.window_end > (select bounds.evaluate_from from bounds) and history.metric_value is not null
+        and num_nonnulls(history.week_1, history.week_2, history.week_3, history.week_4) >= 3
         and (history.shape <> 'drop heads' or history.x_num < history.count_expected)
+
+),
+
+hourly_medians as (
+
+    select
+        *,
+        {{ median_sql['median'] }} as median
+    from judged_hours
+
+),
+
+-- the absolute deviations from the median, whose median is the MAD
+hourly_deviations as (
+
+    select
+        *,
+        abs(week_1 - median) as deviation_1,
+        abs(week_2 - median) as deviation_2,
+        abs(week_3 - median) as deviation_3,
+        abs(week_4 - median) as deviation_4
+    from hourly_medians
+
+),
+
+hourly_mads as (
+
+    select
+        *,
+        {{ median_sql['mad'] }} as mad
+    from hourly_deviations
 
 ),
 
@@ -461,7 +512,7 @@ hourly_scored as (
                 then
                     (judged.metric_value - judged.median)
                     / greatest(
-                        1.4826 * mads.mad,
+                        1.4826 * judged.mad,
                         sqrt(judged.median * judged.per_head),
                         {{ relative_floor }} * judged.median,
                         1
@@ -472,7 +523,7 @@ hourly_scored as (
                 then
                     (judged.x_num - judged.x_den * judged.median)
                     / greatest(
-                        1.4826 * mads.mad * judged.x_den,
+                        1.4826 * judged.mad * judged.x_den,
                         sqrt(judged.x_den * judged.median),
                         {{ relative_floor }} * judged.x_den * judged.median,
                         2
@@ -482,24 +533,20 @@ hourly_scored as (
             when judged.shape = 'peak'
                 then
                     (judged.metric_value - judged.median)
-                    / greatest(1.4826 * mads.mad, judged.median, 1)
+                    / greatest(1.4826 * judged.mad, judged.median, 1)
             -- a ratio per head: a mean over x_den heads varies as sd / sqrt(x_den), and visits are
             -- long-tailed (a head's sd is about twice the mean)
             else
                 (judged.metric_value - judged.median)
                 / greatest(
-                    1.4826 * mads.mad,
-                    2 * judged.median / sqrt(greatest(judged.x_den, 1)),
+                    1.4826 * judged.mad,
+                    2 * judged.median / sqrt(cast(greatest(judged.x_den, 1) as numeric)),
                     {{ relative_floor }} * judged.median,
                     1e-9
                 )
         end as score
 
-    from hourly_medians as judged
-    cross join lateral (
-        select percentile_cont(0.5) within group (order by abs(past.metric_value - judged.median)) as mad
-        from unnest(array[judged.week_1, judged.week_2, judged.week_3, judged.week_4]) as past (metric_value)
-    ) as mads
+    from hourly_mads as judged
 
 ),
 
