@@ -83,6 +83,7 @@ def test_the_medians_are_percentile_cont_bit_for_bit(alerting_shop):
     assert of_three > 0 and of_four > 0 and judged == of_three + of_four
     assert differing == 0
 
+
 def test_the_build_warns_about_open_alerts_and_stays_green(alerting_shop):
     """Only the newest anomaly (the bot, five days back) is open: its kind's test warns, no test fails."""
     build = alerting_shop.build
