@@ -65,12 +65,13 @@ stored_pairs as (
 
     from touched_pairs
     cross join lateral (
-        select stored.*
-        from {{ this }} as stored
+        select stored_row.*
+        from {{ this }} as stored_row
         where
-            stored.user_id = touched_pairs.user_id
-            and stored.product_id = touched_pairs.product_id
-        offset 0
+            stored_row.user_id = touched_pairs.user_id
+            and stored_row.product_id = touched_pairs.product_id
+        -- a fence, not a page: the key is unique, so at most one row and no order to choose
+        offset 0  -- noqa: AM09
     ) as built
 
 ),
