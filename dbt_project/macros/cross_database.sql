@@ -165,3 +165,27 @@
     create index if not exists {{ this.identifier }}_recommended_loaded_idx
     on {{ this }} (last_loaded_at) where is_recommended = 1
 {%- endmacro %}
+
+{#
+    One row per day from `start_date` up to, not including, `end_date` (date literals), in a column
+    `date_day`: what dbt.date_spine('day', ...) yields. On PostgreSQL from generate_series: the
+    portable spine cross-joins powers of two and filters the product, which made the spine's own
+    test (run in every build) and every MetricFlow query joined to it several times dearer.
+#}
+{% macro day_spine(start_date, end_date) -%}
+    {{ return(adapter.dispatch('day_spine')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__day_spine(start_date, end_date) -%}
+    {{ dbt.date_spine('day', start_date, end_date) }}
+{%- endmacro %}
+
+{% macro postgres__day_spine(start_date, end_date) -%}
+    {#- timestamps without a time zone: the days do not depend on the session's #}
+    select cast(spine_day as date) as date_day
+    from generate_series(
+        cast({{ start_date }} as timestamp),
+        cast({{ end_date }} as timestamp) - interval '1 day',
+        interval '1 day'
+    ) as spine_day
+{%- endmacro %}

@@ -126,16 +126,21 @@
     with the mark, the unsettled days are taken out of the literal list itself, so that a test on
     the staging view de-duplicates only the days it compares (a `not in (subquery)` stays above
     the view's window and filters after the de-duplication of every recent day).
+    `memo`, a dict the calling test creates (`{% set memo = {} %}`), lets the test's filters share
+    their reads of raw and of each mart's bound: without it every filter reads them again, and
+    the filters of one test may disagree when a loader commits between the reads.
 #}
-{% macro recent_event_days_filter(day_column, settled_for=none) -%}
+{% macro recent_event_days_filter(day_column, settled_for=none, memo=none) -%}
     {%- if test_scope_is_full() -%}
         1 = 1{{ _and_settled(day_column, settled_for) }}
     {%- elif not execute -%}
         {{ day_column }} is not null{{ _and_settled(day_column, settled_for) }}
     {%- elif test_loaded_after() is not none -%}
-        {%- set days = _event_days_loaded_after(test_loaded_after()) -%}
+        {%- set days = _memoized(memo, 'days after ' ~ test_loaded_after(), _event_days_loaded_after,
+                                 test_loaded_after()) -%}
         {%- if settled_for is not none -%}
-            {%- set unsettled = _event_days_loaded_after(_settled_bound(settled_for)) -%}
+            {%- set bound = _memoized(memo, 'bound of ' ~ settled_for, _settled_bound, settled_for) -%}
+            {%- set unsettled = _memoized(memo, 'days after ' ~ bound, _event_days_loaded_after, bound) -%}
             {%- set days = days | reject('in', unsettled) | list -%}
         {%- endif -%}
         {{ _day_in_list(day_column, days) }}
@@ -147,6 +152,17 @@
         {%- endset -%}
         {{ day_column }} >= {{ _scalar_literal(query, 'date') }}{{ _and_settled(day_column, settled_for) }}
     {%- endif -%}
+{%- endmacro %}
+
+{# `function(argument)`, read once per `key` when there is a memo (a dict), else every time. #}
+{% macro _memoized(memo, key, function, argument) -%}
+    {%- if memo is none -%}
+        {{ return(function(argument)) }}
+    {%- endif -%}
+    {%- if key not in memo -%}
+        {%- do memo.update({key: function(argument)}) -%}
+    {%- endif -%}
+    {{ return(memo[key]) }}
 {%- endmacro %}
 
 {# ` and settled_days_filter(...)`, or nothing without a mart. #}

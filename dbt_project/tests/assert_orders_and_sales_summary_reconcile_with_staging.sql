@@ -8,8 +8,10 @@
     staging's recent days is most of either check, and here it is done once for the two (a CTE read
     twice is materialised). Each failing row names its check in `reconciliation`.
 #}
-{%- set for_orders = recent_event_days_filter('occurred_date', settled_for=ref('orders')) %}
-{%- set for_summary = recent_event_days_filter('occurred_date', settled_for=ref('sales_summary')) %}
+{#- The four filters read raw's recent days and each mart's bound once (the memo), not once each. #}
+{%- set memo = {} %}
+{%- set for_orders = recent_event_days_filter('occurred_date', settled_for=ref('orders'), memo=memo) %}
+{%- set for_summary = recent_event_days_filter('occurred_date', settled_for=ref('sales_summary'), memo=memo) %}
 
 with
 
@@ -53,7 +55,7 @@ orders as (
 
     select * from {{ ref('orders') }}
     where
-        {{ recent_event_days_filter('order_date', settled_for=ref('orders')) }}
+        {{ recent_event_days_filter('order_date', settled_for=ref('orders'), memo=memo) }}
 
 ),
 
@@ -80,7 +82,7 @@ summary as (
 
     select * from {{ ref('sales_summary') }}
     where
-        {{ recent_event_days_filter('activity_date', settled_for=ref('sales_summary')) }}
+        {{ recent_event_days_filter('activity_date', settled_for=ref('sales_summary'), memo=memo) }}
 
 )
 

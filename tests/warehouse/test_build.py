@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -163,9 +163,15 @@ def test_marts_hold_the_shop(built, warehouse_env) -> None:
         ).fetchone()[0]
         events = conn.execute("select count(distinct event_id) from raw.interactions").fetchone()[0]
         enriched = conn.execute("select count(*) from intermediate.int_interactions_enriched").fetchone()[0]
+        # the time spine: every day from 2000 to 2050 once, in any session time zone
+        conn.execute("set time zone 'America/Sao_Paulo'")
+        spine = conn.execute(
+            "select count(*), count(distinct date_day), min(date_day), max(date_day) from marts.metricflow_time_spine"
+        ).fetchone()
     assert days == SIZE.days
     assert revenue == staged and revenue > 0
     assert enriched == events == SIZE.events
+    assert spine == ((date(2051, 1, 1) - date(2000, 1, 1)).days,) * 2 + (date(2000, 1, 1), date(2050, 12, 31))
 
 
 def test_docs_generate_keeps_the_last_build_results(built, warehouse_env, dbt_home) -> None:

@@ -11,7 +11,7 @@ with
 
 days as (
 
-    {{ dbt.date_spine('day', "cast('2000-01-01' as date)", "cast('2051-01-01' as date)") }}
+    {{ day_spine("cast('2000-01-01' as date)", "cast('2051-01-01' as date)") }}
 
 ),
 

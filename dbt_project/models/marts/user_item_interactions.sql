@@ -53,17 +53,26 @@ touched_pairs as (
 
 ),
 
+-- The stored rows of the touched pairs, each looked up in the table's unique index: as a join,
+-- PostgreSQL hashed the touched pairs and probed them with every stored row (a scan of the whole
+-- table for the fifth of the touched pairs that are stored). `offset 0` keeps the look-up
+-- a per-pair subquery (the planner would otherwise flatten it into that join).
 stored_pairs as (
 
     select
         built.*,
         touched_pairs.first_loaded_at <= built.max_loaded_at as is_rebuilt
 
-    from {{ this }} as built
-    inner join touched_pairs
-        on
-            built.user_id = touched_pairs.user_id
-            and built.product_id = touched_pairs.product_id
+    from touched_pairs
+    cross join lateral (
+        select stored_row.*
+        from {{ this }} as stored_row
+        where
+            stored_row.user_id = touched_pairs.user_id
+            and stored_row.product_id = touched_pairs.product_id
+        -- a fence, not a page: the key is unique, so at most one row and no order to choose
+        offset 0  -- noqa: AM09
+    ) as built
 
 ),
 
