@@ -199,3 +199,28 @@ def test_another_mashumaro_version_generates_every_stub_itself(monkeypatch) -> N
     original = dict_mixin.compile_mixin_packer
     with mashumaro_stubs.shared() as kinds:
         assert kinds is None and dict_mixin.compile_mixin_packer is original
+
+
+def test_within_a_run_event_messages_are_the_ones_dbt_builds(monkeypatch) -> None:
+    from dbt.adapters.events.types import SQLQuery
+    from dbt.events.types import LogStartLine
+    from dbt_common.events import base_types, event_manager, functions
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.types import Note
+
+    monkeypatch.setattr(functions, "metadata_vars", {"team": "shop", "run": "nightly"})
+    node_info = {"node_name": "orders", "unique_id": "model.shop.orders", "resource_type": "model",
+                 "node_status": "started", "meta": {"owner": "x"}}
+    events = [(Note(msg="a note"), None), (Note(msg="warned"), EventLevel.WARN),
+              (SQLQuery(conn_name="master", sql="select 1", node_info=node_info), None),
+              (LogStartLine(description="sql table model marts.orders", index=3, total=90, node_info=node_info),
+               EventLevel.INFO)]
+    with dbt_memo.reused():
+        assert event_manager.msg_from_base_event is not base_types.msg_from_base_event
+        built = [event_manager.msg_from_base_event(event, level=level) for event, level in events]
+    assert event_manager.msg_from_base_event is base_types.msg_from_base_event
+    for (event, level), message in zip(events, built, strict=True):
+        expected = base_types.msg_from_base_event(event, level=level)
+        assert abs(expected.info.ts.ToMicroseconds() - message.info.ts.ToMicroseconds()) < 60_000_000
+        message.info.ts.CopyFrom(expected.info.ts)
+        assert message == expected and message.info.extra == {"team": "shop", "run": "nightly"}
