@@ -24,6 +24,7 @@ from shop import (
     build_order,
     dbt_memo,
     jinja_code_cache,
+    json_schema_cache,
     mashumaro_stubs,
     unit_test_gate,
 )
@@ -302,7 +303,8 @@ def run_dbt(
     started = time.perf_counter()
     order = build_order.longest_path_first(node_seconds) if node_seconds is not None else nullcontext()
     # The memos read the environment the run sets: they come after it.
-    with _RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), dbt_memo.reused():
+    with (_RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), json_schema_cache.kept(home),
+          dbt_memo.reused()):
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
             outcome.result.write(str(target / results_file))

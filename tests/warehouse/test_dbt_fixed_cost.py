@@ -5,6 +5,7 @@ once (shop/dbt_memo.py), and mashumaro's lazy stubs shared per kind of class as 
 
 from __future__ import annotations
 
+import json
 import marshal
 from dataclasses import field, make_dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import jinja2.parser
 import pytest
 from dbt_common.clients.jinja import get_template, render_template
 
-from shop import dbt_memo, jinja_code_cache, mashumaro_stubs
+from shop import dbt_memo, jinja_code_cache, json_schema_cache, mashumaro_stubs
 
 SOURCE = "{% for x in [2, 1] %}{{ x * 21 }}{% endfor %} {{ 'a' | upper }}"
 
@@ -224,3 +225,41 @@ def test_within_a_run_event_messages_are_the_ones_dbt_builds(monkeypatch) -> Non
         assert abs(expected.info.ts.ToMicroseconds() - message.info.ts.ToMicroseconds()) < 60_000_000
         message.info.ts.CopyFrom(expected.info.ts)
         assert message == expected and message.info.extra == {"team": "shop", "run": "nightly"}
+
+
+def _validation_error(cls: type, data: dict[str, Any]) -> str | None:
+    from dbt_common.dataclass_schema import ValidationError
+
+    try:
+        cls.validate(data)
+    except ValidationError as error:
+        return str(error)
+    return None
+
+
+def test_a_kept_json_schema_is_dbts_own_and_validates_alike(tmp_path: Path, monkeypatch) -> None:
+    from dbt.contracts.project import PackageConfig, ProjectFlags
+    from dbt_common.dataclass_schema import dbtClassMixin
+
+    cases = [(ProjectFlags, {"send_anonymous_usage_stats": False}), (ProjectFlags, {"send_anonymous_usage_stats": 3}),
+             (ProjectFlags, {"partial_parse": "yes"}), (PackageConfig, {"packages": [{"local": "x"}]}),
+             (PackageConfig, {"packages": [{"local": 1}]})]
+    expected = [_validation_error(cls, data) for cls, data in cases]
+    assert expected[0] is None and all(expected[1:3]) and expected[3] is None and expected[4]
+    own = {cls: cls.json_schema() for cls in (ProjectFlags, PackageConfig)}
+    with json_schema_cache.kept(tmp_path):
+        assert {cls: cls.json_schema() for cls in own} == own
+    stored = json.loads(json_schema_cache.cache_path(tmp_path).read_text(encoding="utf-8"))["schemas"]
+    assert sorted(stored) == sorted(json_schema_cache.class_key(cls) for cls in own)
+
+    def not_again(cls: type) -> None:
+        raise AssertionError(f"{cls.__name__}'s schema was computed again")
+
+    monkeypatch.setattr(dbtClassMixin, "json_schema", classmethod(not_again))
+    with json_schema_cache.kept(tmp_path):
+        assert [_validation_error(cls, data) for cls, data in cases] == expected
+    # Another version's file is ignored (and the schema computed).
+    path = json_schema_cache.cache_path(tmp_path)
+    path.write_text(json.dumps({"versions": "another dbt", "schemas": stored}), encoding="utf-8")
+    with json_schema_cache.kept(tmp_path), pytest.raises(AssertionError, match="computed again"):
+        ProjectFlags.json_schema()
