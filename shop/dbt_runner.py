@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shop import build_marks, build_order, dbt_memo, jinja_code_cache, unit_test_gate
+from shop import (
+    build_marks,
+    build_order,
+    dbt_memo,
+    jinja_code_cache,
+    json_schema_cache,
+    mashumaro_stubs,
+    unit_test_gate,
+)
 from shopcore import home_lock
 from shopcore.dbt_artifacts import (
     FAILED_STATUSES,
@@ -264,7 +272,9 @@ def run_dbt(
     for `source freshness`). `node_seconds` (each node's time in an earlier run) makes dbt start ready
     nodes longest-path-first (shop/build_order.py) instead of shallowest-first.
     """
-    from dbt.cli.main import dbtRunner
+    with mashumaro_stubs.shared():
+        # dbt's contracts are created as it is imported: their serialiser stubs are shared per kind.
+        from dbt.cli.main import dbtRunner
 
     base = dbt_home(home)
     profiles_dir = prepare_profiles_dir(home)
@@ -293,7 +303,8 @@ def run_dbt(
     started = time.perf_counter()
     order = build_order.longest_path_first(node_seconds) if node_seconds is not None else nullcontext()
     # The memos read the environment the run sets: they come after it.
-    with _RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), dbt_memo.reused():
+    with (_RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), json_schema_cache.kept(home),
+          dbt_memo.reused()):
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
             outcome.result.write(str(target / results_file))
@@ -348,7 +359,8 @@ def build(
     args += list(extra_args)
     # One build, train or import at a time under a home: two dbt builds would race for the same
     # relations (`__dbt_backup` / `__dbt_tmp` names) and the same target/.
-    with home_lock.hold(settings_home(home), "build"):
+    # From the start: the unit test gate reads dbt's version, which already imports some of dbt's contracts.
+    with home_lock.hold(settings_home(home), "build"), mashumaro_stubs.shared():
         return _build(args, env, select=select, full_refresh=full_refresh, test_all=test_all, home=home,
                       on_progress=on_progress)
 
