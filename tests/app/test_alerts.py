@@ -60,7 +60,7 @@ def test_the_medians_are_percentile_cont_bit_for_bit(alerting_shop):
     row was too slow): on every judged window, of three and of four past values, they equal what
     percentile_cont gives."""
     compiled = dbt_artifacts.target_dir(alerting_shop.home) / "compiled" / "shop" / "dbt_project" / "models"
-    model = (compiled / "monitoring" / "alerts.sql").read_text()
+    model = (compiled / "monitoring" / "alert_windows.sql").read_text()
     body = model[: model.rstrip().rindex("select * from final")]
     query = body + """
         select
