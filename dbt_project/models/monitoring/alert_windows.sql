@@ -1,28 +1,18 @@
 {#
-    The anomaly checks' scored windows: one row per series, window length and window end that the
-    checks judge (hourly series and daily KPIs), with its value, its history's median and MAD (or,
-    for small counts, its expected count and dispersion) and its robust score. `alerts` flags them
-    and merges flagged windows into alerts; what each check compares and why: `alerts`.
+    The anomaly checks' scored windows (`alerts` flags them and says what each check compares): one
+    row per series, window length and window end judged (value, median or expected count, robust
+    score), and every window of a small count's series (later windows' dispersions sum their misses).
 
-    A window's score depends on the data only, never on when the build runs, so a window scored
-    once stays right until rows of its hours (or of the hours its baselines read) change:
-    * each series starts at its first hour in the monitoring tables (not at the first hour read);
-    * the four weeks' pool before a window holds exactly the windows of those weeks (sums of integers);
-    * the dispersion of a small count's misses is a sum of the misses of a fixed span of windows,
-      each rounded to numeric and summed exactly (a difference of exact running sums is that sum,
-      from wherever the running sums start).
+    A score depends on the data only, not on when the build runs: a series starts at its first hour
+    in the monitoring tables; a dispersion is an exact sum (numerics of a fixed scale) over a fixed
+    span of windows, the daily average price an exact mean.
 
-    Incremental: a run reads the hours from 58 days before the earliest window it must score again
-    (four weeks of past windows, whose own pooled expectations read four weeks more, and a day)
-    and scores again every window that ends after `since` (`alert_windows_since` below): the
-    earliest hour whose rows were loaded after the stored windows' newest load, the newest window
-    stored (the windows the old clock did not judge yet), a day more for the daily KPIs (a visit
-    that crosses midnight counts on the day it began). Those windows are replaced whole
-    (delete+insert by window end: every hour scored again has windows of the series that are always
-    judged, the event counts). A new catalogue (a product changed category) scores everything
-    again. On a first build or a full refresh every window of the history is scored.
-    PostgreSQL only (ordered-set aggregates, generate_series): a warehouse on Spark is a parity
-    check of the models; the shop's monitoring runs where the dashboard reads.
+    Incremental: a run scores again the windows ending after `since` less a day (a visit across
+    midnight counts on the day it began), reading the 30 days before them and the stored windows of
+    small counts, and replaces them by window end (every hour has windows of the event counts).
+    `since`: the earliest hour loaded after the stored windows' newest load, or the newest stored
+    window, whichever is earlier; with nothing stored, a new catalogue or new settings, all of it.
+    PostgreSQL only: the shop's monitoring runs where the dashboard reads.
 #}
 {{
     config(
@@ -35,6 +25,8 @@
 }}
 
 {%- set overlap = var('watermark_overlap_minutes', 5) | int -%}
+{%- set relative_floor = var('alert_relative_floor') -%}
+{%- set scored_with = 'floor ' ~ relative_floor ~ ', late ' ~ var('late_after_hours') -%}
 {#- The hour after which windows are scored again (a timestamp literal), or none: every window. -#}
 {%- set since = none -%}
 {%- if is_incremental() and inline_queries() -%}
@@ -43,12 +35,14 @@
             select
                 max(window_end) as newest_window,
                 max(max_loaded_at) - interval '{{ overlap }} minutes' as watermark,
-                max(category_fingerprint) as category_fingerprint
+                max(category_fingerprint) as category_fingerprint,
+                max(scored_with) as scored_with
             from {{ this }}
         )
         select cast(
             case
                 when stored.newest_window is null or stored.watermark is null then null
+                when stored.scored_with is distinct from '{{ scored_with }}' then null
                 when stored.category_fingerprint is distinct from (
                     select max(category_fingerprint) from {{ ref('monitoring_category_hourly') }}
                 ) then null
@@ -84,9 +78,8 @@
 {%- endif -%}
 {%- set since_sql = "cast('" ~ since ~ "' as " ~ type_timestamp_tz() ~ ")" if since is not none else none -%}
 
-{#- percentile_cont(0.5) of four values of which at most one is null, bit for bit as PostgreSQL
-    computes it (the lower middle value plus half the gap to the upper one; of three, the middle):
-    an expression, not an aggregate over an array per window row. -#}
+{#- percentile_cont(0.5) of four values (at most one null), bit for bit as PostgreSQL computes it
+    (the lower middle plus half the gap to the upper; of three, the middle): an expression. -#}
 {%- set median_sql = {} -%}
 {%- for column, v in [
     ('median', ['week_1', 'week_2', 'week_3', 'week_4']),
@@ -107,8 +100,6 @@
     ~ high ~ ' - ' ~ low ~ ')\n        end'}) -%}
 {%- endfor %}
 
-{%- set threshold = var('alert_score_threshold') -%}
-{%- set relative_floor = var('alert_relative_floor') -%}
 
 with
 
@@ -139,14 +130,14 @@ clock as (
 
 ),
 
--- Windows ending after rescored_after are scored (again); their baselines read from read_from on.
+-- Windows ending after rescored_after are scored (again), reading from read_from on.
 bounds as (
 
     select
         now_hour,
         {% if since_sql -%}
         {{ since_sql }} - interval '1 day' as rescored_after,
-        {{ since_sql }} - interval '1 day' - interval '58 days' as read_from
+        {{ since_sql }} - interval '1 day' - interval '30 days' as read_from
         {%- else -%}
         cast(null as {{ type_timestamp_tz() }}) as rescored_after,
         cast(null as {{ type_timestamp_tz() }}) as read_from
@@ -163,7 +154,9 @@ events as (
     cross join bounds
     where
         hourly.event_hour < bounds.now_hour
-        {% if since_sql %}and hourly.event_hour >= bounds.read_from{% endif %}
+    {% if since_sql %}
+        and hourly.event_hour >= bounds.read_from
+    {% endif %}
 
 ),
 
@@ -174,11 +167,13 @@ categories as (
     cross join bounds
     where
         hourly.event_hour < bounds.now_hour
-        {% if since_sql %}and hourly.event_hour >= bounds.read_from{% endif %}
+    {% if since_sql %}
+        and hourly.event_hour >= bounds.read_from
+    {% endif %}
 
 ),
 
--- every category of the history (one that fell silent is still a series)
+-- every category ever
 category_names as (
 
     select distinct category from {{ ref('monitoring_category_hourly') }}
@@ -195,11 +190,9 @@ category_totals as (
 
 ),
 
--- Every hourly series the checks judge: `num` (and `den`, for shares and ratios) per hour.
--- shape: count (an alert when it drops; den: the heads behind it, whose clustering widens its
--- noise), rising share (num out of den: an alert when it rises), drop heads (distinct users an hour
--- out of a reference's: an alert when they stop against the usual pooled share), ratio (num per
--- den: an alert when it rises).
+-- Every hourly series: `num` (and `den`) per hour. shape: count (alerts when it drops; den: the
+-- heads behind it), rising share (num out of den), drop heads (distinct users out of a reference's:
+-- alerts when they stop against the usual pooled share), ratio (num per den: alerts when it rises).
 series_hours as (
 
     select
@@ -302,12 +295,13 @@ series_hours as (
     from loads cross join bounds
     where
         loads.loaded_hour < bounds.now_hour
-        {% if since_sql %}and loads.loaded_hour >= bounds.read_from{% endif %}
+    {% if since_sql %}
+        and loads.loaded_hour >= bounds.read_from
+    {% endif %}
 
 ),
 
--- Each series and its first hour in the monitoring tables (the whole history: a window exists
--- where it lies wholly inside its series' history, whatever the span read).
+-- Each series and its first hour in the monitoring tables, whatever the span read.
 series as (
 
     select
@@ -324,7 +318,7 @@ series as (
         shop.kind,
         shop.metric,
         shop.shape,
-        (select min(event_hour) from hourly) as first_hour
+        (select min(earliest.event_hour) from hourly as earliest) as first_hour
     from (
         values
         ('delivery', 'duplicate deliveries', 'rising share'),
@@ -339,13 +333,20 @@ series as (
         viewers.kind,
         viewers.metric,
         viewers.shape,
-        (select min(event_hour) from hourly where event_type = 'view') as first_hour
+        (
+            select min(earliest.event_hour) from hourly as earliest
+            where earliest.event_type = 'view'
+        ) as first_hour
     from (
         values
         ('traffic', 'views per viewer', 'ratio'),
         ('traffic', 'views of the heaviest viewer an hour', 'peak')
     ) as viewers (kind, metric, shape)
-    where exists (select 1 from hourly where event_type = 'view')
+    where
+        exists (
+            select 1 from hourly as viewed
+            where viewed.event_type = 'view'
+        )
 
     union all
 
@@ -353,7 +354,7 @@ series as (
         'volume' as kind,
         'visitors in category: ' || category_names.category as metric,
         'drop heads' as shape,
-        (select min(event_hour) from {{ ref('monitoring_category_hourly') }}) as first_hour
+        (select min(earliest.event_hour) from {{ ref('monitoring_category_hourly') }} as earliest) as first_hour
     from category_names
 
     union all
@@ -368,8 +369,8 @@ series as (
 
 ),
 
--- Hours without a row are zeros (no event, no arrival): the spine makes them count. (A union and
--- a group by, not a join: the planner cannot estimate a join on the unions above.)
+-- Hours without a row are zeros: the spine makes them count (a union and a group by: the planner
+-- cannot estimate a join on the unions above).
 spine as (
 
     select
@@ -438,8 +439,7 @@ rolled as (
         -- running totals: any earlier span's sums are a difference of two of them
         sum(num) over since_first as num_so_far,
         sum(den) over since_first as den_so_far,
-        -- events per head over the past week: a count of events that come in visits varies by
-        -- about sqrt(median x that) (a compound Poisson), not sqrt(median)
+        -- events per head over the past week: counts of visits' events vary by sqrt(median x that)
         cast(sum(num) over past_week as double precision) / nullif(sum(den) over past_week, 0) as per_head
 
     from dense
@@ -452,8 +452,7 @@ rolled as (
 
 ),
 
--- One row per series, window length and window end hour; only windows that lie wholly inside the
--- series' history.
+-- One row per series, window length and end: windows wholly inside the series' history.
 windows as (
 
     select
@@ -486,13 +485,13 @@ windows as (
         rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' >= rolled.first_hour
         -- five hours: the whole hours inside a six-hour stop that began within an hour (heads only)
         and (sizes.window_hours <> 5 or rolled.shape = 'drop heads')
-        -- one hour: only counts and shares flag a single hour (hourly_flagged); each length is
+        -- one hour: only counts and shares flag a single hour (alerts' hourly_flagged); each length is
         -- judged apart from the others, so the windows no check flags are not built
         and (sizes.window_hours <> 1 or rolled.shape in ('count', 'rising share'))
 
 ),
 
--- The same window 1 to 4 weeks earlier: the spine is dense and hourly, so a week is 168 rows.
+-- The same window 1 to 4 weeks earlier (the spine is dense: a week is 168 rows).
 with_history as (
 
     select
@@ -510,9 +509,8 @@ with_history as (
 
 ),
 
--- A heads share's expected count, and how much more than Poisson its windows have strayed from
--- theirs over the four weeks before (visitors come back, a few products carry a small category): the
--- quasi-Poisson dispersion that widens its score.
+-- A heads share's expected count, and how much more than Poisson its windows strayed from theirs
+-- in the four weeks before (visitors come back): the quasi-Poisson dispersion that widens its score.
 expected_heads as (
 
     select
@@ -522,34 +520,73 @@ expected_heads as (
                 then x_den * cast(pooled_num as double precision) / pooled_den
         end as count_expected
     from with_history
+    {% if since_sql -%}
+    where window_end > (select bounds.rescored_after from bounds)
+    {%- endif %}
 
 ),
 
--- (running totals and their differences: a moving frame of floats is summed anew on every row).
--- Each term is rounded to a numeric of a fixed scale and summed exactly, so a difference of two
--- running totals is the sum of the terms between them (to the digit and the scale), whatever row
--- the totals start from.
+-- A small count's windows scored now and (incremental) those stored for the four weeks before.
+misses as (
+
+    select
+        kind,
+        metric,
+        window_hours,
+        window_end,
+        x_num,
+        count_expected
+    from expected_heads
+    where shape = 'drop heads'
+    {% if since_sql -%}
+    union all
+    select
+        stored.kind,
+        stored.metric,
+        stored.window_hours,
+        stored.window_end,
+        stored.x_num,
+        stored.count_expected
+    from {{ this }} as stored
+    cross join bounds
+    where
+        stored.shape = 'drop heads'
+        and stored.window_end > bounds.read_from and stored.window_end <= bounds.rescored_after
+    {%- endif %}
+
+),
+
+-- Differences of running totals; the terms are numerics of a fixed scale, summed exactly: the same
+-- sum whatever row the totals start from.
 running_misses as (
 
     select
-        *,
+        kind,
+        metric,
+        window_hours,
+        window_end,
         sum(round(cast(power(x_num - count_expected, 2) as numeric), 9)) over so_far as squared_misses_so_far,
         sum(round(cast(count_expected as numeric), 9)) over so_far as expected_so_far
-    from expected_heads
+    from misses
     window so_far as (partition by kind, metric, window_hours order by window_end rows unbounded preceding)
 
 ),
 
-dispersed as (
+dispersions as (
 
     select
-        *,
+        kind,
+        metric,
+        window_hours,
+        window_end,
         cast(
             (
                 lag(squared_misses_so_far, 24) over same_window
                 - coalesce(lag(squared_misses_so_far, 673) over same_window, 0)
             )
-            / nullif(lag(expected_so_far, 24) over same_window - coalesce(lag(expected_so_far, 673) over same_window, 0), 0)
+            / nullif(
+                lag(expected_so_far, 24) over same_window - coalesce(lag(expected_so_far, 673) over same_window, 0), 0
+            )
             as double precision
         ) as dispersion
     from running_misses
@@ -557,19 +594,32 @@ dispersed as (
 
 ),
 
-judged_hours as (
+judgeable as (
 
     select
-        history.*,
-        num_nonnulls(history.week_1, history.week_2, history.week_3, history.week_4) as history_points
+        heads.*,
+        dispersions.dispersion,
+        num_nonnulls(heads.week_1, heads.week_2, heads.week_3, heads.week_4) as history_points,
+        coalesce(
+            heads.metric_value is not null
+            and num_nonnulls(heads.week_1, heads.week_2, heads.week_3, heads.week_4) >= 3
+            and (heads.shape <> 'drop heads' or heads.x_num < heads.count_expected),
+            false
+        ) as judged
 
-    from dispersed as history
-    -- (a scalar, not a join: the planner then tests it before the scores the flags below need)
-    where
-        {% if since_sql %}history.window_end > (select bounds.rescored_after from bounds) and {% endif -%}
-        history.metric_value is not null
-        and num_nonnulls(history.week_1, history.week_2, history.week_3, history.week_4) >= 3
-        and (history.shape <> 'drop heads' or history.x_num < history.count_expected)
+    from expected_heads as heads
+    left join dispersions
+        on
+            heads.kind = dispersions.kind and heads.metric = dispersions.metric
+            and heads.window_hours = dispersions.window_hours and heads.window_end = dispersions.window_end
+
+),
+
+-- (and a small count's windows not judged, for later windows' dispersions)
+judged_hours as (
+
+    select * from judgeable
+    where judged or shape = 'drop heads'
 
 ),
 
@@ -623,7 +673,9 @@ hourly_scored as (
         judged.pooled_den,
         judged.count_expected,
         judged.dispersion,
+        judged.judged,
         case
+            when not judged.judged then null
             -- heads (distinct users an hour) against the count their usual share of the reference
             -- heads predicts: the signed root of the Poisson deviance, a z-score that stays exact in
             -- the tails of small counts (none where a dozen were due scores about -5)
@@ -696,7 +748,7 @@ daily_prices as (
 
 ),
 
--- The main KPIs per day (sales_summary; the average price: the mean of the day's products' mean prices).
+-- The main KPIs per day (the average price: the mean of the day's products' mean prices).
 days as (
 
     select
@@ -709,9 +761,9 @@ days as (
         sales.converting_sessions,
         sales.add_to_carts,
         prices.priced_events,
+        sales.max_loaded_at,
         cast(sales.converting_sessions as double precision) / nullif(sales.sessions, 0) as conversion_rate,
-        cast(sales.add_to_carts as double precision) / nullif(sales.views, 0) as cart_rate,
-        sales.max_loaded_at
+        cast(sales.add_to_carts as double precision) / nullif(sales.views, 0) as cart_rate
 
     from {{ ref('sales_summary') }} as sales
     cross join bounds
@@ -719,13 +771,14 @@ days as (
         on sales.activity_date = prices.event_date
     where
         sales.activity_date + 1 <= cast(bounds.now_hour as date)
-        {% if since_sql %}and sales.activity_date >= cast(bounds.read_from as date){% endif %}
+    {% if since_sql %}
+        and sales.activity_date >= cast(bounds.read_from as date)
+    {% endif %}
 
 ),
 
--- direction: -1 only drops alert, 1 only rises, 0 both. trials: the chance spread of a rate over
--- n trials (binomial), 0 where the relative floor is the only floor. stop_count: the events
--- behind the value (orders, converting sessions, carts, priced events), for the stop rule.
+-- direction: -1 only drops alert, 1 only rises, 0 both. trials: a rate's binomial spread (0: the
+-- relative floor only). stop_count: the events behind the value, for the stop rule.
 kpis as (
 
     select
@@ -776,7 +829,9 @@ judged_days as (
     from kpis cross join bounds
     where
         kpis.metric_value is not null
-        {% if since_sql %}and cast(kpis.kpi_day + 1 as {{ type_timestamp_tz() }}) > bounds.rescored_after{% endif %}
+    {% if since_sql %}
+        and cast(kpis.kpi_day + 1 as {{ type_timestamp_tz() }}) > bounds.rescored_after
+    {% endif %}
 
 ),
 
@@ -854,8 +909,7 @@ daily_scored as (
 
 ),
 
--- the newest load of the events of a window's last hour (of a daily KPI's day: sales_summary's): the
--- next run's watermark is the newest of them, a load its stored windows had seen
+-- the newest load of a window's last hour (a KPI's day): the next run's watermark
 hour_loads as (
 
     select
@@ -889,7 +943,8 @@ scored as (
         cast(null as bigint) as stop_count,
         cast(null as double precision) as median_stop_count,
         score,
-        cast(null as {{ type_timestamp_tz() }}) as max_loaded_at
+        cast(null as {{ type_timestamp_tz() }}) as max_loaded_at,
+        judged
     from hourly_scored
 
     union all
@@ -915,7 +970,8 @@ scored as (
         stop_count,
         median_stop_count,
         score,
-        max_loaded_at
+        max_loaded_at,
+        true as judged
     from daily_scored
 
 ),
@@ -923,28 +979,31 @@ scored as (
 final as (
 
     select
-        cast(scored.kind as text) as kind,
-        cast(scored.metric as text) as metric,
-        cast(scored.shape as text) as shape,
-        cast(scored.window_hours as integer) as window_hours,
+        scored.kind,
+        scored.metric,
+        scored.shape,
+        scored.window_hours,
         scored.window_start,
         scored.window_end,
-        cast(scored.x_num as bigint) as x_num,
-        cast(scored.x_den as bigint) as x_den,
-        cast(scored.metric_value as double precision) as metric_value,
+        scored.x_num,
+        scored.x_den,
+        scored.metric_value,
         cast(scored.median as double precision) as median,
-        cast(scored.history_points as integer) as history_points,
-        cast(scored.per_head as double precision) as per_head,
-        cast(scored.pooled_num as bigint) as pooled_num,
-        cast(scored.pooled_den as bigint) as pooled_den,
-        cast(scored.count_expected as double precision) as count_expected,
-        cast(scored.dispersion as double precision) as dispersion,
+        scored.history_points,
+        scored.per_head,
+        scored.pooled_num,
+        scored.pooled_den,
+        scored.count_expected,
+        scored.dispersion,
         scored.direction,
-        cast(scored.stop_count as bigint) as stop_count,
+        scored.stop_count,
         scored.median_stop_count,
         cast(scored.score as double precision) as score,
         coalesce(scored.max_loaded_at, hour_loads.max_loaded_at) as max_loaded_at,
-        (select max(category_fingerprint) from {{ ref('monitoring_category_hourly') }}) as category_fingerprint
+        (select max(built.category_fingerprint) from {{ ref('monitoring_category_hourly') }} as built)
+            as category_fingerprint,
+        '{{ scored_with }}' as scored_with,
+        scored.judged
 
     from scored
     left join hour_loads

@@ -63,13 +63,14 @@ judged as (
     select windows.*
     from {{ ref('alert_windows') }} as windows
     -- (a scalar, not a join: the planner then uses the window_end index)
-    where windows.window_end > (select bounds.evaluate_from from bounds)
+    where windows.judged and windows.window_end > (select bounds.evaluate_from from bounds)
 
 ),
 
 hourly_scored as (
 
-    select * from judged where shape <> 'daily'
+    select * from judged
+    where shape <> 'daily'
 
 ),
 
@@ -167,6 +168,7 @@ hourly_flagged as (
         or (shape = 'peak' and score >= {{ threshold }} and window_hours >= 6)
 
 ),
+
 daily_flagged as (
 
     select
