@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shopcore.dbt_artifacts import dbt_home
+from shopcore.dbt_artifacts import dbt_home, keep_file
 
 # The time a node the previous build did not run is assumed to take (a test or a small model).
 UNKNOWN_NODE_SECONDS = 0.1
@@ -52,11 +51,7 @@ def previous_node_seconds(home: Path | None) -> dict[str, float]:
 
 def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]]) -> None:
     """Keep an incremental build's node times for the next one (written atomically)."""
-    path = _times_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(dict(nodes)), encoding="utf-8")
-    os.replace(partial, path)
+    keep_file(_times_path(home), json.dumps(dict(nodes)).encode("utf-8"))
 
 
 def longest_path_scores(graph: Any, seconds: Mapping[str, float]) -> dict[str, float]:

@@ -25,7 +25,6 @@ import hashlib
 import importlib.util
 import logging
 import marshal
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from shopcore.dbt_artifacts import dbt_home
+from shopcore.dbt_artifacts import dbt_home, keep_file
 
 # Past this many entries a run keeps only the ones it used (a project edited often would grow it).
 MAX_ENTRIES = 5000
@@ -65,10 +64,7 @@ def _read(path: Path, versions: str) -> dict[bytes, CodeType]:
 
 
 def _write(path: Path, versions: str, entries: dict[bytes, CodeType]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_bytes(marshal.dumps((versions, entries)))
-    os.replace(partial, path)
+    keep_file(path, marshal.dumps((versions, entries)))
 
 
 def _callable_name(func: Any) -> str:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shopcore.dbt_artifacts import dbt_home
+from shopcore.dbt_artifacts import dbt_home, keep_file
 
 log = logging.getLogger(__name__)
 _DISTRIBUTIONS = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-postgres", "mashumaro")
@@ -73,10 +73,7 @@ def _read(path: Path, versions: str) -> dict[str, Any]:
 
 
 def _write(path: Path, versions: str, schemas: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"versions": versions, "schemas": schemas}), encoding="utf-8")
-    os.replace(partial, path)
+    keep_file(path, json.dumps({"versions": versions, "schemas": schemas}).encode("utf-8"))
 
 
 def _carried_exactly(schema: Any) -> bool:

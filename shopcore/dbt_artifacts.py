@@ -7,6 +7,7 @@ read a build's outcome through `read_run_results`, and judge a node with the sta
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,15 @@ def dbt_home(home: Path | None = None) -> Path:
 
         home = get_settings().home_dir
     return Path(home).expanduser().resolve() / "dbt"
+
+
+def keep_file(path: Path, data: bytes) -> None:
+    """Write a file kept between commands under SHOP_HOME/dbt atomically: a command reading it while
+    another writes sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def target_dir(home: Path | None = None) -> Path:
