@@ -19,3 +19,5 @@ def test_dbt_sql_is_lint_clean() -> None:
         timeout=900,  # guards against a hang only: a heavily loaded machine lints slowly
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    # sqlfluff skips a file above `large_file_skip_byte_limit` (.sqlfluff) with a warning and still exits 0.
+    assert "Skipping to avoid parser lock" not in completed.stdout + completed.stderr, completed.stderr[-2000:]
