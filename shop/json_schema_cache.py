@@ -109,6 +109,8 @@ def kept(home: Path | None) -> Iterator[None]:
             return schema
         key = class_key(cls)
         schema = stored.get(key) if key is not None else None
+        if not isinstance(schema, dict):  # none kept, or a damaged entry: dbt computes it
+            schema = None
         if schema is None:
             schema = original.__func__(cls)
             if key is not None and _carried_exactly(schema):

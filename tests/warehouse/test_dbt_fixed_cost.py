@@ -258,8 +258,14 @@ def test_a_kept_json_schema_is_dbts_own_and_validates_alike(tmp_path: Path, monk
     monkeypatch.setattr(dbtClassMixin, "json_schema", classmethod(not_again))
     with json_schema_cache.kept(tmp_path):
         assert [_validation_error(cls, data) for cls, data in cases] == expected
-    # Another version's file is ignored (and the schema computed).
     path = json_schema_cache.cache_path(tmp_path)
+    # A damaged entry (not a schema) is not handed to dbt: the schema is computed.
+    versions = json.loads(path.read_text(encoding="utf-8"))["versions"]
+    damaged = {**stored, json_schema_cache.class_key(ProjectFlags): 5}
+    path.write_text(json.dumps({"versions": versions, "schemas": damaged}), encoding="utf-8")
+    with json_schema_cache.kept(tmp_path), pytest.raises(AssertionError, match="computed again"):
+        ProjectFlags.json_schema()
+    # Another version's file is ignored (and the schema computed).
     path.write_text(json.dumps({"versions": "another dbt", "schemas": stored}), encoding="utf-8")
     with json_schema_cache.kept(tmp_path), pytest.raises(AssertionError, match="computed again"):
         ProjectFlags.json_schema()
