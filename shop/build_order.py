@@ -46,7 +46,12 @@ def previous_node_seconds(home: Path | None) -> dict[str, float]:
         times = json.loads(_times_path(home).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {str(node): float(seconds) for node, seconds in times.items()} if isinstance(times, dict) else {}
+    if not isinstance(times, dict):
+        return {}
+    try:
+        return {str(node): float(seconds) for node, seconds in times.items()}
+    except (TypeError, ValueError):  # a damaged file: this build orders its nodes as dbt would
+        return {}
 
 
 def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]]) -> None:

@@ -33,3 +33,6 @@ def test_an_incremental_build_is_timed_by_the_last_one(tmp_path) -> None:
     assert build_order.previous_node_seconds(tmp_path) == {}  # none yet: every node alike
     build_order.keep_node_seconds(tmp_path, [("model.shop.customers", 2.5)])
     assert build_order.previous_node_seconds(tmp_path) == {"model.shop.customers": 2.5}
+    # A damaged file times nothing (and does not stop the build).
+    (tmp_path / "dbt" / "last_build" / "node_seconds_incremental.json").write_text('{"model.shop.customers": "x"}')
+    assert build_order.previous_node_seconds(tmp_path) == {}
