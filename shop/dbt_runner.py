@@ -379,8 +379,8 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
-    # An incremental build starts ready nodes longest-path-first (no earlier one: every node alike);
-    # a full refresh keeps dbt's order.
+    # An incremental build starts ready nodes longest-path-first, timed by the last incremental build
+    # or else the last full one (neither: every node alike); a full refresh keeps dbt's order.
     node_seconds = None if full_refresh else build_order.previous_node_seconds(home)
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False, node_seconds=node_seconds)
     if result.success and result.unit_tests and not select:
@@ -392,9 +392,11 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
         _keep_build_results(result.target_dir, home)
     if start is not None and result.success:
         build_marks.record(env, start, full_refresh=full_refresh)
-        # An incremental build's times: not the first build (a full one in all but name), nor one testing every row.
-        if not full_refresh and start.previous is not None and not test_all:
-            build_order.keep_node_seconds(home, ((node.unique_id, node.execution_time) for node in result.nodes))
+        # The times that order the next incremental build: not of one testing every row. A full build's
+        # (the first build is one in all but name) serve only until an incremental build's are kept.
+        if not test_all:
+            build_order.keep_node_seconds(home, ((node.unique_id, node.execution_time) for node in result.nodes),
+                                          full=full_refresh or start.previous is None)
     if result.success:
         ensure_semantic_manifest(env, home=home)
     return result
