@@ -289,3 +289,17 @@ def test_within_a_run_a_behavior_flag_is_attributed_to_the_module_dbt_names() ->
     # Put back as it was: a static method (called on an instance, too).
     assert BehaviorFlagRendered.__dict__["_default_source"] is original and isinstance(original, staticmethod)
     assert within == _flag_sources() == [__name__, "dbt.adapters.x"]
+
+
+def test_what_importing_dbt_left_is_frozen_once_per_process() -> None:
+    import gc
+
+    from shop import dbt_runner
+
+    dbt_runner._freeze_what_imports_made()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0 and dbt_runner._frozen.is_set()
+    made_after = [[index] for index in range(1000)]
+    dbt_runner._freeze_what_imports_made()
+    # A later run freezes nothing more: what runs made stays collectable.
+    assert gc.get_freeze_count() == frozen and len(made_after) == 1000
