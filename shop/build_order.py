@@ -9,11 +9,15 @@ and that chain then waits for a free thread while the rest runs.
 
 Here an incremental build uses the classic critical-path rule instead: each node's priority is the
 time from its start to the end of the build along its slowest line of descendants, timed by the
-previous incremental build (not a full one: its slow nodes are not an appended day's; the first
-build, from an empty warehouse, is a full build in all but name and is not kept). Without such a
-build every node counts alike: the number of nodes still ahead, which on an appended day put the
-chain to `customers` first as well (measured as fast as the timed order). A full refresh keeps dbt's
-order: counting nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
+previous incremental build. Without one (the first incremental build after a full one: a full
+refresh, or the first build, from an empty warehouse, which is a full build in all but name), by the
+last full build. Its times are not an appended day's (its incremental models read every row), but
+they rank the lines alike: the chain from `int_interactions_enriched` to `customers` is long
+either way, and the models an appended day still rebuilds whole (`alerts`, `price_changes`) weigh
+about what they weigh in a full build. Counting every node alike instead started those shallow,
+slow models last, and they ended the build alone. With neither, every node counts alike:
+the number of nodes still ahead. A full refresh keeps dbt's order: counting nodes alike delayed its
+slowest model (`user_item_interactions`). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
 (GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
@@ -36,14 +40,19 @@ UNKNOWN_NODE_SECONDS = 0.1
 log = logging.getLogger(__name__)
 
 
-def _times_path(home: Path | None) -> Path:
-    return dbt_home(home) / "last_build" / "node_seconds_incremental.json"
+def _times_path(home: Path | None, *, full: bool = False) -> Path:
+    return dbt_home(home) / "last_build" / f"node_seconds_{'full' if full else 'incremental'}.json"
 
 
 def previous_node_seconds(home: Path | None) -> dict[str, float]:
-    """Each node's execution time in the last kept incremental build (none: an empty map)."""
+    """Each node's execution time in the last kept incremental build, or else in the last full build
+    (neither, or damaged files: an empty map)."""
+    return _read_times(_times_path(home)) or _read_times(_times_path(home, full=True))
+
+
+def _read_times(path: Path) -> dict[str, float]:
     try:
-        times = json.loads(_times_path(home).read_text(encoding="utf-8"))
+        times = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(times, dict):
@@ -54,9 +63,10 @@ def previous_node_seconds(home: Path | None) -> dict[str, float]:
         return {}
 
 
-def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]]) -> None:
-    """Keep an incremental build's node times for the next one (written atomically)."""
-    keep_file(_times_path(home), json.dumps(dict(nodes)).encode("utf-8"))
+def keep_node_seconds(home: Path | None, nodes: Iterable[tuple[str, float]], *, full: bool = False) -> None:
+    """Keep a build's node times for the next incremental one (written atomically): an incremental
+    build's, or with `full` a full build's (read only while no incremental build's are kept)."""
+    keep_file(_times_path(home, full=full), json.dumps(dict(nodes)).encode("utf-8"))
 
 
 def longest_path_scores(graph: Any, seconds: Mapping[str, float]) -> dict[str, float]:

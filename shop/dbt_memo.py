@@ -12,6 +12,15 @@ of every refresh build's fixed cost:
   a function of its arguments and holds no state between tables (dbt shares its default one across
   threads already), so one per set of arguments serves the run.
 
+One value dbt computes by reading the source of every frame on the stack:
+
+- an adapter's behavior flag without a `source` is attributed to the module that created it, the
+  first module on the call stack other than dbt's behavior-flag module. dbt finds it with
+  `inspect.stack()`, which first describes every frame of the stack (its file, module and source
+  lines, read from disk) and is evaluated for every flag, whether the flag names its source or not.
+  Here the frames are looked at from the innermost outwards, each mapped to its module the same way
+  (`inspect.getmodule`), and the walk stops at the first other module: the same name.
+
 And one conversion dbt does per event in the general way:
 
 - each event (about one per SQL statement, node start and finish, log line) is wrapped in a message
@@ -29,8 +38,10 @@ dbt's own stay.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -50,8 +61,8 @@ def _swapped(owner: Any, name: str, replacement: Any) -> Iterator[None]:
 
 @contextmanager
 def reused() -> Iterator[None]:
-    """While inside, dbt reads the environment's secrets once, builds each type tester once and sets
-    each event's header directly."""
+    """While inside, dbt reads the environment's secrets once, builds each type tester once, sets
+    each event's header directly and finds a behavior flag's module without describing the whole stack."""
     try:
         from dbt_common.clients import agate_helper
         from dbt_common.events import functions as event_functions
@@ -76,6 +87,7 @@ def reused() -> Iterator[None]:
 
             stack.enter_context(_swapped(agate_helper, "build_type_tester", type_tester))
         _direct_event_headers(stack)
+        _flag_source_without_stack(stack)
         yield
 
 
@@ -122,3 +134,34 @@ def _event_message_builder(base_types: Any, original: Any) -> Any:
         return message
 
     return msg_from_base_event
+
+
+def _flag_source_without_stack(stack: ExitStack) -> None:
+    try:
+        from dbt_common import behavior_flags
+    except ImportError:
+        return
+    rendered = getattr(behavior_flags, "BehaviorFlagRendered", None)
+    # Read from the class's own namespace: put back as it was, a static method.
+    original = getattr(rendered, "__dict__", {}).get("_default_source")
+    if not isinstance(original, staticmethod):
+        log.debug("dbt's behavior flags find their module another way: dbt finds it")
+        return
+    rendered._default_source = staticmethod(_module_creating_flag)
+    stack.callback(setattr, rendered, "_default_source", original)
+
+
+def _module_creating_flag() -> str:
+    """dbt's BehaviorFlagRendered._default_source: the name of the first module on the call stack that
+    is not dbt's behavior-flag module, "Unknown" when there is none."""
+    from dbt_common import behavior_flags
+
+    # dbt's version looks at its own frame first, which is always in behavior_flags: starting from
+    # this function's caller skips the same frame.
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = inspect.getmodule(frame)
+        if module and module.__name__ != behavior_flags.__name__:
+            return module.__name__
+        frame = frame.f_back
+    return "Unknown"

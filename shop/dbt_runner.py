@@ -8,6 +8,7 @@ which profiles.example.yml reads with env_var(): the caller passes them in `env`
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
@@ -251,6 +252,25 @@ def _node_results(raw_result: Any) -> list[NodeResult]:
     return nodes
 
 
+_frozen = threading.Event()
+
+
+def _freeze_what_imports_made() -> None:
+    """Once per process, after dbt is imported: every object alive now leaves the cyclic garbage
+    collector's view (`gc.freeze`).
+
+    Importing dbt leaves a large heap of objects (modules, classes, functions, their generated
+    serialisers) that live as long as the process. The collections of the older generations, which a
+    dbt run triggers while it parses and builds, walk all of them each time. Frozen, they are skipped
+    (and still freed with the process); a collection walks only what came after. What is frozen is
+    never collected: so only once, right after the imports, when what is alive is what the process
+    keeps anyway.
+    """
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.freeze()
+
+
 def run_dbt(
     args: Sequence[str],
     env: Mapping[str, str],
@@ -274,7 +294,9 @@ def run_dbt(
     """
     with mashumaro_stubs.shared():
         # dbt's contracts are created as it is imported: their serialiser stubs are shared per kind.
+        import dbt.adapters.postgres  # noqa: F401  (dbt imports it to run; here before the freeze below)
         from dbt.cli.main import dbtRunner
+    _freeze_what_imports_made()
 
     base = dbt_home(home)
     profiles_dir = prepare_profiles_dir(home)
@@ -379,8 +401,8 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
     unit_tests = full_refresh or test_all or bool(select) or unit_test_gate.needed(code, home)
     if not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
-    # An incremental build starts ready nodes longest-path-first (no earlier one: every node alike);
-    # a full refresh keeps dbt's order.
+    # An incremental build starts ready nodes longest-path-first, timed by the last incremental build
+    # or else the last full one (neither: every node alike); a full refresh keeps dbt's order.
     node_seconds = None if full_refresh else build_order.previous_node_seconds(home)
     result = run_dbt(args, env, home=home, on_progress=on_progress, write_manifest=False, node_seconds=node_seconds)
     if result.success and result.unit_tests and not select:
@@ -392,9 +414,11 @@ def _build(args: list[str], env: Mapping[str, str], *, select: Sequence[str] | N
         _keep_build_results(result.target_dir, home)
     if start is not None and result.success:
         build_marks.record(env, start, full_refresh=full_refresh)
-        # An incremental build's times: not the first build (a full one in all but name), nor one testing every row.
-        if not full_refresh and start.previous is not None and not test_all:
-            build_order.keep_node_seconds(home, ((node.unique_id, node.execution_time) for node in result.nodes))
+        # The times that order the next incremental build: not of one testing every row. A full build's
+        # (the first build is one in all but name) serve only until an incremental build's are kept.
+        if not test_all:
+            build_order.keep_node_seconds(home, ((node.unique_id, node.execution_time) for node in result.nodes),
+                                          full=full_refresh or start.previous is None)
     if result.success:
         ensure_semantic_manifest(env, home=home)
     return result

@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from shop import quick_exit
 from shopcore.errors import ShopError
 
 app = typer.Typer(
@@ -37,6 +38,11 @@ _register()
 
 
 def main() -> None:
+    # A finished command ends without the interpreter's teardown of dbt's modules (shop/quick_exit.py).
+    quick_exit.exit_after(_run)
+
+
+def _run() -> None:
     try:
         app()
     except ShopError as exc:

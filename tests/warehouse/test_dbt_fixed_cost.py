@@ -269,3 +269,37 @@ def test_a_kept_json_schema_is_dbts_own_and_validates_alike(tmp_path: Path, monk
     path.write_text(json.dumps({"versions": "another dbt", "schemas": stored}), encoding="utf-8")
     with json_schema_cache.kept(tmp_path), pytest.raises(AssertionError, match="computed again"):
         ProjectFlags.json_schema()
+
+
+def _flag_sources() -> list[str]:
+    from dbt_common.behavior_flags import Behavior
+
+    flags = [{"name": "unnamed_source", "default": False, "docs_url": ""},
+             {"name": "named_source", "default": True, "docs_url": "", "source": "dbt.adapters.x"}]
+    return [flag._behavior_change_event.flag_source for flag in Behavior(flags, {})._flags]
+
+
+def test_within_a_run_a_behavior_flag_is_attributed_to_the_module_dbt_names() -> None:
+    from dbt_common.behavior_flags import BehaviorFlagRendered
+
+    original = BehaviorFlagRendered.__dict__["_default_source"]
+    with dbt_memo.reused():
+        assert BehaviorFlagRendered._default_source is dbt_memo._module_creating_flag
+        within = _flag_sources()
+    # Put back as it was: a static method (called on an instance, too).
+    assert BehaviorFlagRendered.__dict__["_default_source"] is original and isinstance(original, staticmethod)
+    assert within == _flag_sources() == [__name__, "dbt.adapters.x"]
+
+
+def test_what_importing_dbt_left_is_frozen_once_per_process() -> None:
+    import gc
+
+    from shop import dbt_runner
+
+    dbt_runner._freeze_what_imports_made()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0 and dbt_runner._frozen.is_set()
+    made_after = [[index] for index in range(1000)]
+    dbt_runner._freeze_what_imports_made()
+    # A later run freezes nothing more: what runs made stays collectable.
+    assert gc.get_freeze_count() == frozen and len(made_after) == 1000
