@@ -167,6 +167,43 @@
 {%- endmacro %}
 
 {#
+    Post-hook of int_interactions_enriched: its index by order, of the events with an order only.
+    The orders' models look touched orders up by order_id (never a null one), and only purchases
+    carry one: an index of every event filed each new view and cart under null, most of the rows
+    a merge inserts. A plain order_id index left by an older build is dropped. Run outside the
+    transaction, as recommended_events_index.
+#}
+{% macro order_events_index() -%}
+    {{ return(adapter.dispatch('order_events_index')()) }}
+{%- endmacro %}
+
+{% macro default__order_events_index() -%}
+{%- endmacro %}
+
+{% macro postgres__order_events_index() -%}
+    {%- if execute -%}
+        {%- set query -%}
+            select cast(cast(index_entry.indexrelid as regclass) as text)
+            from pg_catalog.pg_index as index_entry
+            inner join pg_catalog.pg_attribute as indexed
+                on
+                    indexed.attrelid = index_entry.indrelid
+                    and indexed.attnum = index_entry.indkey[0]
+            where
+                index_entry.indrelid = cast('{{ this }}' as regclass)
+                and index_entry.indnatts = 1
+                and index_entry.indpred is null
+                and indexed.attname = 'order_id'
+        {%- endset -%}
+        {%- for name in run_query(query).columns[0].values() %}
+    drop index if exists {{ name }};
+        {%- endfor %}
+    {%- endif %}
+    create index if not exists {{ this.identifier }}_order_idx
+    on {{ this }} (order_id) where order_id is not null
+{%- endmacro %}
+
+{#
     One row per day from `start_date` up to, not including, `end_date` (date literals), in a column
     `date_day`: what dbt.date_spine('day', ...) yields. On PostgreSQL from generate_series: the
     portable spine cross-joins powers of two and filters the product, which made the spine's own

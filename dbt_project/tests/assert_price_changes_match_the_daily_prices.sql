@@ -5,6 +5,8 @@
     with two look-ups each in the daily table's unique index, so it stays cheap on every build. The
     daily table is joined twice by name: a CTE read twice is materialised by PostgreSQL, which then
     hashed every daily row twice instead of looking the changes up.
+    Without --full-refresh, only the changes built from recently loaded daily rows (their
+    max_loaded_at covers the days of both prices): the others are rows an earlier build checked.
     (Its key, product_id and changed_on, is tested unique in _marts__models.yml.)
 #}
 with
@@ -12,6 +14,7 @@ with
 changes as (
 
     select * from {{ ref('price_changes') }}
+    where {{ recently_loaded_filter('max_loaded_at', ref('price_changes')) }}
 
 )
 

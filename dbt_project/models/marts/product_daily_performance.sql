@@ -19,7 +19,7 @@
         day_key='activity_date',
         indexes=[
             {'columns': ['activity_date', 'product_id'], 'unique': True},
-            {'columns': ['product_id']},
+            {'columns': ['product_id', 'activity_date']},
             {'columns': ['max_loaded_at']},
         ],
     )
