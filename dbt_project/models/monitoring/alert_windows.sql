@@ -7,13 +7,28 @@
     in the monitoring tables; a dispersion is an exact sum (numerics of a fixed scale) over a fixed
     span of windows, the daily average price an exact mean.
 
+    Kept: the windows ending in the last `alert_evaluation_days` days (`alerts` judges them) and in
+    the `baseline_days` before those (their misses make later runs' dispersions), whatever the
+    history's length. A full refresh scores those, reading their inputs back as far as their pools
+    and their misses' pools need (`read_days` before the oldest kept window).
+
     Incremental: a run scores again the windows ending after `since` less a day (a visit across
     midnight counts on the day it began), reading the 30 days before them and the stored windows of
-    small counts, and replaces them by window end (every hour has windows of the event counts).
+    small counts, replaces them by window end (every hour has windows of the event counts) and
+    deletes the windows older than the kept span (the post-hook): the set a full refresh keeps.
     `since`: the earliest hour loaded after the stored windows' newest load, or the newest stored
-    window, whichever is earlier; with nothing stored, a new catalogue or new settings, all of it.
+    window, whichever is earlier; with nothing stored, a new catalogue or new settings, or a `since`
+    so old that the misses its windows need are no longer kept, everything kept is scored again.
     PostgreSQL only: the shop's monitoring runs where the dashboard reads.
 #}
+{%- set evaluation_days = var('alert_evaluation_days') | int -%}
+{#- a window's dispersion sums the misses of the four weeks and a day before it, and an incremental
+    run reads 30 days back -#}
+{%- set baseline_days = 30 -%}
+{#- a kept window's oldest miss ends four weeks before it; that miss's pool reads four weeks and a
+    window before its end -#}
+{%- set read_days = 58 -%}
+{%- set kept_days = evaluation_days + baseline_days -%}
 {{
     config(
         materialized='incremental',
@@ -21,12 +36,20 @@
         unique_key='window_end',
         on_schema_change='fail',
         indexes=[{'columns': ['window_end']}],
+        post_hook=[
+            "delete from {{ this }} where window_end <= greatest("
+            ~ "(select max(event_hour) from {{ ref('monitoring_events_hourly') }}),"
+            ~ " (select max(loaded_hour) from {{ ref('monitoring_loads_hourly') }}"
+            ~ " where source_table = 'raw.interactions')"
+            ~ ") - interval '" ~ kept_days ~ " days'"
+        ],
     )
 }}
 
 {%- set overlap = var('watermark_overlap_minutes', 5) | int -%}
 {%- set relative_floor = var('alert_relative_floor') -%}
-{%- set scored_with = 'floor ' ~ relative_floor ~ ', late ' ~ var('late_after_hours') -%}
+{%- set scored_with = 'floor ' ~ relative_floor ~ ', late ' ~ var('late_after_hours')
+    ~ ', kept ' ~ kept_days ~ ' days' -%}
 {#- The hour after which windows are scored again (a timestamp literal), or none: every window. -#}
 {%- set since = none -%}
 {%- if is_incremental() and inline_queries() -%}
@@ -39,7 +62,27 @@
                 max(scored_with) as scored_with
             from {{ this }}
         )
+        , clock as (
+            select
+                greatest(
+                    (select max(event_hour) from {{ ref('monitoring_events_hourly') }}),
+                    (
+                        select max(loaded_hour) from {{ ref('monitoring_loads_hourly') }}
+                        where source_table = 'raw.interactions'
+                    )
+                ) as now_hour
+        )
+
         select cast(
+            case
+                when since.hour_start is null then null
+                -- its read would need misses older than the windows kept
+                when since.hour_start - interval '1 day' - interval '30 days'
+                    < clock.now_hour - interval '{{ kept_days }} days' then null
+                else since.hour_start
+            end as {{ dbt.type_string() }})
+        from (
+        select
             case
                 when stored.newest_window is null or stored.watermark is null then null
                 when stored.scored_with is distinct from '{{ scored_with }}' then null
@@ -71,8 +114,10 @@
                         where max_loaded_at > stored.watermark
                     )
                 )
-            end as {{ dbt.type_string() }})
+            end as hour_start
         from stored
+        ) as since
+        cross join clock
     {%- endset -%}
     {%- set since = run_query(since_query).columns[0].values()[0] -%}
 {%- endif -%}
@@ -130,17 +175,19 @@ clock as (
 
 ),
 
--- Windows ending after rescored_after are scored (again), reading from read_from on.
+-- Windows ending after rescored_after are scored (again), reading from read_from on; those ending
+-- after kept_from are kept.
 bounds as (
 
     select
         now_hour,
+        now_hour - interval '{{ kept_days }} days' as kept_from,
         {% if since_sql -%}
         {{ since_sql }} - interval '1 day' as rescored_after,
         {{ since_sql }} - interval '1 day' - interval '30 days' as read_from
         {%- else -%}
-        cast(null as {{ type_timestamp_tz() }}) as rescored_after,
-        cast(null as {{ type_timestamp_tz() }}) as read_from
+        now_hour - interval '{{ kept_days }} days' as rescored_after,
+        now_hour - interval '{{ kept_days + read_days }} days' as read_from
         {%- endif %}
 
     from clock
@@ -154,9 +201,7 @@ events as (
     cross join bounds
     where
         hourly.event_hour < bounds.now_hour
-    {% if since_sql %}
         and hourly.event_hour >= bounds.read_from
-    {% endif %}
 
 ),
 
@@ -167,9 +212,7 @@ categories as (
     cross join bounds
     where
         hourly.event_hour < bounds.now_hour
-    {% if since_sql %}
         and hourly.event_hour >= bounds.read_from
-    {% endif %}
 
 ),
 
@@ -295,9 +338,7 @@ series_hours as (
     from loads cross join bounds
     where
         loads.loaded_hour < bounds.now_hour
-    {% if since_sql %}
         and loads.loaded_hour >= bounds.read_from
-    {% endif %}
 
 ),
 
@@ -382,7 +423,7 @@ spine as (
     cross join bounds
     cross join
         lateral generate_series(
-            {% if since_sql %}greatest(series.first_hour, bounds.read_from){% else %}series.first_hour{% endif %},
+            greatest(series.first_hour, bounds.read_from),
             bounds.now_hour - interval '1 hour',
             interval '1 hour'
         ) as hours (hour_start)
@@ -526,71 +567,71 @@ expected_heads as (
 
 ),
 
--- A small count's windows scored now and (incremental) those stored for the four weeks before.
-misses as (
+-- The windows scored now and (incremental) a small count's windows stored for the four weeks
+-- before them: their misses make the dispersions.
+scoring as (
 
     select
-        kind,
-        metric,
-        window_hours,
-        window_end,
-        x_num,
-        count_expected
+        *,
+        false as stored
     from expected_heads
-    where shape = 'drop heads'
     {% if since_sql -%}
     union all
     select
-        stored.kind,
-        stored.metric,
-        stored.window_hours,
-        stored.window_end,
-        stored.x_num,
-        stored.count_expected
-    from {{ this }} as stored
+        kept.kind,
+        kept.metric,
+        kept.shape,
+        kept.window_hours,
+        kept.x_num,
+        null as x_den,
+        null as window_start,
+        kept.window_end,
+        null as per_head,
+        null as num_before,
+        null as den_before,
+        null as metric_value,
+        null as week_1,
+        null as week_2,
+        null as week_3,
+        null as week_4,
+        null as pooled_num,
+        null as pooled_den,
+        kept.count_expected,
+        true as stored
+    from {{ this }} as kept
     cross join bounds
     where
-        stored.shape = 'drop heads'
-        and stored.window_end > bounds.read_from and stored.window_end <= bounds.rescored_after
+        kept.shape = 'drop heads'
+        and kept.window_end > bounds.read_from and kept.window_end <= bounds.rescored_after
     {%- endif %}
 
 ),
 
--- Differences of running totals; the terms are numerics of a fixed scale, summed exactly: the same
--- sum whatever row the totals start from.
-running_misses as (
+-- A small count's squared misses over its expected counts, in the four weeks before the window (up
+-- to a day before it). The terms are numerics of a fixed scale, summed exactly: the same sum
+-- whatever row the read starts from. A moving frame in the windows' own order, not a join: the
+-- series are dense, a window's predecessors are its rows before.
+dispersed as (
 
     select
-        kind,
-        metric,
-        window_hours,
-        window_end,
-        sum(round(cast(power(x_num - count_expected, 2) as numeric), 9)) over so_far as squared_misses_so_far,
-        sum(round(cast(count_expected as numeric), 9)) over so_far as expected_so_far
-    from misses
-    window so_far as (partition by kind, metric, window_hours order by window_end rows unbounded preceding)
-
-),
-
-dispersions as (
-
-    select
-        kind,
-        metric,
-        window_hours,
-        window_end,
+        *,
         cast(
-            (
-                lag(squared_misses_so_far, 24) over same_window
-                - coalesce(lag(squared_misses_so_far, 673) over same_window, 0)
-            )
+            sum(
+                case when shape = 'drop heads' then round(cast(power(x_num - count_expected, 2) as numeric), 9) end
+            ) over misses_before
             / nullif(
-                lag(expected_so_far, 24) over same_window - coalesce(lag(expected_so_far, 673) over same_window, 0), 0
+                sum(case when shape = 'drop heads' then round(cast(count_expected as numeric), 9) end)
+                    over misses_before,
+                0
             )
             as double precision
         ) as dispersion
-    from running_misses
-    window same_window as (partition by kind, metric, window_hours order by window_end)
+    from scoring
+    window
+        misses_before as (
+            partition by kind, metric, window_hours order by window_end
+            rows between 672 preceding and 24 preceding
+        )
 
 ),
 
@@ -598,7 +639,6 @@ judgeable as (
 
     select
         heads.*,
-        dispersions.dispersion,
         num_nonnulls(heads.week_1, heads.week_2, heads.week_3, heads.week_4) as history_points,
         coalesce(
             heads.metric_value is not null
@@ -607,11 +647,11 @@ judgeable as (
             false
         ) as judged
 
-    from expected_heads as heads
-    left join dispersions
-        on
-            heads.kind = dispersions.kind and heads.metric = dispersions.metric
-            and heads.window_hours = dispersions.window_hours and heads.window_end = dispersions.window_end
+    from dispersed as heads
+    where
+        not heads.stored
+        -- (a full refresh: the windows before the kept ones were read for their misses)
+        and heads.window_end > (select bounds.rescored_after from bounds)
 
 ),
 
@@ -740,10 +780,8 @@ daily_prices as (
         cast(avg(cast(prices.mean_price as numeric)) as double precision) as average_price,
         sum(prices.priced_events) as priced_events
     from {{ ref('monitoring_product_prices_daily') }} as prices
-    {% if since_sql -%}
     cross join bounds
     where prices.event_date >= cast(bounds.read_from as date)
-    {% endif -%}
     group by prices.event_date
 
 ),
@@ -771,9 +809,7 @@ days as (
         on sales.activity_date = prices.event_date
     where
         sales.activity_date + 1 <= cast(bounds.now_hour as date)
-    {% if since_sql %}
         and sales.activity_date >= cast(bounds.read_from as date)
-    {% endif %}
 
 ),
 
@@ -829,9 +865,7 @@ judged_days as (
     from kpis cross join bounds
     where
         kpis.metric_value is not null
-    {% if since_sql %}
         and cast(kpis.kpi_day + 1 as {{ type_timestamp_tz() }}) > bounds.rescored_after
-    {% endif %}
 
 ),
 
