@@ -1,34 +1,30 @@
 {#
-    The anomaly checks' scored windows (`alerts` flags them and says what each check compares): one
-    row per series, window length and window end judged (value, median or expected count, robust
-    score), and every window of a small count's series (later windows' dispersions sum their misses).
+    The anomaly checks' scored windows (`alerts` flags them): one row per series, window length and
+    window end judged (value, median or expected count, robust score), and every window of a small
+    count's series (later windows' dispersions sum their misses).
 
     A score depends on the data only, not on when the build runs: a series starts at its first hour
-    in the monitoring tables; a dispersion is an exact sum (numerics of a fixed scale) over a fixed
-    span of windows, the daily average price an exact mean.
+    in the monitoring tables; sums are exact (numerics of a fixed scale) over fixed spans.
 
-    Kept: the windows ending in the last `alert_evaluation_days` days (`alerts` judges them) and in
-    the `baseline_days` before those (their misses make later runs' dispersions), whatever the
-    history's length. A full refresh scores those, reading their inputs back as far as their pools
-    and their misses' pools need (`read_days` before the oldest kept window).
+    Kept, whatever the history's length: the windows ending in the last `alert_evaluation_days` days
+    and the `baseline_days` before (their misses make later dispersions). A full refresh reads back
+    as far as their pools and their misses' pools need (`read_days`).
 
     Incremental: a run scores again the windows ending after `since` less a day (a visit across
     midnight counts on the day it began), reading the 30 days before them and the stored windows of
-    small counts, replaces them by window end (every hour has windows of the event counts) and
-    deletes the windows older than the kept span (the post-hook): the set a full refresh keeps.
-    `since`: the earliest hour loaded after the stored windows' newest load, or the newest stored
-    window, whichever is earlier; with nothing stored, a new catalogue or new settings, or a `since`
-    so old that the misses its windows need are no longer kept, everything kept is scored again.
+    small counts, replaces them by window end (every hour has windows of the event counts); the
+    post-hook deletes those no longer kept. `since`: the earliest hour loaded after the stored
+    windows' newest load, or the newest stored window, whichever is earlier; with nothing stored, a
+    new catalogue or settings, or misses it needs no longer kept: everything kept.
     PostgreSQL only: the shop's monitoring runs where the dashboard reads.
 #}
 {%- set evaluation_days = var('alert_evaluation_days') | int -%}
-{#- a window's dispersion sums the misses of the four weeks and a day before it, and an incremental
-    run reads 30 days back -#}
+{#- a dispersion sums the misses of four weeks before; an incremental run reads 30 days -#}
 {%- set baseline_days = 30 -%}
-{#- a kept window's oldest miss ends four weeks before it; that miss's pool reads four weeks and a
-    window before its end -#}
+{#- a kept window's oldest miss, and four weeks and a window before it for its pool -#}
 {%- set read_days = 58 -%}
 {%- set kept_days = evaluation_days + baseline_days -%}
+{#- (the post-hook: the newest window ends at the hour still filling) -#}
 {{
     config(
         materialized='incremental',
@@ -37,11 +33,8 @@
         on_schema_change='fail',
         indexes=[{'columns': ['window_end']}],
         post_hook=[
-            "delete from {{ this }} where window_end <= greatest("
-            ~ "(select max(event_hour) from {{ ref('monitoring_events_hourly') }}),"
-            ~ " (select max(loaded_hour) from {{ ref('monitoring_loads_hourly') }}"
-            ~ " where source_table = 'raw.interactions')"
-            ~ ") - interval '" ~ kept_days ~ " days'"
+            "delete from {{ this }} where window_end"
+            ~ " <= (select max(window_end) from {{ this }}) - interval '" ~ kept_days ~ " days'"
         ],
     )
 }}
@@ -59,37 +52,23 @@
                 max(window_end) as newest_window,
                 max(max_loaded_at) - interval '{{ overlap }} minutes' as watermark,
                 max(category_fingerprint) as category_fingerprint,
-                max(scored_with) as scored_with
-            from {{ this }}
-        )
-        , clock as (
-            select
+                max(scored_with) as scored_with,
+                -- an older since reads back to misses no longer kept
                 greatest(
                     (select max(event_hour) from {{ ref('monitoring_events_hourly') }}),
-                    (
-                        select max(loaded_hour) from {{ ref('monitoring_loads_hourly') }}
-                        where source_table = 'raw.interactions'
-                    )
-                ) as now_hour
+                    (select max(loaded_hour) from {{ ref('monitoring_loads_hourly') }} where source_table = 'raw.interactions')
+                ) - interval '{{ kept_days - 31 }} days' as oldest_since
+            from {{ this }}
         )
 
         select cast(
-            case
-                when since.hour_start is null then null
-                -- its read would need misses older than the windows kept
-                when since.hour_start - interval '1 day' - interval '30 days'
-                    < clock.now_hour - interval '{{ kept_days }} days' then null
-                else since.hour_start
-            end as {{ dbt.type_string() }})
-        from (
-        select
             case
                 when stored.newest_window is null or stored.watermark is null then null
                 when stored.scored_with is distinct from '{{ scored_with }}' then null
                 when stored.category_fingerprint is distinct from (
                     select max(category_fingerprint) from {{ ref('monitoring_category_hourly') }}
                 ) then null
-                else least(
+                else nullif(greatest(stored.oldest_since, least(
                     stored.newest_window,
                     (
                         select min(event_hour) from {{ ref('monitoring_events_hourly') }}
@@ -113,11 +92,9 @@
                         from {{ ref('monitoring_product_prices_daily') }}
                         where max_loaded_at > stored.watermark
                     )
-                )
-            end as hour_start
+                )), stored.oldest_since)
+            end as {{ dbt.type_string() }})
         from stored
-        ) as since
-        cross join clock
     {%- endset -%}
     {%- set since = run_query(since_query).columns[0].values()[0] -%}
 {%- endif -%}
@@ -160,8 +137,7 @@ loads as (
 
 ),
 
--- The hour still filling: the newest hour that holds an event or an arrival. Judged are the hours
--- before it, and the days that end at or before it.
+-- The hour still filling (the newest with an event or an arrival): judged are the hours before it.
 clock as (
 
     select
@@ -175,8 +151,7 @@ clock as (
 
 ),
 
--- Windows ending after rescored_after are scored (again), reading from read_from on; those ending
--- after kept_from are kept.
+-- Scored (again): the windows ending after rescored_after, reading from read_from.
 bounds as (
 
     select
@@ -233,9 +208,8 @@ category_totals as (
 
 ),
 
--- Every hourly series: `num` (and `den`) per hour. shape: count (alerts when it drops; den: the
--- heads behind it), rising share (num out of den), drop heads (distinct users out of a reference's:
--- alerts when they stop against the usual pooled share), ratio (num per den: alerts when it rises).
+-- Every hourly series: `num` (and `den`) per hour. shape: count (alerts when it drops), rising share
+-- (num out of den), drop heads (distinct users against their usual pooled share), ratio (num per den).
 series_hours as (
 
     select
@@ -273,8 +247,7 @@ series_hours as (
 
     union all
 
-    -- one category's visitors out of every category's (its usual share of the shop's traffic); an
-    -- hour without its events still has the others' visitors
+    -- a category's visitors out of every category's (an hour without its events has the others')
     select
         'volume' as kind,
         'visitors in category: ' || category_names.category as metric,
@@ -289,7 +262,7 @@ series_hours as (
 
     union all
 
-    -- checkout: buyers out of visitors who cart (views and carts go on when the checkout breaks)
+    -- checkout: buyers out of carting visitors (views and carts go on when it breaks)
     select
         'volume' as kind,
         'buyers per carting visitor' as metric,
@@ -314,8 +287,7 @@ series_hours as (
 
     union all
 
-    -- a bot is one user with thousands of views: the hour's heaviest viewer, summed over a window
-    -- (whatever the length of ordinary visits, which moves views per viewer)
+    -- a bot: the hour's heaviest viewer, summed over a window (views per viewer move with visits)
     select
         'traffic' as kind,
         'views of the heaviest viewer an hour' as metric,
@@ -410,8 +382,7 @@ series as (
 
 ),
 
--- Hours without a row are zeros: the spine makes them count (a union and a group by: the planner
--- cannot estimate a join on the unions above).
+-- Hours without a row are zeros (a union and a group by: a join on the unions is misestimated).
 spine as (
 
     select
@@ -438,7 +409,7 @@ dense as (
         padded.shape,
         series.first_hour,
         padded.hour_start,
-        -- counts of an hour: integers, so that the sums over windows stay bigint (not numeric)
+        -- integers: the sums over windows stay bigint
         cast(sum(padded.num) as integer) as num,
         cast(sum(padded.den) as integer) as den
 
@@ -477,7 +448,7 @@ rolled as (
         sum(den) over six_hours as den_6,
         sum(num) over one_day as num_24,
         sum(den) over one_day as den_24,
-        -- running totals: any earlier span's sums are a difference of two of them
+        -- running totals (an earlier span's sum: a difference of two)
         sum(num) over since_first as num_so_far,
         sum(den) over since_first as den_so_far,
         -- events per head over the past week: counts of visits' events vary by sqrt(median x that)
@@ -493,7 +464,7 @@ rolled as (
 
 ),
 
--- One row per series, window length and end: windows wholly inside the series' history.
+-- One row per series, length and end (wholly inside the series' history).
 windows as (
 
     select
@@ -524,10 +495,9 @@ windows as (
         ) as sizes (window_hours, x_num, x_den)
     where
         rolled.hour_start - (sizes.window_hours - 1) * interval '1 hour' >= rolled.first_hour
-        -- five hours: the whole hours inside a six-hour stop that began within an hour (heads only)
+        -- five hours: heads only (a six-hour stop that began within an hour)
         and (sizes.window_hours <> 5 or rolled.shape = 'drop heads')
-        -- one hour: only counts and shares flag a single hour (alerts' hourly_flagged); each length is
-        -- judged apart from the others, so the windows no check flags are not built
+        -- one hour: only counts and shares flag one (alerts' hourly_flagged)
         and (sizes.window_hours <> 1 or rolled.shape in ('count', 'rising share'))
 
 ),
@@ -550,8 +520,7 @@ with_history as (
 
 ),
 
--- A heads share's expected count, and how much more than Poisson its windows strayed from theirs
--- in the four weeks before (visitors come back): the quasi-Poisson dispersion that widens its score.
+-- A heads share's expected count.
 expected_heads as (
 
     select
@@ -567,13 +536,12 @@ expected_heads as (
 
 ),
 
--- The windows scored now and (incremental) a small count's windows stored for the four weeks
--- before them: their misses make the dispersions.
+-- The windows scored now and (incremental) a small count's stored before them: their misses.
 scoring as (
 
     select
         *,
-        false as stored
+        false as was_kept
     from expected_heads
     {% if since_sql -%}
     union all
@@ -597,7 +565,7 @@ scoring as (
         null as pooled_num,
         null as pooled_den,
         kept.count_expected,
-        true as stored
+        true as was_kept
     from {{ this }} as kept
     cross join bounds
     where
@@ -607,10 +575,9 @@ scoring as (
 
 ),
 
--- A small count's squared misses over its expected counts, in the four weeks before the window (up
--- to a day before it). The terms are numerics of a fixed scale, summed exactly: the same sum
--- whatever row the read starts from. A moving frame in the windows' own order, not a join: the
--- series are dense, a window's predecessors are its rows before.
+-- How much more than Poisson a small count strayed in the four weeks before the window (to a day
+-- before; visitors come back): its quasi-Poisson dispersion. Numerics of a fixed scale summed
+-- exactly; a moving frame, not a join (the series are dense).
 dispersed as (
 
     select
@@ -649,13 +616,13 @@ judgeable as (
 
     from dispersed as heads
     where
-        not heads.stored
-        -- (a full refresh: the windows before the kept ones were read for their misses)
+        not heads.was_kept
+        -- (a full refresh read earlier ones for their misses)
         and heads.window_end > (select bounds.rescored_after from bounds)
 
 ),
 
--- (and a small count's windows not judged, for later windows' dispersions)
+-- (and a small count's other windows: later windows' misses)
 judged_hours as (
 
     select * from judgeable
@@ -716,9 +683,8 @@ hourly_scored as (
         judged.judged,
         case
             when not judged.judged then null
-            -- heads (distinct users an hour) against the count their usual share of the reference
-            -- heads predicts: the signed root of the Poisson deviance, a z-score that stays exact in
-            -- the tails of small counts (none where a dozen were due scores about -5)
+            -- heads against the count their usual share predicts: the signed root of the Poisson
+            -- deviance (exact in small counts' tails: none where a dozen were due scores about -5)
             when judged.shape = 'drop heads'
                 then
                     -sqrt(greatest(2 * (
@@ -738,8 +704,8 @@ hourly_scored as (
                         {{ relative_floor }} * judged.median,
                         1
                     )
-            -- a share, judged as a count against the count the usual share predicts; the median of
-            -- a few small counts' shares understates their mean, hence a floor of a couple of rows
+            -- a share, as a count against the usual share's; a floor of a couple of rows (the median
+            -- of small counts' shares understates their mean)
             when judged.shape like '%share'
                 then
                     (judged.x_num - judged.x_den * judged.median)
@@ -749,14 +715,12 @@ hourly_scored as (
                         {{ relative_floor }} * judged.x_den * judged.median,
                         2
                     )
-            -- the heaviest viewer: one heavy user is heavy-tailed, so the scale is at least the usual
-            -- peak itself (an alert needs a peak of several times the usual one)
+            -- the heaviest viewer is heavy-tailed: the scale is at least the usual peak itself
             when judged.shape = 'peak'
                 then
                     (judged.metric_value - judged.median)
                     / greatest(1.4826 * judged.mad, judged.median, 1)
-            -- a ratio per head: a mean over x_den heads varies as sd / sqrt(x_den), and visits are
-            -- long-tailed (a head's sd is about twice the mean)
+            -- a ratio per head: sd / sqrt(x_den), a head's sd about twice the mean (long visits)
             else
                 (judged.metric_value - judged.median)
                 / greatest(
@@ -771,12 +735,11 @@ hourly_scored as (
 
 ),
 
-
 daily_prices as (
 
     select
         prices.event_date,
-        -- (exact: a float sum's last digits follow the order the rows are read in)
+        -- (exact: a float sum depends on the rows' order)
         cast(avg(cast(prices.mean_price as numeric)) as double precision) as average_price,
         sum(prices.priced_events) as priced_events
     from {{ ref('monitoring_product_prices_daily') }} as prices
