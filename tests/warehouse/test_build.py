@@ -39,7 +39,7 @@ def test_full_build_passes_with_zero_warnings(built: dbt_runner.DbtResult) -> No
     assert built.warning_count == 0, built.warnings
     assert built.failing == []
     assert built.skipped == []
-    assert built.models == 32  # with the users joined to their totals and the RFM boundaries under customers
+    assert built.models == 33  # with the users joined to their totals, the RFM boundaries, the alerts' scored windows
     # 109 since `shop import` (migration 0008) dropped staging's not-nulls that imported shops break;
     # 70 since each model's row-level checks (and a whole-table key) are one column_checks node;
     # 60 since the monitoring tables, alerts, the time spine, the snapshot and the sources' keys too
@@ -124,7 +124,7 @@ def test_models_land_in_their_schemas_only(built, warehouse_env) -> None:
     assert {name for schema, name in rows if schema == "snapshots"} == {"products_snapshot"}
     assert {name for schema, name in rows if schema == "monitoring"} == {
         "monitoring_events_hourly", "monitoring_category_hourly", "monitoring_loads_hourly",
-        "monitoring_product_prices_daily", "alerts",
+        "monitoring_product_prices_daily", "alert_windows", "alerts",
     }
 
 

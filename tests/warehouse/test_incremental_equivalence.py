@@ -52,6 +52,7 @@ INCREMENTAL_MODELS = (
     "monitoring.monitoring_category_hourly",
     "monitoring.monitoring_loads_hourly",
     "monitoring.monitoring_product_prices_daily",
+    "monitoring.alert_windows",
 )
 # The tables (and the customers view) downstream of them are compared too.
 TABLE_MODELS = (
@@ -60,6 +61,7 @@ TABLE_MODELS = (
     "marts.daily_category_funnel",
     "marts.signup_cohorts",
     "marts.price_changes",
+    "monitoring.alerts",
 )
 
 
@@ -113,6 +115,32 @@ def _add_month_mover(conn: psycopg.Connection, *, late: bool) -> None:
         from raw.interactions
         """,
         (MONTH_MOVER, "2023-12-31 23:55:00+00" if late else "2024-01-01 00:05:00+00"),
+    )
+
+
+OLD_VISITOR = 9_998  # one visit five months before the shop's first day, and a late event of a second
+
+
+def _add_old_visitor(conn: psycopg.Connection, *, late: bool) -> None:
+    """A long, sparse history: a visitor months before the shop's other events (loaded on time), so
+    the hourly series span more than the windows the alerts keep; later, a late event from then,
+    which makes an incremental run score every kept window again (the misses before it are gone)."""
+    if not late:
+        conn.execute(
+            "insert into raw.users (user_id, email, full_name, country, channel, signup_at)"
+            " values (%s, 'old@example.com', 'Old Visitor', 'DE', 'organic', '2023-07-01 00:00:00+00')",
+            (OLD_VISITOR,),
+        )
+    occurred = "2023-08-02 10:00:00+00" if late else "2023-08-01 10:00:00+00"
+    conn.execute(
+        """
+        insert into raw.interactions (event_id, session_id, user_id, product_id, event_type, quantity,
+                                      unit_price, order_id, recommendation_variant, occurred_at, loaded_at)
+        select gen_random_uuid(), gen_random_uuid(), %s, 1, 'view', 1, 42.99, null, null, %s::timestamptz,
+               case when %s then max(loaded_at) + interval '1 minute' else %s::timestamptz + interval '2 minutes' end
+        from raw.interactions
+        """,
+        (OLD_VISITOR, occurred, late, occurred),
     )
 
 
@@ -178,6 +206,8 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
             loaded = synthetic.load_chunk(conn, SIZE, chunk)
             if chunk in (1, 3):
                 _add_month_mover(conn, late=chunk == 3)
+            if chunk in (0, 3):
+                _add_old_visitor(conn, late=chunk == 3)
             if chunk == SIZE.chunks - 2:
                 # a product changes category: rows built earlier must follow (order_lines, funnel)
                 conn.execute(
@@ -188,10 +218,17 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
         last = chunk == SIZE.chunks - 1
         result = build_ok(warehouse_env, dbt_home, exclude=WITH_DATA_TESTS if last else MODELS_ONLY)
         inserted_last = _inserted_rows(result, "int_interactions_enriched")
+        if chunk in (2, 3, 5):
+            # the old visitor's late event: everything kept scored again, from the kept span's reads
+            # (not from months back); the loads before and after it (not the new catalogue's): incremental
+            compiled = (dbt_artifacts.target_dir(dbt_home) / "compiled" / "shop" / "dbt_project" / "models"
+                        / "monitoring" / "alert_windows.sql").read_text()
+            rescored_all = re.search(r"now_hour - interval '\d+ days' as read_from", compiled) is not None
+            assert rescored_all == (chunk == 3), compiled
 
     with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
         total_rows = conn.execute("select count(*) from raw.interactions").fetchone()[0]
-        assert total_rows == deliveries + 2 + overlap_rows  # and the month mover's two events
+        assert total_rows == deliveries + 2 + 2 + overlap_rows  # and the month mover's and old visitor's events
         months = conn.execute(
             "select activity_month from intermediate.int_activity_aggregated_to_user_months where user_id = %s",
             (MONTH_MOVER,),
@@ -209,10 +246,17 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
         assert crossed > 0, "the plan must contain clicks across midnight"
         # the last incremental run rebuilt some days, not the whole history
         assert inserted_last is not None and 0 < inserted_last < SIZE.events
+        # the alerts' windows are bounded: the old visitor's series are months longer than they
+        first_hour, oldest_window = conn.execute(
+            "select (select min(event_hour) from monitoring.monitoring_events_hourly),"
+            " (select min(window_end) from monitoring.alert_windows)"
+        ).fetchone()
+        assert oldest_window - first_hour > timedelta(days=60), (first_hour, oldest_window)
         _snapshot(conn, "incremental_snapshot")
 
     report = _full_refresh_differences(warehouse_env, dbt_home)
-    assert all(rows > 0 for _, _, rows in report.values()), report
+    # (A clean shop raises no alert: its scored windows are compared, the alerts may be none.)
+    assert all(rows > 0 for model, (_, _, rows) in report.items() if model != "monitoring.alerts"), report
 
 
 def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env, dbt_home) -> None:
@@ -251,6 +295,7 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
         read_days = re.findall(rf"{day_column} in \(([^)]*\))", compiled)
         assert read_days and set(read_days) == {"cast(null as date)"}, compiled
     report = _full_refresh_differences(warehouse_env, dbt_home)
-    # (A simulated history serves no recommendations: only that model may be empty.)
+    # (A simulated history serves no recommendations, and a clean shop raises no alert: only those
+    # models may be empty.)
     empty = {model for model, (_, _, rows) in report.items() if rows == 0}
-    assert empty <= {"marts.recommendation_user_days", "marts.recommendation_variant_daily"}, report
+    assert empty <= {"marts.recommendation_user_days", "marts.recommendation_variant_daily", "monitoring.alerts"}, report
