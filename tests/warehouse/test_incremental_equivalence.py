@@ -53,6 +53,7 @@ INCREMENTAL_MODELS = (
     "monitoring.monitoring_loads_hourly",
     "monitoring.monitoring_product_prices_daily",
     "monitoring.alert_windows",
+    "marts.price_changes",
 )
 # The tables (and the customers view) downstream of them are compared too.
 TABLE_MODELS = (
@@ -60,7 +61,6 @@ TABLE_MODELS = (
     "marts.products",
     "marts.daily_category_funnel",
     "marts.signup_cohorts",
-    "marts.price_changes",
     "monitoring.alerts",
 )
 
@@ -294,6 +294,8 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
         compiled = (marts / f"{model}.sql").read_text()
         read_days = re.findall(rf"{day_column} in \(([^)]*\))", compiled)
         assert read_days and set(read_days) == {"cast(null as date)"}, compiled
+    # price_changes' last run rebuilt only its touched products' recent changes, not the whole table.
+    assert "touched_products as (" in (marts / "price_changes.sql").read_text()
     report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations, and a clean shop raises no alert: only those
     # models may be empty.)
