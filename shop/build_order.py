@@ -9,13 +9,13 @@ and that chain then waits for a free thread while the rest runs.
 
 Here an incremental build uses the classic critical-path rule instead: each node's priority is the
 time from its start to the end of the build along its slowest line of descendants, timed by the
-previous incremental build. Without one (the first incremental build after a full one: a full
-refresh, or the first build, from an empty warehouse, which is a full build in all but name), by the
-last full build. Its times are not an appended day's (its incremental models read every row), but
-they rank the lines alike: the chain from `int_interactions_enriched` to `customers` is long
-either way, and the models an appended day still rebuilds whole (`alerts`, `price_changes`) weigh
-about what they weigh in a full build. Counting every node alike instead started those shallow,
-slow models last, and they ended the build alone. With neither, every node counts alike:
+previous incremental build. Without one (no incremental build yet after the first build, from an
+empty warehouse, which is a full build in all but name, or after a full refresh with no incremental
+times kept), by the last full build. Its times are not an appended day's (its incremental models
+read every row), but they rank the lines alike: the chain from `int_interactions_enriched` to
+`customers` is long either way, and shallow models with a heavy appended-day cost (the alerts'
+windows, `price_changes`) are heavy in a full build too. Counting every node alike instead started
+those shallow, slow models last, and they ended the build alone. With neither, every node counts alike:
 the number of nodes still ahead. A full refresh keeps dbt's order: counting nodes alike delayed its
 slowest model (`user_item_interactions`). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
