@@ -25,10 +25,13 @@ class ALS(Algorithm):
 
     def _model(self) -> AlternatingLeastSquares:
         p = self.params
-        return AlternatingLeastSquares(
-            factors=int(p["factors"]), regularization=float(p["regularization"]), alpha=float(p["alpha"]),
-            iterations=int(p["iterations"]), random_state=int(p["seed"]), num_threads=int(p["threads"]),
-        )
+        # implicit checks BLAS's threads when the model is made, not when it fits: made under the
+        # same limit the fit runs under, it does not warn about a pool the fit never uses.
+        with threadpool_limits(1, "blas"):
+            return AlternatingLeastSquares(
+                factors=int(p["factors"]), regularization=float(p["regularization"]), alpha=float(p["alpha"]),
+                iterations=int(p["iterations"]), random_state=int(p["seed"]), num_threads=int(p["threads"]),
+            )
 
     def _fit(self, data: UserItemData) -> None:
         self.model = self._model()

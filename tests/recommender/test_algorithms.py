@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,18 @@ def test_als_seed_changes_factors(split) -> None:
     a = make("als", seed=1).fit(split.data).score(rows)
     b = make("als", seed=2).fit(split.data).score(rows)
     assert not np.array_equal(a, b)
+
+
+def test_als_is_made_and_fit_without_implicits_blas_threads_warning(split, monkeypatch) -> None:
+    # implicit warns once per process, when a model is made while BLAS runs a pool of threads.
+    import implicit.utils
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
+    with threadpool_limits(2, "blas"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make("als", factors=4, iterations=2).fit(split.data)
+    assert not [w for w in caught if "threads" in str(w.message)], [str(w.message) for w in caught]
 
 
 def test_unknown_algorithm_and_parameter_are_refused() -> None:
