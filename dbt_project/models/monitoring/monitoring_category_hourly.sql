@@ -50,14 +50,16 @@ products as (
 
 ),
 
-hourly as (
+-- per user first, then per hour: counting the distinct users of an hour and category directly sorts
+-- every event by text, where two hash aggregates only hash them
+per_user as (
 
     select
         interactions.occurred_date as event_date,
         {{ dbt.date_trunc('hour', 'interactions.occurred_at') }} as event_hour,
         coalesce(products.category, 'unknown') as category,
+        interactions.user_id,
         count(*) as events,
-        count(distinct interactions.user_id) as distinct_users,
         max(interactions.last_loaded_at) as max_loaded_at
 
     from interactions
@@ -66,7 +68,23 @@ hourly as (
     group by
         interactions.occurred_date,
         {{ dbt.date_trunc('hour', 'interactions.occurred_at') }},
-        coalesce(products.category, 'unknown')
+        coalesce(products.category, 'unknown'),
+        interactions.user_id
+
+),
+
+hourly as (
+
+    select
+        event_date,
+        event_hour,
+        category,
+        sum(events) as events,
+        count(user_id) as distinct_users,
+        max(max_loaded_at) as max_loaded_at
+
+    from per_user
+    group by event_date, event_hour, category
 
 )
 
