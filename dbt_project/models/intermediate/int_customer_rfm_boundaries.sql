@@ -8,6 +8,9 @@
     g * floor(n / 5) + least(g, n mod 5).
     Incremental on a constant key (merge_changed updates the one row): a table replaced at every
     build would drop the `customers` view that reads it.
+    floor(n / 5) is written as a cast of n / 5 to an integer (exact for a count: PostgreSQL's integer
+    division truncates, and so does the cast of Spark's double): floor() turned every one of the
+    boundaries' comparisons on every buyer into a numeric one.
     Recency ranks by the last order day, ascending (the longest ago first, as `recency_days`
     descending); frequency by orders; monetary by lifetime revenue, unknown revenue first. Ties by
     user_id, as in every score.
@@ -54,8 +57,9 @@ boundaries as (
     select
         {%- for name, column, nulls in orders %}
         {%- for quintile in range(1, 5) %}
-        {%- set remainder = 'buyers - 5 * floor(buyers / 5)' %}
-        {%- set last_position = quintile ~ ' * floor(buyers / 5) + least(' ~ quintile ~ ', ' ~ remainder ~ ')' %}
+        {%- set per_quintile = 'cast(buyers / 5 as ' ~ dbt.type_bigint() ~ ')' %}
+        {%- set remainder = 'buyers - 5 * ' ~ per_quintile %}
+        {%- set last_position = quintile ~ ' * ' ~ per_quintile ~ ' + least(' ~ quintile ~ ', ' ~ remainder ~ ')' %}
         max(case when {{ name }}_position = {{ last_position }} then {{ column }} end)
             as {{ name }}_value_{{ quintile }},
         max(case when {{ name }}_position = {{ last_position }} then user_id end)
