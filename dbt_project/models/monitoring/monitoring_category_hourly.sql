@@ -5,17 +5,10 @@
     loaded events are rebuilt whole, and every day when the catalogue's categories have changed
     since the rows were built (each row keeps the fingerprint of the catalogue it was built with).
 #}
-{#-
-    A bitmap scan, not an index scan, reads the touched days' events (and the newly loaded ones'
-    keys): the planner takes the table for laid out in the day index's order, but the index lists a
-    day's rows by event_id, not in the order they lie on its pages, so an index scan changes page
-    for nearly every row where a bitmap scan visits each page once (most of the cost when the pages
-    come from the OS cache, not the buffer pool). For this model's transaction only.
--#}
 {{
     config(
         materialized='incremental',
-        pre_hook="set local enable_indexscan = off",
+        pre_hook="{{ bitmap_scans_only() }}",
         on_schema_change='fail',
     )
 }}

@@ -6,17 +6,10 @@
     an hour or type a rebuild no longer yields is deleted). A warehouse built before a column was
     added gets it (append_new_columns) and every day rebuilt once (stored_without).
 #}
-{#-
-    A bitmap scan, not an index scan, reads the touched days' events (and the newly loaded ones'
-    keys): the planner takes the table for laid out in the day index's order, but the index lists a
-    day's rows by event_id, not in the order they lie on its pages, so an index scan changes page
-    for nearly every row where a bitmap scan visits each page once (most of the cost when the pages
-    come from the OS cache, not the buffer pool). For this model's transaction only.
--#}
 {{
     config(
         materialized='incremental',
-        pre_hook="set local enable_indexscan = off",
+        pre_hook="{{ bitmap_scans_only() }}",
         on_schema_change='append_new_columns',
     )
 }}

@@ -6,17 +6,10 @@
     loaded events are rebuilt from all their events (an event's price never changes, so a rebuilt
     key never loses its row).
 #}
-{#-
-    A bitmap scan, not an index scan, reads the touched days' events (and the newly loaded ones'
-    keys): the planner takes the table for laid out in the day index's order, but the index lists a
-    day's rows by event_id, not in the order they lie on its pages, so an index scan changes page
-    for nearly every row where a bitmap scan visits each page once (most of the cost when the pages
-    come from the OS cache, not the buffer pool). For this model's transaction only.
--#}
 {{
     config(
         materialized='incremental',
-        pre_hook="set local enable_indexscan = off",
+        pre_hook="{{ bitmap_scans_only() }}",
         on_schema_change='fail',
     )
 }}
