@@ -4,10 +4,17 @@ a clean session, a broken connection is not reused, and no backend outlives the 
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import psycopg
+import pytest
+from psycopg import sql
 
-from shop import dbt_connections
+from shop import dbt_connections, dbt_runner
+from tests.support import TestDatabase
 
 PROFILE = """
 probe:
@@ -62,9 +69,20 @@ def _project(root: Path) -> Path:
     (root / "models").mkdir(parents=True)
     (root / "dbt_project.yml").write_text("name: probe\nversion: '1.0.0'\nprofile: probe\nconfig-version: 2\n")
     (root / "profiles.yml").write_text(PROFILE)
-    for name, sql in MODELS.items():
-        (root / "models" / f"{name}.sql").write_text(sql)
+    for name, text in MODELS.items():
+        (root / "models" / f"{name}.sql").write_text(text)
     return root
+
+
+@pytest.fixture()
+def bare_database(database) -> Iterator[TestDatabase]:
+    """A database of its own on the session's server, without the shop's schemas (nothing here reads them)."""
+    name = f"shop_conn_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database.info.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield TestDatabase(replace(database.info, dbname=name), database.env)
+    with psycopg.connect(database.info.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
 
 def _dbt_backends(database) -> int:
@@ -74,18 +92,18 @@ def _dbt_backends(database) -> int:
         ).fetchone()[0]
 
 
-def test_each_node_starts_on_a_clean_session_of_a_kept_connection(fresh_database, tmp_path: Path,
+def test_each_node_starts_on_a_clean_session_of_a_kept_connection(bare_database, tmp_path: Path,
                                                                   monkeypatch) -> None:
     from dbt.cli.main import dbtRunner
 
     # The interface the keeping relies on is dbt's: when it moves, this fails (each node opens its own).
     assert dbt_connections.can_keep()
     project = _project(tmp_path / "project")
-    for key, value in fresh_database.info.env().items():
+    for key, value in {**dbt_runner.DEFAULT_ENV, **bare_database.info.env()}.items():
         monkeypatch.setenv(key, value)
     # A setting the connection is opened with: the session's default, which the reset keeps.
     monkeypatch.setenv("PGTZ", "Pacific/Chatham")
-    with fresh_database.connect() as conn:
+    with bare_database.connect() as conn:
         conn.execute("create table public.notes (note text)")
         conn.commit()
         default_work_mem = conn.execute("show work_mem").fetchone()[0]
@@ -94,12 +112,12 @@ def test_each_node_starts_on_a_clean_session_of_a_kept_connection(fresh_database
     with dbt_connections.kept_per_thread():
         outcome = dbtRunner().invoke(["run", "--project-dir", str(project), "--profiles-dir", str(project),
                                       "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-                                      "--quiet", "--log-level", "none"])
+                                      "--quiet", "--log-level", "none", "--no-write-json"])
     assert outcome.result is not None, outcome.exception
     statuses = {result.node.name: str(result.status) for result in outcome.result.results}
     assert statuses == {"a_leaves": "success", "b_sees": "success", "c_breaks": "error", "d_after": "success"}
 
-    with fresh_database.connect() as conn:
+    with bare_database.connect() as conn:
         seen = conn.execute(
             "select a_pid, pid, temp_table_seen, work_mem, time_zone, advisory_locks, notes, isolation from probe.b_sees"
         ).fetchone()
@@ -112,9 +130,9 @@ def test_each_node_starts_on_a_clean_session_of_a_kept_connection(fresh_database
     assert after[0] != after[1]
     # Everything kept was closed with the run (a backend leaves shortly after its client).
     deadline = time.monotonic() + 10
-    while _dbt_backends(fresh_database) and time.monotonic() < deadline:
+    while _dbt_backends(bare_database) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _dbt_backends(fresh_database) == 0
+    assert _dbt_backends(bare_database) == 0
     # Outside, dbt's own release is back.
     from dbt.adapters.postgres.connections import PostgresConnectionManager
 
@@ -133,10 +151,10 @@ def test_another_release_keeps_dbts_behaviour(monkeypatch) -> None:
         assert PostgresConnectionManager.release is own_release
 
 
-def test_a_closed_or_foreign_handle_is_not_reset(fresh_database) -> None:
+def test_a_closed_or_foreign_handle_is_not_reset(bare_database) -> None:
     import psycopg2
 
-    handle = psycopg2.connect(fresh_database.info.conninfo())
+    handle = psycopg2.connect(bare_database.info.conninfo())
     handle.close()
     assert not dbt_connections.reset_session(handle)
     assert not dbt_connections.reset_session(object())
