@@ -38,6 +38,7 @@ MODELS = {
 {{ config(materialized='table',
           pre_hook=["create temp table left_by_a (x int)",
                     "set work_mem = '7MB'",
+                    "set default_transaction_isolation = 'serializable'",
                     "select pg_advisory_lock(20201)"],
           post_hook=[{'sql': "begin; insert into public.notes values ('uncommitted')", 'transaction': false}]) }}
 select pg_backend_pid() as pid
