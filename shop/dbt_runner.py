@@ -23,6 +23,7 @@ from typing import Any
 from shop import (
     build_marks,
     build_order,
+    dbt_connections,
     dbt_memo,
     jinja_code_cache,
     json_schema_cache,
@@ -324,9 +325,10 @@ def run_dbt(
     collector = _EventCollector(on_progress)
     started = time.perf_counter()
     order = build_order.longest_path_first(node_seconds) if node_seconds is not None else nullcontext()
-    # The memos read the environment the run sets: they come after it.
+    # The memos read the environment the run sets: they come after it. Each dbt thread keeps its
+    # connection between nodes (a new server backend per node otherwise).
     with (_RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), json_schema_cache.kept(home),
-          dbt_memo.reused()):
+          dbt_memo.reused(), dbt_connections.kept_per_thread()):
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
             outcome.result.write(str(target / results_file))
