@@ -200,8 +200,7 @@
     row whose `loaded` value is after the newest stored `after_stored` value cannot have a stored
     row (int_interactions_enriched: an event first loaded after the newest load the table counted
     was never counted). Those rows are inserted without MERGE's look-up of each key, in
-    `insert_order`: rows that arrive sorted by a random key (a session's id) land on neighbouring
-    pages of its index, and the model's readers by that key find them on neighbouring heap pages.
+    `insert_order`: the heap then holds them in the order of the index its readers walk.
     The newest stored value is read before any row is written (the merge of the other rows may raise
     it); the insert runs last, so the rows it reports are the new ones.
 #}

@@ -10,8 +10,8 @@
     land on the recent days' index pages, where an index on the random event_id alone took an
     insert on nearly every one of its pages in each run. The index by order covers the events with an
     order only (a post-hook: dbt's index config has no condition). An event first loaded after the
-    newest load the table holds is new: it is inserted without the merge's look-up, in session order
-    (`meta.new_rows`, macros/incremental.sql), so its session's index entries and rows sit together.
+    newest load the table holds is new: it is inserted without the merge's look-up (`meta.new_rows`,
+    macros/incremental.sql), in the key's order, the order the models that read whole days walk.
 #}
 {{
     config(
@@ -23,7 +23,7 @@
         ],
         meta={
             'analyze_new_days': {'day_column': 'occurred_date', 'columns': ['occurred_date', 'last_loaded_at']},
-            'new_rows': {'loaded': 'first_loaded_at', 'after_stored': 'last_loaded_at', 'insert_order': ['occurred_date', 'session_id']},
+            'new_rows': {'loaded': 'first_loaded_at', 'after_stored': 'last_loaded_at', 'insert_order': ['occurred_date', 'event_id']},
         },
     )
 }}
