@@ -195,6 +195,14 @@
     whole model instead of looking each key up in its index (the other columns' statistics, which
     no plan here uses, are not worth their time on the critical path). Before
     PostgreSQL 15 (no MERGE): delete+insert.
+
+    `meta.new_rows` ({'loaded': column, 'after_stored': column, 'insert_order': [columns]}): a rebuilt
+    row whose `loaded` value is after the newest stored `after_stored` value cannot have a stored
+    row (int_interactions_enriched: an event first loaded after the newest load the table counted
+    was never counted). Those rows are inserted without MERGE's look-up of each key, in
+    `insert_order`: the heap then holds them in the order of the index its readers walk.
+    The newest stored value is read before any row is written (the merge of the other rows may raise
+    it); the insert runs last, so the rows it reports are the new ones.
 #}
 {% macro get_incremental_merge_changed_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
@@ -210,6 +218,19 @@
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set values = columns | reject('in', row_key | map('lower') | list) | list -%}
     {%- set key_columns = (group_key + row_key) | map('lower') | unique | list -%}
+    {%- set new_rows = config.get('meta', {}).get('new_rows') -%}
+    {%- set newest_stored = none -%}
+    {%- if new_rows -%}
+        {%- set newest_stored = run_query(
+            'select cast(max(' ~ adapter.quote(new_rows['after_stored']) ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ target
+        ).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if newest_stored is not none -%}
+        {%- set is_new = adapter.quote(new_rows['loaded']) ~ " > cast('" ~ newest_stored ~ "' as " ~ type_timestamp_tz() ~ ")" -%}
+        {%- set merged = '(select * from ' ~ source ~ ' where (' ~ is_new ~ ') is not true)' -%}
+    {%- else -%}
+        {%- set merged = source -%}
+    {%- endif -%}
     analyze {{ source }} ({{ _columns_of(none, key_columns) }});
 
     {% if row_key | map('lower') | list != group_key | map('lower') | list -%}
@@ -225,7 +246,7 @@
 
     {% endif -%}
     merge into {{ target }} as dbt_internal_dest
-    using {{ source }} as dbt_internal_source
+    using {{ merged }} as dbt_internal_source
     on {{ _columns_match(row_key) }}
     {%- if values %}
     when matched and ({{ _columns_of('dbt_internal_dest', values) }})
@@ -236,6 +257,16 @@
     {%- endif %}
     when not matched then insert ({{ _columns_of(none, columns) }})
     values ({{ _columns_of('dbt_internal_source', columns) }})
+    {%- if newest_stored is not none %};
+
+    insert into {{ target }} ({{ _columns_of(none, columns) }})
+    select {{ _columns_of(none, columns) }}
+    from {{ source }}
+    where {{ is_new }}
+    {%- if new_rows.get('insert_order') %}
+    order by {{ _columns_of(none, new_rows['insert_order']) }}
+    {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro _columns_of(alias, columns) -%}

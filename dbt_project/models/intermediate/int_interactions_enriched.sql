@@ -9,7 +9,9 @@
     later delivery never changes, so the untouched rows stay exact. The key's index leads with the day: new events
     land on the recent days' index pages, where an index on the random event_id alone took an
     insert on nearly every one of its pages in each run. The index by order covers the events with an
-    order only (a post-hook: dbt's index config has no condition).
+    order only (a post-hook: dbt's index config has no condition). An event first loaded after the
+    newest load the table holds is new: it is inserted without the merge's look-up (`meta.new_rows`,
+    macros/incremental.sql), in the key's order, the order the models that read whole days walk.
 #}
 {{
     config(
@@ -19,7 +21,10 @@
             {'sql': '{{ recommended_events_index() }}', 'transaction': false},
             {'sql': '{{ order_events_index() }}', 'transaction': false},
         ],
-        meta={'analyze_new_days': {'day_column': 'occurred_date', 'columns': ['occurred_date', 'last_loaded_at']}},
+        meta={
+            'analyze_new_days': {'day_column': 'occurred_date', 'columns': ['occurred_date', 'last_loaded_at']},
+            'new_rows': {'loaded': 'first_loaded_at', 'after_stored': 'last_loaded_at', 'insert_order': ['occurred_date', 'event_id']},
+        },
     )
 }}
 {{

@@ -244,3 +244,8 @@ final as (
 )
 
 select * from final
+{% if incremental_by_key() %}
+-- In key order: the merge looks each row up in the unique index and writes it there, and
+-- neighbouring keys share that index's pages.
+order by user_id, product_id
+{% endif %}
