@@ -296,6 +296,11 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
         assert read_days and set(read_days) == {"cast(null as date)"}, compiled
     # price_changes' last run rebuilt only its touched products' recent changes, not the whole table.
     assert "touched_products as (" in (marts / "price_changes.sql").read_text()
+    # int_interactions_enriched's last run inserted the events first loaded after its newest load
+    # without the merge's look-up, and merged the rest (the proof above holds for both paths).
+    ran = (dbt_artifacts.target_dir(dbt_home) / "run" / "shop" / "dbt_project" / "models" / "intermediate"
+           / "int_interactions_enriched.sql").read_text()
+    assert re.search(r"merge into .*\binsert into\b.*\border by\b", ran, re.S | re.I), ran[-3000:]
     report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations, and a clean shop raises no alert: only those
     # models may be empty.)
