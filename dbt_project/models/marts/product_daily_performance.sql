@@ -10,6 +10,7 @@
 {{
     config(
         materialized='incremental',
+        pre_hook="{{ bitmap_scans_only() }}",
         on_schema_change='append_new_columns',
     )
 }}

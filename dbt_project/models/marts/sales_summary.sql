@@ -5,6 +5,7 @@
 {{
     config(
         materialized='incremental',
+        pre_hook="{{ bitmap_scans_only() }}",
         on_schema_change='fail',
         contract={'enforced': true},
     )
