@@ -1,0 +1,187 @@
+"""Where an incremental build's server time goes: CPU per dbt node and per statement, on a kept shop.
+
+    python benchmarks/statements.py --workdir /var/tmp/stmts --users 500000   # make the shop (once), profile 3 builds
+    python benchmarks/statements.py --workdir /var/tmp/stmts --repo ../other --python ../other/.venv/bin/python
+    python benchmarks/statements.py --workdir /var/tmp/stmts --runs 5 --statements 40
+
+Protocol: the shop of benchmarks/refresh.py (`shop simulate` a history, `shop build`, `shop build
+--full-refresh`, `shop simulate --append` of the next day, not yet built) is made once under
+WORKDIR/pristine with its server stopped, and kept: a second call with the same WORKDIR reuses it (it
+names the users, products and days it was made with). Each run copies it to WORKDIR/home (the same path
+every time, so dbt reads the kept parse state and the unit-test gate holds, as in the refresh loop),
+turns on PostgreSQL's `log_statement_stats` (each statement's user and system CPU, written to the
+server log), runs one incremental `shop build` of --repo and reads the log. dbt's query comment names
+the node each statement ran for. Beside them: the server's CPU in all (its processes, from psutil:
+statements, backends' start-up, parallel workers, background writers), the command's own CPU, and the
+backends the build started (distinct process ids in the log).
+
+A different --repo than the one that made the shop re-parses the project in every run (the command's
+CPU is higher; the server's figures are unaffected), and where its project differs its unit tests run
+too (the gate sees new code): their rows are listed apart. Rows are medians over the runs.
+This is a profile, not the refresh target: `benchmarks/refresh.py` times whole commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.refresh import END, ROOT, shop  # noqa: E402
+from shopcore import embedded  # noqa: E402
+
+_ENTRY = re.compile(r"\n(?=\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] LOG:  QUERY STATISTICS)")
+_USAGE = re.compile(r"!\t([\d.]+) s user, ([\d.]+) s system, ([\d.]+) s elapsed")
+_PID = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[(\d+)\]")
+_NODE = re.compile(r'"node_id": "([^"]+)"')
+_SETTINGS = {"log_statement_stats": "on", "log_min_error_statement": "log"}
+
+
+def make_shop(pristine: Path, home: Path, args: argparse.Namespace, run: dict) -> None:
+    """The refresh benchmark's shop, one day appended and not built, server stopped: made at `home`,
+    the path every run restores it to (dbt's parse state and the unit-test gate hold the path), then
+    moved to `pristine`."""
+    env = {**run["env"], "SHOP_HOME": str(home)}
+    steps = [["simulate", "--users", str(args.users), "--products", str(args.products), "--days", str(args.days),
+              "--end", END.isoformat()],
+             ["build"], ["build", "--full-refresh"],
+             ["simulate", "--append", "--end", (END + timedelta(days=1)).isoformat()]]
+    for step in steps:
+        print(f"making the shop: shop {' '.join(step)}", file=sys.stderr, flush=True)
+        shop(step, repo=run["repo"], python=run["python"], env=env)
+    subprocess.run([run["python"], "-m", "shop", "db", "stop"], cwd=run["repo"], env=env, check=True,
+                   capture_output=True)
+    home.rename(pristine)
+    (pristine / "statements-shop.json").write_text(json.dumps(
+        {"users": args.users, "products": args.products, "days": args.days}), encoding="utf-8")
+
+
+def profile_once(pristine: Path, home: Path, run: dict) -> dict:
+    """One incremental build on a fresh copy of the kept shop; its statement log, parsed."""
+    if home.exists():
+        shutil.rmtree(home)
+    # cp -a keeps the owner: as root the embedded server runs as an OS user of its own, who owns pgdata.
+    subprocess.run(["cp", "-a", str(pristine), str(home)], check=True)
+    env = {**run["env"], "SHOP_HOME": str(home)}
+
+    def db(*argv: str) -> None:
+        subprocess.run([run["python"], "-m", "shop", "db", *argv], cwd=run["repo"], env=env, check=True,
+                       capture_output=True)
+
+    db("start")
+    try:
+        for name, value in _SETTINGS.items():
+            db("psql", "-c", f"alter system set {name} = '{value}'")
+        db("psql", "-c", "select pg_reload_conf()")
+        log = embedded.pgdata_dir(home) / "log"
+        offset = log.stat().st_size
+        seconds, command_cpu, server_cpu = shop(["build"], **{**run, "env": env})
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
+    finally:
+        db("stop")
+    return {"seconds": seconds, "command_cpu": command_cpu, "server_cpu": server_cpu, **parse_log(text)}
+
+
+def parse_log(text: str) -> dict:
+    """CPU per dbt node and per statement from a server log written with log_statement_stats."""
+    per_node: Counter[str] = Counter()
+    statements: list[tuple[float, float, str, str]] = []
+    pids = set()
+    for entry in _ENTRY.split(text):
+        usage = _USAGE.search(entry)
+        if not usage:
+            continue
+        cpu, elapsed = float(usage.group(1)) + float(usage.group(2)), float(usage.group(3))
+        sql = entry.split("STATEMENT:  ", 1)[1] if "STATEMENT:  " in entry else ""
+        node = _NODE.search(sql)
+        name = node.group(1) if node else "(no dbt node)"
+        per_node[name] += cpu
+        pid = _PID.match(entry.lstrip("\n"))
+        if pid:
+            pids.add(pid.group(1))
+        body = " ".join(sql.split("*/", 1)[-1].split())
+        statements.append((cpu, elapsed, name, body))
+    return {"per_node": dict(per_node), "statements": statements, "backends": len(pids)}
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def report(runs: list[dict], top_nodes: int, top_statements: int) -> None:
+    print("| run | build s | command CPU s | server CPU s | in statements s | backends |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for number, result in enumerate(runs, 1):
+        print(f"| {number} | {result['seconds']:.1f} | {result['command_cpu']:.1f} | {result['server_cpu']:.1f} "
+              f"| {sum(result['per_node'].values()):.2f} | {result['backends']} |")
+    nodes = {name for result in runs for name in result["per_node"]}
+    rows = sorted(((median([result["per_node"].get(name, 0.0) for result in runs]), name) for name in nodes),
+                  reverse=True)
+    for title, unit_tests in (("nodes", False), ("unit tests (they ran: the project differs from the shop's)", True)):
+        chosen = [(cpu, name) for cpu, name in rows if name.startswith("unit_test.") == unit_tests]
+        if not chosen:
+            continue
+        print(f"\n{title}: statement CPU s, median over {len(runs)} run(s), {len(chosen)} in all\n")
+        print("| node | CPU s |")
+        print("| --- | ---: |")
+        for cpu, name in chosen[:top_nodes]:
+            print(f"| {name} | {cpu:.2f} |")
+    print(f"\nthe heaviest statements of run {len(runs)} (CPU s, elapsed s)\n")
+    print("| CPU s | elapsed s | node | statement |")
+    print("| ---: | ---: | --- | --- |")
+    for cpu, elapsed, name, body in sorted(runs[-1]["statements"], reverse=True)[:top_statements]:
+        print(f"| {cpu:.2f} | {elapsed:.2f} | {name.rsplit('.', 1)[-1][:40]} | `{body[:90]}` |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, required=True, help="where the shop is kept (several GB at 500,000)")
+    parser.add_argument("--users", type=int, default=45_000)
+    parser.add_argument("--products", type=int, default=5_000)
+    parser.add_argument("--days", type=int, default=66)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose `shop build` is profiled")
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--nodes", type=int, default=30, metavar="N", help="print the N heaviest nodes")
+    parser.add_argument("--statements", type=int, default=20, metavar="N", help="print the N heaviest statements")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    workdir = args.workdir.resolve()
+    pristine, home = workdir / "pristine", workdir / "home"
+    run = {"repo": args.repo.resolve(), "python": args.python,
+           "env": {**os.environ, "SHOP_DATABASE_URL": "", "COLUMNS": "120"}}
+    made = pristine / "statements-shop.json"
+    if made.is_file():
+        kept = json.loads(made.read_text(encoding="utf-8"))
+        print(f"the kept shop of {workdir}: {kept}", file=sys.stderr)
+    else:
+        for unfinished in (pristine, home):  # a shop whose making was interrupted
+            if unfinished.exists():
+                shutil.rmtree(unfinished)
+        workdir.mkdir(parents=True, exist_ok=True)
+        make_shop(pristine, home, args, run)
+    runs = []
+    for number in range(1, args.runs + 1):
+        print(f"run {number} of {args.runs}", file=sys.stderr, flush=True)
+        runs.append(profile_once(pristine, home, run))
+    shutil.rmtree(home, ignore_errors=True)
+    print(f"\n{args.repo}: one incremental `shop build` of the appended day, {args.runs} run(s)\n")
+    report(runs, args.nodes, args.statements)
+
+
+if __name__ == "__main__":
+    main()
