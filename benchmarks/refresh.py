@@ -113,9 +113,8 @@ def main() -> None:
         rows.append((f"incremental build after {added:,} new events (`shop build`)", shop(["build"], **run)))
         incremental = read_run_results(last_build_results_path(home))
         if args.freshness:
-            # The fixed cost of a refresh with nothing new, without and with the freshness check. (Not
-            # a second appended day: a second `simulate --append` + build fails a reconciliation test
-            # on main too, a bug of its own.)
+            # The fixed cost of a refresh with nothing new, without and with the freshness check: a
+            # build with no new rows, so that nothing but the fixed cost is timed.
             rows.append(("no new rows (`shop build`)", shop(["build"], **run)))
             rows.append(("no new rows, then source freshness (`shop build --freshness`)",
                          shop(["build", "--freshness"], **run)))
