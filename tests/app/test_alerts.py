@@ -85,6 +85,25 @@ def test_the_medians_are_percentile_cont_bit_for_bit(alerting_shop):
     assert differing == 0
 
 
+def test_the_average_price_is_the_same_from_the_stored_decimal_or_a_row_stored_without_it(alerting_shop):
+    """The average price check averages each product's stored decimal (mean_price_digits, cast once
+    when the row is built); a row stored before the column existed has none and is cast where it is
+    read. Both give the same average, bit for bit, and the stored decimal is the cast."""
+    compiled = dbt_artifacts.target_dir(alerting_shop.home) / "compiled" / "shop" / "dbt_project" / "models"
+    model = (compiled / "monitoring" / "alert_windows.sql").read_text()
+    body = model[: model.rstrip().rindex("select * from final")]
+    averages = body + " select event_date, average_price, priced_events from daily_prices order by event_date"
+    assert "prices.mean_price_digits" in averages
+    as_stored_before = averages.replace("prices.mean_price_digits", "cast(null as numeric)")
+    with alerting_shop.database.connect() as conn:  # no parameters: the model's '%' stay as they are
+        (days_priced, differing) = conn.execute(
+            "select count(distinct event_date), count(*) filter (where mean_price_digits is distinct from"
+            " cast(mean_price as numeric)) from monitoring.monitoring_product_prices_daily").fetchone()
+        stored, cast_on_read = conn.execute(averages).fetchall(), conn.execute(as_stored_before).fetchall()
+    assert differing == 0 and days_priced > 28
+    assert len(stored) > 28 and stored == cast_on_read
+
+
 def test_the_build_warns_about_open_alerts_and_stays_green(alerting_shop):
     """Only the newest anomaly (the bot, five days back) is open: its kind's test warns, no test fails."""
     build = alerting_shop.build

@@ -739,8 +739,10 @@ daily_prices as (
 
     select
         prices.event_date,
-        -- (exact: a float sum depends on the rows' order)
-        cast(avg(cast(prices.mean_price as numeric)) as double precision) as average_price,
+        -- (exact: a float sum depends on the rows' order; a row stored before the decimal was kept
+        -- is cast here)
+        cast(avg(coalesce(prices.mean_price_digits, cast(prices.mean_price as numeric))) as double precision)
+            as average_price,
         sum(prices.priced_events) as priced_events
     from {{ ref('monitoring_product_prices_daily') }} as prices
     cross join bounds
