@@ -34,7 +34,7 @@ from shopcore.dbt_artifacts import dbt_home, keep_file
 
 log = logging.getLogger(__name__)
 # The distributions whose classes a decoded manifest holds or whose code decodes it.
-_DISTRIBUTIONS = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-postgres", "mashumaro", "msgpack")
+_DISTRIBUTIONS = ("dbt-core", "dbt-common", "dbt-adapters", "dbt-postgres", "dbt-spark", "mashumaro", "msgpack")
 
 
 def cache_path(home: Path | None) -> Path:
