@@ -19,9 +19,9 @@ whose models cost about as much on one day as on the whole history; those tests 
 thread while the side branches ran. So each node counts as dbt's cost of a node plus a small share of
 its full-build time (about one day's share of a shop's history): the heavy models still rank ahead of
 light ones, as counting every node alike would not (the alerts' windows and `price_changes` then
-started last and ended the build alone), but no longer ahead of a long chain of light ones.
-With neither, every node counts alike: the number of nodes still ahead. A full refresh keeps dbt's order: counting nodes alike delayed its
-slowest model (`user_item_interactions`). Only the order of ready
+started last and ended the build alone), but no longer ahead of a long chain of light ones. With
+neither, every node counts alike: the number of nodes still ahead. A full refresh keeps dbt's order:
+counting nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
 (GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
