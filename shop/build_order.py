@@ -11,13 +11,17 @@ Here an incremental build uses the classic critical-path rule instead: each node
 time from its start to the end of the build along its slowest line of descendants, timed by the
 previous incremental build. Without one (no incremental build yet after the first build, from an
 empty warehouse, which is a full build in all but name, or after a full refresh with no incremental
-times kept), by the last full build. Its times are not an appended day's (its incremental models
-read every row), but they rank the lines alike: the chain from `int_interactions_enriched` to
-`customers` is long either way, and shallow models with a heavy appended-day cost (the alerts'
-windows, `price_changes`) are heavy in a full build too. Counting every node alike instead started
-those shallow, slow models last, and they ended the build alone. With neither, every node counts alike:
-the number of nodes still ahead. A full refresh keeps dbt's order: counting nodes alike delayed its
-slowest model (`user_item_interactions`). Only the order of ready
+times kept), by the last full build, scaled to an appended day: a full build's times are not an
+appended day's, since its incremental models read every row. Taken as they are, they ranked the
+models that are slow over the whole history (`user_item_interactions`, the sessions' aggregate, the
+monitoring aggregates) ahead of the small tests that gate the chain from the sessions to `customers`,
+whose models cost about as much on one day as on the whole history; those tests then waited for a
+thread while the side branches ran. So each node counts as dbt's cost of a node plus a small share of
+its full-build time (about one day's share of a shop's history): the heavy models still rank ahead of
+light ones, as counting every node alike would not (the alerts' windows and `price_changes` then
+started last and ended the build alone), but no longer ahead of a long chain of light ones. With
+neither, every node counts alike: the number of nodes still ahead. A full refresh keeps dbt's order:
+counting nodes alike delayed its slowest model (`user_item_interactions`). Only the order of ready
 nodes changes: what runs, its dependencies and its result are dbt's, so a build's rows and tests
 are the same either way. The hooks are private methods of the dbt-core 1.11 the project pins
 (GraphQueue._get_scores, lower runs first; GraphQueue.get; GraphRunnableTask.run_queue); without
@@ -37,6 +41,9 @@ from shopcore.dbt_artifacts import dbt_home, keep_file
 
 # The time a node the previous build did not run is assumed to take (a test or a small model).
 UNKNOWN_NODE_SECONDS = 0.1
+# The share of a node's full-build time an incremental build is assumed to spend on it beyond dbt's cost
+# of a node: about one appended day of a shop's history. The order is the same over a wide range of it.
+FULL_BUILD_SHARE = 0.02
 log = logging.getLogger(__name__)
 
 
@@ -45,9 +52,19 @@ def _times_path(home: Path | None, *, full: bool = False) -> Path:
 
 
 def previous_node_seconds(home: Path | None) -> dict[str, float]:
-    """Each node's execution time in the last kept incremental build, or else in the last full build
-    (neither, or damaged files: an empty map)."""
-    return _read_times(_times_path(home)) or _read_times(_times_path(home, full=True))
+    """Each node's execution time in the last kept incremental build, or else its expected time in an
+    incremental build after the last full build (`from_full_build`); neither, or damaged files: an
+    empty map."""
+    incremental = _read_times(_times_path(home))
+    if incremental:
+        return incremental
+    return from_full_build(_read_times(_times_path(home, full=True)))
+
+
+def from_full_build(seconds: Mapping[str, float]) -> dict[str, float]:
+    """A full build's node times as an incremental build's: dbt's cost of a node plus a share of the
+    node's work (see the module's docstring)."""
+    return {node: UNKNOWN_NODE_SECONDS + FULL_BUILD_SHARE * time for node, time in seconds.items()}
 
 
 def _read_times(path: Path) -> dict[str, float]:

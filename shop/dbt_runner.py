@@ -28,6 +28,7 @@ from shop import (
     jinja_code_cache,
     json_schema_cache,
     mashumaro_stubs,
+    parse_state_cache,
     unit_test_gate,
 )
 from shopcore import home_lock
@@ -328,7 +329,7 @@ def run_dbt(
     # The memos read the environment the run sets: they come after it. Each dbt thread keeps its
     # connection between nodes (a new server backend per node otherwise).
     with (_RUN_LOCK, _environment(values), order, jinja_code_cache.kept(home), json_schema_cache.kept(home),
-          dbt_memo.reused(), dbt_connections.kept_per_thread()):
+          parse_state_cache.kept(home), dbt_memo.reused(), dbt_connections.kept_per_thread()):
         outcome = dbtRunner(callbacks=[collector]).invoke([*global_flags, *command])
         if not write_manifest and hasattr(outcome.result, "write"):
             outcome.result.write(str(target / results_file))

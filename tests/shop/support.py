@@ -1,4 +1,5 @@
-"""Helpers of the tests in tests/shop: homes with awkward paths, running a program as another OS user."""
+"""Helpers of the tests in tests/shop: homes with awkward paths, running a program as another OS user, dbt's
+partial-parse state read back from its pickle."""
 
 from __future__ import annotations
 
@@ -41,3 +42,39 @@ def postmasters_of(pgdata: Path) -> list[psutil.Process]:
         if process.info["name"] == "postgres" and "-D" in cmdline and str(pgdata) in cmdline:
             found.append(process)
     return found
+
+
+def forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Decoding dbt's partial-parse state raises (dbt itself would catch that and parse everything again):
+    the calls are listed too (shop/parse_state_cache.py)."""
+    from shop import parse_state_cache
+
+    calls: list[object] = []
+
+    def decode(*args: object, **_kwargs: object) -> None:
+        calls.append(args)
+        raise AssertionError("the state was decoded again")
+
+    monkeypatch.setattr(parse_state_cache, "_decoded", decode)
+    return calls
+
+
+def assert_state_kept_alike(home: Path, state: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt's partial-parse state, decoded once under `home` and then read from its pickle, is the same
+    manifest: byte for byte when serialised again."""
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import (
+        extended_mashumaro_encoder,
+        extended_mashumuro_decoder,
+    )
+
+    from shop import parse_state_cache
+
+    with parse_state_cache.kept(home):
+        decoded = Manifest.from_msgpack(state, decoder=extended_mashumuro_decoder)
+    with monkeypatch.context() as patched:
+        calls = forbid_decoding(patched)
+        with parse_state_cache.kept(home):
+            kept = Manifest.from_msgpack(state, decoder=extended_mashumuro_decoder)
+    assert calls == [] and kept is not decoded
+    assert kept.to_msgpack(extended_mashumaro_encoder) == decoded.to_msgpack(extended_mashumaro_encoder)

@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from shop import dbt_connections, dbt_runner
+from tests.shop.support import assert_state_kept_alike
 from tests.support import TestDatabase
 
 PROFILE = """
@@ -138,6 +139,9 @@ def test_each_node_starts_on_a_clean_session_of_a_kept_connection(bare_database,
     from dbt.adapters.postgres.connections import PostgresConnectionManager
 
     assert "release" not in PostgresConnectionManager.__dict__
+    # The state this run parsed (real nodes, hooks, dbt's and the adapter's macros) reads back from its
+    # pickle as the manifest dbt decodes (shop/parse_state_cache.py).
+    assert_state_kept_alike(tmp_path, (tmp_path / "target" / "partial_parse.msgpack").read_bytes(), monkeypatch)
 
 
 def test_another_release_keeps_dbts_behaviour(monkeypatch) -> None:
