@@ -5,10 +5,11 @@
     (int_customer_rfm_boundaries) computed on read.
     Incremental: rebuilds the users with a newly rebuilt month and the users written to raw.users
     since the previous build (its change marker updated_at, from the mark the hooks keep in the
-    table's comment: users_written_since_mark), summing each of them again from all their months (a
-    user's months are only ever rebuilt together, and a rebuilt month carries the new load time).
-    The totals are summed here, not in a model of their own: that model was one more link (a node
-    and its tests' gate) between the user months and the RFM boundaries at the end of every build.
+    table's comment: users_written_since_mark), summing each of them again from all their months
+    (a user's totals change only with rebuilt months, and the first of them holds the newly loaded
+    session or order, with its load time). Both reads take the same users (in_keys). The totals
+    are summed here, not in a model of their own: that model was one more link (a node and its
+    tests' gate) between the user months and the RFM boundaries at the end of every build.
     A user removed from raw.users is deleted after the merge (remove_unregistered_users).
     Statistics only for what the readers use (the dashboard sorts customers by last_seen_at, the
     boundaries read the buyers, the tests join on user_id).
@@ -29,16 +30,6 @@
     )
 }}
 
-{%- if incremental_by_key() %}
-    {%- set rebuilt_users -%}
-        select touched.user_id
-        from {{ ref('int_activity_aggregated_to_user_months') }} as touched
-        where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
-        union all
-        {{ users_written_since_mark() }}  -- noqa: LT02
-    {% endset %}
-{%- endif %}
-
 with
 
 registered as (
@@ -47,8 +38,12 @@ registered as (
     {% if incremental_by_key() %}
     where
         {% call in_keys('user_id') -%}
-            {{ rebuilt_users }}
-        {%- endcall %}
+            select touched.user_id
+            from {{ ref('int_activity_aggregated_to_user_months') }} as touched
+            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+            union all
+            {{ users_written_since_mark() }}  -- noqa: LT02
+        {% endcall %}
     {% endif %}
 
 ),
@@ -72,8 +67,12 @@ totals as (
     {% if incremental_by_key() %}
     where
         {% call in_keys('user_id') -%}
-            {{ rebuilt_users }}
-        {%- endcall %}
+            select touched.user_id
+            from {{ ref('int_activity_aggregated_to_user_months') }} as touched
+            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+            union all
+            {{ users_written_since_mark() }}  -- noqa: LT02
+        {% endcall %}
     {% endif %}
     group by user_id
 
