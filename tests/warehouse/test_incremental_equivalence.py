@@ -37,7 +37,6 @@ INCREMENTAL_MODELS = (
     "intermediate.int_purchases_aggregated_to_orders",
     "intermediate.int_interactions_aggregated_to_sessions",
     "intermediate.int_activity_aggregated_to_user_months",
-    "intermediate.int_activity_aggregated_to_users",
     "intermediate.int_users_joined_to_activity",
     "intermediate.int_customer_rfm_boundaries",
     "marts.sales_summary",

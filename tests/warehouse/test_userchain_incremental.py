@@ -1,12 +1,11 @@
 """The user chain's incremental proof on the changes its shortcuts make risky: user months rebuild a
-touched user's months from the earliest touched one and carry the earlier ones over; the users'
-lifetime totals are summed again for touched users only; the users joined to those totals are
-rebuilt for touched, new and changed users only (removed ones deleted); customers scores them from
-stored quintile boundaries.
+touched user's months from the earliest touched one and carry the earlier ones over; the users
+joined to their lifetime totals are rebuilt, summed again from their months, for touched, new and
+changed users only (removed ones deleted); customers scores them from stored quintile boundaries.
 After an appended day in the next month with a buyer's second order, a late order of an old
 customer from the month before the shop's first day, a redelivered line, a new user, a changed user
 row and a removed one, the user chain equals its full refresh row for row, an untouched user's
-totals and joined row were not rewritten, and the scores are ntile(5) over the buyers."""
+joined row was not rewritten, and the scores are ntile(5) over the buyers."""
 
 from __future__ import annotations
 
@@ -24,12 +23,11 @@ pytestmark = pytest.mark.slow
 SIZE = synthetic.ShopSize(events=1_500, users=300, products=20, days=12, chunks=2)
 CHAIN = ["+customers"]
 # What the proof rebuilds from scratch: the models whose incremental shortcuts are under test.
-CHANGED = ["int_activity_aggregated_to_user_months", "int_activity_aggregated_to_users",
-           "int_users_joined_to_activity", "int_customer_rfm_boundaries", "customers"]
+CHANGED = ["int_activity_aggregated_to_user_months", "int_users_joined_to_activity",
+           "int_customer_rfm_boundaries", "customers"]
 NO_TESTS = ["resource_type:test", "resource_type:unit_test"]
 MODELS = (
     "intermediate.int_activity_aggregated_to_user_months",
-    "intermediate.int_activity_aggregated_to_users",
     "intermediate.int_users_joined_to_activity",
     "intermediate.int_customer_rfm_boundaries",
     "marts.customers",
@@ -109,10 +107,8 @@ def _plant_the_appended_day(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def _versions(conn: psycopg.Connection, user_id: int) -> tuple:
-    return _one(conn, "select totals.xmin::text, joined.xmin::text"
-                      " from intermediate.int_activity_aggregated_to_users as totals"
-                      " inner join intermediate.int_users_joined_to_activity as joined on totals.user_id = joined.user_id"
-                      " where totals.user_id = %s", (user_id,))
+    return _one(conn, "select joined.xmin::text from intermediate.int_users_joined_to_activity as joined"
+                      " where joined.user_id = %s", (user_id,))
 
 
 def _snapshot(conn: psycopg.Connection) -> None:
@@ -153,7 +149,7 @@ def test_an_appended_day_of_risky_changes_equals_a_full_refresh(warehouse_env, d
         assert customers[NEW_USER][0] == 1
         assert customers[users["changed"]][1:3] == ["JP", "Renamed"]
         assert users["removed"] not in customers
-        # the incremental run left the totals of a user it had no reason to touch alone
+        # the incremental run left the joined row of a user it had no reason to touch alone
         assert _versions(conn, users["untouched"]) == untouched_versions
         mismatches, buyers = _one(conn, NTILE_MISMATCHES)
         assert buyers > 20 and mismatches == 0

@@ -2,24 +2,26 @@
     One row per user and calendar month with any session: sessions, orders and revenue of that
     month. The building block of customers and signup_cohorts, small next to the events.
     Incremental: a user with a newly loaded session or order gets their months rebuilt from the
-    earliest month of such a session or order on. A session's start and an order's time only move
-    earlier as events arrive, so a touched session or order was, and is, in a month from then on:
-    the earlier months keep their sessions and orders and are carried over as stored (the merge
-    leaves them alone). Of the months from then on, the user's stored months that the rebuild no
-    longer yields are deleted (a late event can move a session's start, and with it the session,
-    into the month before). The sessions and orders of those months are read through their
-    (user_id, time) indexes: on an appended day, mostly the current month's.
+    earliest month of such a session or order on (touched_user_months). A session's start and an
+    order's time only move earlier as events arrive, so a touched session or order was, and is, in
+    a month from then on: the earlier months keep their sessions and orders and stay as stored.
+    The pre-hook deletes the user's stored months from then on (remove_rebuilt_user_months), so a
+    month the rebuild no longer yields is gone (a late event can move a session's start, and with
+    it the session, into the month before), and the merge inserts the rebuilt ones. Keyed by
+    (user, month), so the earlier months need not be read and carried through the merge: they were
+    most of the rebuilt rows on an appended day. The sessions and orders of the rebuilt months are
+    read through their (user_id, time) indexes: on an appended day, mostly the current month's.
 #}
 {{
     config(
         materialized='incremental',
         on_schema_change='append_new_columns',
+        pre_hook="{{ remove_rebuilt_user_months() }}",
     )
 }}
 {{
     incremental_config(
-        'user_id',
-        row_key=['user_id', 'activity_month'],
+        ['user_id', 'activity_month'],
         indexes=[
             {'columns': ['user_id', 'activity_month'], 'unique': True},
             {'columns': ['max_loaded_at']},
@@ -30,69 +32,9 @@
 with
 
 {% if incremental_by_key() %}
--- Per touched user, the first day of the earliest month whose sessions or orders changed. Grouped
--- per table and joined, not grouped over a union: the planner then estimates the touched users
--- from each table's statistics and plans the joins below for that many (for a union's groups it
--- guesses a few hundred).
-touched_sessions as (
-
-    select
-        user_id,
-        min(started_at) as touched_at
-
-    from {{ ref('int_interactions_aggregated_to_sessions') }}
-    where max_loaded_at > {{ incremental_watermark() }}
-    group by user_id
-
-),
-
-touched_orders as (
-
-    select
-        user_id,
-        min(ordered_at) as touched_at
-
-    from {{ ref('int_purchases_aggregated_to_orders') }}
-    where max_loaded_at > {{ incremental_watermark() }}
-    group by user_id
-
-),
-
 touched_users as (
 
-    select
-        coalesce(touched_sessions.user_id, touched_orders.user_id) as user_id,
-        cast({{ dbt.date_trunc('month', 'least(touched_sessions.touched_at, touched_orders.touched_at)') }} as date)
-            as rebuild_from
-
-    from touched_sessions
-    full outer join touched_orders
-        on touched_sessions.user_id = touched_orders.user_id
-
-),
-
--- Their months before that, as stored: nothing in them changed.
-kept_months as (
-
-    select
-        built.user_id,
-        built.activity_month,
-        built.sessions,
-        built.first_seen_at,
-        built.last_seen_at,
-        built.orders,
-        built.units,
-        built.revenue,
-        built.first_order_at,
-        built.last_order_at,
-        built.last_order_date,
-        built.max_loaded_at
-
-    from {{ this }} as built
-    inner join touched_users
-        on
-            built.user_id = touched_users.user_id
-            and built.activity_month < touched_users.rebuild_from
+    {{ touched_user_months() }}
 
 ),
 {% endif %}
@@ -201,7 +143,3 @@ final as (
 )
 
 select * from final
-{% if incremental_by_key() %}
-union all
-select * from kept_months
-{% endif %}

@@ -1,12 +1,18 @@
 {#
-    One row per registered user: who they are and their lifetime totals, everything of `customers`
-    that does not change for a user who neither changes nor shops. `customers` is this table with
-    the recency and RFM scores of the newest day (int_customer_rfm_boundaries) computed on read.
-    Incremental: rebuilds the users with newly summed totals and the users written to raw.users
+    One row per registered user: who they are and their lifetime totals (the sums of their months),
+    everything of `customers` that does not change for a user who neither changes nor shops.
+    `customers` is this table with the recency and RFM scores of the newest day
+    (int_customer_rfm_boundaries) computed on read.
+    Incremental: rebuilds the users with a newly rebuilt month and the users written to raw.users
     since the previous build (its change marker updated_at, from the mark the hooks keep in the
-    table's comment: users_written_since_mark). A user removed from raw.users is deleted after the merge
-    (remove_unregistered_users). Statistics only for what the readers use (the dashboard sorts
-    customers by last_seen_at, the boundaries read the buyers, the tests join on user_id).
+    table's comment: users_written_since_mark), summing each of them again from all their months
+    (a user's totals change only with rebuilt months, and the first of them holds the newly loaded
+    session or order, with its load time). Both reads take the same users (in_keys). The totals
+    are summed here, not in a model of their own: that model was one more link (a node and its
+    tests' gate) between the user months and the RFM boundaries at the end of every build.
+    A user removed from raw.users is deleted after the merge (remove_unregistered_users).
+    Statistics only for what the readers use (the dashboard sorts customers by last_seen_at, the
+    boundaries read the buyers, the tests join on user_id).
 #}
 {{
     config(
@@ -33,12 +39,42 @@ registered as (
     where
         {% call in_keys('user_id') -%}
             select touched.user_id
-            from {{ ref('int_activity_aggregated_to_users') }} as touched
+            from {{ ref('int_activity_aggregated_to_user_months') }} as touched
             where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
             union all
             {{ users_written_since_mark() }}  -- noqa: LT02
         {% endcall %}
     {% endif %}
+
+),
+
+totals as (
+
+    select
+        user_id,
+        sum(sessions) as sessions,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        sum(orders) as orders,
+        sum(units) as units,
+        sum(revenue) as revenue,
+        min(first_order_at) as first_order_at,
+        max(last_order_at) as last_order_at,
+        max(last_order_date) as last_order_date,
+        max(max_loaded_at) as max_loaded_at
+
+    from {{ ref('int_activity_aggregated_to_user_months') }}
+    {% if incremental_by_key() %}
+    where
+        {% call in_keys('user_id') -%}
+            select touched.user_id
+            from {{ ref('int_activity_aggregated_to_user_months') }} as touched
+            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
+            union all
+            {{ users_written_since_mark() }}  -- noqa: LT02
+        {% endcall %}
+    {% endif %}
+    group by user_id
 
 ),
 
@@ -64,7 +100,7 @@ final as (
         totals.max_loaded_at
 
     from registered
-    left join {{ ref('int_activity_aggregated_to_users') }} as totals
+    left join totals
         on registered.user_id = totals.user_id
 
 )
