@@ -28,6 +28,8 @@
     )
 }}
 
+-- depends_on: {{ source('shop', 'interactions') }}
+
 with
 
 {% if incremental_by_key() %}
@@ -110,11 +112,26 @@ interactions as (
     union all
 
     select events.*
-    from {{ ref('int_interactions_enriched') }} as events
-    inner join rebuilt_pairs
+    from rebuilt_pairs
+    -- Each event of a rebuilt pair has a raw delivery of that user and product: its first, whose
+    -- columns the event keeps. Those deliveries are found through raw's (user_id, occurred_at)
+    -- index, which the loader keeps anyway, and their events in enriched by its unique key: an
+    -- index of enriched on the pair, random in every run's inserts, served these few pairs only.
+    cross join lateral (
+        select distinct
+            {{ utc_date('deliveries.occurred_at') }} as occurred_date,
+            deliveries.event_id
+        from {{ source('shop', 'interactions') }} as deliveries
+        where
+            deliveries.user_id = rebuilt_pairs.user_id
+            and deliveries.product_id = rebuilt_pairs.product_id
+    ) as delivered
+    inner join {{ ref('int_interactions_enriched') }} as events
         on
-            events.user_id = rebuilt_pairs.user_id
-            and events.product_id = rebuilt_pairs.product_id
+            delivered.occurred_date = events.occurred_date
+            and delivered.event_id = events.event_id
+            and rebuilt_pairs.user_id = events.user_id
+            and rebuilt_pairs.product_id = events.product_id
 
 ),
 {% else %}
