@@ -117,6 +117,8 @@ interactions as (
     -- columns the event keeps. Those deliveries are found through raw's (user_id, occurred_at)
     -- index, which the loader keeps anyway, and their events in enriched by its unique key: an
     -- index of enriched on the pair, random in every run's inserts, served these few pairs only.
+    -- `offset 0` keeps each look-up a per-pair subquery, in this order (flattened, the planner
+    -- hashed the rebuilt pairs and probed them with every enriched row).
     cross join lateral (
         select distinct
             {{ utc_date('deliveries.occurred_at') }} as occurred_date,
@@ -125,13 +127,18 @@ interactions as (
         where
             deliveries.user_id = rebuilt_pairs.user_id
             and deliveries.product_id = rebuilt_pairs.product_id
+        offset 0  -- noqa: AM09
     ) as delivered
-    inner join {{ ref('int_interactions_enriched') }} as events
-        on
-            delivered.occurred_date = events.occurred_date
-            and delivered.event_id = events.event_id
-            and rebuilt_pairs.user_id = events.user_id
-            and rebuilt_pairs.product_id = events.product_id
+    cross join lateral (
+        select pair_events.*
+        from {{ ref('int_interactions_enriched') }} as pair_events
+        where
+            pair_events.occurred_date = delivered.occurred_date
+            and pair_events.event_id = delivered.event_id
+            and pair_events.user_id = rebuilt_pairs.user_id
+            and pair_events.product_id = rebuilt_pairs.product_id
+        offset 0  -- noqa: AM09
+    ) as events
 
 ),
 {% else %}
