@@ -93,19 +93,20 @@
 
 {#
     The days the stored rows of int_interactions_aggregated_to_sessions span (from `session_date`
-    to the UTC day of `ended_at`), of the sessions `touched_sessions` (a query of session ids)
-    selects: the days that hold every event those rows were built from. A query of days, for
-    days_in().
+    to the UTC day of `ended_at`), of the sessions with an event loaded after its watermark: the
+    days that hold every event those rows were built from. A query of days, for days_in().
 #}
-{% macro stored_session_days(touched_sessions) -%}
+{% macro stored_session_days() -%}
     select distinct cast(stored_days.stored_day as date) as stored_day
-    from {{ this }} as stored
+    from {{ this }} as stored_row
     cross join lateral generate_series(
-        stored.session_date, {{ utc_date('stored.ended_at') }}, interval '1 day'
+        stored_row.session_date, {{ utc_date('stored_row.ended_at') }}, interval '1 day'
     ) as stored_days (stored_day)
     where
-        {% call in_keys('stored.session_id') -%}
-            {{ touched_sessions }}
+        {% call in_keys('stored_row.session_id') -%}
+            select touched.session_id
+            from {{ ref('int_interactions_enriched') }} as touched
+            where touched.last_loaded_at > {{ incremental_watermark() }}
         {%- endcall %}
 {%- endmacro %}
 

@@ -31,11 +31,6 @@
 with
 
 {% if incremental_by_key() %}
-{%- set touched_sessions -%}
-    select touched.session_id
-    from {{ ref('int_interactions_enriched') }} as touched
-    where touched.last_loaded_at > {{ incremental_watermark() }}
-{%- endset %}
 -- Events loaded after the watermark (new events and redeliveries), of sessions with an id.
 new_events as (
 
@@ -46,15 +41,18 @@ new_events as (
 
 ),
 
--- The touched sessions already stored: each looked up in the table's unique index.
+-- The touched sessions already stored: each looked up in the table's unique index (`offset 0`
+-- keeps the look-up a per-session subquery).
 stored_sessions as (
 
-    select stored.session_id
-    from {{ this }} as stored
-    where
-        {% call in_keys('stored.session_id') -%}
-            select new_events.session_id from new_events
-        {% endcall %}
+    select stored_row.session_id
+    from (select distinct new_events.session_id from new_events) as touched
+    cross join lateral (
+        select stored_session.session_id
+        from {{ this }} as stored_session
+        where stored_session.session_id = touched.session_id
+        offset 0  -- noqa: AM09
+    ) as stored_row
 
 ),
 
@@ -68,7 +66,7 @@ interactions as (
     select earlier.*
     from {{ ref('int_interactions_enriched') }} as earlier
     where
-        earlier.occurred_date in ({{ days_in(stored_session_days(touched_sessions)) }})
+        earlier.occurred_date in ({{ days_in(stored_session_days()) }})
         and earlier.session_id in (select stored_sessions.session_id from stored_sessions)
         and (earlier.last_loaded_at > {{ incremental_watermark() }}) is not true
 

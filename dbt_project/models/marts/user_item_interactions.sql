@@ -111,24 +111,25 @@ interactions as (
 
     union all
 
-    select events.*
-    from rebuilt_pairs
     -- Each event of a rebuilt pair has a raw delivery of that user and product: its first, whose
     -- columns the event keeps. Those deliveries are found through raw's (user_id, occurred_at)
     -- index, which the loader keeps anyway, and their events in enriched by its unique key: an
     -- index of enriched on the pair, random in every run's inserts, served these few pairs only.
     -- `offset 0` keeps each look-up a per-pair subquery, in this order (flattened, the planner
     -- hashed the rebuilt pairs and probed them with every enriched row).
-    cross join lateral (
-        select distinct
-            {{ utc_date('deliveries.occurred_at') }} as occurred_date,
-            deliveries.event_id
-        from {{ source('shop', 'interactions') }} as deliveries
-        where
-            deliveries.user_id = rebuilt_pairs.user_id
-            and deliveries.product_id = rebuilt_pairs.product_id
-        offset 0  -- noqa: AM09
-    ) as delivered
+    select events.*
+    from rebuilt_pairs
+    cross join
+        lateral (
+            select distinct
+                {{ utc_date('deliveries.occurred_at') }} as occurred_date,
+                deliveries.event_id
+            from {{ source('shop', 'interactions') }} as deliveries
+            where
+                deliveries.user_id = rebuilt_pairs.user_id
+                and deliveries.product_id = rebuilt_pairs.product_id
+            offset 0  -- noqa: AM09
+        ) as delivered
     cross join lateral (
         select pair_events.*
         from {{ ref('int_interactions_enriched') }} as pair_events
