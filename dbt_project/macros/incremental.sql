@@ -92,25 +92,6 @@
 {%- endmacro %}
 
 {#
-    The days the stored rows of int_interactions_aggregated_to_sessions span (from `session_date`
-    to the UTC day of `ended_at`), of the sessions with an event loaded after its watermark: the
-    days that hold every event those rows were built from. A query of days, for days_in().
-#}
-{% macro stored_session_days() -%}
-    select distinct cast(stored_days.stored_day as date) as stored_day
-    from {{ this }} as stored_row
-    cross join lateral generate_series(
-        stored_row.session_date, {{ utc_date('stored_row.ended_at') }}, interval '1 day'
-    ) as stored_days (stored_day)
-    where
-        {% call in_keys('stored_row.session_id') -%}
-            select touched.session_id
-            from {{ ref('int_interactions_enriched') }} as touched
-            where touched.last_loaded_at > {{ incremental_watermark() }}
-        {%- endcall %}
-{%- endmacro %}
-
-{#
     `(columns) in (those of the enriched events loaded after this model's watermark)`, for a model
     keyed finer than the day (a day and a product): with the touched days' filter, it rebuilds only
     the keys new rows touched. A day's late events touch a few of its products, where the whole day

@@ -45,10 +45,13 @@ new_events as (
 -- keeps the look-up a per-session subquery).
 stored_sessions as (
 
-    select stored_row.session_id
+    select stored_row.*
     from (select distinct new_events.session_id from new_events) as touched
     cross join lateral (
-        select stored_session.session_id
+        select
+            stored_session.session_id,
+            stored_session.session_date,
+            stored_session.ended_at
         from {{ this }} as stored_session
         where stored_session.session_id = touched.session_id
         offset 0  -- noqa: AM09
@@ -66,9 +69,15 @@ interactions as (
     select earlier.*
     from {{ ref('int_interactions_enriched') }} as earlier
     where
-        earlier.occurred_date in ({{ days_in(stored_session_days()) }})
-        and earlier.session_id in (select stored_sessions.session_id from stored_sessions)
+        earlier.session_id in (select stored_sessions.session_id from stored_sessions)
         and (earlier.last_loaded_at > {{ incremental_watermark() }}) is not true
+        and {% call in_keys('earlier.occurred_date') -%}
+            select distinct cast(stored_days.stored_day as date)
+            from stored_sessions
+            cross join lateral generate_series(
+                stored_sessions.session_date, {{ utc_date('stored_sessions.ended_at') }}, interval '1 day'
+            ) as stored_days (stored_day)  -- noqa: LT02
+        {% endcall %}
 
 ),
 {% else %}
