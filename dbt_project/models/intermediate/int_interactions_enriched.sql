@@ -9,7 +9,10 @@
     later delivery never changes, so the untouched rows stay exact. The key's index leads with the day: new events
     land on the recent days' index pages, where an index on the random event_id alone took an
     insert on nearly every one of its pages in each run. The index by order covers the events with an
-    order only (a post-hook: dbt's index config has no condition). An event first loaded after the
+    order only (a post-hook: dbt's index config has no condition). No index on session_id or on
+    (user_id, product_id): their random inserts were most of a run's write, and their readers find
+    the events another way (the sessions model by a stored session's days, user_item_interactions
+    through raw's index by user). An event first loaded after the
     newest load the table holds is new: it is inserted without the merge's look-up (`meta.new_rows`,
     macros/incremental.sql), in the key's order, the order the models that read whole days walk.
 #}
@@ -35,8 +38,6 @@
             {'columns': ['occurred_date', 'event_id'], 'unique': true},
             {'columns': ['last_loaded_at']},
             {'columns': ['first_loaded_at']},
-            {'columns': ['user_id', 'product_id']},
-            {'columns': ['session_id']},
         ],
     )
 }}

@@ -28,6 +28,8 @@
     )
 }}
 
+-- depends_on: {{ source('shop', 'interactions') }}
+
 with
 
 {% if incremental_by_key() %}
@@ -80,7 +82,9 @@ rebuilt_pairs as (
 
     select
         user_id,
-        product_id
+        product_id,
+        first_interaction_at,
+        last_interaction_at
 
     from stored_pairs
     where is_rebuilt
@@ -97,24 +101,43 @@ added_to as (
 
 interactions as (
 
-    select new_events.*
-    from new_events
-    where
-        not exists (
-            select 1 from rebuilt_pairs
-            where
-                rebuilt_pairs.user_id = new_events.user_id
-                and rebuilt_pairs.product_id = new_events.product_id
-        )
+    select new_events.* from new_events
 
     union all
 
+    -- A rebuilt pair's other events: those its stored row counted, every one of which occurred
+    -- between the row's first and last interaction and has a raw delivery of that user and product
+    -- then (its first, whose columns the event keeps). Those deliveries are found through raw's
+    -- (user_id, occurred_at) index, which the loader keeps anyway, and their events in enriched by
+    -- its unique key: an index of enriched on the pair, random in every run's inserts, served
+    -- these few pairs only. `offset 0` keeps each look-up a per-pair subquery, in this order
+    -- (flattened, the planner hashed the rebuilt pairs and probed them with every enriched row).
     select events.*
-    from {{ ref('int_interactions_enriched') }} as events
-    inner join rebuilt_pairs
-        on
-            events.user_id = rebuilt_pairs.user_id
-            and events.product_id = rebuilt_pairs.product_id
+    from rebuilt_pairs
+    cross join
+        lateral (
+            select distinct
+                {{ utc_date('deliveries.occurred_at') }} as occurred_date,
+                deliveries.event_id
+            from {{ source('shop', 'interactions') }} as deliveries
+            where
+                deliveries.user_id = rebuilt_pairs.user_id
+                and deliveries.occurred_at >= rebuilt_pairs.first_interaction_at
+                and deliveries.occurred_at <= rebuilt_pairs.last_interaction_at
+                and deliveries.product_id = rebuilt_pairs.product_id
+            offset 0  -- noqa: AM09
+        ) as delivered
+    cross join lateral (
+        select pair_events.*
+        from {{ ref('int_interactions_enriched') }} as pair_events
+        where
+            pair_events.occurred_date = delivered.occurred_date
+            and pair_events.event_id = delivered.event_id
+            and pair_events.user_id = rebuilt_pairs.user_id
+            and pair_events.product_id = rebuilt_pairs.product_id
+            and (pair_events.last_loaded_at > {{ incremental_watermark() }}) is not true
+        offset 0  -- noqa: AM09
+    ) as events
 
 ),
 {% else %}
