@@ -30,6 +30,17 @@
     )
 }}
 
+{% if incremental_by_key() %}
+{#- The users this run rebuilds: a user month newly rebuilt, or a row written to raw.users since the mark. -#}
+{% set touched_users -%}
+    select touched.user_id
+    from {{ ref('int_activity_aggregated_to_user_months') }} as touched
+    where touched.max_loaded_at > {{ incremental_watermark() }}
+    union all
+    {{ users_written_since_mark() }}
+{%- endset %}
+{% endif %}
+
 with
 
 registered as (
@@ -38,11 +49,7 @@ registered as (
     {% if incremental_by_key() %}
     where
         {% call in_keys('user_id') -%}
-            select touched.user_id
-            from {{ ref('int_activity_aggregated_to_user_months') }} as touched
-            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
-            union all
-            {{ users_written_since_mark() }}  -- noqa: LT02
+            {{ touched_users }}  -- noqa: LT02
         {% endcall %}
     {% endif %}
 
@@ -67,11 +74,7 @@ totals as (
     {% if incremental_by_key() %}
     where
         {% call in_keys('user_id') -%}
-            select touched.user_id
-            from {{ ref('int_activity_aggregated_to_user_months') }} as touched
-            where touched.max_loaded_at > {{ incremental_watermark() }}  -- noqa: LT02
-            union all
-            {{ users_written_since_mark() }}  -- noqa: LT02
+            {{ touched_users }}  -- noqa: LT02
         {% endcall %}
     {% endif %}
     group by user_id
