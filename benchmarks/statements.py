@@ -157,8 +157,11 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=30, metavar="N", help="print the N heaviest nodes")
     parser.add_argument("--statements", type=int, default=20, metavar="N", help="print the N heaviest statements")
     args = parser.parse_args()
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
+    for flag in ("users", "products", "days", "runs", "nodes", "statements"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be at least 1, not {getattr(args, flag)}")
+    if args.workdir.exists() and not args.workdir.is_dir():
+        parser.error(f"--workdir {args.workdir} is a file, not a directory")
 
     workdir = args.workdir.resolve()
     pristine, home = workdir / "pristine", workdir / "home"
