@@ -4,15 +4,21 @@
     python benchmarks/refresh.py                          # a smaller shop (45,000 accounts: ~0.4M events)
     python benchmarks/refresh.py --repo /work/main --python /work/main/.venv/bin/python   # another checkout
     python benchmarks/refresh.py --nodes 25               # and the incremental build's 25 slowest nodes
+    python benchmarks/refresh.py --users 500000 --statements 25   # and their server CPU, per statement
 
 Protocol (timed as whole commands, as the refresh loop runs them, Python start and dbt's parse included):
 `shop simulate` a history of --days days ending at a fixed time, `shop build` (from nothing, untimed),
 `shop build --full-refresh` (timed: the full build), `shop simulate --append` one more day,
 `shop build` (timed: the incremental build). With --freshness (when the checkout has it) a build with
-no new rows is timed without and with `--freshness`: the refresh loop's fixed cost and what the
-freshness check adds to it. Everything runs under a SHOP_HOME of its
-own with its own embedded server, stopped at the end. Beside wall time each row gives the command's own CPU
-seconds and the embedded server's (postmaster, backends and workers) while it ran: under load they move least.
+no new rows is timed without and with `--freshness`: the refresh loop's fixed cost and what the freshness
+check adds to it. With --statements the server logs each statement's CPU (log_statement_stats), its
+checkpoints and autovacuum runs during the incremental build, and the slowest nodes are listed with their
+wall time beside their statements' CPU and elapsed time: the benchmark's own build, right after a full build
+and an append, which a restored copy of a shop (benchmarks/statements.py) is not. Logging every statement
+costs a little: the timed figures of such a run are not the target's. Everything runs under a SHOP_HOME of
+its own with its own embedded server, stopped at the end. Beside wall time each row gives the command's own
+CPU seconds and the embedded server's (postmaster, backends and workers) while it ran: under load they move
+least.
 
 Target: incremental / full <= 0.10.
 
@@ -36,10 +42,13 @@ from pathlib import Path
 
 import psutil
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import server_log
 from shopcore import embedded
 from shopcore.dbt_artifacts import RunResults, last_build_results_path, read_run_results
 
-ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 6, 1)
 
 
@@ -95,7 +104,16 @@ def main() -> None:
     parser.add_argument("--freshness", action="store_true", help="also time `shop build --freshness`")
     parser.add_argument("--nodes", type=int, default=0, metavar="N",
                         help="then print the incremental build's N slowest nodes (its run_results.json)")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="log the incremental build's statements and print its N slowest nodes with their "
+                             "statements' CPU, and the checkpoints and autovacuum runs during it")
     args = parser.parse_args()
+    for flag in ("users", "products", "days"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be at least 1, not {getattr(args, flag)}")
+    for flag in ("nodes", "statements"):
+        if getattr(args, flag) < 0:
+            parser.error(f"--{flag} must be 0 (off) or more, not {getattr(args, flag)}")
 
     load = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="shop-refresh-bench-"))
@@ -110,8 +128,10 @@ def main() -> None:
         rows.append(("full build (`shop build --full-refresh`)", shop(["build", "--full-refresh"], **run)))
         shop(["simulate", "--append", "--end", (END + timedelta(days=1)).isoformat()], **run)
         added = events(**run) - history
+        offset = server_log.turn_on(**run) if args.statements else 0
         rows.append((f"incremental build after {added:,} new events (`shop build`)", shop(["build"], **run)))
         incremental = read_run_results(last_build_results_path(home))
+        logged = server_log.parse(server_log.read_since(home, offset)) if args.statements else None
         if args.freshness:
             # The fixed cost of a refresh with nothing new, without and with the freshness check: a
             # build with no new rows, so that nothing but the fixed cost is timed.
@@ -131,6 +151,8 @@ def main() -> None:
         print(f"| {name} | {seconds:.1f} | {seconds / full:.3f} | {cpu:.1f} | {server:.1f} |")
     if args.nodes:
         print_nodes(incremental, args.nodes)
+    if logged:
+        print_statements(incremental, logged, args.statements)
 
 
 def print_nodes(results: RunResults, top: int) -> None:
@@ -147,6 +169,24 @@ def print_nodes(results: RunResults, top: int) -> None:
     print("| --- | --- | ---: |")
     for node in sorted(results.nodes, key=lambda node: -node.execution_time)[:top]:
         print(f"| {node.resource_type} {node.name} | {node.status} | {node.execution_time:.2f} |")
+
+
+def print_statements(results: RunResults, logged: dict, top: int) -> None:
+    """The slowest nodes' wall time beside their statements' CPU and elapsed time: where a node's wall
+    is far above its statements' CPU it waited (for a core, the disk, a lock) or its time went outside
+    the server (dbt's compile and bookkeeping)."""
+    elapsed: dict[str, float] = {}
+    for _cpu, seconds, name, _body in logged["statements"]:
+        elapsed[name] = elapsed.get(name, 0.0) + seconds
+    in_statements = sum(logged["per_node"].values())
+    print(f"\nthe incremental build with every statement logged: {in_statements:.1f} CPU s in statements, "
+          f"{logged['backends']} backends\n")
+    print("| node | wall s | statements' CPU s | statements' elapsed s |")
+    print("| --- | ---: | ---: | ---: |")
+    for node in sorted(results.nodes, key=lambda node: -node.execution_time)[:top]:
+        print(f"| {node.resource_type} {node.name} | {node.execution_time:.2f} "
+              f"| {logged['per_node'].get(node.unique_id, 0.0):.2f} | {elapsed.get(node.unique_id, 0.0):.2f} |")
+    server_log.print_events(logged["events"])
 
 
 if __name__ == "__main__":

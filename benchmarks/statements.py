@@ -9,11 +9,11 @@ Protocol: the shop of benchmarks/refresh.py (`shop simulate` a history, `shop bu
 WORKDIR/pristine with its server stopped, and kept: a second call with the same WORKDIR reuses it (it
 names the users, products and days it was made with). Each run copies it to WORKDIR/home (the same path
 every time, so dbt reads the kept parse state and the unit-test gate holds, as in the refresh loop),
-turns on PostgreSQL's `log_statement_stats` (each statement's user and system CPU, written to the
-server log), runs one incremental `shop build` of --repo and reads the log. dbt's query comment names
-the node each statement ran for. Beside them: the server's CPU in all (its processes, from psutil:
-statements, backends' start-up, parallel workers, background writers), the command's own CPU, and the
-backends the build started (distinct process ids in the log).
+turns on PostgreSQL's `log_statement_stats` (each statement's user and system CPU, written to the server
+log; checkpoints and autovacuum runs are logged too), runs one incremental `shop build` of --repo and
+reads the log. dbt's query comment names the node each statement ran for. Beside them: the server's CPU
+in all (its processes, from psutil: statements, backends' start-up, parallel workers, background
+writers), the command's own CPU, and the backends the build started (distinct process ids in the log).
 
 A different --repo than the one that made the shop re-parses the project in every run (the command's
 CPU is higher; the server's figures are unaffected), and where its project differs its unit tests run
@@ -26,25 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.refresh import END, ROOT, shop  # noqa: E402
-from shopcore import embedded  # noqa: E402
-
-_ENTRY = re.compile(r"\n(?=\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] LOG:  QUERY STATISTICS)")
-_USAGE = re.compile(r"!\t([\d.]+) s user, ([\d.]+) s system, ([\d.]+) s elapsed")
-_PID = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[(\d+)\]")
-_NODE = re.compile(r'"node_id": "([^"]+)"')
-_SETTINGS = {"log_statement_stats": "on", "log_min_error_statement": "log"}
+from benchmarks import server_log
+from benchmarks.refresh import END, ROOT, shop
 
 
 def make_shop(pristine: Path, home: Path, args: argparse.Namespace, run: dict) -> None:
@@ -80,40 +72,12 @@ def profile_once(pristine: Path, home: Path, run: dict) -> dict:
 
     db("start")
     try:
-        for name, value in _SETTINGS.items():
-            db("psql", "-c", f"alter system set {name} = '{value}'")
-        db("psql", "-c", "select pg_reload_conf()")
-        log = embedded.pgdata_dir(home) / "log"
-        offset = log.stat().st_size
+        offset = server_log.turn_on(run["repo"], run["python"], env)
         seconds, command_cpu, server_cpu = shop(["build"], **{**run, "env": env})
-        with log.open("rb") as handle:
-            handle.seek(offset)
-            text = handle.read().decode("utf-8", errors="replace")
+        text = server_log.read_since(home, offset)
     finally:
         db("stop")
-    return {"seconds": seconds, "command_cpu": command_cpu, "server_cpu": server_cpu, **parse_log(text)}
-
-
-def parse_log(text: str) -> dict:
-    """CPU per dbt node and per statement from a server log written with log_statement_stats."""
-    per_node: Counter[str] = Counter()
-    statements: list[tuple[float, float, str, str]] = []
-    pids = set()
-    for entry in _ENTRY.split(text):
-        usage = _USAGE.search(entry)
-        if not usage:
-            continue
-        cpu, elapsed = float(usage.group(1)) + float(usage.group(2)), float(usage.group(3))
-        sql = entry.split("STATEMENT:  ", 1)[1] if "STATEMENT:  " in entry else ""
-        node = _NODE.search(sql)
-        name = node.group(1) if node else "(no dbt node)"
-        per_node[name] += cpu
-        pid = _PID.match(entry.lstrip("\n"))
-        if pid:
-            pids.add(pid.group(1))
-        body = " ".join(sql.split("*/", 1)[-1].split())
-        statements.append((cpu, elapsed, name, body))
-    return {"per_node": dict(per_node), "statements": statements, "backends": len(pids)}
+    return {"seconds": seconds, "command_cpu": command_cpu, "server_cpu": server_cpu, **server_log.parse(text)}
 
 
 def median(values: list[float]) -> float:
@@ -143,6 +107,7 @@ def report(runs: list[dict], top_nodes: int, top_statements: int) -> None:
     print("| ---: | ---: | --- | --- |")
     for cpu, elapsed, name, body in sorted(runs[-1]["statements"], reverse=True)[:top_statements]:
         print(f"| {cpu:.2f} | {elapsed:.2f} | {name.rsplit('.', 1)[-1][:40]} | `{body[:90]}` |")
+    server_log.print_events(runs[-1]["events"])
 
 
 def main() -> None:

@@ -58,7 +58,9 @@ _TMP_PREFIX = "shop-pg-"
 # incremental build's look-up of its touched keys with a parallel scan of a whole large table
 # instead of index look-ups. work_mem 64MB: with 32MB an incremental build's sorts of the raw rows
 # of the touched days (the events' de-duplication, two reconciliation tests) spilled to temporary
-# files. Applied once, when the data directory is created (initdb --set).
+# files. Applied once, when the data directory is created (initdb --set). Data checksums stay on
+# (initdb's default since PostgreSQL 18): they are how the server notices a page corrupted on disk, and
+# turning them off saved little of a build (benchmarks/README.md, "The refresh loop").
 TUNING = {
     "wal_level": "minimal",
     "max_wal_senders": "0",
