@@ -52,6 +52,9 @@ touched_pairs as (
 
     from new_events
     group by user_id, product_id
+    -- In key order: the look-ups below then walk the unique index from one end to the other, each
+    -- on the leaf pages the one before it read (in the aggregate's order every one landed elsewhere).
+    order by user_id, product_id
 
 ),
 
@@ -182,7 +185,9 @@ last_purchases as (
             interactions.user_id = pairs.user_id
             and interactions.product_id = pairs.product_id
             and interactions.occurred_at = pairs.last_purchase_at
-    where interactions.is_purchase = 1
+    -- (the join drops pairs without a purchase anyway; said here, the planner drops them before it
+    -- sorts or hashes the pairs, most of which never bought)
+    where interactions.is_purchase = 1 and pairs.last_purchase_at is not null
     group by interactions.user_id, interactions.product_id
 
 ),
