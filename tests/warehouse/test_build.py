@@ -349,6 +349,58 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
     assert [(node.name, node.failures) for node in duplicated.nodes] == [(unique_users, 1)]
 
 
+def test_the_enriched_events_gate_tests_read_new_rows_by_bitmap_scans_and_still_fail_on_bad_ones(
+        built, warehouse_env, dbt_home) -> None:
+    """The four tests of int_interactions_enriched (they gate every model downstream) run with plain
+    index scans off, so that the newly loaded rows are fetched page by page (macros/bitmap_scans_only.sql),
+    and each still fails on a bad row loaded after the mark: an event id on two days, an unknown user,
+    an unknown product, a missing session."""
+    enriched = "intermediate.int_interactions_enriched"
+    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+        newest, user_id, product_id = conn.execute(
+            "select max(last_loaded_at), (select max(user_id) + 1000 from raw.users),"
+            " (select max(product_id) + 1000 from raw.products) from " + enriched).fetchone()
+        columns = [name for (name,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'intermediate'"
+            " and table_name = 'int_interactions_enriched' order by ordinal_position")]
+        # (event id, day shift, user, product, session) of each planted copy of one stored event
+        planted = [("00000000-0000-0000-0000-00000000d001", 1, None, None, "keep"),
+                   ("00000000-0000-0000-0000-00000000d001", 2, None, None, "keep"),
+                   ("00000000-0000-0000-0000-00000000d002", 1, user_id, None, "keep"),
+                   ("00000000-0000-0000-0000-00000000d003", 1, None, product_id, "keep"),
+                   ("00000000-0000-0000-0000-00000000d004", 1, None, None, None)]
+        replaced = {"event_id": "%s::uuid", "occurred_date": "occurred_date + %s",
+                    "user_id": "coalesce(%s::bigint, user_id)", "product_id": "coalesce(%s::bigint, product_id)",
+                    "session_id": "case when %s::text is null then null else session_id end",
+                    "last_loaded_at": "%s::timestamptz + interval '1 hour'"}
+        assert set(replaced) <= set(columns)
+        insert = sql.SQL("insert into intermediate.int_interactions_enriched ({}) select {} from {} limit 1").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.SQL(replaced[name]) if name in replaced else sql.Identifier(name) for name in columns),
+            sql.SQL(enriched))
+        try:
+            for event_id, shift, user, product, session in planted:
+                values = {"event_id": event_id, "occurred_date": shift, "user_id": user, "product_id": product,
+                          "session_id": session, "last_loaded_at": newest}
+                conn.execute(insert, [values[name] for name in columns if name in replaced])
+            gates = ["int_interactions_enriched_column_checks", "unique_int_interactions_enriched_event_id",
+                     "relationships_int_interactions_enriched_user_id__user_id__ref_stg_shop__users_",
+                     "relationships_int_interactions_enriched_product_id__product_id__ref_stg_shop__products_"]
+            result = dbt_runner.build({**warehouse_env, "SHOP_TEST_LOADED_AFTER": newest.isoformat()},
+                                      home=dbt_home, select=gates)
+        finally:
+            conn.execute("delete from " + enriched + " where event_id = any(%s::uuid[])",
+                         (sorted({event_id for event_id, *_ in planted}),))
+    assert sorted((node.name, node.failures) for node in result.nodes) == sorted(
+        [(gates[0], 1), (gates[1], 1), (gates[2], 1), (gates[3], 1)])
+    # what each test ran (dbt shortens a long test's file name): the four, and no other test of the file
+    ran = result.target_dir / "run" / "shop" / "dbt_project" / "models" / "intermediate" / "_intermediate__models.yml"
+    bitmap_only = {path.name for path in ran.iterdir()
+                   if path.read_text().lstrip().startswith("set local enable_indexscan = off;")}
+    assert len(bitmap_only) == 4 and "unique_int_interactions_enriched_event_id.sql" in bitmap_only, bitmap_only
+    assert (ran / "unique_int_purchases_aggregated_to_orders_order_id.sql").is_file()
+
+
 @pytest.mark.parametrize("variable", ["SHOP_TEST_LOADED_AFTER", "SHOP_TEST_SETTLED_BEFORE"])
 def test_a_malformed_test_scope_is_refused(built, warehouse_env, dbt_home, variable) -> None:
     result = dbt_runner.build(

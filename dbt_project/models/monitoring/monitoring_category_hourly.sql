@@ -20,6 +20,7 @@
         indexes=[{'columns': ['event_date']}, {'columns': ['event_hour', 'category'], 'unique': true}],
     )
 }}
+{%- do bitmap_scans_while_compiling() %}
 
 with
 

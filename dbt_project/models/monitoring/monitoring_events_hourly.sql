@@ -21,6 +21,7 @@
         indexes=[{'columns': ['event_date']}, {'columns': ['event_hour', 'event_type'], 'unique': true}],
     )
 }}
+{%- do bitmap_scans_while_compiling() %}
 
 with
 

@@ -23,6 +23,7 @@
         indexes=[{'columns': ['event_date', 'product_id'], 'unique': true}],
     )
 }}
+{%- do bitmap_scans_while_compiling() %}
 
 with
 
