@@ -28,6 +28,9 @@
     before them. The pre-hook runs only after compilation; this sets the same in the transaction
     that compilation opens (run_query begins one), which lasts into the model's own statements, and
     no further: a kept connection is rolled back and reset between nodes (shop/dbt_connections.py).
+    Every later compile-time query of the model runs without index scans too: not for a model whose
+    watermark (`max(max_loaded_at)` of itself) is read through an index on that column, as
+    `product_daily_performance`'s is, which would then scan its whole table.
 #}
 {% macro bitmap_scans_while_compiling() -%}
     {%- set setting = bitmap_scans_only() | trim -%}
