@@ -170,8 +170,8 @@
     Post-hook of int_interactions_enriched: its index by order, of the events with an order only.
     The orders' models look touched orders up by order_id (never a null one), and only purchases
     carry one: an index of every event filed each new view and cart under null, most of the rows
-    a merge inserts. A plain order_id index left by an older build is dropped. Run outside the
-    transaction, as recommended_events_index.
+    a merge inserts. The plain order_id index an older build made is dropped by `retired_indexes`,
+    a hook before this one. Run outside the transaction, as recommended_events_index.
 #}
 {% macro order_events_index() -%}
     {{ return(adapter.dispatch('order_events_index')()) }}
@@ -181,26 +181,58 @@
 {%- endmacro %}
 
 {% macro postgres__order_events_index() -%}
-    {%- if execute -%}
+    create index if not exists {{ this.identifier }}_order_idx
+    on {{ this }} (order_id) where order_id is not null
+{%- endmacro %}
+
+{#
+    Post-hook: drops the indexes of `this` that the model no longer declares, each given by its
+    columns in index order (`column_lists`, a list of lists of names). A warehouse built before
+    keeps such an index until its next full refresh, and every incremental run pays its inserts.
+    They are found in the catalogue by their columns: dbt names an index by a hash of its columns
+    and of the time it was made, so no name can be guessed. Only plain indexes (no condition, no
+    expression, not a constraint's) whose columns are exactly a retired list: the model's partial
+    and current indexes stay. One catalogue query; a drop only for what it finds. Run outside the
+    transaction, after a full refresh has replaced the table (which then has none of them).
+#}
+{% macro retired_indexes(column_lists) -%}
+    {{ return(adapter.dispatch('retired_indexes')(column_lists)) }}
+{%- endmacro %}
+
+{% macro default__retired_indexes(column_lists) -%}
+{%- endmacro %}
+
+{% macro postgres__retired_indexes(column_lists) -%}
+    {%- if execute and column_lists -%}
         {%- set query -%}
             select cast(cast(index_entry.indexrelid as regclass) as text)
             from pg_catalog.pg_index as index_entry
-            inner join pg_catalog.pg_attribute as indexed
-                on
-                    indexed.attrelid = index_entry.indrelid
-                    and indexed.attnum = index_entry.indkey[0]
             where
                 index_entry.indrelid = cast('{{ this }}' as regclass)
-                and index_entry.indnatts = 1
                 and index_entry.indpred is null
-                and indexed.attname = 'order_id'
+                and index_entry.indexprs is null
+                and not exists (
+                    select 1 from pg_catalog.pg_constraint as constraint_entry
+                    where constraint_entry.conindid = index_entry.indexrelid
+                )
+                and array(
+                    select cast(indexed.attname as text)
+                    from unnest(cast(index_entry.indkey as smallint[])) with ordinality as index_key (attnum, position)
+                    inner join pg_catalog.pg_attribute as indexed
+                        on
+                            indexed.attrelid = index_entry.indrelid
+                            and indexed.attnum = index_key.attnum
+                    order by index_key.position
+                ) in (
+                    {%- for columns in column_lists %}
+                    array[{{ sql_literals(columns) }}]{{ "," if not loop.last }}
+                    {%- endfor %}
+                )
         {%- endset -%}
         {%- for name in run_query(query).columns[0].values() %}
     drop index if exists {{ name }};
         {%- endfor %}
     {%- endif %}
-    create index if not exists {{ this.identifier }}_order_idx
-    on {{ this }} (order_id) where order_id is not null
 {%- endmacro %}
 
 {#

@@ -7,11 +7,13 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shop import dbt_runner
+from shop import dbt_runner, stale_relations
 from shopcore import db as shop_db
+from shopcore import home_lock
 
 console = Console(highlight=False)
 
@@ -79,19 +81,58 @@ def build(
     freshness: bool = typer.Option(
         False, "--freshness", help="Then check every source's freshness against its thresholds (dbt source freshness)."
     ),
+    drop_stale: bool = typer.Option(
+        False, "--drop-stale",
+        help="Then drop the tables and views in the warehouse's schemas that no model of the project builds "
+             "(left by an older version; a plain build names them).",
+    ),
 ) -> None:
     """Build the warehouse: the products snapshot, every dbt model, then its data tests and unit tests."""
-    env = shop_db.ready().env()
-    with build_progress() as on_progress:
-        result = dbt_runner.build(env, full_refresh=full_refresh, test_all=test_all, select=select or None,
-                                  on_progress=on_progress)
-    print_summary(result)
-    if not result.success:
-        names = ", ".join(result.failing_names) or "see the log above"
-        console.print(f"[bold red]build failed:[/] {names}")
-        raise typer.Exit(1)
+    info = shop_db.ready()
+    env = info.env()
+    # The check of stale relations under the build's lock: another build's relations in the making
+    # (`__dbt_tmp`, `__dbt_backup`) are no model's either.
+    with (home_lock.hold(dbt_runner.settings_home(None), "build"),
+          stale_relations.captured_manifest() as captured):
+        with build_progress() as on_progress:
+            result = dbt_runner.build(env, full_refresh=full_refresh, test_all=test_all, select=select or None,
+                                      on_progress=on_progress)
+        print_summary(result)
+        if not result.success:
+            names = ", ".join(result.failing_names) or "see the log above"
+            console.print(f"[bold red]build failed:[/] {names}")
+            raise typer.Exit(1)
+        report_stale(info, captured.project, drop=drop_stale)
     if freshness:
         check_freshness(env)
+
+
+def report_stale(info: shop_db.ConnectionInfo, project: stale_relations.ProjectRelations | None, *,
+                 drop: bool) -> None:
+    """One line naming the relations no model of the project builds (after dropping them with `drop`)."""
+    if project is None:
+        return
+    if project.adapter_type != "postgres":
+        if drop:
+            console.print(f"--drop-stale: the warehouse is on {project.adapter_type}, not in this database: "
+                          "nothing was looked for.")
+        return
+    with shop_db.connect(info, autocommit=True) as conn:
+        stale = stale_relations.find(conn, project)
+        if stale and drop:
+            stale_relations.drop(conn, stale)
+    if not stale:
+        if drop:
+            console.print("--drop-stale: every table and view in the warehouse's schemas is a model's; nothing to drop.")
+        return
+    names = escape(", ".join(f"{relation} ({relation.kind})" for relation in stale))
+    count = f"{len(stale)} relation{'s' if len(stale) != 1 else ''}"
+    if drop:
+        console.print(f"[bold]dropped[/] {count} that no model of the project builds: {names}", soft_wrap=True)
+    else:
+        console.print(f"[yellow]stale:[/] {count} in the warehouse's schemas that no model of the project builds "
+                      f"(left by an older version): {names}. `shop build --drop-stale` drops {'them' if len(stale) > 1 else 'it'}.",
+                      soft_wrap=True)
 
 
 def check_freshness(env: dict[str, str]) -> None:

@@ -21,6 +21,7 @@
         materialized='incremental',
         on_schema_change='append_new_columns',
         post_hook=[
+            {'sql': '{{ retired_indexes([["order_id"], ["session_id"], ["user_id", "product_id"]]) }}', 'transaction': false},
             {'sql': '{{ recommended_events_index() }}', 'transaction': false},
             {'sql': '{{ order_events_index() }}', 'transaction': false},
         ],
