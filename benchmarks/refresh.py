@@ -13,12 +13,12 @@ Protocol (timed as whole commands, as the refresh loop runs them, Python start a
 no new rows is timed without and with `--freshness`: the refresh loop's fixed cost and what the freshness
 check adds to it. With --statements the server logs each statement's CPU (log_statement_stats), its
 checkpoints and autovacuum runs during the incremental build, and the slowest nodes are listed with their
-wall time beside their statements' CPU and elapsed time: the benchmark's own build, right after a full build
-and an append, which a restored copy of a shop (benchmarks/statements.py) is not. Logging every statement
-costs a little: the timed figures of such a run are not the target's. Everything runs under a SHOP_HOME of
-its own with its own embedded server, stopped at the end. Beside wall time each row gives the command's own
-CPU seconds and the embedded server's (postmaster, backends and workers) while it ran: under load they move
-least.
+wall time beside their statements' CPU and elapsed time, then its heaviest statements: the benchmark's own
+build, right after a full build and an append, which a restored copy of a shop (benchmarks/statements.py) is
+not. Logging every statement costs a little: the timed figures of such a run are not the target's.
+Everything runs under a SHOP_HOME of its own with its own embedded server, stopped at the end. Beside wall
+time each row gives the command's own CPU seconds and the embedded server's (postmaster, backends and
+workers) while it ran: under load they move least.
 
 Target: incremental / full <= 0.10.
 
@@ -106,7 +106,8 @@ def main() -> None:
                         help="then print the incremental build's N slowest nodes (its run_results.json)")
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="log the incremental build's statements and print its N slowest nodes with their "
-                             "statements' CPU, and the checkpoints and autovacuum runs during it")
+                             "statements' CPU, its N heaviest statements, and the checkpoints and autovacuum "
+                             "runs during it")
     args = parser.parse_args()
     for flag in ("users", "products", "days"):
         if getattr(args, flag) < 1:
@@ -186,6 +187,7 @@ def print_statements(results: RunResults, logged: dict, top: int) -> None:
     for node in sorted(results.nodes, key=lambda node: -node.execution_time)[:top]:
         print(f"| {node.resource_type} {node.name} | {node.execution_time:.2f} "
               f"| {logged['per_node'].get(node.unique_id, 0.0):.2f} | {elapsed.get(node.unique_id, 0.0):.2f} |")
+    server_log.print_heaviest(logged["statements"], top)
     server_log.print_events(logged["events"])
 
 

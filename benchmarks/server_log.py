@@ -73,6 +73,15 @@ def parse(text: str) -> dict:
     return {"per_node": dict(per_node), "statements": statements, "backends": len(pids), "events": events}
 
 
+def print_heaviest(statements: list[tuple[float, float, str, str]], top: int, which: str = "") -> None:
+    """The `top` statements by CPU, with their elapsed time and node."""
+    print(f"\nthe heaviest statements {which}(CPU s, elapsed s)\n")
+    print("| CPU s | elapsed s | node | statement |")
+    print("| ---: | ---: | --- | --- |")
+    for cpu, elapsed, name, body in sorted(statements, reverse=True)[:top]:
+        print(f"| {cpu:.2f} | {elapsed:.2f} | {name.rsplit('.', 1)[-1][:40]} | `{body[:90]}` |")
+
+
 def print_events(events: list[tuple[str, str]]) -> None:
     """What the server did beside the statements: a checkpoint or an autovacuum run during a build
     competes with it for the two cores and the disk."""

@@ -102,11 +102,7 @@ def report(runs: list[dict], top_nodes: int, top_statements: int) -> None:
         print("| --- | ---: |")
         for cpu, name in chosen[:top_nodes]:
             print(f"| {name} | {cpu:.2f} |")
-    print(f"\nthe heaviest statements of run {len(runs)} (CPU s, elapsed s)\n")
-    print("| CPU s | elapsed s | node | statement |")
-    print("| ---: | ---: | --- | --- |")
-    for cpu, elapsed, name, body in sorted(runs[-1]["statements"], reverse=True)[:top_statements]:
-        print(f"| {cpu:.2f} | {elapsed:.2f} | {name.rsplit('.', 1)[-1][:40]} | `{body[:90]}` |")
+    server_log.print_heaviest(runs[-1]["statements"], top_statements, f"of run {len(runs)} ")
     server_log.print_events(runs[-1]["events"])
 
 
