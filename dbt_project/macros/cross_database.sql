@@ -83,6 +83,12 @@
     only has to tell the planner the day is as large as the others, and a sample of the default
     size reads most of the table's pages on the critical path. Autovacuum's next analyze, at the
     default target, replaces these statistics.
+    An analyze waits for an autovacuum of the same table (the first vacuum of a table a full build
+    or a large load just wrote can run for minutes), and PostgreSQL cancels that autovacuum for the
+    waiting analyze only after `deadlock_timeout`, a second by default, all of it on the build's
+    critical path; it is cancelled either way, so the analyze asks sooner where the role may set
+    that (a superuser: the embedded server's). Autovacuum comes back to the table, skipping the
+    pages it had done.
 #}
 {% macro analyze_if_new() -%}
     {{ return(adapter.dispatch('analyze_if_new')()) }}
@@ -104,9 +110,13 @@
                     {{ _days_beyond_statistics(new_days['day_column']) }}
                 {%- else -%}
                     false
-                {%- endif %} as days_beyond_statistics
+                {%- endif %} as days_beyond_statistics,
+                current_setting('is_superuser') = 'on' as may_hurry_autovacuum
         {%- endset -%}
         {%- set state = run_query(query).rows[0] -%}
+        {%- if state[2] and (state[0] or state[1]) -%}
+            set local deadlock_timeout = '20ms';
+        {% endif -%}
         {%- if state[0] -%}
             analyze {{ this }}{% if columns %} ({{ _columns_of(none, columns) }}){% endif %}
         {%- elif state[1] -%}

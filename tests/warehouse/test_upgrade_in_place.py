@@ -5,12 +5,14 @@ relations of models removed from the project are named after each `shop build` a
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
-from shop import stale_relations
+from shop import dbt_runner, stale_relations
 from shop.cli import app as shop_cli
 from shopcore import db as shop_db
 from shopcore.settings import get_settings
@@ -163,3 +165,24 @@ def test_a_stale_relation_something_else_depends_on_is_not_dropped(built, wareho
         assert _exists(strays, "intermediate", "int_interactions_enriched")
     finally:
         strays.execute("drop view raw.stray_view")
+
+
+def test_the_new_day_analyze_asks_autovacuum_to_yield_at_once(built, warehouse_env, dbt_home) -> None:
+    """An analyze waiting for an autovacuum of its table (the first vacuum of a table a full build
+    just wrote) cancels it only after `deadlock_timeout`: analyze_if_new shortens that wait where the
+    role may (a superuser, as here), in the same transaction as the analyze, which then runs for real."""
+    log = dbt_runner.dbt_home(dbt_home) / "logs" / "dbt.log"
+    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+        # a table without statistics is analyzed by the hook, as one with a day its statistics do not know
+        conn.execute(sql.SQL("delete from pg_catalog.pg_statistic where starelid = cast({} as regclass)").format(
+            sql.Literal(ENRICHED)))
+        offset = log.stat().st_size if log.exists() else 0
+        build_ok(warehouse_env, dbt_home, select=["int_interactions_enriched"])
+        (analyzed,) = conn.execute(sql.SQL("select count(*) from pg_catalog.pg_statistic where starelid = "
+                                           "cast({} as regclass)").format(sql.Literal(ENRICHED))).fetchone()
+    with log.open(encoding="utf-8", errors="replace") as handle:
+        handle.seek(offset)
+        hook = handle.read()
+    assert analyzed > 0
+    assert re.search(r"set local deadlock_timeout = '\d+ms';\s*analyze \"[^\"]+\"\.\"intermediate\"\."
+                     r"\"int_interactions_enriched\"", hook)
