@@ -176,9 +176,6 @@ def print_statements(results: RunResults, logged: dict, top: int) -> None:
     """The slowest nodes' wall time beside their statements' CPU and elapsed time: where a node's wall
     is far above its statements' CPU it waited (for a core, the disk, a lock) or its time went outside
     the server (dbt's compile and bookkeeping)."""
-    elapsed: dict[str, float] = {}
-    for _cpu, seconds, name, _body in logged["statements"]:
-        elapsed[name] = elapsed.get(name, 0.0) + seconds
     in_statements = sum(logged["per_node"].values())
     print(f"\nthe incremental build with every statement logged: {in_statements:.1f} CPU s in statements, "
           f"{logged['backends']} backends\n")
@@ -186,7 +183,7 @@ def print_statements(results: RunResults, logged: dict, top: int) -> None:
     print("| --- | ---: | ---: | ---: |")
     for node in sorted(results.nodes, key=lambda node: -node.execution_time)[:top]:
         print(f"| {node.resource_type} {node.name} | {node.execution_time:.2f} "
-              f"| {logged['per_node'].get(node.unique_id, 0.0):.2f} | {elapsed.get(node.unique_id, 0.0):.2f} |")
+              f"| {logged['per_node'].get(node.unique_id, 0.0):.2f} | {logged['elapsed_per_node'].get(node.unique_id, 0.0):.2f} |")
     server_log.print_heaviest(logged["statements"], top)
     server_log.print_events(logged["events"])
 

@@ -53,6 +53,7 @@ def parse(text: str) -> dict:
     """CPU per dbt node and per statement, the backends that ran them, and the server's checkpoints and
     autovacuum runs, from a server log written with SETTINGS."""
     per_node: Counter[str] = Counter()
+    elapsed_per_node: Counter[str] = Counter()
     statements: list[tuple[float, float, str, str]] = []
     pids = set()
     for entry in _ENTRY.split(text):
@@ -64,13 +65,15 @@ def parse(text: str) -> dict:
         node = _NODE.search(sql)
         name = node.group(1) if node else "(no dbt node)"
         per_node[name] += cpu
+        elapsed_per_node[name] += elapsed
         pid = _PID.match(entry.lstrip("\n"))
         if pid:
             pids.add(pid.group(1))
         body = " ".join(sql.split("*/", 1)[-1].split())
         statements.append((cpu, elapsed, name, body))
     events = [(stamp, " ".join(what.split())) for stamp, what in _EVENT.findall(text)]
-    return {"per_node": dict(per_node), "statements": statements, "backends": len(pids), "events": events}
+    return {"per_node": dict(per_node), "elapsed_per_node": dict(elapsed_per_node), "statements": statements,
+            "backends": len(pids), "events": events}
 
 
 def print_heaviest(statements: list[tuple[float, float, str, str]], top: int, which: str = "") -> None:
