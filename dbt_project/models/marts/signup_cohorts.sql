@@ -21,6 +21,7 @@
 }}
 {%- set mark = cohorts_mark() %}
 {%- set recount_from = cohorts_recount_from(mark) if mark else none %}
+{%- set before_recount = 'user_months.activity_month < ' ~ recount_from if recount_from else none %}
 
 with
 
@@ -93,37 +94,37 @@ cohort_activity as (
     {% if mark -%}
     -- some user changed or went: every cell counted again
     {{ cohort_activity(ref('stg_shop__users'), 'signed_up_at') }}
-    where not (select only_new_users from counted)
+    where not (select counted.only_new_users from counted)
 
     union all
 
-    -- the months the user months may have changed in: counted again
     {% if recount_from -%}
+    -- the months the user months may have changed in: counted again
     {{ cohort_activity(ref('stg_shop__users'), 'signed_up_at', 'user_months.activity_month >= ' ~ recount_from) }}
-    where (select only_new_users from counted)
+    where (select counted.only_new_users from counted)
 
     union all
 
     {% endif -%}
     -- the months before them: as stored, plus the new users' months
     select
-        stored.cohort_month,
-        stored.activity_month,
-        stored.active_users,
-        stored.purchasing_users,
-        stored.revenue
+        carried.cohort_month,
+        carried.activity_month,
+        carried.active_users,
+        carried.purchasing_users,
+        carried.revenue
 
-    from {{ this }} as stored
+    from {{ this }} as carried
     where
-        (select only_new_users from counted)
+        (select counted.only_new_users from counted)
         {%- if recount_from %}
-        and stored.activity_month < {{ recount_from }}
+        and carried.activity_month < {{ recount_from }}
         {%- endif %}
 
     union all
 
-    {{ cohort_activity('written', 'signup_at', 'user_months.activity_month < ' ~ recount_from if recount_from else none) }}
-    where (select only_new_users from counted)
+    {{ cohort_activity('written', 'signup_at', before_recount) }}
+    where (select counted.only_new_users from counted)
     {%- else -%}
     {{ cohort_activity(ref('stg_shop__users'), 'signed_up_at') }}
     {%- endif %}
