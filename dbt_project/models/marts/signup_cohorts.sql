@@ -5,23 +5,25 @@
     Each input is read once where it is joined and once for its small summary (the users' cohort
     sizes, the distinct activity months), not through a CTE that two readers share: PostgreSQL
     materializes such a CTE, writing every user and every user month to a temporary file first.
-    The user months are added up by signup day first and the few day groups by month after: the
-    month of a timestamp with a time zone is costly to compute, and was computed for every user and
-    again for every user month (in the join's filter and in the grouping). A user month before the
-    signup month counts nowhere: the grid holds no such cell, and the left join from the grid
-    leaves it out (a filter on the user months did the same, row by row).
+    The user months are added up by signup day first and the few day groups by month after
+    (cohort_activity). A user month before the signup month counts nowhere: the grid holds no such
+    cell, and the left join from the grid leaves it out.
+    Incremental on PostgreSQL (macros/signup_cohorts.sql): the months before the first month the
+    user months can have changed in since the stored table was counted are carried over from it,
+    plus the months of users added since; a changed or removed user makes the run count every cell
+    (as Spark always does, and a full refresh).
 #}
+{{
+    config(
+        pre_hook="{{ take_users_mark() }}",
+        post_hook=["{{ keep_cohorts_mark() }}"],
+    )
+}}
+{%- set mark = cohorts_mark() %}
+{%- set recount_from = cohorts_recount_from(mark) if mark else none %}
+{%- set before_recount = 'user_months.activity_month < ' ~ recount_from if recount_from else none %}
+
 with
-
-users as (
-
-    select
-        user_id,
-        cast(signed_up_at as date) as signup_date
-
-    from {{ ref('stg_shop__users') }}
-
-),
 
 cohort_sizes as (
 
@@ -65,41 +67,81 @@ grid as (
 
 ),
 
-activity_by_signup_day as (
+{% if mark %}
+{#- The users written since the stored table was counted, and whether they are only new ones. #}
+written as (
 
     select
-        users.signup_date,
-        user_months.activity_month,
-        sum({{ flag('user_months.sessions > 0') }}) as active_users,
-        sum({{ flag('user_months.orders > 0') }}) as purchasing_users,
-        sum(user_months.revenue) as revenue
+        written.user_id,
+        written.signup_at
 
-    from {{ ref('int_activity_aggregated_to_user_months') }} as user_months
-    inner join users
-        on user_months.user_id = users.user_id
-    group by users.signup_date, user_months.activity_month
+    from {{ source('shop', 'users') }} as written
+    where written.updated_at >= cast('{{ mark.users_mark }}' as {{ type_timestamp_tz() }})
+
+),
+
+counted as (
+
+    select
+        coalesce(sum(cohort_size), 0) = {{ mark.users }} + (select count(*) from written) as only_new_users
+    from cohort_sizes
+
+),
+{% endif %}
+
+cohort_activity as (
+
+    {% if mark -%}
+    -- some user changed or went: every cell counted again
+    {{ cohort_activity(ref('stg_shop__users'), 'signed_up_at') }}
+    where not (select counted.only_new_users from counted)
+
+    union all
+
+    {% if recount_from -%}
+    -- the months the user months may have changed in: counted again
+    {{ cohort_activity(ref('stg_shop__users'), 'signed_up_at', 'user_months.activity_month >= ' ~ recount_from) }}
+    where (select counted.only_new_users from counted)
+
+    union all
+
+    {% endif -%}
+    -- the months before them: as stored, plus the new users' months
+    select
+        carried.cohort_month,
+        carried.activity_month,
+        carried.active_users,
+        carried.purchasing_users,
+        carried.revenue
+
+    from {{ this }} as carried
+    where
+        (select counted.only_new_users from counted)
+        {%- if recount_from %}
+        and carried.activity_month < {{ recount_from }}
+        {%- endif %}
+
+    union all
+
+    {{ cohort_activity('written', 'signup_at', before_recount) }}
+    where (select counted.only_new_users from counted)
+    {%- else -%}
+    {{ cohort_activity(ref('stg_shop__users'), 'signed_up_at') }}
+    {%- endif %}
 
 ),
 
 activity as (
 
     select
-        cohort_days.cohort_month,
-        cohort_days.activity_month,
-        cast(sum(cohort_days.active_users) as {{ dbt.type_bigint() }}) as active_users,
-        cast(sum(cohort_days.purchasing_users) as {{ dbt.type_bigint() }}) as purchasing_users,
-        sum(cohort_days.revenue) as revenue
+        cohort_month,
+        activity_month,
+        cast(sum(active_users) as {{ dbt.type_bigint() }}) as active_users,
+        cast(sum(purchasing_users) as {{ dbt.type_bigint() }}) as purchasing_users,
+        sum(revenue) as revenue
 
-    from (
-        select
-            cast({{ dbt.date_trunc('month', 'signup_date') }} as date) as cohort_month,
-            activity_month,
-            active_users,
-            purchasing_users,
-            revenue
-        from activity_by_signup_day
-    ) as cohort_days
-    group by cohort_days.cohort_month, cohort_days.activity_month
+    from cohort_activity
+    group by cohort_month, activity_month
 
 ),
 
@@ -126,3 +168,4 @@ final as (
 )
 
 select * from final
+{{ keep_cohort_users('cohort_sizes') }}
