@@ -199,10 +199,11 @@
     `meta.new_rows` ({'loaded': column, 'after_stored': column, 'insert_order': [columns]}): a rebuilt
     row whose `loaded` value is after the newest stored `after_stored` value cannot have a stored
     row (int_interactions_enriched: an event first loaded after the newest load the table counted
-    was never counted). Those rows are inserted without MERGE's look-up of each key, in
-    `insert_order`: the heap then holds them in the order of the index its readers walk.
-    The newest stored value is read before any row is written (the merge of the other rows may raise
-    it); the insert runs last, so the rows it reports are the new ones.
+    was never counted; user_item_interactions: a user above every stored user has no stored pair).
+    Those rows are inserted without MERGE's look-up of each key, in `insert_order`: the heap then
+    holds them in the order of the index its readers walk. The newest stored value is read before
+    any row is written (the merge of the other rows may raise it), as a literal of the column's own
+    type that PostgreSQL quotes; the insert runs last, so the rows it reports are the new ones.
 #}
 {% macro get_incremental_merge_changed_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
@@ -221,12 +222,15 @@
     {%- set new_rows = config.get('meta', {}).get('new_rows') -%}
     {%- set newest_stored = none -%}
     {%- if new_rows -%}
-        {%- set newest_stored = run_query(
-            'select cast(max(' ~ adapter.quote(new_rows['after_stored']) ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ target
-        ).columns[0].values()[0] -%}
+        {%- set newest = 'max(' ~ adapter.quote(new_rows['after_stored']) ~ ')' -%}
+        {%- set found = run_query(
+            "select format('%L::%s', " ~ newest ~ ", pg_typeof(" ~ newest ~ ")) from " ~ target
+            ~ ' having ' ~ newest ~ ' is not null'
+        ).columns[0].values() -%}
+        {%- set newest_stored = found[0] if found | length > 0 else none -%}
     {%- endif -%}
     {%- if newest_stored is not none -%}
-        {%- set is_new = adapter.quote(new_rows['loaded']) ~ " > cast('" ~ newest_stored ~ "' as " ~ type_timestamp_tz() ~ ")" -%}
+        {%- set is_new = adapter.quote(new_rows['loaded']) ~ ' > ' ~ newest_stored -%}
         {%- set merged = '(select * from ' ~ source ~ ' where (' ~ is_new ~ ') is not true)' -%}
     {%- else -%}
         {%- set merged = source -%}

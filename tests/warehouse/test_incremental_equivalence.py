@@ -92,6 +92,12 @@ def _inserted_rows(result, model_name: str) -> int | None:
     return None
 
 
+def _ran(dbt_home, folder: str, model: str) -> str:
+    """The statements the last build ran for a model (its incremental strategy's included)."""
+    return (dbt_artifacts.target_dir(dbt_home) / "run" / "shop" / "dbt_project" / "models" / folder
+            / f"{model}.sql").read_text()
+
+
 MONTH_MOVER = 9_999  # a user whose one session a late event moves into the month before
 
 
@@ -217,6 +223,13 @@ def test_incremental_builds_equal_a_full_refresh(warehouse_env, dbt_home) -> Non
         last = chunk == SIZE.chunks - 1
         result = build_ok(warehouse_env, dbt_home, exclude=WITH_DATA_TESTS if last else MODELS_ONLY)
         inserted_last = _inserted_rows(result, "int_interactions_enriched")
+        if chunk in (1, 3):
+            # user_item_interactions inserts the pairs of users above every stored user without the
+            # merge's look-up: the month mover, new at chunk 1 (the old visitor was the newest stored
+            # user); at chunk 3 the mover is the newest stored user and its late event's pair is
+            # stored, so it must be merged (a rule of `>=` would insert it twice and fail the build)
+            newest = OLD_VISITOR if chunk == 1 else MONTH_MOVER
+            assert f"\"user_id\" > '{newest}'::bigint" in _ran(dbt_home, "marts", "user_item_interactions")
         if chunk in (2, 3, 5):
             # the old visitor's late event: everything kept scored again, from the kept span's reads
             # (not from months back); the loads before and after it (not the new catalogue's): incremental
@@ -297,9 +310,10 @@ def test_incremental_builds_equal_a_full_refresh_on_simulated_data(warehouse_env
     assert "touched_products as (" in (marts / "price_changes.sql").read_text()
     # int_interactions_enriched's last run inserted the events first loaded after its newest load
     # without the merge's look-up, and merged the rest (the proof above holds for both paths).
-    ran = (dbt_artifacts.target_dir(dbt_home) / "run" / "shop" / "dbt_project" / "models" / "intermediate"
-           / "int_interactions_enriched.sql").read_text()
-    assert re.search(r"merge into .*\binsert into\b.*\border by\b", ran, re.S | re.I), ran[-3000:]
+    # user_item_interactions' did so for the pairs of users above every stored user.
+    for folder, model in (("intermediate", "int_interactions_enriched"), ("marts", "user_item_interactions")):
+        ran = _ran(dbt_home, folder, model)
+        assert re.search(r"merge into .*\binsert into\b.*\border by\b", ran, re.DOTALL | re.IGNORECASE), ran[-3000:]
     report = _full_refresh_differences(warehouse_env, dbt_home)
     # (A simulated history serves no recommendations, and a clean shop raises no alert: only those
     # models may be empty.)

@@ -11,12 +11,19 @@
     watermark's overlap, which the stored row may already count) the pair is rebuilt from all its
     events, as is a full refresh. Reading only the new events of most pairs spares a look-up of
     every earlier event of every touched pair.
+
+    A pair of a user above every stored user (one who signed up since, as ids are handed out) has
+    no stored row: its stored row is not looked up, and the merge inserts it without a look-up of
+    its key (`meta.new_rows`, macros/incremental.sql), after the other rows, in key order.
 #}
 {{
     config(
         materialized='incremental',
         on_schema_change='fail',
         contract={'enforced': true},
+        meta={
+            'new_rows': {'loaded': 'user_id', 'after_stored': 'user_id', 'insert_order': ['user_id', 'product_id']},
+        },
     )
 }}
 {{
@@ -51,6 +58,8 @@ touched_pairs as (
         min(coalesce(first_loaded_at, {{ watermark_floor() }})) as first_loaded_at
 
     from new_events
+    -- the pairs that may be stored: a user above every stored user has none
+    where user_id <= (select max(stored_users.user_id) from {{ this }} as stored_users)
     group by user_id, product_id
     -- In key order: the look-ups below then walk the unique index from one end to the other, each
     -- on the leaf pages the one before it read (in the aggregate's order every one landed elsewhere).
