@@ -11,8 +11,12 @@
     `source_rows`: raw.interactions, or a parenthesized query of its rows that holds every delivery
     of each event it holds (stg_shop__interactions reads them all; int_interactions_enriched's
     incremental run only the deliveries of events with a new one).
+    `day_first`: partition by (occurred_date, event_id) instead, the same rows. For a reader of a few
+    whole days through raw's day index, which returns them day by day: the sort then takes one day at
+    a time (an incremental sort) rather than all the days' rows at once.
 #}
-{% macro deduplicated_interactions(source_rows) -%}
+{% macro deduplicated_interactions(source_rows, day_first=false) -%}
+{%- set delivery_partition = 'occurred_date, event_id' if day_first else 'event_id, occurred_date' -%}
 with
 
 source as (
@@ -46,13 +50,13 @@ deliveries as (
     select
         *,
         row_number() over (
-            partition by event_id, occurred_date
+            partition by {{ delivery_partition }}
             order by
                 loaded_at, occurred_at, session_id, user_id, product_id, event_type,
                 quantity, unit_price, order_id nulls last, recommendation_variant nulls last
         ) as delivery_rank,
-        count(*) over (partition by event_id, occurred_date) as delivery_count,
-        max(loaded_at) over (partition by event_id, occurred_date) as last_loaded_at
+        count(*) over (partition by {{ delivery_partition }}) as delivery_count,
+        max(loaded_at) over (partition by {{ delivery_partition }}) as last_loaded_at
 
     from renamed
 

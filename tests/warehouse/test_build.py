@@ -349,6 +349,41 @@ def test_scoped_checks_see_every_row_of_a_touched_key_and_test_all_sees_every_ro
     assert [(node.name, node.failures) for node in duplicated.nodes] == [(unique_users, 1)]
 
 
+def test_the_reconciliation_with_staging_fails_on_a_defect_in_either_mart_on_a_recent_day(
+        built, warehouse_env, dbt_home) -> None:
+    """An ordinary build's reconciliation of orders and sales_summary with staging (the recent days
+    only, de-duplicated day by day) finds a lost order and, in sales_summary, a wrong revenue and a
+    missing day, each on one of the two newest days: one failing row each."""
+    reconcile = "assert_orders_and_sales_summary_reconcile_with_staging"
+    with psycopg.connect(conninfo(warehouse_env), autocommit=True) as conn:
+        (newest_day, day_before), = conn.execute(
+            "select max(activity_date), max(activity_date) - 1 from marts.sales_summary").fetchall()
+        # recent: loaded since the first load of the day before the newest (both days in the scope)
+        (mark,) = conn.execute(
+            "select min(loaded_at) - interval '1 microsecond' from raw.interactions"
+            " where (occurred_at at time zone 'UTC')::date = %s", (day_before,)).fetchone()
+        (lost,) = conn.execute("select order_id from marts.orders where order_date = %s order by order_id limit 1",
+                               (day_before,)).fetchone()
+        conn.execute("create temporary table planted_order as select * from marts.orders where order_id = %s", (lost,))
+        conn.execute("create temporary table planted_day as select * from marts.sales_summary where activity_date = %s",
+                     (newest_day,))
+        shift_revenue = "update marts.sales_summary set revenue = revenue + %s where activity_date = %s"
+        try:
+            conn.execute("delete from marts.orders where order_id = %s", (lost,))
+            conn.execute(shift_revenue, (1, day_before))
+            conn.execute("delete from marts.sales_summary where activity_date = %s", (newest_day,))
+            env = {**warehouse_env, "SHOP_TEST_LOADED_AFTER": mark.isoformat(),
+                   "SHOP_TEST_SETTLED_BEFORE": conn.execute("select now()").fetchone()[0].isoformat()}
+            result = dbt_runner.build(env, home=dbt_home, select=[reconcile])
+        finally:
+            conn.execute("insert into marts.orders select * from planted_order")
+            conn.execute(shift_revenue, (-1, day_before))
+            conn.execute("insert into marts.sales_summary select * from planted_day")
+    assert [(node.name, node.failures) for node in result.nodes] == [(reconcile, 3)]
+    compiled = (result.target_dir / "compiled" / "shop" / "dbt_project" / "tests" / f"{reconcile}.sql").read_text()
+    assert f"cast('{newest_day}' as date)" in compiled and "1 = 1" not in compiled  # the recent days, not all
+
+
 def test_the_enriched_events_gate_tests_read_new_rows_by_bitmap_scans_and_still_fail_on_bad_ones(
         built, warehouse_env, dbt_home) -> None:
     """The four tests of int_interactions_enriched (they gate every model downstream) run with plain
