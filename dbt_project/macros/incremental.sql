@@ -62,16 +62,20 @@
 #}
 {% macro days_in(query) -%}
     {%- if inline_queries() -%}
-        {%- set days = run_query(query ~ ' order by 1').columns[0].values() -%}
-        {%- if days | length == 0 -%}
-            cast(null as date)
-        {%- else -%}
-            {%- for day in days -%}
-                cast('{{ day }}' as date){{ ", " if not loop.last }}
-            {%- endfor -%}
-        {%- endif -%}
+        {{- day_literals(run_query(query ~ ' order by 1').columns[0].values()) -}}
     {%- else -%}
         {{ query }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# Days (as text) as the inside of `in (...)`: date literals, or `cast(null as date)` for none. #}
+{% macro day_literals(days) -%}
+    {%- if days | length == 0 -%}
+        cast(null as date)
+    {%- else -%}
+        {%- for day in days -%}
+            cast('{{ day }}' as date){{ ", " if not loop.last }}
+        {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
 
@@ -151,14 +155,7 @@
         {#- (the count reads the key index alone where the pages are all visible) -#}
         {%- set settled = run_query_with_index_scans(settled_query).columns[0].values() | list -%}
     {%- endif -%}
-    {%- set rebuilt = touched.columns[0].values() | reject('in', settled) | list -%}
-    {%- if rebuilt | length == 0 -%}
-        cast(null as date)
-    {%- else -%}
-        {%- for day in rebuilt -%}
-            cast('{{ day }}' as date){{ ", " if not loop.last }}
-        {%- endfor -%}
-    {%- endif -%}
+    {{- day_literals(touched.columns[0].values() | reject('in', settled) | list) -}}
 {%- endmacro %}
 
 {#
