@@ -11,9 +11,11 @@ names the users, products and days it was made with). Each run copies it to WORK
 every time, so dbt reads the kept parse state and the unit-test gate holds, as in the refresh loop),
 turns on PostgreSQL's `log_statement_stats` (each statement's user and system CPU, written to the server
 log; checkpoints and autovacuum runs are logged too), runs one incremental `shop build` of --repo and
-reads the log. dbt's query comment names the node each statement ran for. Beside them: the server's CPU
-in all (its processes, from psutil: statements, backends' start-up, parallel workers, background
-writers), the command's own CPU, and the backends the build started (distinct process ids in the log).
+reads the log (kept as WORKDIR/logs/STARTED-run-N.log, STARTED the invocation's start: each statement's
+full text beside its figures, which the printed 90 characters cannot show). dbt's query comment names
+the node each statement ran for. Beside them: the server's CPU in all (its processes, from psutil:
+statements, backends' start-up, parallel workers, background writers), the command's own CPU, and the
+backends the build started (distinct process ids in the log).
 
 A different --repo than the one that made the shop re-parses the project in every run (the command's
 CPU is higher; the server's figures are unaffected), and where its project differs its unit tests run
@@ -30,7 +32,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,8 +60,9 @@ def make_shop(pristine: Path, home: Path, args: argparse.Namespace, run: dict) -
         {"users": args.users, "products": args.products, "days": args.days}), encoding="utf-8")
 
 
-def profile_once(pristine: Path, home: Path, run: dict) -> dict:
-    """One incremental build on a fresh copy of the kept shop; its statement log, parsed."""
+def profile_once(pristine: Path, home: Path, run: dict, keep_log: Path) -> dict:
+    """One incremental build on a fresh copy of the kept shop; its statement log, parsed (and kept at
+    `keep_log`)."""
     if home.exists():
         shutil.rmtree(home)
     # cp -a keeps the owner: as root the embedded server runs as an OS user of its own, who owns pgdata.
@@ -77,6 +80,8 @@ def profile_once(pristine: Path, home: Path, run: dict) -> dict:
         text = server_log.read_since(home, offset)
     finally:
         db("stop")
+    keep_log.parent.mkdir(parents=True, exist_ok=True)
+    keep_log.write_text(text, encoding="utf-8")
     return {"seconds": seconds, "command_cpu": command_cpu, "server_cpu": server_cpu, **server_log.parse(text)}
 
 
@@ -139,9 +144,10 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         make_shop(pristine, home, args, run)
     runs = []
+    started = datetime.now().strftime("%Y%m%d-%H%M%S")
     for number in range(1, args.runs + 1):
         print(f"run {number} of {args.runs}", file=sys.stderr, flush=True)
-        runs.append(profile_once(pristine, home, run))
+        runs.append(profile_once(pristine, home, run, workdir / "logs" / f"{started}-run-{number}.log"))
     shutil.rmtree(home, ignore_errors=True)
     print(f"\n{args.repo}: one incremental `shop build` of the appended day, {args.runs} run(s)\n")
     report(runs, args.nodes, args.statements)

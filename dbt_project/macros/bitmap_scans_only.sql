@@ -40,6 +40,27 @@
 {%- endmacro %}
 
 {#
+    run_query(query) with index scans allowed, in a transaction where bitmap_scans_while_compiling()
+    may have turned them off (the setting is put back after it): for a compile-time query that an
+    index-only scan answers (a count of a day's events in the key index of int_interactions_enriched).
+#}
+{% macro run_query_with_index_scans(query) -%}
+    {{ return(adapter.dispatch('run_query_with_index_scans')(query)) }}
+{%- endmacro %}
+
+{% macro default__run_query_with_index_scans(query) -%}
+    {{ return(run_query(query)) }}
+{%- endmacro %}
+
+{% macro postgres__run_query_with_index_scans(query) -%}
+    {%- set before = run_query('show enable_indexscan').columns[0].values()[0] -%}
+    {%- do run_query('set local enable_indexscan = on') -%}
+    {%- set result = run_query(query) -%}
+    {%- do run_query("set local enable_indexscan = '" ~ ('on' if before == 'on' else 'off') ~ "'") -%}
+    {{ return(result) }}
+{%- endmacro %}
+
+{#
     A data test's query (dbt's get_test_sql, which the test materialization runs in a transaction),
     preceded by the same setting when the test's config says `meta: {bitmap_scans_only: true}`:
     for tests scoped to the newly loaded rows of `int_interactions_enriched`, whose index scan of

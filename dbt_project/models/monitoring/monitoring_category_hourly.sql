@@ -4,6 +4,8 @@
     product's current category. Incremental like daily_category_funnel: the days touched by newly
     loaded events are rebuilt whole, and every day when the catalogue's categories have changed
     since the rows were built (each row keeps the fingerprint of the catalogue it was built with).
+    A day only the watermark's overlap touched is left as stored when its rows already count each
+    of the day's events (unsettled_event_days()).
 #}
 {{
     config(
@@ -40,7 +42,7 @@ interactions as (
         or coalesce((select max(built.category_fingerprint) from {{ this }} as built), '')
         <> (select catalogue.fingerprint from catalogue)
     {% elif not catalogue_changed_since_build() %}
-    where occurred_date in ({{ touched_event_days() }})
+    where occurred_date in ({{ unsettled_event_days() }})
     {% endif %}
     {% endif %}
 

@@ -3,8 +3,10 @@
     (duplicates), late arrivals, distinct users and the heaviest user's events (bots). Small (one
     row per hour and type), so the checks read weeks of it in milliseconds. Incremental like
     sales_summary: the days touched by newly loaded events are rebuilt whole (keyed by event_date;
-    an hour or type a rebuild no longer yields is deleted). A warehouse built before a column was
-    added gets it (append_new_columns) and every day rebuilt once (stored_without).
+    an hour or type a rebuild no longer yields is deleted), but for a day only the watermark's
+    overlap touched whose stored rows already count each of the day's events (unsettled_event_days()).
+    A warehouse built before a column was added gets it (append_new_columns) and every day rebuilt
+    once (stored_without).
 #}
 {{
     config(
@@ -29,7 +31,7 @@ interactions as (
 
     select * from {{ ref('int_interactions_enriched') }}
     {% if is_incremental() and not stored_without(['top_user_events']) %}
-    where occurred_date in ({{ touched_event_days() }})
+    where occurred_date in ({{ unsettled_event_days() }})
     {% endif %}
 
 ),
