@@ -66,7 +66,9 @@ def profile_once(pristine: Path, home: Path, run: dict, keep_log: Path) -> dict:
     if home.exists():
         shutil.rmtree(home)
     # cp -a keeps the owner: as root the embedded server runs as an OS user of its own, who owns pgdata.
-    subprocess.run(["cp", "-a", str(pristine), str(home)], check=True)
+    # "pristine/." copies the directory's contents: a pristine that is a symlink to a shop kept
+    # elsewhere (one shop shared by several workdirs) is copied, not linked and then built on.
+    subprocess.run(["cp", "-a", f"{pristine}/.", str(home)], check=True)
     env = {**run["env"], "SHOP_HOME": str(home)}
 
     def db(*argv: str) -> None:
