@@ -91,15 +91,3 @@
     {%- if not loop.last %} union{% endif %}
     {%- endfor %}
 {%- endmacro %}
-
-{# Dates as the inside of `in (...)`, each once, in order; `cast(null as date)` for none. #}
-{% macro literal_days(days) -%}
-    {%- set unique = days | unique | sort -%}
-    {%- if unique | length == 0 -%}
-        cast(null as date)
-    {%- else -%}
-        {%- for day in unique -%}
-            cast('{{ day }}' as date){{ ", " if not loop.last }}
-        {%- endfor -%}
-    {%- endif -%}
-{%- endmacro %}

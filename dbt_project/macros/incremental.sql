@@ -62,18 +62,19 @@
 #}
 {% macro days_in(query) -%}
     {%- if inline_queries() -%}
-        {{- day_literals(run_query(query ~ ' order by 1').columns[0].values()) -}}
+        {{- literal_days(run_query(query).columns[0].values()) -}}
     {%- else -%}
         {{ query }}
     {%- endif -%}
 {%- endmacro %}
 
-{# Days (as text) as the inside of `in (...)`: date literals, or `cast(null as date)` for none. #}
-{% macro day_literals(days) -%}
-    {%- if days | length == 0 -%}
+{# Dates as the inside of `in (...)`, each once, in order; `cast(null as date)` for none. #}
+{% macro literal_days(days) -%}
+    {%- set unique = days | unique | sort -%}
+    {%- if unique | length == 0 -%}
         cast(null as date)
     {%- else -%}
-        {%- for day in days -%}
+        {%- for day in unique -%}
             cast('{{ day }}' as date){{ ", " if not loop.last }}
         {%- endfor -%}
     {%- endif -%}
@@ -155,7 +156,7 @@
         {#- (the count reads the key index alone where the pages are all visible) -#}
         {%- set settled = run_query_with_index_scans(settled_query).columns[0].values() | list -%}
     {%- endif -%}
-    {{- day_literals(touched.columns[0].values() | reject('in', settled) | list) -}}
+    {{- literal_days(touched.columns[0].values() | reject('in', settled) | list) -}}
 {%- endmacro %}
 
 {#
